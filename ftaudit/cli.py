@@ -1,0 +1,281 @@
+"""The ``ftaudit`` command: parses options, runs the engine, hands the result to reporters.
+
+It knows nothing about C or Python; exit codes follow ruff: 0 clean, 1 findings at or above
+``--fail-on``, 2 usage, configuration or internal error (an error outranks findings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from ftaudit import __version__
+from ftaudit.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+_SEVERITIES = click.Choice(["error", "warning", "note"], case_sensitive=False)
+
+
+class DefaultToScan(click.Group):
+    """``ftaudit PATH`` means ``ftaudit scan PATH``, as ``semgrep`` runs ``scan`` by default."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["scan", *args]
+        elif not args:
+            args = ["scan"]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToScan, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ftaudit")
+def main() -> None:
+    """Audit CPython extensions and Python code for free-threaded and modern CPython."""
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _per_file_ignores(values: tuple[str, ...]) -> dict[str, list[str]]:
+    table: dict[str, list[str]] = {}
+    for value in values:
+        glob, sep, codes = value.rpartition(":")
+        if not sep or not glob:
+            raise click.BadParameter(f"{value!r}: expected GLOB:CODES, e.g. 'tests/*:FT2'",
+                                     param_hint="--per-file-ignores")
+        table.setdefault(glob, []).extend(_split((codes,)))
+    return table
+
+
+def _fail(message: str) -> None:
+    click.echo(f"ftaudit: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Use this configuration file instead of discovering one.")
+@click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
+@click.option("--target-version", help="CPython build to audit for, e.g. 3.13t (default: from requires-python).")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--per-file-ignores", multiple=True, metavar="GLOB:CODES",
+              help="Disable rules for files matching a glob, e.g. 'tests/*:FT2'.")
+@click.option("--min-severity", type=_SEVERITIES, help="Do not report findings below this severity.")
+@click.option("--fail-on", type=_SEVERITIES, help="Exit 1 when a finding at or above this severity is found "
+              "[default: warning].")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), help="Output format [default: full].")
+@click.option("-o", "--output-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the output to this file instead of stdout.")
+@click.option("--json-output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write JSON output to this file.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour terminal output (honours NO_COLOR, FORCE_COLOR and TERM=dumb).")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.option("-s", "--silent", is_flag=True, help="Print nothing; only the exit code speaks.")
+@click.option("-v", "--verbose", is_flag=True, help="Explain what is scanned, skipped and how long it took.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: CPU count].")
+@click.option("--exclude", multiple=True, help="Glob patterns to exclude (replaces the default list).")
+@click.option("--extend-exclude", multiple=True, help="Glob patterns to exclude in addition.")
+@click.option("--force-exclude/--no-force-exclude", default=None,
+              help="Apply excludes to paths passed explicitly too (what pre-commit needs).")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option("--show-settings", is_flag=True, help="Print the resolved settings as JSON and exit.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be scanned and exit.")
+def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, target_version: str | None,
+         select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
+         per_file_ignores: tuple[str, ...], min_severity: str | None, fail_on: str | None, exit_zero: bool,
+         output_format: str | None, output_file: Path | None, json_output: Path | None, statistics: bool,
+         color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
+         extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
+         show_settings: bool, show_files: bool) -> None:
+    """Scan PATHS (default: the current folder) and report findings."""
+    from ftaudit.engine import scan as run_scan
+    from ftaudit.registry import load_registry
+
+    started = time.perf_counter()
+    targets = list(paths) or [Path(".")]
+    overrides: dict[str, Any] = {}
+    for key, value in (("select", _split(select)), ("extend-select", _split(extend_select)),
+                       ("ignore", _split(ignore)), ("exclude", _split(exclude)),
+                       ("extend-exclude", _split(extend_exclude))):
+        if value:
+            overrides[key] = value
+    if per_file_ignores:
+        overrides["extend-per-file-ignores"] = _per_file_ignores(per_file_ignores)
+    for key, value in (("target-version", target_version), ("min-severity", min_severity),
+                       ("fail-on", fail_on), ("output-format", output_format),
+                       ("force-exclude", force_exclude), ("respect-gitignore", respect_gitignore)):
+        if value is not None:
+            overrides[key] = value
+
+    registry = load_registry()
+    for problem in registry.problems:
+        click.echo(f"ftaudit: warning: {problem}", err=True)
+    start = targets[0] if targets[0].exists() else Path.cwd()
+    try:
+        settings = load_settings(start=start.resolve(), config_path=config_path, isolated=isolated,
+                                 overrides=overrides, rules=registry.rules)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    if show_settings:
+        from ftaudit.engine import enabled_rules
+
+        data = settings.as_dict()
+        data["enabled-rules"] = list(enabled_rules(settings))
+        click.echo(json.dumps(data, indent=2))
+        return
+    if show_files:
+        from ftaudit.discover import discover
+
+        found = discover(targets, root=settings.root, exclude=[*settings.exclude, *settings.extend_exclude],
+                         respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
+        for f in found.files:
+            click.echo(f.display)
+        return
+
+    context = [settings.root] if all(p.is_file() for p in targets if p.exists()) else []
+    result = run_scan(targets, settings, jobs=jobs, context_paths=context)
+    elapsed = time.perf_counter() - started
+
+    if not silent:
+        for diagnostic in result.diagnostics:
+            level = "error" if diagnostic.is_error else "warning"
+            click.echo(f"ftaudit: {level}: {diagnostic.render()}", err=True)
+        if verbose:
+            _explain(result, settings, elapsed)
+    try:
+        _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent)
+    except OSError as exc:
+        _fail(f"cannot write output: {exc}")
+    sys.exit(exit_code(result, settings, exit_zero))
+
+
+def exit_code(result: Any, settings: Settings, exit_zero: bool) -> int:
+    if result.has_internal_error:
+        return EXIT_ERROR
+    if exit_zero:
+        return EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.severity >= settings.fail_on for f in result.findings) else EXIT_CLEAN
+
+
+def _explain(result: Any, settings: Settings, elapsed: float) -> None:
+    echo = lambda text: click.echo(f"ftaudit: {text}", err=True)  # noqa: E731
+    echo(f"configuration: {settings.config_file or 'defaults'}; target {settings.target.label}"
+         + (f", oldest supported {settings.target.minimum[0]}.{settings.target.minimum[1]}"
+            if settings.target.minimum else ""))
+    echo(f"{len(result.rules)} rules enabled; {len(result.files)} files scanned; "
+         f"{result.suppressed} findings suppressed inline; {elapsed:.3f}s")
+    for path, reason in result.skipped:
+        echo(f"skipped {path}: {reason}")
+
+
+def _write_outputs(result: Any, settings: Settings, output_file: Path | None, json_output: Path | None,
+                   statistics: bool, color: str, quiet: bool, silent: bool) -> None:
+    from ftaudit.report import UnknownFormat, get_reporter
+    from ftaudit.report.colour import Painter, use_colour
+    from ftaudit.report.terminal import statistics as stats_lines
+    from ftaudit.report.terminal import summary_line
+
+    try:
+        reporter = get_reporter(settings.output_format)
+    except UnknownFormat as exc:
+        _fail(str(exc))
+        return
+    if json_output is not None:
+        with json_output.open("w", encoding="utf-8") as stream:
+            get_reporter("json").render(result, stream, color=False)
+    if silent:
+        return
+    stream: TextIO
+    with (output_file.open("w", encoding="utf-8") if output_file else _stdout()) as stream:
+        paint_on = not reporter.machine and use_colour(color, stream)
+        if statistics and not reporter.machine:
+            for line in stats_lines(result, Painter(paint_on)):
+                stream.write(line + "\n")
+        else:
+            reporter.render(result, stream, color=paint_on)
+        if not reporter.machine and not quiet:
+            stream.write(summary_line(result) + "\n")
+
+
+class _stdout:
+    """stdout as a context manager that is not closed afterwards."""
+
+    def __enter__(self) -> TextIO:
+        return sys.stdout
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+
+
+@main.command("rules")
+@click.option("--output-format", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
+def list_rules(output_format: str) -> None:
+    """List every rule: code, name, default severity, languages, fixable."""
+    from ftaudit.registry import load_registry
+    from ftaudit.ruledocs import languages_label, rules_table
+
+    rules = list(load_registry().rules.values())
+    if output_format == "json":
+        click.echo(json.dumps([{"code": r.code, "name": r.slug, "severity": r.severity.label,
+                                "languages": sorted(lang.value for lang in r.languages),
+                                "fixable": r.fixable, "summary": r.summary} for r in rules], indent=2))
+    elif output_format == "markdown":
+        click.echo(rules_table(rules), nl=False)
+    else:
+        width = max((len(r.slug) for r in rules), default=10)
+        for r in rules:
+            fix = "[*]" if r.fixable else "[ ]"
+            click.echo(f"{r.code}  {r.slug:<{width}}  {r.severity.label:<7}  {fix}  {languages_label(r)}")
+
+
+@main.command("rule")
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Print the documentation of every rule.")
+@click.option("--output-format", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+def explain_rule(code: str | None, show_all: bool, output_format: str) -> None:
+    """Print a rule's documentation (by code or name) as Markdown."""
+    from ftaudit.registry import load_registry
+    from ftaudit.ruledocs import render_markdown
+
+    registry = load_registry()
+    if show_all:
+        rules = list(registry.rules.values())
+    elif code:
+        rule = registry.by_slug_or_code(code)
+        if rule is None:
+            _fail(f"unknown rule {code!r}; `ftaudit rules` lists them")
+            return
+        rules = [rule]
+    else:
+        raise click.UsageError("give a rule code (e.g. FT101) or --all")
+    if output_format == "json":
+        docs = [{"code": r.code, "name": r.slug, "summary": r.summary, "severity": r.severity.label,
+                 "explanation": render_markdown(r)} for r in rules]
+        click.echo(json.dumps(docs if show_all else docs[0], indent=2))
+    else:
+        click.echo("\n".join(render_markdown(r) for r in rules), nl=False)
+
+
+@main.command()
+def version() -> None:
+    """Print ftaudit's version."""
+    click.echo(f"ftaudit {__version__}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

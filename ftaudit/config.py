@@ -1,0 +1,292 @@
+"""Configuration: ``[tool.ftaudit]`` in the nearest ``pyproject.toml`` that has it, or ``ftaudit.toml``.
+
+Every key is checked; a bad key or value is a ConfigError naming the key and the file (exit 2).
+Command-line options override the file. ``target-version`` defaults from ``requires-python``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ftaudit.findings import Severity
+from ftaudit.selection import SelectorError, normalise
+from ftaudit.target import LATEST_KNOWN, Target, parse_target
+
+CONFIG_NAMES = ("ftaudit.toml", "pyproject.toml")
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "html")
+DEFAULT_EXCLUDES = (
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
+    ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",
+    "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv",
+    "*.egg-info",
+)
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Settings:
+    root: Path = field(default_factory=Path.cwd)  # relative paths in config resolve against this
+    config_file: Path | None = None
+    target: Target = field(default_factory=Target)
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    min_severity: Severity = Severity.NOTE
+    fail_on: Severity = Severity.WARNING
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
+    extend_exclude: list[str] = field(default_factory=list)
+    respect_gitignore: bool = True
+    force_exclude: bool = False
+    output_format: str = "full"
+    max_file_size_kb: int = 4096
+    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = value.as_posix()
+            elif isinstance(value, Target):
+                value = {"version": value.label, "minimum": ".".join(map(str, value.minimum))
+                         if value.minimum else None}
+            elif isinstance(value, Severity):
+                value = value.label
+            elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Severity):
+                value = {k: v.label for k, v in value.items()}
+            out[f.name.replace("_", "-")] = value
+        return out
+
+
+# key -> (python type of the value, description used in messages)
+_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "target-version": (str, "a version such as '3.13t'"),
+    "select": (list, "a list of rule selectors"),
+    "extend-select": (list, "a list of rule selectors"),
+    "ignore": (list, "a list of rule selectors"),
+    "per-file-ignores": (dict, "a table of glob = [selectors]"),
+    "extend-per-file-ignores": (dict, "a table of glob = [selectors]"),
+    "severity": (dict, "a table of selector = 'error' | 'warning' | 'note'"),
+    "min-severity": (str, "'error', 'warning' or 'note'"),
+    "fail-on": (str, "'error', 'warning' or 'note'"),
+    "exclude": (list, "a list of glob patterns"),
+    "extend-exclude": (list, "a list of glob patterns"),
+    "respect-gitignore": (bool, "true or false"),
+    "force-exclude": (bool, "true or false"),
+    "output-format": (str, f"one of {', '.join(OUTPUT_FORMATS)}"),
+    "max-file-size-kb": (int, "a positive integer"),
+    "rule-options": (dict, "a table of CODE = { option = value }"),
+}
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ftaudit.toml, or pyproject.toml with a [tool.ftaudit] table, at or above ``start``."""
+    directory = start if start.is_dir() else start.parent
+    for folder in (directory, *directory.parents):
+        for name in CONFIG_NAMES:
+            candidate = folder / name
+            if candidate.is_file() and (name != "pyproject.toml" or _has_tool_table(candidate)):
+                return candidate
+    return None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    directory = start if start.is_dir() else start.parent
+    for folder in (directory, *directory.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+    return None
+
+
+def _has_tool_table(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if b"tool.ftaudit" not in data:  # cheap test before parsing
+        return False
+    try:
+        return "ftaudit" in tomllib.loads(data.decode("utf-8")).get("tool", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return True  # let load_config report the broken file
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = document.get("tool", {}).get("ftaudit", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.ftaudit] must be a table")
+        return table
+    return document
+
+
+def requires_python(pyproject: Path | None) -> str | None:
+    if pyproject is None:
+        return None
+    try:
+        value = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("requires-python")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def target_from_requires_python(spec: str | None) -> Target:
+    """The newest CPython ``spec`` admits (free-threaded from 3.13), and the oldest as the minimum."""
+    if not spec:
+        return Target()
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        specifiers = SpecifierSet(spec)
+    except InvalidSpecifier:
+        return Target()
+    allowed = [(3, minor) for minor in range(6, LATEST_KNOWN[1] + 1)
+               if specifiers.contains(f"3.{minor}.0", prereleases=True)
+               or specifiers.contains(f"3.{minor}.99", prereleases=True)]
+    if not allowed:
+        return Target()
+    newest = max(allowed)
+    return Target(version=newest, free_threaded=newest >= (3, 13), minimum=min(allowed))
+
+
+def _check_type(key: str, value: Any, path: Path | None) -> None:
+    expected, description = _KEYS[key]
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if ok and expected is list:
+        ok = all(isinstance(item, str) for item in value)
+    if not ok:
+        raise ConfigError(f"{_where(path)}: invalid value for '{key}': expected {description}, got {value!r}")
+
+
+def _where(path: Path | None) -> str:
+    return str(path) if path else "command line"
+
+
+def _selectors(values: Iterable[str], known: Iterable[str], key: str, path: Path | None) -> list[str]:
+    known = list(known)
+    try:
+        return [normalise(v, known) for v in values]
+    except SelectorError as exc:
+        raise ConfigError(f"{_where(path)}: '{key}': {exc}") from None
+
+
+def _severity(value: Any, key: str, path: Path | None) -> Severity:
+    try:
+        return Severity.parse(value) if isinstance(value, str) else Severity.parse(repr(value))
+    except ValueError as exc:
+        raise ConfigError(f"{_where(path)}: '{key}': {exc}") from None
+
+
+def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
+                rules: Mapping[str, Any]) -> None:
+    """Validate ``table`` (from a config file or the CLI) and apply it on top of ``settings``."""
+    known_codes = list(rules)
+    for key, value in table.items():
+        if key not in _KEYS:
+            close = [k for k in _KEYS if k.replace("-", "") == key.replace("_", "").replace("-", "")]
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{_where(path)}: unknown key '{key}' in [tool.ftaudit]{hint}")
+        _check_type(key, value, path)
+        if key == "target-version":
+            try:
+                settings.target = replace(parse_target(value), minimum=settings.target.minimum)
+            except ValueError as exc:
+                raise ConfigError(f"{_where(path)}: 'target-version': {exc}") from None
+        elif key in ("select", "extend-select", "ignore"):
+            setattr(settings, key.replace("-", "_"), _selectors(value, known_codes, key, path))
+        elif key in ("per-file-ignores", "extend-per-file-ignores"):
+            parsed = {}
+            for glob, codes in value.items():
+                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                    raise ConfigError(f"{_where(path)}: '{key}.\"{glob}\"': expected a list of selectors")
+                parsed[glob] = _selectors(codes, known_codes, key, path)
+            if key == "per-file-ignores":
+                settings.per_file_ignores = parsed
+            else:
+                settings.per_file_ignores.update(parsed)
+        elif key == "severity":
+            settings.severity = {
+                _selectors([sel], known_codes, key, path)[0]: _severity(level, f"severity.{sel}", path)
+                for sel, level in value.items()
+            }
+        elif key in ("min-severity", "fail-on"):
+            setattr(settings, key.replace("-", "_"), _severity(value, key, path))
+        elif key == "output-format":
+            if value not in OUTPUT_FORMATS:
+                raise ConfigError(f"{_where(path)}: invalid value for 'output-format': {value!r}; "
+                                  f"expected one of {', '.join(OUTPUT_FORMATS)}")
+            settings.output_format = value
+        elif key == "max-file-size-kb":
+            if value <= 0:
+                raise ConfigError(f"{_where(path)}: 'max-file-size-kb' must be positive, got {value}")
+            settings.max_file_size_kb = value
+        elif key == "rule-options":
+            settings.rule_options = _rule_options(value, rules, path)
+        else:
+            setattr(settings, key.replace("-", "_"), value)
+
+
+def _rule_options(value: Mapping[str, Any], rules: Mapping[str, Any], path: Path | None) -> dict[str, dict]:
+    result: dict[str, dict] = {}
+    for code, options in value.items():
+        rule = rules.get(code.upper())
+        if rule is None:
+            raise ConfigError(f"{_where(path)}: 'rule-options': unknown rule code '{code}'")
+        if not isinstance(options, dict):
+            raise ConfigError(f"{_where(path)}: 'rule-options.{code}' must be a table")
+        for name, option in options.items():
+            if name not in rule.options:
+                accepted = ", ".join(rule.options) or "none"
+                raise ConfigError(f"{_where(path)}: unknown option '{name}' for {rule.code} "
+                                  f"(accepted: {accepted})")
+            default = rule.options[name]
+            if default is not None and not isinstance(option, type(default)):
+                raise ConfigError(f"{_where(path)}: 'rule-options.{code}.{name}' must be "
+                                  f"{type(default).__name__}, got {option!r}")
+        result[rule.code] = dict(options)
+    return result
+
+
+def load_settings(
+    *, start: Path, config_path: Path | None, isolated: bool, overrides: Mapping[str, Any],
+    rules: Mapping[str, Any],
+) -> Settings:
+    """Settings from (in increasing precedence) defaults, requires-python, the config file, the CLI."""
+    settings = Settings(root=Path.cwd())
+    if not isolated:
+        config = config_path or find_config(start)
+        pyproject = None
+        if config is not None:
+            if not config.is_file():
+                raise ConfigError(f"{config}: configuration file not found")
+            config = config.resolve()
+            settings.root, settings.config_file = config.parent, config
+            pyproject = config if config.name == "pyproject.toml" else find_pyproject(config.parent)
+        else:
+            pyproject = find_pyproject(start)
+            if pyproject is not None:
+                settings.root = pyproject.parent.resolve()
+        settings.target = target_from_requires_python(requires_python(pyproject))
+        if config is not None:
+            apply_table(settings, read_table(config), config, rules)
+    env_format = os.environ.get("FTAUDIT_OUTPUT_FORMAT")
+    if env_format and "output-format" not in overrides:
+        apply_table(settings, {"output-format": env_format}, None, rules)
+    apply_table(settings, overrides, None, rules)
+    return settings

@@ -1,0 +1,141 @@
+"""What a rule sees: one file's shared parse (built lazily, once) and a ``report`` call.
+
+The engine creates one FileContext per file; every rule reads the same ``python_ast`` or ``c_unit``,
+so a file is parsed at most once per language however many rules run.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ftaudit.findings import Diagnostic, DiagnosticKind, Fix, Finding, Position, RelatedLocation, Severity
+from ftaudit.source import Language, SourceFile
+from ftaudit.target import Target
+
+if TYPE_CHECKING:
+    from ftaudit.cmodel import CUnit
+    from ftaudit.rule import Rule
+
+# Anything a rule may report at: a tree-sitter node, an ast node, a (start, end) byte span,
+# or a (start, end) pair of Positions.
+Anchor = Any
+
+
+class FileContext:
+    def __init__(self, source: SourceFile, target: Target) -> None:
+        self.source = source
+        self.target = target
+        self.findings: list[Finding] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.rule: Rule | None = None  # the rule being run; set by the engine
+
+    # -- shared parses -------------------------------------------------------------------------
+    @cached_property
+    def python_ast(self) -> ast.Module | None:
+        """The file's ``ast`` (None, with one diagnostic, when this Python cannot parse it)."""
+        if self.source.language is not Language.PYTHON:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is the user's business
+                return ast.parse(self.source.text, filename=self.source.display)
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            where = f" at line {line}" if line else ""
+            self.diagnostics.append(Diagnostic(
+                self.source.display, DiagnosticKind.SYNTAX,
+                f"cannot be parsed by Python {_running_python()}{where}: {getattr(exc, 'msg', exc)} "
+                "(it may use newer syntax); Python rules skipped for this file",
+            ))
+            return None
+
+    @cached_property
+    def c_unit(self) -> CUnit | None:
+        """The C/C++ source model (one tree-sitter parse), for C, C++ and header files."""
+        if self.source.language not in (Language.C, Language.CPP):
+            return None
+        from ftaudit.cmodel import build_unit
+
+        return build_unit(self.source.data, path=self.source.display, target=self.target,
+                          language=self.source.language.value)
+
+    # -- reporting -----------------------------------------------------------------------------
+    def span(self, anchor: Anchor) -> tuple[Position, Position]:
+        """Start and end Position of anything a rule reports at."""
+        if hasattr(anchor, "start_byte"):  # tree-sitter node
+            return self.source.position(anchor.start_byte), self.source.position(anchor.end_byte)
+        if hasattr(anchor, "lineno"):  # ast node
+            start = self.source.position_from_ast(anchor.lineno, anchor.col_offset)
+            end_line = getattr(anchor, "end_lineno", None) or anchor.lineno
+            end_col = getattr(anchor, "end_col_offset", None)
+            end = self.source.position_from_ast(end_line, end_col if end_col is not None else anchor.col_offset)
+            return start, end
+        first, second = anchor
+        if isinstance(first, Position):
+            return first, second
+        return self.source.position(first), self.source.position(second)
+
+    def report(
+        self,
+        anchor: Anchor,
+        message: str,
+        *,
+        help: str | None = None,
+        severity: Severity | None = None,
+        fix: Fix | None = None,
+        related: tuple[RelatedLocation, ...] = (),
+    ) -> None:
+        rule = self.rule
+        assert rule is not None, "report() is only valid while a rule runs"
+        start, end = self.span(anchor)
+        self.findings.append(Finding(
+            code=rule.code, name=rule.slug, message=message,
+            severity=severity if severity is not None else rule.severity,
+            path=self.source.display, start=start, end=end,
+            help=help if help is not None else rule.suggestion, fix=fix, related=related,
+        ))
+
+    def related(self, anchor: Anchor, message: str) -> RelatedLocation:
+        start, end = self.span(anchor)
+        return RelatedLocation(self.source.display, start, end, message)
+
+
+@dataclass
+class ProjectContext:
+    """Facts gathered from every file of the scan, for rules that need more than one file.
+
+    ``summaries`` maps each file's display path to what the rule's ``summarize`` returned for it;
+    ``focus`` is the set of files the user asked about (pre-commit passes a few files while the
+    rest of the project is context): project findings are kept only for those.
+    """
+
+    rule: Rule
+    summaries: Mapping[str, Any]
+    focus: frozenset[str]
+    target: Target
+    emit: Callable[[Finding], None]
+
+    def report(
+        self, path: str, start: Position, end: Position, message: str, *,
+        help: str | None = None, severity: Severity | None = None, fix: Fix | None = None,
+        related: tuple[RelatedLocation, ...] = (),
+    ) -> None:
+        if path not in self.focus:
+            return
+        rule = self.rule
+        self.emit(Finding(
+            code=rule.code, name=rule.slug, message=message,
+            severity=severity if severity is not None else rule.severity, path=path, start=start, end=end,
+            help=help if help is not None else rule.suggestion, fix=fix, related=related,
+        ))
+
+
+def _running_python() -> str:
+    import sys
+
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"

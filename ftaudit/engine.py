@@ -1,0 +1,357 @@
+"""The pipeline: discover → read once → parse once → every rule on the shared parse → project pass →
+suppressions, severities and selection → one deterministic list for the reporters.
+
+Per-file work runs in a process pool (largest files first) or in-process for small runs; both give
+the same result because everything after the per-file stage happens here, in file order.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from ftaudit.config import Settings
+from ftaudit.context import FileContext, ProjectContext
+from ftaudit.discover import FoundFile, discover
+from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
+from ftaudit.registry import load_registry
+from ftaudit.rule import Rule
+from ftaudit.selection import most_specific, resolve
+from ftaudit.source import SourceFile
+from ftaudit.statements import multiline_statements
+from ftaudit.suppress import Suppression, find_suppressions
+from ftaudit.target import Target
+
+UNUSED_SUPPRESSION = "FT001"
+CONTEXT_LINES = 3  # lines kept around each finding for code frames and the HTML report
+
+
+@dataclass(frozen=True)
+class FileTask:
+    file: FoundFile
+    rules: tuple[str, ...]  # codes enabled for this file
+
+
+@dataclass
+class FileResult:
+    display: str
+    findings: list[Finding] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+    unclosed: list[tuple[int, int]] = field(default_factory=list)  # NOLINTBEGIN without END
+    statements: list[tuple[int, int]] = field(default_factory=list)
+    summaries: dict[str, Any] = field(default_factory=dict)
+    lines: dict[int, str] = field(default_factory=dict)
+    analysed: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    target: Target
+    rule_options: dict[str, dict[str, Any]]
+    max_bytes: int
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    diagnostics: list[Diagnostic]
+    files: list[str]
+    lines: dict[str, dict[int, str]]
+    rules: list[type[Rule]]
+    settings: Settings
+    suppressed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def has_internal_error(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+# -- per-file stage (runs in workers) ------------------------------------------------------------
+_worker: WorkerConfig | None = None
+_instances: dict[str, Rule] = {}
+
+
+def _init_worker(config: WorkerConfig) -> None:
+    global _worker
+    _worker = config
+    _instances.clear()
+
+
+def _rule(code: str) -> Rule:
+    rule = _instances.get(code)
+    if rule is None:
+        assert _worker is not None
+        cls = load_registry().rules[code]
+        rule = _instances[code] = cls(_worker.rule_options.get(code))
+    return rule
+
+
+def _read(found: FoundFile, config: WorkerConfig, result: FileResult) -> SourceFile | None:
+    def skip(kind: DiagnosticKind, message: str) -> None:
+        result.diagnostics.append(Diagnostic(found.display, kind, message))
+
+    if found.size > config.max_bytes:
+        skip(DiagnosticKind.TOO_LARGE, f"{found.size // 1024} KiB is over the {config.max_bytes // 1024} KiB "
+             "limit (max-file-size-kb); skipped")
+        return None
+    try:
+        data = found.path.read_bytes()
+    except OSError as exc:
+        skip(DiagnosticKind.UNREADABLE, f"cannot read: {exc.strerror or exc}; skipped")
+        return None
+    if b"\0" in data[:8192]:
+        skip(DiagnosticKind.BINARY, "looks binary (NUL bytes); skipped")
+        return None
+    source = SourceFile(found.path, found.display, data, found.language)
+    source.text  # noqa: B018 - decode now so an encoding problem is reported once
+    if source.encoding_problem:
+        skip(DiagnosticKind.ENCODING, source.encoding_problem)
+    return source
+
+
+def analyse_file(task: FileTask) -> FileResult:
+    config = _worker
+    assert config is not None, "worker not initialised"
+    result = FileResult(task.file.display)
+    source = _read(task.file, config, result)
+    if source is None:
+        return result
+    result.analysed = True
+    ctx = FileContext(source, config.target)
+    for code in task.rules:
+        rule = _rule(code)
+        ctx.rule = rule
+        try:
+            rule.check(ctx)
+            if rule.project_level:
+                summary = rule.summarize(ctx)
+                if summary is not None:
+                    result.summaries[code] = summary
+        except Exception as exc:  # a rule bug must not lose the other rules' findings
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            result.diagnostics.append(Diagnostic(
+                source.display, DiagnosticKind.INTERNAL,
+                f"rule raised {type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno})",
+                rule=code,
+            ))
+    ctx.rule = None
+    result.findings = ctx.findings
+    result.diagnostics.extend(ctx.diagnostics)
+    result.suppressions, unclosed = find_suppressions(source)
+    result.unclosed = [(c.line, c.column) for c in unclosed]
+    if result.suppressions:
+        result.statements = multiline_statements(ctx)
+    wanted = set()
+    for finding in result.findings:
+        wanted.update(range(max(1, finding.start.line - CONTEXT_LINES), finding.end.line + CONTEXT_LINES + 1))
+    for suppression in result.suppressions:
+        wanted.add(suppression.line)
+    wanted.update(getattr(ctx, "kept_lines", ()))
+    result.lines = {n: source.line_text(n) for n in sorted(wanted) if n <= source.line_count}
+    return result
+
+
+def _analyse_batch(tasks: list[FileTask]) -> list[FileResult]:
+    return [analyse_file(task) for task in tasks]
+
+
+def _batches(tasks: list[FileTask], jobs: int) -> list[list[FileTask]]:
+    """Largest files first, alone; small files packed so each batch is a similar amount of work."""
+    ordered = sorted(tasks, key=lambda t: -t.file.size)
+    total = sum(t.file.size for t in ordered) or 1
+    budget = max(total // (jobs * 16), 16_384)
+    batches: list[list[FileTask]] = []
+    current: list[FileTask] = []
+    size = 0
+    for task in ordered:
+        if current and size + task.file.size > budget:
+            batches.append(current)
+            current, size = [], 0
+        current.append(task)
+        size += task.file.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+# -- the whole run -------------------------------------------------------------------------------
+def enabled_rules(settings: Settings) -> dict[str, type[Rule]]:
+    registry = load_registry()
+    codes = resolve(registry.rules, [*settings.select, *settings.extend_select], settings.ignore)
+    return {code: cls for code, cls in registry.rules.items() if code in codes}
+
+
+def _per_file_ignores(settings: Settings) -> list[tuple[pathspec.GitIgnoreSpec, list[str]]]:
+    return [(pathspec.GitIgnoreSpec.from_lines([glob]), codes) for glob, codes in settings.per_file_ignores.items()]
+
+
+def _ignored_for(found: FoundFile, root: Path, table: list[tuple[pathspec.GitIgnoreSpec, list[str]]]) -> list[str]:
+    try:
+        relative = found.path.relative_to(root).as_posix()
+    except ValueError:
+        relative = found.display
+    ignored: list[str] = []
+    for spec, codes in table:
+        if spec.match_file(relative) or spec.match_file(found.display):
+            ignored.extend(codes)
+    return ignored
+
+
+def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
+         context_paths: Iterable[Path] = ()) -> ScanResult:
+    """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context."""
+    rules = enabled_rules(settings)
+    exclude = [*settings.exclude, *settings.extend_exclude]
+    found = discover(list(paths), root=settings.root, exclude=exclude,
+                     respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
+    focus = {f.display for f in found.files}
+    files = list(found.files)
+    project_rules = [code for code, cls in rules.items() if cls.project_level]
+    if project_rules and context_paths:
+        extra = discover(list(context_paths), root=settings.root, exclude=exclude,
+                         respect_gitignore=settings.respect_gitignore, force_exclude=False)
+        files.extend(f for f in extra.files if f.display not in focus)
+    pfi = _per_file_ignores(settings)
+    tasks = []
+    for f in files:
+        ignored = _ignored_for(f, settings.root, pfi) if pfi else []
+        in_focus = f.display in focus
+        codes = tuple(
+            code for code, cls in rules.items()
+            if f.language in cls.languages and not any(code.startswith(s) for s in ignored)
+            and (in_focus or cls.project_level)
+        )
+        tasks.append(FileTask(f, codes))
+    config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024)
+    results = _run(tasks, config, jobs or os.cpu_count() or 1)
+
+    by_path = {r.display: r for r in results}
+    findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
+    diagnostics = [d for r in results for d in r.diagnostics]
+
+    # Project pass: rules that need facts from several files.
+    registry_rules = load_registry().rules
+    for code in project_rules:
+        summaries = {r.display: r.summaries[code] for r in results if code in r.summaries}
+        rule = registry_rules[code](settings.rule_options.get(code))
+        project = ProjectContext(rule, summaries, frozenset(focus), settings.target, findings.append)
+        try:
+            rule.check_project(project)
+        except Exception as exc:
+            diagnostics.append(Diagnostic("", DiagnosticKind.INTERNAL,
+                                          f"project check raised {type(exc).__name__}: {exc}", rule=code))
+
+    enabled_by_file = {t.file.display: set(t.rules) for t in tasks}
+    findings, suppressed = _apply_suppressions(findings, by_path, enabled_by_file, rules, focus)
+    findings = _apply_severity(findings, settings)
+    findings.sort(key=lambda f: f.sort_key)
+    diagnostics.sort(key=lambda d: (d.path, d.kind.value, d.message))
+    return ScanResult(
+        findings=findings, diagnostics=diagnostics,
+        files=sorted(r.display for r in results if r.analysed and r.display in focus),
+        lines={path: r.lines for path, r in by_path.items() if path in focus},
+        rules=list(rules.values()), settings=settings, suppressed=suppressed, skipped=found.skipped,
+    )
+
+
+def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileResult]:
+    total = sum(t.file.size for t in tasks)
+    if jobs <= 1 or len(tasks) <= 4 or total < 256 * 1024:
+        _init_worker(config)
+        results = [analyse_file(t) for t in tasks]
+    else:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        batches = _batches(tasks, jobs)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
+                                 initializer=_init_worker, initargs=(config,)) as pool:
+            results = [r for batch in pool.map(_analyse_batch, batches) for r in batch]
+    results.sort(key=lambda r: r.display)
+    return results
+
+
+def _apply_suppressions(findings: list[Finding], by_path: dict[str, FileResult],
+                        enabled_by_file: dict[str, set[str]], rules: dict[str, type[Rule]],
+                        focus: set[str]) -> tuple[list[Finding], int]:
+    kept: list[Finding] = []
+    suppressed = 0
+    for finding in findings:
+        result = by_path.get(finding.path)
+        if result is None or not result.suppressions:
+            kept.append(finding)
+            continue
+        first, last = finding.start.line, max(finding.end.line, finding.start.line)
+        for span_first, span_last in result.statements:
+            if span_first <= finding.start.line <= span_last:
+                first, last = min(first, span_first), max(last, span_last)
+        hit = False
+        for suppression in result.suppressions:
+            selector = suppression.covers(finding.code, first, last)
+            if selector is not None:
+                suppression.used.add(selector)
+                hit = True
+        if hit:
+            suppressed += 1
+        else:
+            kept.append(finding)
+    if UNUSED_SUPPRESSION in rules:
+        kept.extend(_unused_suppressions(by_path, enabled_by_file, focus))
+    return kept, suppressed
+
+
+def _unused_suppressions(by_path: dict[str, FileResult], enabled_by_file: dict[str, set[str]],
+                         focus: set[str]) -> list[Finding]:
+    known = load_registry().rules
+    rule = known[UNUSED_SUPPRESSION]
+    out = []
+    for path, result in by_path.items():
+        enabled = enabled_by_file.get(path, set())
+        if path not in focus or UNUSED_SUPPRESSION not in enabled:
+            continue
+        for suppression in result.suppressions:
+            for selector in suppression.codes:
+                if selector in suppression.used or selector == UNUSED_SUPPRESSION:
+                    continue
+                covered = [c for c in known if c.startswith(selector)]
+                if not covered and selector.startswith("FT"):
+                    message = f"Suppression names {selector}, which is not an ftaudit rule"
+                elif covered and all(c in enabled for c in covered):
+                    message = f"Unused suppression: no {selector} finding here to suppress"
+                else:
+                    continue  # a rule that did not run here, or another tool's code: not ours to judge
+                out.append(Finding(
+                    code=rule.code, name=rule.slug, severity=rule.severity, path=path, message=message,
+                    start=Position(suppression.line, suppression.column),
+                    end=Position(suppression.line, suppression.end_column),
+                    help=f"Remove `{selector}` from the suppression comment.",
+                ))
+        for line, column in result.unclosed:
+            out.append(Finding(
+                code=rule.code, name=rule.slug, severity=rule.severity, path=path,
+                message="NOLINTBEGIN without a matching NOLINTEND: it suppresses to the end of the file",
+                start=Position(line, column), end=Position(line, column),
+                help="Add `// NOLINTEND(...)` with the same codes where the region should stop.",
+            ))
+    return out
+
+
+def _apply_severity(findings: list[Finding], settings: Settings) -> list[Finding]:
+    out = []
+    for finding in findings:
+        override = most_specific(settings.severity, finding.code) if settings.severity else None
+        severity: Severity = override if override is not None else finding.severity
+        if severity < settings.min_severity:
+            continue
+        out.append(finding if severity == finding.severity else replace(finding, severity=severity))
+    return out

@@ -1,0 +1,63 @@
+"""Machine formats ``json`` (one array) and ``json-lines`` (one object per line), ruff's field names.
+
+The array matches the JSON Schema shipped in ``ftaudit/schemas/findings.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from ftaudit import HOMEPAGE
+from ftaudit.engine import ScanResult
+from ftaudit.findings import Finding, Position
+
+
+def rule_url(code: str) -> str:
+    return f"{HOMEPAGE}/blob/main/docs/rules.md#{code.lower()}"
+
+
+def _pos(position: Position) -> dict[str, int]:
+    return {"row": position.line, "column": position.column}
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    fix = None
+    if f.fix is not None:
+        fix = {
+            "applicability": f.fix.applicability.value,
+            "message": f.fix.message,
+            "edits": [{"content": e.content, "location": _pos(e.start), "end_location": _pos(e.end)}
+                      for e in f.fix.edits],
+        }
+    return {
+        "code": f.code,
+        "name": f.name,
+        "message": f.message,
+        "severity": f.severity.label,
+        "filename": f.path,
+        "location": _pos(f.start),
+        "end_location": _pos(f.end),
+        "help": f.help or None,
+        "fix": fix,
+        "related": [{"filename": r.path, "location": _pos(r.start), "end_location": _pos(r.end),
+                     "message": r.message} for r in f.related],
+        "url": rule_url(f.code),
+    }
+
+
+class JsonReporter:
+    machine = True
+
+    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+        json.dump([finding_dict(f) for f in result.findings], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+
+
+class JsonLinesReporter:
+    machine = True
+
+    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+        for f in result.findings:
+            out.write(json.dumps(finding_dict(f), ensure_ascii=False))
+            out.write("\n")

@@ -1,0 +1,108 @@
+"""Human formats: ``full`` (ruff-style code frames with carets and a help line) and ``concise``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TextIO
+
+from ftaudit.engine import ScanResult
+from ftaudit.findings import Finding, Severity
+from ftaudit.report.colour import SEVERITY_COLOURS, Painter
+
+TAB = 4
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary_line(result: ScanResult) -> str:
+    findings = result.findings
+    if not findings:
+        return f"All checks passed! ({_plural(len(result.files), 'file')} scanned)"
+    counts = Counter(f.severity for f in findings)
+    files = len({f.path for f in findings})
+    return (
+        f"Found {_plural(len(findings), 'finding')} ({_plural(counts[Severity.ERROR], 'error')}, "
+        f"{_plural(counts[Severity.WARNING], 'warning')}, {_plural(counts[Severity.NOTE], 'note')}) "
+        f"in {_plural(files, 'file')}."
+    )
+
+
+def statistics(result: ScanResult, paint: Painter) -> list[str]:
+    counts = Counter((f.code, f.name, f.severity) for f in result.findings)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    fixable = {r.code for r in result.rules if r.fixable}
+    return [
+        f"{n:>{width}}\t{paint(code, fg=SEVERITY_COLOURS[sev], bold=True)}\t"
+        f"{'[*]' if code in fixable else '[ ]'} {name} ({sev.label})"
+        for (code, name, sev), n in rows
+    ]
+
+
+def _expand(text: str) -> str:
+    return text.expandtabs(TAB)
+
+
+def _display_col(text: str, column: int) -> int:
+    """Display column (0-based) of a 1-based character column, after tab expansion."""
+    return len(_expand(text[: column - 1]))
+
+
+class ConciseReporter:
+    machine = False
+
+    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+        paint = Painter(color)
+        for f in result.findings:
+            fix = " [*]" if f.fix else ""
+            out.write(f"{paint(f.path, bold=True)}:{f.start.line}:{f.start.column}: "
+                      f"{paint(f.code, fg=SEVERITY_COLOURS[f.severity], bold=True)}{fix} {f.message}\n")
+
+
+class FullReporter:
+    machine = False
+
+    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+        paint = Painter(color)
+        for finding in result.findings:
+            out.write(self.frame(finding, result.lines.get(finding.path, {}), paint))
+            out.write("\n")
+
+    def frame(self, f: Finding, lines: dict[int, str], paint: Painter) -> str:
+        colour = SEVERITY_COLOURS[f.severity]
+        fix = " [*]" if f.fix else ""
+        parts = [f"{paint(f.code, fg=colour, bold=True)}{fix} {paint(f.message, bold=True)}\n",
+                 f" {paint('-->', fg='blue', bold=True)} {f.path}:{f.start.line}:{f.start.column}\n"]
+        last_shown = min(f.end.line, f.start.line + 4)
+        shown = [n for n in range(f.start.line - 1, last_shown + 2) if n in lines]
+        # Trim blank context lines at the edges, as ruff does.
+        while shown and shown[0] < f.start.line and not lines[shown[0]].strip():
+            shown.pop(0)
+        while shown and shown[-1] > last_shown and not lines[shown[-1]].strip():
+            shown.pop()
+        if shown:
+            width = len(str(shown[-1]))
+            bar = paint("|", fg="blue", bold=True)
+            parts.append(f"{' ' * width} {bar}\n")
+            for n in shown:
+                text = lines[n]
+                parts.append(f"{paint(str(n).rjust(width), fg='blue', bold=True)} {bar} {_expand(text)}\n")
+                if f.start.line <= n <= last_shown:
+                    start = _display_col(text, f.start.column) if n == f.start.line else len(
+                        _expand(text)) - len(_expand(text).lstrip())
+                    end = _display_col(text, f.end.column) if n == f.end.line else len(_expand(text))
+                    carets = "^" * max(1, end - start)
+                    parts.append(f"{' ' * width} {bar} {' ' * start}{paint(carets, fg=colour, bold=True)}\n")
+            parts.append(f"{' ' * width} {bar}\n")
+        for related in f.related:
+            parts.append(f" {paint('note', bold=True)}: {related.message} ({related.path}:{related.start.line})\n")
+        if f.help:
+            parts.append(f"{paint('help', fg='cyan', bold=True)}: {f.help}\n")
+        if f.fix:
+            parts.append(f"{paint('fix', fg='green', bold=True)} ({f.fix.applicability.value}): {f.fix.message}\n")
+            for edit in f.fix.edits:
+                for added in edit.content.splitlines():
+                    parts.append(f"   {paint('+ ' + added, fg='green')}\n")
+        return "".join(parts)

@@ -1,0 +1,80 @@
+"""Rule documentation rendered from the rule classes: ``ftaudit rule``, README table, SARIF help.
+
+One source for every place a rule is explained, in ruff's fixed section order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ftaudit.rule import Example, Rule
+
+_FENCE = {"c": "c", "cpp": "cpp", "python": "python", "cython": "cython", "rust": "rust",
+          "toml": "toml", "meson": "meson", "cmake": "cmake"}
+
+
+def _language_of(rule: type[Rule], example: Example) -> str:
+    from ftaudit.source import language_for
+    from pathlib import PurePosixPath
+
+    language = language_for(PurePosixPath(rule.example_path(example)))  # type: ignore[arg-type]
+    return _FENCE.get(language.value, "") if language else ""
+
+
+def _examples(rule: type[Rule], examples: Iterable[Example]) -> list[str]:
+    parts = []
+    for example in examples:
+        if example.title:
+            parts.append(f"*{example.title}*\n")
+        for name, text in example.files.items():
+            parts.append(f"`{name}`:\n```{_FENCE.get(name.rsplit('.', 1)[-1], '')}\n{text.rstrip()}\n```\n")
+        if example.files:
+            parts.append(f"`{rule.example_path(example)}`:\n")
+        parts.append(f"```{_language_of(rule, example)}\n{example.code.rstrip()}\n```\n")
+    return parts
+
+
+def languages_label(rule: type[Rule]) -> str:
+    return ", ".join(sorted(language.value for language in rule.languages))
+
+
+def render_markdown(rule: type[Rule]) -> str:
+    lines = [f"# {rule.code} `{rule.slug}`\n", f"{rule.summary}.\n",
+             f"Default severity: **{rule.severity.label}**. Languages: {languages_label(rule)}. "
+             f"Fix: {'available' if rule.fixable else 'suggestion only'}.\n"]
+    if rule.what:
+        lines += ["## What it does\n", rule.what.strip() + "\n"]
+    if rule.why:
+        lines += ["## Why it matters\n", rule.why.strip() + "\n"]
+    if rule.bad:
+        lines += ["## Example\n", *_examples(rule, rule.bad)]
+    if rule.good:
+        lines += ["## Use instead\n", *_examples(rule, rule.good)]
+    if rule.instead or rule.fix_safety:
+        lines.append("## Fix\n")
+        if rule.instead:
+            lines.append(rule.instead.strip() + "\n")
+        if rule.fix_safety:
+            lines.append(f"Fix safety: {rule.fix_safety.strip()}\n")
+    if rule.options:
+        lines.append("## Options\n")
+        lines += [f"- `{name}` (default `{default!r}`)" for name, default in rule.options.items()]
+        lines.append("")
+    if rule.references:
+        lines.append("## References\n")
+        lines += [f"- <{ref}>" if ref.startswith("http") else f"- {ref}" for ref in rule.references]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plain_text(rule: type[Rule]) -> str:
+    """The same document without Markdown markup (SARIF ``help.text``)."""
+    return render_markdown(rule).replace("```", "").replace("**", "").replace("`", "")
+
+
+def rules_table(rules: Iterable[type[Rule]]) -> str:
+    rows = ["| Code | Name | Severity | Languages | Summary |", "|---|---|---|---|---|"]
+    for rule in rules:
+        rows.append(f"| {rule.code} | `{rule.slug}` | {rule.severity.label} | {languages_label(rule)} | "
+                    f"{rule.summary} |")
+    return "\n".join(rows) + "\n"

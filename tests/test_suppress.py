@@ -1,0 +1,72 @@
+"""Inline suppressions in every syntax, multi-line statements, and FT001 for unused ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run, write_tree
+
+
+def findings(tmp_path: Path, files: dict[str, str], *extra: str) -> list[tuple[str, str, int]]:
+    write_tree(tmp_path, files)
+    result = run(["scan", ".", "--output-format", "json", "--isolated", "--select", "XMP,FT001", *extra], tmp_path)
+    assert result.exit_code in (0, 1), result.output
+    return [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)]
+
+
+def test_python_noqa_and_ignore_comments(tmp_path: Path) -> None:
+    src = (
+        "danger()  # noqa: XMP201\n"                 # 1 suppressed
+        "danger()  # noqa: XMP2\n"                   # 2 prefix, suppressed
+        "danger()  # ftaudit: ignore[XMP201]\n"      # 3 suppressed
+        "# ftaudit: ignore[XMP201]\n"                # 4 own line -> next code line
+        "\n"
+        "danger()\n"                                 # 6 suppressed by line 4
+        "danger()  # noqa\n"                         # 7 bare noqa: not honoured
+        "danger()  # noqa: E501\n"                   # 8 other tool's code: not honoured
+        "x = '# noqa: XMP201'; danger()\n"           # 9 inside a string: not a comment
+        "danger()  # NOQA: xmp201\n"                 # 10 case-insensitive: suppressed
+    )
+    assert findings(tmp_path, {"m.py": src}) == [
+        ("m.py", "XMP201", 7), ("m.py", "XMP201", 8), ("m.py", "XMP201", 9),
+    ]
+
+
+def test_multiline_python_statement_suppressed_from_any_line(tmp_path: Path) -> None:
+    src = (
+        "value = (\n"
+        "    danger()\n"
+        ")  # noqa: XMP201\n"
+        "if (\n"
+        "    danger()\n"
+        "):\n"
+        "    pass  # noqa: XMP201\n"           # body comment must not silence the header
+    )
+    assert findings(tmp_path, {"m.py": src}) == [("m.py", "XMP201", 5), ("m.py", "FT001", 7)]
+
+
+def test_unused_suppressions_are_ft001(tmp_path: Path) -> None:
+    src = (
+        "safe()  # noqa: XMP201\n"            # unused -> FT001
+        "danger()  # noqa: XMP201, XMP301\n"  # XMP301 unused -> FT001, XMP201 used
+        "safe()  # noqa: FT999\n"              # unknown ftaudit code -> FT001
+        "safe()  # noqa: ABC123\n"             # another tool's code -> not ours
+    )
+    got = findings(tmp_path, {"m.py": src})
+    assert got == [("m.py", "FT001", 1), ("m.py", "FT001", 2), ("m.py", "FT001", 3)]
+
+
+def test_suppression_for_rule_not_run_is_not_judged(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"m.py": "safe()  # noqa: XMP201\n"})
+    result = run(["scan", ".", "--output-format", "json", "--isolated", "--select", "FT001"], tmp_path)
+    assert json.loads(result.stdout) == []
+
+
+def test_ft001_message_and_column(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"m.py": "safe()  # noqa: XMP201\n"})
+    result = run(["scan", ".", "--output-format", "json", "--isolated", "--select", "XMP,FT001"], tmp_path)
+    [finding] = json.loads(result.stdout)
+    assert finding["message"] == "Unused suppression: no XMP201 finding here to suppress"
+    assert finding["location"] == {"row": 1, "column": 9}
+    assert finding["severity"] == "note"
