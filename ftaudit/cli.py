@@ -7,7 +7,6 @@ It knows nothing about C or Python; exit codes follow ruff: 0 clean, 1 findings 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ftaudit.findings import Diagnostic, DiagnosticKind, Fix, Finding, Position, RelatedLocation, Severity
+from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Fix, Position, RelatedLocation, Severity
 from ftaudit.source import Language, SourceFile
 from ftaudit.target import Target
 

@@ -101,7 +101,7 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult) -> SourceF
         result.diagnostics.append(Diagnostic(found.display, kind, message))
 
     if found.size > config.max_bytes:
-        skip(DiagnosticKind.TOO_LARGE, f"{found.size // 1024} KiB is over the {config.max_bytes // 1024} KiB "
+        skip(DiagnosticKind.TOO_LARGE, f"{-(-found.size // 1024)} KiB is over the {config.max_bytes // 1024} KiB "
              "limit (max-file-size-kb); skipped")
         return None
     try:

@@ -14,8 +14,9 @@ _FENCE = {"c": "c", "cpp": "cpp", "python": "python", "cython": "cython", "rust"
 
 
 def _language_of(rule: type[Rule], example: Example) -> str:
-    from ftaudit.source import language_for
     from pathlib import PurePosixPath
+
+    from ftaudit.source import language_for
 
     language = language_for(PurePosixPath(rule.example_path(example)))  # type: ignore[arg-type]
     return _FENCE.get(language.value, "") if language else ""

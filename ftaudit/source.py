@@ -84,7 +84,7 @@ class SourceFile:
             return self.data.decode(encoding)
         except UnicodeDecodeError as exc:
             self.encoding_problem = (
-                f"not valid {encoding} (byte {exc.start}); undecodable bytes were replaced, columns may be off"
+                f"not valid {encoding} (byte offset {exc.start}); undecodable bytes were replaced, columns may be off"
             )
             return self.data.decode(encoding, errors="replace")
 

@@ -1,0 +1,112 @@
+"""The pipeline: bad input never crashes, --jobs parity, project-level rules, plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run, write_tree
+
+from ftaudit.config import Settings
+from ftaudit.engine import scan
+from ftaudit.registry import load_registry
+
+
+def test_bad_input_gives_one_diagnostic_each_and_the_scan_goes_on(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "bin.c": b"\x7fELF\x00\x00\x01",
+        "latin.c": b"/* caf\xe9 */ int x;\n",
+        "broken.py": "def f(:\n    danger()\n",
+        "huge.py": "danger()\n" + "#" * 3000,
+        "good.py": "danger()\n",
+        "latin1.py": b"# -*- coding: latin-1 -*-\ns = 'caf\xe9'; danger()\n",
+    })
+    result = run(["scan", ".", "--isolated", "--select", "XMP201", "--output-format", "concise", "-q",
+                  "--jobs", "1"], tmp_path, env={"FTAUDIT_OUTPUT_FORMAT": ""})
+    assert result.exit_code == 1
+    with_config = tmp_path / "ftaudit.toml"
+    with_config.write_text("max-file-size-kb = 2\nselect = ['XMP201']\n")
+    result = run(["scan", ".", "--output-format", "concise", "-q"], tmp_path)
+    stderr = sorted(result.stderr.splitlines())
+    assert stderr == [
+        "ftaudit: warning: bin.c: binary: looks binary (NUL bytes); skipped",
+        "ftaudit: warning: broken.py: syntax: cannot be parsed by Python 3.11 at line 1: invalid syntax "
+        "(it may use newer syntax); Python rules skipped for this file".replace("3.11", _py()),
+        "ftaudit: warning: huge.py: too-large: 3 KiB is over the 2 KiB limit (max-file-size-kb); skipped",
+        "ftaudit: warning: latin.c: encoding: not valid utf-8 (byte offset 6); undecodable bytes were replaced, "
+        "columns may be off",
+    ]
+    # latin1.py declares its encoding (PEP 263): no diagnostic, and its finding is reported.
+    assert result.stdout.splitlines() == ["good.py:1:1: XMP201 danger() called",
+                                          "latin1.py:2:13: XMP201 danger() called"]
+    assert result.exit_code == 1
+
+
+def _py() -> str:
+    import sys
+
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path, {"a.py": "danger()\n", "b.py": "danger()\n"})
+    original = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "a.py":
+            raise PermissionError(13, "Permission denied")
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result = scan([tmp_path], Settings(root=tmp_path, select=["XMP201"]), jobs=1)
+    assert [d.render() for d in result.diagnostics] == [
+        f"{_rel(tmp_path / 'a.py')}: unreadable: cannot read: Permission denied; skipped"]
+    assert [f.path for f in result.findings] == [_rel(tmp_path / "b.py")]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def test_jobs_parity(tmp_path: Path) -> None:
+    files = {}
+    for i in range(40):
+        files[f"pkg{i % 5}/m{i}.py"] = ("danger()\n" * (i % 3 + 1)) + "x = 1  # note-me\n" + "# pad\n" * 2000
+        files[f"pkg{i % 5}/s{i}.py"] = "safe()  # noqa: XMP201\n" + "danger()\n" * (i % 2)
+    write_tree(tmp_path, files)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = run(["scan", ".", "--isolated", "--select", "XMP,FT001", "--output-format", "json",
+                      "--jobs", jobs], tmp_path)
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    dangers = sum(i % 3 + 1 for i in range(40)) + 20  # m-files, then the odd s-files
+    notes, unused = 40, 40  # every noqa sits on a safe() line
+    assert len(json.loads(outputs[0])) == dangers + notes + unused
+
+
+def test_project_level_rule_sees_every_file_and_reports_only_on_focus(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "ext/module.c": "#include <Python.h>\nPyMODINIT_FUNC PyInit_m(void) { return 0; }\n",
+        "ext/helper.c": "void g(void) { forbidden_write(2); }\n",
+        "ftaudit.toml": "select = ['XMP401']\n",
+    })
+    whole = run(["scan", ".", "--output-format", "concise", "-q"], tmp_path)
+    assert whole.stdout == "ext/module.c:2:1: XMP401 module links ext/helper.c, which call forbidden_write()\n"
+    # Given one file (as pre-commit does), the rest of the project is still context ...
+    focused = run(["scan", "ext/module.c", "--output-format", "concise", "-q"], tmp_path)
+    assert focused.stdout == whole.stdout
+    # ... but findings are only reported on the files given.
+    other = run(["scan", "ext/helper.c", "--output-format", "concise", "-q"], tmp_path)
+    assert other.stdout == "" and other.exit_code == 0
+
+
+def test_entry_point_plugin_is_loaded() -> None:
+    registry = load_registry()
+    assert {"XMP101", "XMP201", "XMP301", "XMP401", "XMP901"} <= registry.plugin_codes
+    assert "FT001" not in registry.plugin_codes
+    assert registry.problems == []
