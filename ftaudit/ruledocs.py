@@ -79,3 +79,50 @@ def rules_table(rules: Iterable[type[Rule]]) -> str:
         rows.append(f"| {rule.code} | `{rule.slug}` | {rule.severity.label} | {languages_label(rule)} | "
                     f"{rule.summary} |")
     return "\n".join(rows) + "\n"
+
+
+# -- generated documents kept in the repository ---------------------------------------------------
+TABLE_START, TABLE_END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
+
+
+def builtin_rules() -> list[type[Rule]]:
+    from ftaudit.registry import load_registry
+
+    registry = load_registry()
+    return [r for code, r in registry.rules.items() if code not in registry.plugin_codes]
+
+
+def rules_document() -> str:
+    header = ("# ftaudit rules\n\nGenerated from the rule classes by `python -m ftaudit.ruledocs`; "
+              "`ftaudit rule CODE` prints the same text.\n\n")
+    return header + "\n".join(render_markdown(r) for r in builtin_rules())
+
+
+def readme_with_table(readme: str) -> str:
+    start, end = readme.index(TABLE_START) + len(TABLE_START), readme.index(TABLE_END)
+    return readme[:start] + "\n" + rules_table(builtin_rules()) + readme[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate README's rule table and docs/rules.md (``--check``: only say whether they are stale)."""
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    root = Path(args[args.index("--root") + 1]) if "--root" in args else Path.cwd()
+    targets = {root / "README.md": readme_with_table((root / "README.md").read_text(encoding="utf-8")),
+               root / "docs" / "rules.md": rules_document()}
+    stale = [p for p, text in targets.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    if "--check" in args:
+        for path in stale:
+            print(f"{path} is out of date: run `python -m ftaudit.ruledocs`")
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(targets[path], encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,19 +19,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def demo_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Install tests/plugin (a real third-party rule package) with pip into a private folder."""
-    target = tmp_path_factory.mktemp("plugin-site")
+_PLUGIN_SITE = tempfile.TemporaryDirectory(prefix="ftaudit-plugin-site-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install tests/plugin (a real third-party rule package) with pip into a private folder, before
+    collection, so its rules are in the registry that parametrised tests enumerate."""
+    target = _PLUGIN_SITE.name
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO / "tests" / "plugin")],
+         "--target", target, str(REPO / "tests" / "plugin")],
         check=True, capture_output=True,
     )
-    sys.path.insert(0, str(target))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))
+    sys.path.insert(0, target)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [target, os.environ.get("PYTHONPATH")]))
     load_registry.cache_clear()
-    return target
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _PLUGIN_SITE.cleanup()
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
