@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run
+
 from ftaudit.ruledocs import main as ruledocs_main
 
 
