@@ -70,3 +70,50 @@ def test_ft001_message_and_column(tmp_path: Path) -> None:
     assert finding["message"] == "Unused suppression: no XMP201 finding here to suppress"
     assert finding["location"] == {"row": 1, "column": 9}
     assert finding["severity"] == "note"
+
+
+C_SOURCE = """\
+#include <Python.h>
+
+static void
+update(int v)
+{
+    forbidden_write(v);  // NOLINT(XMP101)
+    forbidden_write(v);  // NOLINT
+    forbidden_write(v);  // NOLINT(bugprone-foo, XMP1)
+    // NOLINTNEXTLINE(XMP101)
+    forbidden_write(v);
+    forbidden_write(v);  /* ftaudit: ignore[XMP101] */
+    /* ftaudit: ignore[XMP101] */
+    forbidden_write(v);
+    const char *s = "// NOLINT(XMP101)"; forbidden_write(v);
+    // NOLINTBEGIN(XMP101)
+    forbidden_write(v);
+    forbidden_write(v);
+    // NOLINTEND(XMP101)
+    forbidden_write(v);
+    forbidden_write(v,
+                    v + 1);  // NOLINT(XMP101)
+    if (v > 0 &&
+        forbidden_write(v)) {
+        return;  // NOLINT(XMP101)
+    }
+}
+"""
+
+
+def test_c_suppressions_in_every_syntax(tmp_path: Path) -> None:
+    got = findings(tmp_path, {"m.c": C_SOURCE})
+    assert got == [
+        ("m.c", "XMP101", 7),    # bare NOLINT belongs to other tools
+        ("m.c", "XMP101", 14),   # the NOLINT is inside a string literal
+        ("m.c", "XMP101", 19),   # after NOLINTEND
+        ("m.c", "XMP101", 23),   # the comment is in the body, not on the if's condition
+        ("m.c", "FT001", 24),    # ... so that suppression is unused
+    ]
+
+
+def test_unclosed_nolintbegin_suppresses_to_end_and_is_reported(tmp_path: Path) -> None:
+    src = ("void f(void) {\n    // NOLINTBEGIN(XMP101)\n    forbidden_write(1);\n}\n"
+           "void g(void) { forbidden_write(2); }\n")
+    assert findings(tmp_path, {"m.c": src}) == [("m.c", "FT001", 2)]

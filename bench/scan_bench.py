@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Paired benchmark: ftaudit against the floor scan (read + parse + one combined query), same run.
+
+Two measurements, each reported as the median per-pair wall-time ratio A/B so machine noise cancels:
+  whole  - ``ftaudit scan --jobs J CORPUS`` vs ``floor_scan.py --query rules --jobs J CORPUS``
+  single - ``ftaudit scan FILE`` (a pre-commit run on one file) vs ``floor_scan.py FILE``
+
+The yardsticks live in ``../shared/bench`` beside the repository; without them this script says so
+and exits 0. Usage: ``python bench/scan_bench.py CORPUS [--jobs 2] [--runs 5] [--file F]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_BENCH = REPO.parent / "shared" / "bench"
+
+
+def paired(label: str, a: str, b: str, runs: int) -> None:
+    cmd = [sys.executable, str(SHARED_BENCH / "procbench.py"), "--runs", str(runs), "--warmup", "1",
+           "--label", label, "--vs", b, "--", *shlex.split(a)]
+    print(f"\n== {label}\n   A: {a}\n   B: {b}", flush=True)
+    subprocess.run(cmd, check=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--file", type=Path, help="the file for the single-file run (default: largest .c)")
+    args = ap.parse_args()
+    if not (SHARED_BENCH / "procbench.py").is_file():
+        print(f"skipped: the yardsticks are not at {SHARED_BENCH}")
+        return 0
+    floor = f"{sys.executable} {SHARED_BENCH / 'floor_scan.py'} --query rules"
+    ftaudit = f"{sys.executable} -m ftaudit scan --isolated --exit-zero -q --output-format concise"
+    corpus = args.corpus.resolve()
+    paired(f"whole corpus, jobs={args.jobs}", f"{ftaudit} --jobs {args.jobs} {corpus}",
+           f"{floor} --jobs {args.jobs} {corpus}", args.runs)
+    single = args.file or max(corpus.rglob("*.c"), key=lambda p: p.stat().st_size)
+    paired(f"single file ({single.name}, {single.stat().st_size // 1024} KiB)", f"{ftaudit} {single}",
+           f"{floor} {single}", args.runs * 2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
