@@ -33,6 +33,12 @@ class FileContext:
         self.findings: list[Finding] = []
         self.diagnostics: list[Diagnostic] = []
         self.rule: Rule | None = None  # the rule being run; set by the engine
+        self.kept_lines: set[int] = set()
+
+    def keep_lines(self, *lines: int) -> None:
+        """Keep these lines (and their context) for code frames of findings the project pass may
+        report here later; files are never read again after their worker is done."""
+        self.kept_lines.update(lines)
 
     # -- shared parses -------------------------------------------------------------------------
     @cached_property

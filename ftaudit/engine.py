@@ -156,7 +156,8 @@ def analyse_file(task: FileTask) -> FileResult:
         wanted.update(range(max(1, finding.start.line - CONTEXT_LINES), finding.end.line + CONTEXT_LINES + 1))
     for suppression in result.suppressions:
         wanted.add(suppression.line)
-    wanted.update(getattr(ctx, "kept_lines", ()))
+    for line in ctx.kept_lines:
+        wanted.update(range(max(1, line - CONTEXT_LINES), line + CONTEXT_LINES + 1))
     result.lines = {n: source.line_text(n) for n in sorted(wanted) if n <= source.line_count}
     return result
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run, write_tree
+from support import run, write_tree
 
 from ftaudit.config import target_from_requires_python
 from ftaudit.target import Target, parse_target

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import run, write_tree
+from support import run, write_tree
 
 from ftaudit.discover import discover
 

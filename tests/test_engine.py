@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run, write_tree
+from support import run, write_tree
 
 from ftaudit.config import Settings
 from ftaudit.engine import scan

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run
+from support import REPO, run
 
 from ftaudit.ruledocs import main as ruledocs_main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run, write_tree
+from support import run, write_tree
 
 
 def findings(tmp_path: Path, files: dict[str, str], *extra: str) -> list[tuple[str, str, int]]:

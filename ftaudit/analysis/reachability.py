@@ -1,0 +1,156 @@
+"""When does a C function run: at module initialisation only, or whenever Python calls in?
+
+Within one file the source model answers from the call graph. Multi-file extensions often call an
+exported helper (``psutil_setup()``, numpy's ``initialize_legacy_dtypemeta_aliases()``) only from
+``PyInit_*`` in another file; a per-file view must assume the worst for it. So each file also
+contributes a small summary (which exported functions reach which code, which external functions
+it calls and from what context) and the project pass decides which exported functions really run
+at run time. Nothing is parsed twice: summaries travel from the workers to the project pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ftaudit.cmodel import CUnit
+
+_INIT_CONTEXT_REFERENCES = ("argument", "initializer", "assignment", "other", "macro")
+
+
+def _closure(roots: Iterable[str], unit: CUnit, skip: set[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = [r for r in roots if r not in skip]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(c for c in unit.callees(name) if c in unit.functions and c not in skip and c not in seen)
+    return seen
+
+
+def init_only(unit: CUnit) -> set[str]:
+    """The model's init-only functions, plus callbacks whose address is only ever taken inside them.
+
+    ``PyInit_x`` often hands its exec function to a helper (``make_module(def, x_exec)``) that puts
+    it in a slot at run time; a function referenced and called only from init code runs only then.
+    """
+    cached = unit.__dict__.get("_ftaudit_init_only")
+    if cached is not None:
+        return cached
+    init = set(unit.init_functions)
+    changed = True
+    while changed:
+        changed = False
+        for name in unit.functions:
+            if name in init:
+                continue
+            references = unit.references.get(name, [])
+            callers = unit.callers(name)
+            if not references and not callers:
+                continue  # nobody here uses it: another file may
+            if not unit.functions[name].is_static and not name.startswith("PyInit_"):
+                continue  # exported: other files may call it at run time (decided in the project pass)
+            if all(r.function in init for r in references) and all(c in init for c in callers):
+                init.add(name)
+                changed = True
+    unit.__dict__["_ftaudit_init_only"] = init
+    return init
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a function's code can run from, seen from one file."""
+
+    runtime: bool  # reachable from an entry point of this file outside init
+    roots: frozenset[str]  # exported functions of this file that reach it (decided project-wide)
+
+    @property
+    def reachable(self) -> bool:
+        return self.runtime or bool(self.roots)
+
+
+class FileReach:
+    """Per-file reachability: local entry points, exported roots, and calls to other files."""
+
+    def __init__(self, unit: CUnit) -> None:
+        self.unit = unit
+        self.init = init_only(unit)
+        entry = {name for name in unit.entry_points if name in unit.functions and name not in self.init}
+        self.runtime = _closure(entry, unit, self.init)
+        self.exported = sorted(
+            f.name for f in unit.function_list
+            if not f.is_static and f.name not in self.init and not f.name.startswith("PyInit_")
+            and _is_identifier(f.name)
+        )
+        self._reach = {root: _closure([root], unit, self.init) for root in self.exported}
+
+    def of(self, function: str) -> Reach:
+        if function in self.init:
+            return Reach(False, frozenset())
+        if function in self.runtime:
+            return Reach(True, frozenset())
+        return Reach(False, frozenset(r for r, names in self._reach.items() if function in names))
+
+    def summary(self) -> dict[str, Any]:
+        """What the project pass needs to decide which exported functions run at run time."""
+        unit = self.unit
+        defined = set(unit.functions)
+
+        def external_calls(names: Iterable[str], unlocked_only: bool = True) -> set[str]:
+            # A call made while a lock is held is serialised by that lock: numpy calls its
+            # non-reentrant f2c LAPACK only under `lapack_lite_lock`, so that code is not racy.
+            out: set[str] = set()
+            for name in names:
+                function = unit.functions.get(name)
+                if function is None:
+                    continue
+                for call in function.calls:
+                    if call.name in defined or not _is_identifier(call.name):
+                        continue
+                    if unlocked_only and unit.lock_state(call.node).locked:
+                        continue
+                    out.add(call.name)
+            return out
+
+        every = external_calls(defined, unlocked_only=False)
+        return {
+            "exported": self.exported,
+            "runtime_calls": sorted(external_calls(self.runtime)),
+            "exported_calls": {root: sorted(external_calls(names)) for root, names in self._reach.items()},
+            "all_calls": sorted(every),
+        }
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isidentifier()
+
+
+def runtime_exported(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Exported functions of the project that can run at run time (after init).
+
+    A function runs at run time when a file calls it from run-time code without holding a lock,
+    when an exported function that runs at run time calls it, or when nothing in the project calls
+    it (its caller is unknown, so we assume the worst).
+    """
+    called_anywhere: set[str] = set()
+    runtime: set[str] = set()
+    exported_calls: dict[str, set[str]] = {}
+    exported: set[str] = set()
+    for summary in summaries.values():
+        called_anywhere.update(summary["all_calls"])
+        runtime.update(summary["runtime_calls"])
+        exported.update(summary["exported"])
+        for root, calls in summary["exported_calls"].items():
+            exported_calls.setdefault(root, set()).update(calls)
+    runtime.update(name for name in exported if name not in called_anywhere)
+    pending = list(runtime)
+    while pending:
+        name = pending.pop()
+        for callee in exported_calls.get(name, ()):
+            if callee not in runtime:
+                runtime.add(callee)
+                pending.append(callee)
+    return runtime

@@ -1,0 +1,317 @@
+"""Which writes to process-global C state can race, computed once per file from the source model.
+
+FT201 (unsynchronised writes), FT202 (racy lazy initialisation) and FT108 (a GIL-free declaration
+contradicted by racy state) all read this one result. A write races when it is compiled for the
+target, sits in a function reachable from Python that is not init-only, and is not under a lock,
+inside an atomic operation, or on thread-local/atomic/synchronisation storage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from tree_sitter import Node
+
+from ftaudit.analysis.reachability import FileReach
+from ftaudit.cmodel import CUnit, Tri
+from ftaudit.cmodel.declarations import Variable
+from ftaudit.target import Target
+
+# CPython definition tables and synchronisation objects: never data that FT201 is about.
+# (CPython's Tools/c-analyzer accepts the same definition types; locks are the protection itself.)
+EXEMPT_TYPES = frozenset({
+    "PyMethodDef", "PyModuleDef", "PyModuleDef_Slot", "PyMemberDef", "PyGetSetDef", "PyType_Spec",
+    "PyType_Slot", "_PyArg_Parser", "PyNumberMethods", "PySequenceMethods", "PyMappingMethods",
+    "PyAsyncMethods", "PyBufferProcs", "PyStructSequence_Field", "PyStructSequence_Desc",
+    "PyMutex", "PyThread_type_lock", "Py_tss_t", "pthread_mutex_t", "pthread_rwlock_t", "pthread_once_t",
+    "pthread_key_t", "pthread_spinlock_t", "mtx_t", "once_flag", "CRITICAL_SECTION", "SRWLOCK",
+    "INIT_ONCE", "std::mutex", "std::recursive_mutex", "std::shared_mutex", "std::once_flag",
+})
+KWLIST_NAME = re.compile(r"^_?(kwlist|kwargs|kwds|keywords|kwnames|kw_list|kwlist_\w+|\w+_kwlist)$")
+# Macros that assign their first argument.
+WRITING_MACROS = frozenset({"Py_CLEAR", "Py_SETREF", "Py_XSETREF"})
+# Functions that write through a pointer argument: name -> indexes written (None: every `&x` argument).
+WRITES_THROUGH: dict[str, tuple[int, ...] | None] = {
+    "memset": (0,), "memcpy": (0,), "memmove": (0,), "strcpy": (0,), "strncpy": (0,), "strcat": (0,),
+    "strncat": (0,), "sprintf": (0,), "snprintf": (0,), "vsprintf": (0,), "vsnprintf": (0,),
+    "PyOS_snprintf": (0,), "PyOS_vsnprintf": (0,), "bzero": (0,), "ZeroMemory": (0,),
+    "sscanf": None, "fscanf": None, "scanf": None, "fread": (0,), "read": (1,), "fgets": (0,),
+    "time": (0,), "gettimeofday": (0,), "clock_gettime": (1,), "getrusage": (1,), "stat": (1,),
+    "fstat": (1,), "lstat": (1,), "PyErr_Fetch": None, "PyErr_NormalizeException": None,
+    "PyArg_ParseTuple": None,
+    "PyArg_ParseTupleAndKeywords": None, "PyArg_Parse": None, "PyArg_UnpackTuple": None,
+    "PyArg_VaParse": None, "PyArg_VaParseTupleAndKeywords": None, "_PyArg_ParseStack": None,
+    "_PyArg_ParseStackAndKeywords": None, "_PyArg_UnpackKeywords": None, "PyArg_ParseArray": None,
+    "PyArg_ParseArrayAndKeywords": None,
+}
+_NULLISH = frozenset({"NULL", "0", "nullptr", "false", "-1", "0L", "Py_None"})
+
+
+@dataclass(frozen=True)
+class GlobalWrite:
+    variable: Variable
+    node: Node  # the assignment, update, or argument expression
+    function: str
+    how: str  # "assignment", "increment", "address", "macro"
+    # Empty: runs at run time for sure. Otherwise: races only if one of these exported functions of
+    # this file is called at run time from elsewhere (decided by the project pass).
+    roots: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LazyInit:
+    variable: Variable
+    node: Node  # the if statement that checks the variable
+    condition: Node
+    function: str
+    writes: tuple[GlobalWrite, ...]
+    roots: frozenset[str] = frozenset()
+
+
+@dataclass
+class SharedState:
+    racy_writes: list[GlobalWrite] = field(default_factory=list)  # FT201, lazy-init writes excluded
+    lazy_inits: list[LazyInit] = field(default_factory=list)  # FT202
+    reach: FileReach | None = None
+
+
+def is_shared_storage(variable: Variable) -> bool:
+    """Process-global storage: file scope (static or not) or a function-local static."""
+    return variable.function is None or variable.storage == "static"
+
+
+def is_exempt(variable: Variable) -> bool:
+    """Storage whose writes cannot race or that FT201 is not about."""
+    if variable.thread_local or variable.atomic or variable.deeply_const:
+        return True
+    base = variable.base_type.replace("struct ", "").replace("const ", "").strip()
+    if base in EXEMPT_TYPES or base.startswith("std::atomic") or base.startswith("atomic_"):
+        return True
+    return bool(KWLIST_NAME.match(variable.name)) and variable.pointer_depth >= 1
+
+
+def resolve(unit: CUnit, ident: Node, target: Target) -> Variable | None:
+    """The declaration a name refers to in the target's build.
+
+    `#ifdef Py_GIL_DISABLED static std::atomic<long> n; #else static long n; #endif` declares `n` twice;
+    the free-threaded target compiles the atomic one, whichever comes last in the file.
+    """
+    variable = unit.type_of(ident)
+    if variable is None or unit.compiled(variable.node, target) is not Tri.NO:
+        return variable
+    for other in unit.globals:
+        if (other.name == variable.name and other.function == variable.function
+                and unit.compiled(other.node, target) is not Tri.NO):
+            return other
+    return variable
+
+
+def root_identifier(node: Node | None) -> Node | None:
+    """The variable an lvalue is rooted at: `x`, `x.f`, `x[i]`, `x->f`, `(*x).f`, `*x` -> `x`."""
+    while node is not None:
+        kind = node.type
+        if kind == "identifier":
+            return node
+        if kind in ("field_expression", "subscript_expression"):
+            node = node.child_by_field_name("argument")
+        elif kind == "pointer_expression":
+            node = node.child_by_field_name("argument")
+        elif kind in ("parenthesized_expression", "cast_expression"):
+            node = node.named_children[-1] if node.named_children else None
+        else:
+            return None
+    return None
+
+
+def _callee_name(unit: CUnit, call: Node) -> str:
+    callee = call.child_by_field_name("function")
+    return unit.text(callee).replace(" ", "") if callee is not None else ""
+
+
+def _address_operand(arg: Node) -> Node | None:
+    while arg.type in ("parenthesized_expression", "cast_expression"):
+        arg = arg.named_children[-1]
+    if arg.type == "pointer_expression" and arg.children and arg.children[0].type == "&":
+        return arg.child_by_field_name("argument")
+    return None
+
+
+class _Collector:
+    def __init__(self, unit: CUnit, target: Target) -> None:
+        self.unit = unit
+        self.target = target
+        self.writes: list[GlobalWrite] = []
+
+    def shared(self, ident: Node | None) -> Variable | None:
+        variable = resolve(self.unit, ident, self.target) if ident is not None else None
+        if variable is None or not is_shared_storage(variable) or is_exempt(variable):
+            return None
+        return variable
+
+    def add(self, target_expr: Node | None, node: Node, function: str, how: str) -> None:
+        variable = self.shared(root_identifier(target_expr))
+        if variable is not None:
+            self.writes.append(GlobalWrite(variable, node, function, how))
+
+    def call(self, node: Node, function: str) -> bool:
+        """Record writes a call makes; True when its arguments must not be searched further."""
+        unit = self.unit
+        name = _callee_name(unit, node)
+        args_node = node.child_by_field_name("arguments")
+        args = list(args_node.named_children) if args_node is not None else []
+        if _is_atomic(unit, node, name, function):
+            return True  # an atomic operation on its operands: not a race
+        if name in WRITING_MACROS and args:
+            self.add(args[0], node, function, "macro")
+            return False
+        written = WRITES_THROUGH.get(name, ())
+        for index, arg in enumerate(args):
+            operand = _address_operand(arg)
+            if operand is None:
+                continue
+            if written is None or index in written or _writes_out_parameter(unit, name, index, len(args)):
+                variable = self.shared(root_identifier(operand))
+                if variable is None:
+                    continue
+                if variable.base_type.endswith("PyTypeObject"):
+                    continue  # `&MyType` handed to an API (e.g. "O!" in PyArg_Parse*) is read, not written
+                self.writes.append(GlobalWrite(variable, arg, function, "address"))
+        return False
+
+
+def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> bool:
+    # POSIX/C11 re-entrant variants write their result through the last pointer (localtime_r, strtok_r).
+    if (name.endswith("_r") or name.endswith("_s")) and index == count - 1:
+        return True
+    return False
+
+
+def _is_atomic(unit: CUnit, node: Node, name: str, function: str) -> bool:
+    atomic = unit.__dict__.get("_ftaudit_atomic_calls")
+    if atomic is None:
+        atomic = unit.__dict__["_ftaudit_atomic_calls"] = {
+            c.node.start_byte for c in unit.calls if unit.is_atomic_call(c)}
+    return node.start_byte in atomic
+
+
+def _walk(node: Node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.named_children))
+
+
+def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
+    """Every write to shared storage inside function bodies, racy or not, each write once.
+
+    Every definition is walked (a function may be defined once per `#if` branch); a write is owned
+    by its innermost enclosing function.
+    """
+    collector = _Collector(unit, target)
+    for function in unit.function_list:
+        if function.body is None:
+            continue
+        stack = [function.body]
+        while stack:
+            node = stack.pop()
+            kind = node.type
+            if kind == "function_definition":
+                continue  # a nested definition (C++ local class, or a parse artefact): walked on its own
+            if kind == "assignment_expression":
+                collector.add(node.child_by_field_name("left"), node, function.name, "assignment")
+            elif kind == "update_expression":
+                collector.add(node.child_by_field_name("argument"), node, function.name, "increment")
+            elif kind == "call_expression" and collector.call(node, function.name):
+                continue
+            stack.extend(reversed(node.named_children))
+    unique: dict[tuple[int, int], GlobalWrite] = {}
+    for write in collector.writes:
+        unique.setdefault((write.node.start_byte, write.node.end_byte), write)
+    return sorted(unique.values(), key=lambda w: w.node.start_byte)
+
+
+def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> GlobalWrite | None:
+    """The write with its reachability when it can race, else None."""
+    where = reach.of(write.function)
+    if not where.reachable or unit.compiled(write.node, target) is Tri.NO or unit.lock_state(write.node).locked:
+        return None
+    return replace(write, roots=where.roots)
+
+
+def _tested_variable(unit: CUnit, condition: Node) -> tuple[Node, bool] | None:
+    """(identifier, tests_unset) when a condition checks whether a variable is still unset/set."""
+    node = condition
+    while node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    if node.type == "unary_expression" and node.children and node.children[0].type == "!":
+        operand = node.child_by_field_name("argument")
+        while operand is not None and operand.type == "parenthesized_expression" and operand.named_children:
+            operand = operand.named_children[0]
+        return (operand, True) if operand is not None and operand.type == "identifier" else None
+    if node.type == "identifier":
+        return node, False
+    if node.type == "binary_expression":
+        operator = node.child_by_field_name("operator")
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if operator is None or left is None or right is None or operator.type not in ("==", "!="):
+            return None
+        for ident, other in ((left, right), (right, left)):
+            if ident.type == "identifier" and unit.text(other).strip() in _NULLISH:
+                return ident, operator.type == "=="
+    return None
+
+
+def _returns(node: Node | None) -> bool:
+    if node is None:
+        return False
+    if node.type == "return_statement":
+        return True
+    if node.type == "compound_statement":
+        return any(c.type == "return_statement" for c in node.named_children)
+    return False
+
+
+def analyse(unit: CUnit, target: Target) -> SharedState:
+    """The racy writes and lazy initialisations of one file (cached on the unit per target)."""
+    cache = unit.__dict__.setdefault("_ftaudit_shared_state", {})
+    if target in cache:
+        return cache[target]
+    reach = FileReach(unit)
+    racy_writes = [r for r in (racy(unit, w, target, reach) for w in collect_writes(unit, target)) if r]
+    lazy: list[LazyInit] = []
+    claimed: set[int] = set()
+    for function in unit.function_list:
+        if function.body is None or not any(w.function == function.name for w in racy_writes):
+            continue
+        for node in _walk(function.body):
+            if node.type != "if_statement":
+                continue
+            condition = node.child_by_field_name("condition")
+            tested = _tested_variable(unit, condition) if condition is not None else None
+            if tested is None:
+                continue
+            ident, tests_unset = tested
+            variable = resolve(unit, ident, target)
+            if variable is None or not is_shared_storage(variable) or is_exempt(variable):
+                continue
+            consequence = node.child_by_field_name("consequence")
+            if tests_unset:
+                region = [consequence] if consequence is not None else []
+            elif _returns(consequence):  # `if (cache) return cache; cache = build();`
+                region, sibling = [], node.next_named_sibling
+                while sibling is not None:
+                    region.append(sibling)
+                    sibling = sibling.next_named_sibling
+            else:
+                continue
+            inside = [w for w in racy_writes if w.variable is variable and id(w) not in claimed
+                      and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
+            if not inside:
+                continue
+            claimed.update(id(w) for w in inside)
+            lazy.append(LazyInit(variable, node, condition, function.name, tuple(inside), inside[0].roots))
+    result = SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach)
+    cache[target] = result
+    return result

@@ -1,0 +1,408 @@
+"""Readers for build files that carry free-threading declarations: setup.py, pyproject.toml,
+meson.build, CMakeLists.txt, Cargo.toml, and ``#[pymodule]`` attributes in Rust sources.
+
+Each reader returns a small result with an ``errors`` list and never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+# -- setup.py -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ExtensionInfo:
+    name: str | None
+    sources: list[str]
+    define_macros: list[tuple[str, str | None]]
+    line: int
+    py_limited_api: bool | None = None
+
+
+@dataclass(slots=True)
+class SetupInfo:
+    # Directives from every cythonize(..., compiler_directives={...}) call, merged.
+    compiler_directives: dict[str, Any] = field(default_factory=dict)
+    cythonize_lines: list[int] = field(default_factory=list)
+    extensions: list[ExtensionInfo] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _literal(node: ast.AST, names: dict[str, ast.AST]) -> Any:
+    """A literal value, following one level of ``name = {...}`` bindings; None if not literal."""
+    if isinstance(node, ast.Name) and node.id in names:
+        node = names[node.id]
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def read_setup_py(text: str | bytes) -> SetupInfo:
+    info = SetupInfo()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        info.errors.append(f"setup.py does not parse: {exc}")
+        return info
+    names: dict[str, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            names.setdefault(node.targets[0].id, node.value)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node)
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        if name == "cythonize":
+            info.cythonize_lines.append(node.lineno)
+            value = keywords.get("compiler_directives")
+            if value is not None:
+                directives = _literal(value, names)
+                if isinstance(directives, dict):
+                    info.compiler_directives.update({str(k): v for k, v in directives.items()})
+                else:
+                    info.errors.append(f"line {node.lineno}: compiler_directives is not a literal dict")
+        elif name in ("Extension", "Pybind11Extension", "CppExtension", "CUDAExtension"):
+            args = list(node.args)
+            ext_name = _literal(args[0], names) if args else _literal(keywords["name"], names) if "name" in keywords else None
+            sources_node = args[1] if len(args) > 1 else keywords.get("sources")
+            sources = _literal(sources_node, names) if sources_node is not None else None
+            macros = _literal(keywords["define_macros"], names) if "define_macros" in keywords else None
+            limited = _literal(keywords["py_limited_api"], names) if "py_limited_api" in keywords else None
+            info.extensions.append(ExtensionInfo(
+                ext_name if isinstance(ext_name, str) else None,
+                [s for s in sources if isinstance(s, str)] if isinstance(sources, list | tuple) else [],
+                [tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
+                 for m in macros] if isinstance(macros, list | tuple) else [],
+                node.lineno, limited if isinstance(limited, bool) else None,
+            ))
+    return info
+
+
+# -- pyproject.toml -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PyprojectInfo:
+    requires_python: str | None = None
+    # Cython directives found in tool settings, with where they were found ("tool.cython", ...).
+    cython_directives: dict[str, str] = field(default_factory=dict)
+    directive_sources: dict[str, str] = field(default_factory=dict)
+    classifiers: list[str] = field(default_factory=list)
+    build_backend: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+_X_DIRECTIVE = re.compile(r"(?:^|[\s=,'\"\[])(?:-X|--directive)\s*=?\s*([A-Za-z_]\w*)\s*=\s*([^\s,'\"\]]+)")
+
+
+def cython_x_directives(text: str) -> dict[str, str]:
+    """``-X freethreading_compatible=True`` / ``-Xa=b`` / ``--directive a=b`` in an argument string."""
+    found = {}
+    for match in _X_DIRECTIVE.finditer(text):
+        found[match.group(1)] = match.group(2)
+    for match in re.finditer(r"-X([A-Za-z_]\w*)=([^\s,'\"\]]+)", text):
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    return []
+
+
+def read_pyproject(text: str | bytes) -> PyprojectInfo:
+    """What we recognise: ``project.requires-python`` and classifiers; Cython directives in
+    ``[tool.cython]``/``[tool.cython.directives]`` (key = value) and ``-X name=value`` strings in
+    any ``[tool.*]`` table (scikit-build-core ``cmake.args``/``cmake.define``, meson-python
+    ``args``/``config-settings``, cibuildwheel environments)."""
+    info = PyprojectInfo()
+    try:
+        data = tomllib.loads(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        info.errors.append(f"pyproject.toml does not parse: {exc}")
+        return info
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    requires = project.get("requires-python")
+    info.requires_python = requires if isinstance(requires, str) else None
+    info.classifiers = [c for c in project.get("classifiers", []) if isinstance(c, str)]
+    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    backend = build.get("build-backend")
+    info.build_backend = backend if isinstance(backend, str) else None
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    cython = tool.get("cython")
+    if isinstance(cython, dict):
+        table = cython.get("directives") if isinstance(cython.get("directives"), dict) else cython
+        for key, value in table.items():
+            if isinstance(value, str | bool | int | float):
+                info.cython_directives[key] = str(value)
+                info.directive_sources[key] = "tool.cython"
+    for name, section in tool.items():
+        for string in _strings(section):
+            for key, value in cython_x_directives(string).items():
+                info.cython_directives.setdefault(key, value)
+                info.directive_sources.setdefault(key, f"tool.{name}")
+    return info
+
+
+# -- meson.build ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MesonModule:
+    name: str
+    sources: list[str]
+    line: int
+
+
+@dataclass(slots=True)
+class MesonInfo:
+    cython_directives: dict[str, str] = field(default_factory=dict)
+    directive_lines: dict[str, int] = field(default_factory=dict)
+    extension_modules: list[MesonModule] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+_MESON_EXTENSION = re.compile(r"\bextension_module\s*\(")
+_MESON_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _strip_meson_comments(text: str) -> str:
+    # '#' starts a comment unless inside a string; blank comments but keep line structure.
+    out = []
+    for line in text.splitlines():
+        in_string = False
+        for index, char in enumerate(line):
+            if char == "'":
+                in_string = not in_string
+            elif char == "#" and not in_string:
+                line = line[:index]
+                break
+        out.append(line)
+    return "\n".join(out)
+
+
+def _balanced_call(text: str, open_paren: int) -> str:
+    depth = 0
+    in_string = False
+    for index in range(open_paren, len(text)):
+        char = text[index]
+        if char == "'":
+            in_string = not in_string
+        elif not in_string:
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0:
+                return text[open_paren + 1:index]
+    return text[open_paren + 1:]
+
+
+def read_meson(text: str | bytes) -> MesonInfo:
+    info = MesonInfo()
+    try:
+        source = _strip_meson_comments(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+        strings = list(_MESON_STRING.finditer(source))
+        for index, match in enumerate(strings):
+            value = match.group(1)
+            if value in ("-X", "--directive") and index + 1 < len(strings):
+                # `['-X', 'freethreading_compatible=True']`: the flag and its value are two strings.
+                value = f"-X {strings[index + 1].group(1)}"
+            for key, setting in cython_x_directives(value).items():
+                info.cython_directives[key] = setting
+                info.directive_lines[key] = source.count("\n", 0, match.start()) + 1
+        for match in _MESON_EXTENSION.finditer(source):
+            inner = _balanced_call(source, match.end() - 1)
+            strings = _MESON_STRING.findall(inner)
+            if not strings:
+                continue
+            line = source.count("\n", 0, match.start()) + 1
+            sources = [s for s in strings[1:] if "." in s and "=" not in s and not s.startswith("-")]
+            info.extension_modules.append(MesonModule(strings[0], sources, line))
+    except Exception as exc:  # never take the run down
+        info.errors.append(f"cannot read meson.build: {exc}")
+    return info
+
+
+# -- CMakeLists.txt -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CMakeModule:
+    kind: str  # "nanobind" or "pybind11"
+    target: str
+    options: list[str]
+    sources: list[str]
+    line: int
+
+    @property
+    def free_threaded(self) -> bool:
+        return "FREE_THREADED" in self.options
+
+
+@dataclass(slots=True)
+class CMakeInfo:
+    modules: list[CMakeModule] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+_CMAKE_COMMAND = re.compile(r"\b(nanobind_add_module|pybind11_add_module)\s*\(", re.I)
+_CMAKE_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"|([^\s()"]+)')
+# Keyword options of the two commands (flags, and keywords that take one value).
+_NANOBIND_FLAGS = frozenset({"STABLE_ABI", "FREE_THREADED", "NB_STATIC", "NB_SHARED", "PROTECT_STACK", "LTO",
+                             "NOMINSIZE", "NOSTRIP", "MUST_NOT_BE_USED", "SHARED", "MODULE", "EXCLUDE_FROM_ALL"})
+_NANOBIND_VALUED = frozenset({"NB_DOMAIN", "NB_SUPPRESS_WARNINGS"})
+_PYBIND11_FLAGS = frozenset({"MODULE", "SHARED", "EXCLUDE_FROM_ALL", "NO_EXTRAS", "SYSTEM", "THIN_LTO",
+                             "OPT_SIZE", "WITHOUT_SOABI"})
+
+
+def read_cmake(text: str | bytes) -> CMakeInfo:
+    info = CMakeInfo()
+    try:
+        source = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        source = re.sub(r"#[^\n]*", lambda m: " " * len(m.group()), source)  # comments (not in strings: rare)
+        for match in _CMAKE_COMMAND.finditer(source):
+            inner = _balanced_call(source, match.end() - 1)
+            args = [m.group(1) if m.group(1) is not None else m.group(2) for m in _CMAKE_ARG.finditer(inner)]
+            if not args:
+                continue
+            kind = "nanobind" if match.group(1).lower().startswith("nanobind") else "pybind11"
+            flags = _NANOBIND_FLAGS if kind == "nanobind" else _PYBIND11_FLAGS
+            valued = _NANOBIND_VALUED if kind == "nanobind" else frozenset()
+            options, sources = [], []
+            rest = iter(args[1:])
+            for arg in rest:
+                if arg in flags:
+                    options.append(arg)
+                elif arg in valued:
+                    options.append(f"{arg}={next(rest, '')}")
+                else:
+                    sources.append(arg)
+            line = source.count("\n", 0, match.start()) + 1
+            info.modules.append(CMakeModule(kind, args[0], options, sources, line))
+    except Exception as exc:
+        info.errors.append(f"cannot read CMakeLists.txt: {exc}")
+    return info
+
+
+# -- Cargo.toml and Rust -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CargoInfo:
+    pyo3_version: str | None = None  # the requirement as written, e.g. "0.23" or "^0.22.2"
+    pyo3_features: list[str] = field(default_factory=list)
+    from_workspace: bool = False  # `pyo3 = { workspace = true }` (version in the workspace root)
+    errors: list[str] = field(default_factory=list)
+
+
+def read_cargo(text: str | bytes) -> CargoInfo:
+    """pyo3 from ``[dependencies]``, ``[workspace.dependencies]`` or target-specific dependencies."""
+    info = CargoInfo()
+    try:
+        data = tomllib.loads(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        info.errors.append(f"Cargo.toml does not parse: {exc}")
+        return info
+    tables: list[Any] = [data.get("dependencies"), (data.get("workspace") or {}).get("dependencies")]
+    for target in (data.get("target") or {}).values():
+        if isinstance(target, dict):
+            tables.append(target.get("dependencies"))
+    for table in tables:
+        if not isinstance(table, dict) or "pyo3" not in table:
+            continue
+        spec = table["pyo3"]
+        if isinstance(spec, str):
+            info.pyo3_version = spec
+        elif isinstance(spec, dict):
+            version = spec.get("version")
+            info.pyo3_version = version if isinstance(version, str) else info.pyo3_version
+            info.from_workspace = info.from_workspace or spec.get("workspace") is True
+            features = spec.get("features")
+            if isinstance(features, list):
+                info.pyo3_features = [f for f in features if isinstance(f, str)]
+        if info.pyo3_version:
+            break
+    return info
+
+
+@dataclass(frozen=True, slots=True)
+class RustPyModule:
+    attribute_line: int
+    line: int  # line of the `fn`/`mod` the attribute applies to (0 when not found)
+    name: str | None
+    item: str | None  # "fn" or "mod"
+    gil_used_false: bool
+    attribute: str  # the attribute text, e.g. "#[pymodule(gil_used = false)]"
+
+
+_RUST_ATTRIBUTE = re.compile(r"#\[\s*(?:pyo3\s*::\s*)?pymodule\b(\s*\((?:[^()]|\([^()]*\))*\))?\s*\]")
+_RUST_ITEM = re.compile(r"\b(fn|mod)\s+([A-Za-z_]\w*)")
+_GIL_USED_FALSE = re.compile(r"\bgil_used\s*=\s*false\b")
+
+
+def _strip_rust_comments(text: str) -> str:
+    """Blank // and /* */ comments (same length, newlines kept), leaving strings alone."""
+    out = list(text)
+    index, size = 0, len(text)
+    while index < size:
+        char = text[index]
+        if char == '"':
+            index += 1
+            while index < size and text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+            index += 1
+        elif text.startswith("//", index):
+            end = text.find("\n", index)
+            end = size if end < 0 else end
+            out[index:end] = " " * (end - index)
+            index = end
+        elif text.startswith("/*", index):
+            end = text.find("*/", index + 2)
+            end = size if end < 0 else end + 2
+            out[index:end] = [c if c == "\n" else " " for c in text[index:end]]
+            index = end
+        else:
+            index += 1
+    return "".join(out)
+
+
+def parse_rust_pymodules(text: str | bytes) -> list[RustPyModule]:
+    """``#[pymodule]`` / ``#[pymodule(gil_used = false)]`` / ``#[pyo3::pymodule(...)]`` attributes."""
+    try:
+        source = _strip_rust_comments(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    except Exception:
+        return []
+    found = []
+    for match in _RUST_ATTRIBUTE.finditer(source):
+        item = _RUST_ITEM.search(source, match.end())
+        attribute_line = source.count("\n", 0, match.start()) + 1
+        args = match.group(1) or ""
+        found.append(RustPyModule(
+            attribute_line,
+            source.count("\n", 0, item.start()) + 1 if item else 0,
+            item.group(2) if item else None,
+            item.group(1) if item else None,
+            bool(_GIL_USED_FALSE.search(args)),
+            " ".join(match.group(0).split()),
+        ))
+    return found

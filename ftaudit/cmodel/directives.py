@@ -1,0 +1,177 @@
+"""Raw-byte scan of a C/C++ file: preprocessor directives, and a "code mask" of the source.
+
+Directives are read from the bytes, not the tree, because tree-sitter turns many of them into
+ERROR nodes (inside initializers, struct bodies). The mask has comments, literal contents and directive
+lines blanked (newlines kept, same length), so later passes can regex-search code tokens only.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+# Every byte but the newline becomes a space: blanking keeps offsets and line numbers.
+_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
+
+# The next thing that is not plain code: a comment, a literal, or a line starting with '#'.
+_NEXT = re.compile(rb'/\*|//|"|\'|^[ \t]*#', re.M)
+_LINE_COMMENT = re.compile(rb"//(?:[^\n\\]|\\.)*", re.S)
+_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"?', re.S)
+_CHAR = re.compile(rb"'(?:[^'\\\n]|\\.)*'?", re.S)
+_DIR_EVENT = re.compile(rb'\\\r?\n|\n|/\*|//|"|\'')
+_DIR_HEAD = re.compile(rb"[ \t]*#[ \t]*([A-Za-z_]\w*)?")
+_DEFINE = re.compile(rb"[ \t]*([A-Za-z_]\w*)(\([^)]*\))?")
+_CONTINUATION = re.compile(r"\\\r?\n")
+
+CONDITIONAL_KINDS = frozenset({"if", "ifdef", "ifndef", "elif", "elifdef", "elifndef", "else", "endif"})
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """One preprocessor directive line (continuations joined)."""
+
+    kind: str  # "if", "ifdef", "define", "include", ... ("" for a null directive)
+    text: str  # everything after the keyword, comments removed, continuations joined, stripped
+    line: int
+    start: int  # byte offset of the '#'
+    end: int  # byte offset of the newline that ends it (or of EOF)
+    # For #define only: macro name, parameter names (None = object-like), body offset in the file.
+    name: str | None = None
+    params: tuple[str, ...] | None = None
+    body_offset: int | None = None
+
+
+@dataclass(slots=True)
+class RawScan:
+    source: bytes
+    mask: bytes
+    directives: list[Directive]
+    line_starts: list[int]
+
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self.line_starts, offset)
+
+
+def _clean(raw: bytes) -> str:
+    """Directive text as the preprocessor sees it: comments and continuations become spaces."""
+    text = raw.decode("utf-8", "replace")
+    text = _CONTINUATION.sub(" ", text)
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"//.*", "", text)
+    return text.strip()
+
+
+def _directive_end(src: bytes, pos: int) -> int:
+    """Offset of the newline ending a directive that continues at ``pos``."""
+    size = len(src)
+    while True:
+        match = _DIR_EVENT.search(src, pos)
+        if match is None:
+            return size
+        token = match.group()
+        if token == b"\n":
+            return match.start()
+        if token == b"/*":
+            close = src.find(b"*/", match.end())
+            pos = size if close < 0 else close + 2
+        elif token == b"//":
+            comment = _LINE_COMMENT.match(src, match.start())
+            return comment.end() if comment else size
+        elif token == b'"':
+            pos = _STRING.match(src, match.start()).end()  # type: ignore[union-attr]
+        elif token == b"'":
+            pos = _CHAR.match(src, match.start()).end()  # type: ignore[union-attr]
+        else:  # a backslash-newline continues the directive
+            pos = match.end()
+
+
+def _parse_directive(src: bytes, start: int, end: int, line: int) -> Directive:
+    head = _DIR_HEAD.match(src, start, end)
+    assert head is not None
+    hash_at = src.index(b"#", start, end)
+    kind = head.group(1).decode("ascii", "replace") if head.group(1) else ""
+    if kind != "define":
+        return Directive(kind, _clean(src[head.end():end]), line, hash_at, end)
+    # Continuations may sit anywhere; resolve the name/params on a cleaned view, then find the
+    # body offset in the raw bytes by skipping the same tokens.
+    match = _DEFINE.match(src, head.end(), end)
+    if match is None:
+        return Directive(kind, _clean(src[head.end():end]), line, hash_at, end)
+    name = match.group(1).decode("ascii", "replace")
+    params = None
+    if match.group(2) is not None:
+        inner = _clean(match.group(2)[1:-1])
+        params = tuple(p.strip() for p in inner.split(",") if p.strip())
+    body = match.end()
+    while body < end and src[body] in b" \t\\\r\n":
+        body += 1
+    return Directive(kind, _clean(src[head.end():end]), line, hash_at, end, name, params, body)
+
+
+def scan(src: bytes) -> RawScan:
+    """One pass over the bytes: directive records, the code mask and the line index."""
+    mask = bytearray(src)
+    directives: list[Directive] = []
+    line_starts = [0]
+    line_starts.extend(m.end() for m in re.finditer(rb"\n", src))
+    size = len(src)
+    pos = 0
+
+    def blank(a: int, b: int) -> None:
+        mask[a:b] = src[a:b].translate(_BLANK)
+
+    while pos < size:
+        match = _NEXT.search(src, pos)
+        if match is None:
+            break
+        token = match.group()
+        start = match.start()
+        if token == b"/*":
+            close = src.find(b"*/", match.end())
+            end = size if close < 0 else close + 2
+        elif token == b"//":
+            end = _LINE_COMMENT.match(src, start).end()  # type: ignore[union-attr]
+        elif token == b'"':
+            if _is_raw_string(src, start):
+                end = _raw_string_end(src, start)
+            else:
+                end = _STRING.match(src, start).end()  # type: ignore[union-attr]
+        elif token == b"'":
+            if start > 0 and src[start - 1:start].isdigit():
+                pos = start + 1  # a C++14 digit separator, not a character literal
+                continue
+            end = _CHAR.match(src, start).end()  # type: ignore[union-attr]
+        else:
+            end = _directive_end(src, match.end())
+            line = bisect_right(line_starts, start)
+            directives.append(_parse_directive(src, start, end, line))
+        if token in (b'"', b"'") and end - start >= 2:
+            # Literals keep their quotes in the mask so "is a literal next?" stays answerable.
+            blank(start + 1, end - 1)
+        else:
+            blank(start, end)
+        pos = max(end, start + 1)
+    return RawScan(src, bytes(mask), directives, line_starts)
+
+
+def _is_raw_string(src: bytes, quote: int) -> bool:
+    """Whether the quote at ``quote`` opens a C++ raw string (``R"``, ``u8R"``, ``LR"``...)."""
+    i = quote - 1
+    if i < 0 or src[i] != ord("R"):
+        return False
+    for prefix in (b"u8", b"u", b"U", b"L"):
+        if src[i - len(prefix):i] == prefix:
+            i -= len(prefix)
+            break
+    return i == 0 or not (chr(src[i - 1]).isalnum() or src[i - 1] == ord("_"))
+
+
+def _raw_string_end(src: bytes, quote: int) -> int:
+    """End of a C++ raw string R"delim( ... )delim" starting at its quote."""
+    paren = src.find(b"(", quote + 1, quote + 20)
+    if paren < 0:
+        return _STRING.match(src, quote).end()  # type: ignore[union-attr]
+    closing = b")" + src[quote + 1:paren] + b'"'
+    found = src.find(closing, paren + 1)
+    return len(src) if found < 0 else found + len(closing)

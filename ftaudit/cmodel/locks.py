@@ -1,0 +1,561 @@
+"""Which locks, critical sections and detached-thread-state regions are in force at a statement.
+
+One forward pass per function body computes the state at every statement ("must" analysis: a
+lock counts as held only where every path into the statement holds it); ``lock_state`` then
+walks up from a node to the nearest recorded statement, O(depth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from tree_sitter import Node
+
+from ftaudit.cmodel.conditions import Tri
+from ftaudit.cmodel.guards import GuardIndex
+from ftaudit.cmodel.nodes import compact, flat, named, strip_address, text
+from ftaudit.cmodel.normalise import CS_BEGIN_KINDS, CS_END_KINDS, MacroEvent
+from ftaudit.target import Target
+
+# Acquire/release functions -> lock family. The first argument is the lock.
+ACQUIRE: dict[str, str] = {
+    "PyMutex_Lock": "PyMutex",
+    "PyThread_acquire_lock": "PyThread_lock",
+    "PyThread_acquire_lock_timed": "PyThread_lock",
+    "pthread_mutex_lock": "pthread_mutex",
+    "pthread_rwlock_rdlock": "pthread_rwlock",
+    "pthread_rwlock_wrlock": "pthread_rwlock",
+    "pthread_spin_lock": "pthread_spin",
+    "mtx_lock": "c11_mtx",
+    "EnterCriticalSection": "win_critical_section",
+    "AcquireSRWLockExclusive": "srwlock",
+    "AcquireSRWLockShared": "srwlock",
+}
+RELEASE: dict[str, str] = {
+    "PyMutex_Unlock": "PyMutex",
+    "PyThread_release_lock": "PyThread_lock",
+    "pthread_mutex_unlock": "pthread_mutex",
+    "pthread_rwlock_unlock": "pthread_rwlock",
+    "pthread_spin_unlock": "pthread_spin",
+    "mtx_unlock": "c11_mtx",
+    "LeaveCriticalSection": "win_critical_section",
+    "ReleaseSRWLockExclusive": "srwlock",
+    "ReleaseSRWLockShared": "srwlock",
+}
+# C++ RAII guards (last component of the type name): held from the declaration to the end of
+# the enclosing block. nanobind's object guards are critical sections on Python objects.
+SCOPED_LOCK_TYPES = frozenset({"lock_guard", "scoped_lock", "unique_lock", "shared_lock", "ft_lock_guard"})
+SCOPED_CRITICAL_SECTION_TYPES = frozenset({"ft_object_guard", "ft_object2_guard"})
+MEMBER_LOCK = frozenset({"lock", "lock_shared"})
+MEMBER_UNLOCK = frozenset({"unlock", "unlock_shared"})
+DEFERRED = ("defer_lock", "try_to_lock")
+
+ATOMIC_PREFIXES = ("atomic_", "__atomic_", "__sync_", "_Py_atomic_", "Interlocked", "_Interlocked",
+                   "std::atomic_")
+ATOMIC_METHODS = frozenset({
+    "load", "store", "exchange", "compare_exchange_weak", "compare_exchange_strong", "fetch_add",
+    "fetch_sub", "fetch_and", "fetch_or", "fetch_xor", "fetch_max", "fetch_min", "test_and_set", "clear",
+    "wait", "notify_one", "notify_all",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLock:
+    """One lock in force. Equality is (kind, expr): the same lock taken on two paths is one lock."""
+
+    kind: str  # "PyMutex", "pthread_mutex", "scoped", "critical_section", ...
+    expr: str  # the lock object as written, address-of and parens stripped: "self->mutex"
+    origin: int = field(default=0, compare=False)  # byte offset of what acquired it
+    scope: int | None = field(default=None, compare=False)  # block id for block-scoped locks
+    var: str | None = field(default=None, compare=False)  # C++ guard variable
+    region: int | None = field(default=None, compare=False)  # critical-section region key
+
+
+@dataclass(frozen=True, slots=True)
+class LockState:
+    locks: tuple[HeldLock, ...] = ()
+    allow_threads: bool = False  # the thread state is detached (Py_BEGIN_ALLOW_THREADS, SaveThread)
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """Every lock expression held, critical-section objects included."""
+        return tuple(lock.expr for lock in self.locks)
+
+    @property
+    def critical_sections(self) -> tuple[str, ...]:
+        return tuple(lock.expr for lock in self.locks if lock.kind == "critical_section")
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.locks)
+
+
+EMPTY_STATE = LockState()
+
+
+@dataclass(slots=True, eq=False)
+class CriticalSectionRegion:
+    """A ``Py_BEGIN_CRITICAL_SECTION*`` ... ``Py_END_CRITICAL_SECTION*`` pair (or a lone begin).
+
+    ``begin``/``end`` are the macro call nodes; when the macros were written without ';' the
+    normaliser turned the pair into a block, and ``begin`` is that compound_statement.
+    """
+
+    begin: Node
+    end: Node | None
+    kind: str  # "1", "2", "mutex", "mutex2" (or "guard" for C++ RAII object guards)
+    end_kind: str | None  # "1" or "2"
+    objects: tuple[str, ...]
+    function: str | None
+    block: Node | None  # the block the begin macro sits in
+    begin_offset: int
+    end_offset: int | None = None
+    name: str = ""
+
+    @property
+    def matched(self) -> bool:
+        """The end macro fits the begin macro (``...2`` with ``END2``, single with ``END``)."""
+        if self.end_kind is None:
+            return False
+        return (self.kind in ("2", "mutex2")) == (self.end_kind == "2")
+
+
+@dataclass(slots=True, eq=False)
+class AllowThreadsRegion:
+    """Code run with the thread state detached: the ALLOW_THREADS macros or SaveThread/RestoreThread."""
+
+    kind: str  # "macro" or "save-restore"
+    begin_offset: int
+    end_offset: int | None
+    function: str | None
+    block: Node | None  # the { } block the macros became, or the block holding the calls
+    begin: Node | None = None  # the SaveThread call (save-restore regions)
+    end: Node | None = None
+
+
+class LockAnalysis:
+    """Runs the per-function pass and keeps the state of every statement."""
+
+    def __init__(
+        self,
+        events: dict[int, MacroEvent],
+        guards: GuardIndex,
+        target: Target,
+        defines: dict[str, int | None],
+    ) -> None:
+        self.events = events
+        self.guards = guards
+        self.target = target
+        self.defines = defines
+        self.states: dict[int, LockState] = {}
+        self.critical_sections: list[CriticalSectionRegion] = []
+        self.stray_critical_section_ends: list[Node] = []
+        self.allow_threads_regions: list[AllowThreadsRegion] = []
+
+    def run(self, function: str, body: Node) -> None:
+        _Walk(self, function, body).run()
+
+    def state_at(self, node: Node) -> LockState:
+        current: Node | None = node
+        while current is not None:
+            state = self.states.get(current.id)
+            if state is not None:
+                return state
+            current = current.parent
+        return EMPTY_STATE
+
+
+def _meet(states: Iterable[LockState | None]) -> LockState | None:
+    live = [state for state in states if state is not None]
+    if not live:
+        return None
+    first = live[0]
+    if all(state is first or state == first for state in live[1:]):
+        return first
+    locks = tuple(lock for lock in first.locks if all(lock in state.locks for state in live[1:]))
+    return LockState(locks, all(state.allow_threads for state in live))
+
+
+@dataclass(slots=True)
+class _Jumps:
+    """Where break/continue states go."""
+
+    is_loop: bool
+    blocks: int  # how many blocks were open when the loop/switch started
+    breaks: list[LockState] = field(default_factory=list)
+    continues: list[LockState] = field(default_factory=list)
+
+
+_SKIP = frozenset({"comment", "{", "}", ";"})
+_LOOPS = frozenset({"while_statement", "for_statement", "for_range_loop", "do_statement"})
+_PREPROC_BRANCHES = frozenset({"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef",
+                               "preproc_else"})
+
+
+class _Walk:
+    def __init__(self, analysis: LockAnalysis, function: str, body: Node) -> None:
+        self.a = analysis
+        self.function = function
+        self.body = body
+        self.labels: dict[str, list[LockState]] = {}
+        self.jumps: list[_Jumps] = []
+        self.blocks: list[Node] = []
+        self.open_saves: list[AllowThreadsRegion] = []
+        self.open_sections: dict[int, CriticalSectionRegion] = {}
+        self.deferred_guards: dict[str, str] = {}  # unique_lock variable -> mutex
+
+    def run(self) -> None:
+        self.statement(self.body, EMPTY_STATE)
+
+    # -- statements -------------------------------------------------------------------------------
+    def sequence(self, children: Iterable[Node], state: LockState | None) -> LockState | None:
+        for child in children:
+            if child.type in _SKIP or not child.is_named:
+                continue
+            state = self.statement(child, state)
+        return state
+
+    def statement(self, node: Node, state: LockState | None) -> LockState | None:
+        kind = node.type
+        if kind == "labeled_statement":
+            label = text(node.child_by_field_name("label"))
+            state = _meet([state, *self.labels.get(label, [])]) or EMPTY_STATE
+            self.a.states[node.id] = state
+            inner = [c for c in named(node) if c.type != "statement_identifier"]
+            return self.sequence(inner, state)
+        if state is None:
+            state = EMPTY_STATE  # unreachable, or reached by a backward goto: assume nothing
+        self.a.states[node.id] = state
+        if kind == "compound_statement":
+            return self.compound(node, state)
+        if kind == "if_statement":
+            return self.if_statement(node, state)
+        if kind in _LOOPS:
+            return self.loop(node, state)
+        if kind == "switch_statement":
+            return self.switch(node, state)
+        if kind in ("return_statement", "throw_statement", "co_return_statement"):
+            return None
+        if kind in ("break_statement", "continue_statement"):
+            if self.jumps:
+                target = self.jumps[-1]
+                if kind == "continue_statement":
+                    target = next((j for j in reversed(self.jumps) if j.is_loop), target)
+                out = self.leave_blocks(state, target.blocks)
+                (target.continues if kind == "continue_statement" else target.breaks).append(out)
+            return None
+        if kind == "goto_statement":
+            label = text(node.child_by_field_name("label"))
+            self.labels.setdefault(label, []).append(self.leave_blocks(state, 1))
+            return None
+        if kind in ("expression_statement", "declaration"):
+            return self.simple(node, state)
+        if kind in ("preproc_if", "preproc_ifdef"):
+            return self.preproc(node, state)
+        if kind in ("try_statement", "seh_try_statement"):
+            outs = [self.statement(c, state) for c in named(node) if c.type == "compound_statement"]
+            for clause in named(node):
+                if clause.type in ("catch_clause", "seh_except_clause", "seh_finally_clause"):
+                    body = clause.child_by_field_name("body")
+                    if body is not None:
+                        outs.append(self.statement(body, state))
+            return _meet(outs)
+        if kind in ("ERROR", "attributed_statement", "linkage_specification", "case_statement"):
+            return self.sequence(named(node), state)
+        return state
+
+    def compound(self, node: Node, state: LockState) -> LockState | None:
+        entry = state
+        event = self.a.events.get(node.start_byte)
+        section: CriticalSectionRegion | None = None
+        if event is not None and event.form == "block":
+            if event.action == "open":
+                state = replace(state, allow_threads=True)
+                self.a.allow_threads_regions.append(AllowThreadsRegion(
+                    "macro", event.start, event.partner, self.function, node))
+            elif event.action == "cs-open":
+                section = self.begin_section(node, event.name, event.args, state,
+                                             self.blocks[-1] if self.blocks else None, scope=node.id)
+                state = self.with_section(state, section, node.id)
+                self.a.states[node.id] = entry
+        self.blocks.append(node)
+        out = self.sequence(node.named_children, state)
+        self.blocks.pop()
+        # Sections begun in this block end with it (their macros are a brace pair).
+        for key in [k for k, r in self.open_sections.items() if r.block is not None and r.block.id == node.id]:
+            del self.open_sections[key]
+        if section is not None:
+            closer = self.a.events.get(event.partner) if event and event.partner is not None else None
+            section.end = node
+            section.end_offset = event.partner if event else None
+            section.end_kind = CS_END_KINDS.get(closer.name) if closer else None
+        if out is None:
+            return None
+        out = self.drop_scope(out, node.id)
+        if event is not None and event.form == "block" and event.action == "open":
+            out = replace(out, allow_threads=entry.allow_threads)
+        return out
+
+    def if_statement(self, node: Node, state: LockState) -> LockState | None:
+        consequence = node.child_by_field_name("consequence")
+        alternative = node.child_by_field_name("alternative")
+        then = self.statement(consequence, state) if consequence is not None else state
+        if alternative is None:
+            return _meet([then, state])
+        if alternative.type == "else_clause":
+            inner = named(alternative)
+            otherwise = self.sequence(inner, state)
+        else:
+            otherwise = self.statement(alternative, state)
+        return _meet([then, otherwise])
+
+    def loop(self, node: Node, state: LockState) -> LockState | None:
+        jumps = _Jumps(True, len(self.blocks))
+        self.jumps.append(jumps)
+        body = node.child_by_field_name("body")
+        out = self.statement(body, state) if body is not None else state
+        self.jumps.pop()
+        if node.type == "do_statement":
+            return _meet([out, *jumps.continues, *jumps.breaks])
+        endless = node.type == "for_statement" and node.child_by_field_name("condition") is None
+        endless = endless or (node.type == "while_statement" and flat(node.child_by_field_name("condition"))
+                              in ("(1)", "(true)"))
+        if endless:
+            return _meet(jumps.breaks)
+        return _meet([state, *jumps.breaks])
+
+    def switch(self, node: Node, state: LockState) -> LockState | None:
+        body = node.child_by_field_name("body")
+        if body is None:
+            return state
+        jumps = _Jumps(False, len(self.blocks))
+        self.jumps.append(jumps)
+        self.a.states[body.id] = state
+        fallthrough: LockState | None = None
+        has_default = False
+        for child in named(body):
+            if child.type == "case_statement":
+                has_default = has_default or child.child_by_field_name("value") is None
+                entry = _meet([state, fallthrough]) if fallthrough is not None else state
+                self.a.states[child.id] = entry
+                statements = [c for c in named(child) if c != child.child_by_field_name("value")]
+                fallthrough = self.sequence(statements, entry)
+            else:
+                fallthrough = self.statement(child, fallthrough or state)
+        self.jumps.pop()
+        exits = [fallthrough, *jumps.breaks]
+        if not has_default:
+            exits.append(state)
+        return _meet(exits)
+
+    def preproc(self, node: Node, state: LockState) -> LockState | None:
+        """``#if`` branches inside a body: evaluated for the target when possible."""
+        outs: list[LockState | None] = []
+        branch: Node | None = node
+        taken_yes = saw_else = False
+        while branch is not None and branch.type in _PREPROC_BRANCHES | {"preproc_if", "preproc_ifdef"}:
+            guard = self.a.guards.opened.get(branch.start_byte)
+            tri = guard.evaluate(self.a.target, self.a.defines) if guard is not None else Tri.MAYBE
+            saw_else = saw_else or branch.type == "preproc_else"
+            condition = branch.child_by_field_name("condition")
+            name = branch.child_by_field_name("name")
+            alternative = branch.child_by_field_name("alternative")
+            statements = [c for c in named(branch) if c not in (condition, name, alternative)]
+            self.a.states[branch.id] = state
+            out = self.sequence(statements, state)
+            if tri is Tri.YES:
+                outs = [out]
+                taken_yes = True
+                break
+            if tri is Tri.MAYBE:
+                outs.append(out)
+            branch = alternative
+        if not taken_yes and not saw_else:
+            outs.append(state)
+        if not outs:
+            return state
+        return _meet(outs)
+
+    # -- events -----------------------------------------------------------------------------------
+    def simple(self, node: Node, state: LockState) -> LockState | None:
+        event = self.a.events.get(node.start_byte)
+        if event is not None and event.form == "placeholder":
+            return self.placeholder(node, event, state)
+        for call in _top_level_calls(node):
+            state = self.call(call, state, node)
+        if node.type == "declaration":
+            state = self.declaration(node, state)
+        return state
+
+    def placeholder(self, node: Node, event: MacroEvent, state: LockState) -> LockState:
+        name = event.name
+        if name in ("Py_BEGIN_ALLOW_THREADS", "Py_UNBLOCK_THREADS"):
+            if name == "Py_BEGIN_ALLOW_THREADS":
+                self.a.allow_threads_regions.append(AllowThreadsRegion(
+                    "macro", event.start, None, self.function, self.blocks[-1] if self.blocks else None))
+            return replace(state, allow_threads=True)
+        if name in ("Py_END_ALLOW_THREADS", "Py_BLOCK_THREADS"):
+            return replace(state, allow_threads=False)
+        if event.action == "cs-open":
+            section = self.begin_section(node, name, event.args, state, self.blocks[-1] if self.blocks else None)
+            return self.with_section(state, section, self.blocks[-1].id if self.blocks else None)
+        if event.action == "cs-close":
+            return self.end_section(node, name, state)
+        return state
+
+    def call(self, call: Node, state: LockState, statement: Node) -> LockState:
+        callee = call.child_by_field_name("function")
+        name = compact(callee)
+        arguments = call.child_by_field_name("arguments")
+        args = named(arguments) if arguments is not None else []
+        first = strip_address(text(args[0])) if args else ""
+        if name in ACQUIRE:
+            return replace(state, locks=(*state.locks, HeldLock(ACQUIRE[name], first, call.start_byte)))
+        if name in RELEASE:
+            return self.release(state, RELEASE[name], first)
+        if name in CS_BEGIN_KINDS:
+            objects = tuple(strip_address(text(a)) for a in args)
+            section = self.begin_section(call, name, objects, state, self.blocks[-1] if self.blocks else None)
+            return self.with_section(state, section, self.blocks[-1].id if self.blocks else None)
+        if name in CS_END_KINDS:
+            return self.end_section(call, name, state)
+        if name == "PyEval_SaveThread":
+            self.open_saves.append(AllowThreadsRegion(
+                "save-restore", call.start_byte, None, self.function,
+                self.blocks[-1] if self.blocks else None, call))
+            self.a.allow_threads_regions.append(self.open_saves[-1])
+            return replace(state, allow_threads=True)
+        if name == "PyEval_RestoreThread":
+            if self.open_saves:
+                region = self.open_saves.pop()
+                region.end, region.end_offset = call, call.start_byte
+            return replace(state, allow_threads=False)
+        if callee is not None and callee.type == "field_expression":
+            method = text(callee.child_by_field_name("field"))
+            receiver = strip_address(text(callee.child_by_field_name("argument")))
+            if method in MEMBER_LOCK and not args:
+                mutex = self.deferred_guards.get(receiver, receiver)
+                return replace(state, locks=(*state.locks, HeldLock("scoped" if receiver in self.deferred_guards
+                                                                     else "cpp_mutex", mutex, call.start_byte,
+                                                                     var=receiver)))
+            if method in MEMBER_UNLOCK and not args:
+                kept = tuple(lock for lock in state.locks if lock.var != receiver and lock.expr != receiver)
+                return replace(state, locks=kept)
+        return state
+
+    def declaration(self, node: Node, state: LockState) -> LockState:
+        type_name = flat(node.child_by_field_name("type"))
+        last = type_name.split("<")[0].split("::")[-1].strip()
+        if last not in SCOPED_LOCK_TYPES and last not in SCOPED_CRITICAL_SECTION_TYPES:
+            return state
+        scope = self.blocks[-1].id if self.blocks else None
+        for declarator in node.children_by_field_name("declarator"):
+            var_node = declarator.child_by_field_name("declarator")
+            var = text(var_node) if var_node is not None else text(declarator)
+            holder = (declarator.child_by_field_name("parameters") or declarator.child_by_field_name("value"))
+            args = [flat(a) for a in named(holder)] if holder is not None else []
+            if any(arg.endswith(DEFERRED) for arg in args):
+                if args:
+                    self.deferred_guards[var] = strip_address(args[0])
+                continue
+            mutexes = [strip_address(a) for a in args if not a.endswith("adopt_lock")]
+            if last in SCOPED_CRITICAL_SECTION_TYPES:
+                section = self.begin_section(declarator, "nb::" + last, tuple(mutexes), state,
+                                             self.blocks[-1] if self.blocks else None, kind="guard")
+                state = self.with_section(state, section, scope)
+                continue
+            locks = tuple(HeldLock("scoped", m, node.start_byte, scope, var) for m in mutexes)
+            state = replace(state, locks=(*state.locks, *locks))
+        return state
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def release(self, state: LockState, kind: str, expr: str) -> LockState:
+        locks = list(state.locks)
+        for index in range(len(locks) - 1, -1, -1):
+            if locks[index].kind == kind and locks[index].expr == expr:
+                del locks[index]
+                return replace(state, locks=tuple(locks))
+        # Released through another spelling: drop the latest lock of that kind (never over-claim).
+        for index in range(len(locks) - 1, -1, -1):
+            if locks[index].kind == kind:
+                del locks[index]
+                break
+        return replace(state, locks=tuple(locks))
+
+    def begin_section(self, node: Node, name: str, objects: tuple[str, ...], state: LockState,
+                      block: Node | None, scope: int | None = None, kind: str | None = None) -> CriticalSectionRegion:
+        region = CriticalSectionRegion(
+            begin=node, end=None, kind=kind or CS_BEGIN_KINDS.get(name, "1"), end_kind=None,
+            objects=objects, function=self.function, block=block, begin_offset=node.start_byte, name=name)
+        self.a.critical_sections.append(region)
+        self.open_sections[node.start_byte] = region
+        return region
+
+    def with_section(self, state: LockState, region: CriticalSectionRegion, scope: int | None) -> LockState:
+        locks = tuple(HeldLock("critical_section", obj, region.begin_offset, scope, region=region.begin_offset)
+                      for obj in region.objects)
+        return replace(state, locks=(*state.locks, *locks))
+
+    def end_section(self, node: Node, name: str, state: LockState) -> LockState:
+        regions = [lock.region for lock in state.locks if lock.kind == "critical_section" and lock.region is not None]
+        if not regions:
+            # Perhaps opened on a path that did not reach here; still pair it with the latest open one.
+            open_regions = [r for r in self.open_sections.values() if r.end is None and r.kind != "guard"]
+            if open_regions:
+                region = open_regions[-1]
+                region.end, region.end_offset, region.end_kind = node, node.start_byte, CS_END_KINDS.get(name)
+            else:
+                self.a.stray_critical_section_ends.append(node)
+            return state
+        key = regions[-1]
+        region = self.open_sections.get(key)
+        if region is not None and region.end is None:
+            region.end, region.end_offset, region.end_kind = node, node.start_byte, CS_END_KINDS.get(name)
+        return replace(state, locks=tuple(lock for lock in state.locks if lock.region != key))
+
+    def drop_scope(self, state: LockState, scope: int) -> LockState:
+        if not any(lock.scope == scope for lock in state.locks):
+            return state
+        return replace(state, locks=tuple(lock for lock in state.locks if lock.scope != scope))
+
+    def leave_blocks(self, state: LockState, keep: int) -> LockState:
+        """State after jumping out of every block but the first ``keep`` (RAII guards end there)."""
+        inner = {block.id for block in self.blocks[keep:]}
+        if not inner or not any(lock.scope in inner for lock in state.locks):
+            return state
+        return replace(state, locks=tuple(lock for lock in state.locks if lock.scope not in inner))
+
+
+def _top_level_calls(node: Node) -> Iterator[Node]:
+    """Calls a statement makes at its top level: `f();`, `x = f();`, `(void)f();`, `T x = f();`."""
+    if node.type == "declaration":
+        for declarator in node.children_by_field_name("declarator"):
+            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+            if value is not None:
+                yield from _calls_in(value)
+        return
+    for child in named(node):
+        yield from _calls_in(child)
+
+
+def _calls_in(expression: Node) -> Iterator[Node]:
+    kind = expression.type
+    if kind == "call_expression":
+        yield expression
+    elif kind == "assignment_expression":
+        right = expression.child_by_field_name("right")
+        if right is not None:
+            yield from _calls_in(right)
+    elif kind == "cast_expression":
+        value = expression.child_by_field_name("value")
+        if value is not None:
+            yield from _calls_in(value)
+    elif kind in ("parenthesized_expression", "comma_expression"):
+        for child in named(expression):
+            yield from _calls_in(child)
+
+
+def is_atomic_name(name: str) -> bool:
+    """A call name that is an atomic operation by itself (C11, GCC builtins, CPython, Win32)."""
+    return name.startswith(ATOMIC_PREFIXES) or name.startswith("std::atomic")

@@ -1,0 +1,183 @@
+"""Module definitions: ``PyModuleDef`` variables, their slot arrays, ``PyInit_*`` functions and
+pybind11/nanobind module macros — the facts the GIL-declaration rules (FT101-FT106) need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from ftaudit.cmodel.conditions import Tri
+from ftaudit.cmodel.functions import Call, Function
+from ftaudit.cmodel.guards import Guard
+from ftaudit.cmodel.nodes import flat, named, text
+from ftaudit.target import Target
+
+# PyModuleDef fields in declaration order (positional initialisers follow it).
+MODULE_DEF_FIELDS = ("m_base", "m_name", "m_doc", "m_size", "m_methods", "m_slots", "m_traverse",
+                     "m_clear", "m_free")
+SLOT_FIELDS = ("slot", "value")
+SINGLE_PHASE_CREATORS = frozenset({"PyModule_Create", "PyModule_Create2", "PyModule_New", "PyModule_NewObject",
+                                   "Py_InitModule", "Py_InitModule3", "Py_InitModule4"})
+MULTI_PHASE_INIT = "PyModuleDef_Init"
+SET_GIL = "PyUnstable_Module_SetGIL"
+BINDING_MACROS = {"PYBIND11_MODULE": "pybind11", "NB_MODULE": "nanobind"}
+_NULLS = ("NULL", "0", "nullptr", "((void*)0)")
+
+
+def read_initializer(init: Node | None, fields: tuple[str, ...]) -> dict[str, Node]:
+    """Field name -> value node, for positional and designated (``.m_name = ...``) elements."""
+    values: dict[str, Node] = {}
+    if init is None or init.type != "initializer_list":
+        return values
+    index = 0
+    for element in named(init):
+        if element.type == "ERROR":
+            continue
+        if element.type == "initializer_pair":
+            designator = element.child_by_field_name("designator")
+            name = text(designator).lstrip(".").strip() if designator is not None else ""
+            value = element.child_by_field_name("value")
+            if name in fields and value is not None:
+                values[name] = value
+                index = fields.index(name) + 1
+            continue
+        if index < len(fields):
+            values[fields[index]] = element
+        index += 1
+    return values
+
+
+@dataclass(slots=True, eq=False)
+class SlotEntry:
+    """One ``{slot, value}`` entry of a ``PyModuleDef_Slot`` array."""
+
+    slot: str  # "Py_mod_gil"
+    value: str  # "Py_MOD_GIL_NOT_USED"
+    node: Node  # the entry's initializer_list
+    guards: tuple[Guard, ...]
+    target: Target = field(default_factory=Target)
+    value_node: Node | None = None
+    defines: dict[str, int | None] = field(default_factory=dict)  # language facts (__cplusplus)
+
+    def compiled(self, target: Target | None = None) -> Tri:
+        """Whether the entry is compiled for ``target`` (default: the unit's target)."""
+        result = Tri.YES
+        for guard in self.guards:
+            result = result & guard.evaluate(target or self.target, self.defines)
+        return result
+
+    @property
+    def line(self) -> int:
+        return self.node.start_point[0] + 1
+
+
+@dataclass(slots=True, eq=False)
+class SlotArray:
+    name: str
+    node: Node  # the declaration
+    entries: list[SlotEntry]
+    terminated: bool  # ends with {0, NULL}
+    line: int
+
+    def find(self, slot: str) -> list[SlotEntry]:
+        return [entry for entry in self.entries if entry.slot == slot]
+
+
+@dataclass(slots=True, eq=False)
+class ModuleDef:
+    """A ``PyModuleDef`` variable and what its initializer says."""
+
+    name: str
+    node: Node  # the declaration
+    fields: dict[str, str]  # field -> value text (whitespace collapsed)
+    field_nodes: dict[str, Node]
+    m_name: str | None  # the module name (string contents), or the expression text
+    m_size: str | None
+    slots_name: str | None  # identifier of m_slots; "NULL" when null; None when absent
+    slots: SlotArray | None
+    line: int
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def methods_name(self) -> str | None:
+        return self.fields.get("m_methods")
+
+
+@dataclass(slots=True, eq=False)
+class ModuleInit:
+    """A ``PyInit_<name>`` function and how it builds its module."""
+
+    name: str  # the function name
+    module_name: str  # the part after PyInit_
+    function: Function
+    kind: str  # "multi", "single" or "unknown"
+    module_def: ModuleDef | None
+    module_def_name: str | None
+    create_call: Call | None  # PyModuleDef_Init(...) / PyModule_Create(...) or the wrapping macro call
+    module_var: str | None  # the variable the created module was stored in
+    set_gil_calls: list[Call]
+    line: int
+
+
+@dataclass(slots=True, eq=False)
+class BindingModule:
+    """``PYBIND11_MODULE(name, m, ...)`` or ``NB_MODULE(name, m, ...)``."""
+
+    kind: str  # "pybind11" or "nanobind"
+    name: str
+    module_var: str
+    args: list[str]  # arguments after the first two, e.g. ["py::mod_gil_not_used()"]
+    node: Node | None
+    line: int
+    body: Node | None
+    method_calls: list[Call]
+    macro: str = ""  # "PYBIND11_MODULE" or "NB_MODULE"
+
+    def calls_method(self, method: str) -> bool:
+        return any(call.name.endswith("." + method) or call.name.endswith("->" + method)
+                   for call in self.method_calls)
+
+
+def read_slot_entries(
+    init: Node | None, guards_at: Callable[[int], tuple[Guard, ...]], target: Target
+) -> tuple[list[SlotEntry], bool]:
+    entries: list[SlotEntry] = []
+    terminated = False
+    if init is None or init.type != "initializer_list":
+        return entries, terminated
+    for element in named(init):
+        if element.type != "initializer_list":
+            continue
+        values = read_initializer(element, SLOT_FIELDS)
+        slot = flat(values.get("slot"))
+        value = flat(values.get("value")) if "value" in values else ""
+        if slot in ("0", "") and value in ("", *_NULLS):
+            terminated = True
+            continue
+        entries.append(SlotEntry(slot, value, element, guards_at(element.start_byte), target,
+                                 values.get("value")))
+    return entries, terminated
+
+
+def string_value(node: Node | None) -> str | None:
+    """The contents of a (possibly concatenated) string literal, else None."""
+    if node is None:
+        return None
+    if node.type == "string_literal":
+        return "".join(text(c) for c in node.named_children if c.type in ("string_content", "escape_sequence"))
+    if node.type == "concatenated_string":
+        parts = [string_value(child) for child in node.named_children]
+        return None if any(p is None for p in parts) else "".join(p for p in parts if p is not None)
+    return None
+
+
+def null_or_name(node: Node | None) -> str | None:
+    if node is None:
+        return None
+    value = flat(node)
+    if value in _NULLS:
+        return "NULL"
+    return value.lstrip("&").strip()

@@ -1,0 +1,448 @@
+"""Offset-preserving rewrite of CPython macro shapes that derail tree-sitter, before parsing.
+
+Every replacement has exactly the length of what it replaces (newlines kept), so each node's byte
+offset in the tree is its offset in the original file. Comments, literals and directive lines are
+never touched: tokens are found on the code mask from ``directives.scan``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ftaudit.cmodel.directives import RawScan
+from ftaudit.cmodel.guards import GuardIndex
+
+_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
+_Replace = Callable[[int, int, bytes, str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MacroRewrite:
+    """One row of the rewrite table: what a macro becomes and why."""
+
+    name: str
+    action: str
+    why: str
+
+
+# The table (docs/cmodel.md renders the same rows). Actions:
+#   open/close   paired per block and #if branch -> "{" / "}" (region recorded); unpaired -> ";"
+#   statement    a statement-like macro used without ";" -> ";" (event recorded)
+#   field        struct header macro -> a same-length field declaration
+#   storage      thread-local spelling -> "thread_local" (a storage class tree-sitter knows)
+#   head-init    PyObject_HEAD_INIT(...)/PyVarObject_HEAD_INIT(...) with no comma -> "{0},"
+#   cs-open/cs-close  critical-section macros used without ";" -> "{ objects;" / "}"
+#   block-open/block-close  other brace-pair macros (arguments blanked) -> "{" / "}"
+#   attribute    function attribute macros -> blanked (with their arguments)
+MACRO_TABLE: tuple[MacroRewrite, ...] = (
+    MacroRewrite("Py_BEGIN_ALLOW_THREADS", "open", "expands to '{ save thread state'; without it the next "
+                 "statement parses as a declaration of type Py_BEGIN_ALLOW_THREADS"),
+    MacroRewrite("Py_END_ALLOW_THREADS", "close", "expands to 'restore thread state }'"),
+    MacroRewrite("Py_BLOCK_THREADS", "statement", "re-attaches inside an allow-threads region; no ';'"),
+    MacroRewrite("Py_UNBLOCK_THREADS", "statement", "detaches again; no ';'"),
+    MacroRewrite("PyObject_HEAD", "field", "no ';': swallows the next field"),
+    MacroRewrite("PyObject_VAR_HEAD", "field", "no ';': swallows the next field"),
+    MacroRewrite("_Thread_local", "storage", "tree-sitter-c reads it as a type name"),
+    MacroRewrite("Py_THREAD_LOCAL", "storage", "CPython's portable thread-local spelling"),
+    MacroRewrite("PyVarObject_HEAD_INIT", "head-init", "expands with a trailing comma the source omits"),
+    MacroRewrite("PyObject_HEAD_INIT", "head-init", "expands with a trailing comma the source omits"),
+    MacroRewrite("Py_BEGIN_CRITICAL_SECTION", "cs-open", "without ';' the next statement becomes a declaration"),
+    MacroRewrite("Py_BEGIN_CRITICAL_SECTION2", "cs-open", "as above, two objects"),
+    MacroRewrite("Py_BEGIN_CRITICAL_SECTION_MUTEX", "cs-open", "as above, a PyMutex (3.14)"),
+    MacroRewrite("Py_BEGIN_CRITICAL_SECTION2_MUTEX", "cs-open", "as above, two PyMutexes (3.14)"),
+    MacroRewrite("Py_END_CRITICAL_SECTION", "cs-close", "closes the critical-section block"),
+    MacroRewrite("Py_END_CRITICAL_SECTION2", "cs-close", "closes the two-object block"),
+    MacroRewrite("Py_TRASHCAN_BEGIN", "block-open", "opens a 'do {' the END macro closes; no ';'"),
+    MacroRewrite("Py_TRASHCAN_END", "block-close", "closes the trashcan block; no ';'"),
+    MacroRewrite("Py_TRASHCAN_SAFE_BEGIN", "block-open", "deprecated spelling of the trashcan block"),
+    MacroRewrite("Py_TRASHCAN_SAFE_END", "block-close", "deprecated spelling of the trashcan block"),
+    MacroRewrite("Py_ALWAYS_INLINE", "attribute", "attribute before the return type reads as a type"),
+    MacroRewrite("Py_NO_INLINE", "attribute", "as above"),
+    MacroRewrite("_Py_NO_RETURN", "attribute", "as above"),
+    MacroRewrite("Py_NO_RETURN", "attribute", "as above"),
+    MacroRewrite("_Py_HOT_FUNCTION", "attribute", "as above"),
+    MacroRewrite("Py_EXPORTED_SYMBOL", "attribute", "as above"),
+    MacroRewrite("Py_LOCAL_SYMBOL", "attribute", "as above"),
+    MacroRewrite("Py_GCC_ATTRIBUTE", "attribute", "attribute macro with arguments"),
+    MacroRewrite("Py_DEPRECATED", "attribute", "attribute macro with arguments"),
+    MacroRewrite("_Py_COMP_DIAG_PUSH", "attribute", "expands to a pragma; no ';'"),
+    MacroRewrite("_Py_COMP_DIAG_POP", "attribute", "expands to a pragma; no ';'"),
+    MacroRewrite("_Py_COMP_DIAG_IGNORE_DEPR_DECLS", "attribute", "expands to a pragma; no ';'"),
+)
+_ACTIONS = {row.name: row.action for row in MACRO_TABLE}
+_TOKENS = re.compile(
+    rb"[{}]|\b(" + b"|".join(re.escape(row.name.encode()) for row in MACRO_TABLE) + rb")\b"
+)
+_PAIRED_FAMILY = {"open": "threads", "close": "threads", "cs-open": "cs", "cs-close": "cs",
+                  "block-open": "block", "block-close": "block"}
+_ATTRIBUTES_WITH_ARGS = frozenset({"Py_GCC_ATTRIBUTE", "Py_DEPRECATED"})
+
+# Critical-section macro -> (kind, end macro that closes it).
+CS_BEGIN_KINDS = {
+    "Py_BEGIN_CRITICAL_SECTION": "1",
+    "Py_BEGIN_CRITICAL_SECTION2": "2",
+    "Py_BEGIN_CRITICAL_SECTION_MUTEX": "mutex",
+    "Py_BEGIN_CRITICAL_SECTION2_MUTEX": "mutex2",
+}
+CS_END_KINDS = {"Py_END_CRITICAL_SECTION": "1", "Py_END_CRITICAL_SECTION2": "2"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """One same-length replacement made before parsing."""
+
+    name: str  # the macro (or "#directive") replaced
+    action: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class MacroEvent:
+    """A macro occurrence that matters to lock/thread-state analysis, with where it became what.
+
+    ``form`` is "block" (it now opens/closes a ``{ }`` block starting at ``start``), "placeholder"
+    (it became an empty statement at ``start``) or "call" (left as a call; the tree has it).
+    """
+
+    name: str
+    action: str  # "open", "close", "statement", "cs-open", "cs-close"
+    start: int
+    end: int
+    form: str
+    partner: int | None = None  # start offset of the paired macro
+    args: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Normalised:
+    text: bytes
+    rewrites: list[Rewrite] = field(default_factory=list)
+    events: dict[int, MacroEvent] = field(default_factory=dict)  # by start offset
+    initializer_directives: list[int] = field(default_factory=list)  # '#' offsets blanked
+
+
+def _matching_paren(mask: bytes, open_at: int) -> int:
+    """Offset just past the ')' matching the '(' at ``open_at`` (or -1)."""
+    depth = 0
+    for index in range(open_at, min(len(mask), open_at + 4096)):
+        char = mask[index]
+        if char == 0x28:
+            depth += 1
+        elif char == 0x29:
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return -1
+
+
+def _next_code_char(mask: bytes, pos: int) -> int:
+    while pos < len(mask) and mask[pos] in b" \t\r\n\\":
+        pos += 1
+    return mask[pos] if pos < len(mask) else -1
+
+
+def _prev_code_char(mask: bytes, pos: int) -> int:
+    pos -= 1
+    while pos >= 0 and mask[pos] in b" \t\r\n\\":
+        pos -= 1
+    return mask[pos] if pos >= 0 else -1
+
+
+def split_args(text: bytes) -> tuple[str, ...]:
+    args, depth, current = [], 0, bytearray()
+    for char in text:
+        if char in b"([{":
+            depth += 1
+        elif char in b")]}":
+            depth -= 1
+        if char == 0x2C and depth == 0:
+            args.append(bytes(current))
+            current = bytearray()
+        else:
+            current.append(char)
+    if current.strip() or args:
+        args.append(bytes(current))
+    return tuple(" ".join(a.decode("utf-8", "replace").split()) for a in args)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One brace level during the sweep."""
+
+    initializer: bool
+    open_macros: list[tuple[int, str, object]] = field(default_factory=list)  # (start, family, branch)
+
+
+def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
+    src, mask = raw.source, raw.mask
+    out = bytearray(src)
+    result = Normalised(b"")
+
+    def replace(start: int, end: int, text: bytes, name: str, action: str) -> None:
+        original = src[start:end]
+        # Keep newlines where they were so line numbers in the tree stay right.
+        filler = bytearray(original.translate(_BLANK))
+        filler[:len(text)] = text
+        if b"\n" in original[:len(text)]:
+            return  # never merge lines
+        out[start:end] = filler
+        result.rewrites.append(Rewrite(name, action, start, end))
+
+    # Conditional directives, merged into the sweep so we know the brace level of each one.
+    directive_at = {d.start: d for d in raw.directives}
+    directive_offsets = sorted(directive_at)
+    stack: list[_Frame] = [_Frame(False)]
+    pending: list[MacroEvent] = []
+    events: list[tuple[int, int, bytes | None]] = []  # (offset, kind: 0 directive 1 token, name)
+    events.extend((offset, 0, None) for offset in directive_offsets)
+    for match in _TOKENS.finditer(mask):
+        events.append((match.start(), 1, match.group(1)))
+    events.sort(key=lambda event: event[0])
+
+    skip_until = -1
+    for offset, kind, name_bytes in events:
+        if offset < skip_until:
+            continue
+        if kind == 0:
+            if stack[-1].initializer:
+                directive = directive_at[offset]
+                line_start = raw.line_starts[directive.line - 1]
+                replace(line_start, directive.end, b"", "#" + directive.kind, "blank")
+                result.initializer_directives.append(offset)
+            continue
+        if name_bytes is None:
+            char = mask[offset]
+            if guards.in_later_branch(offset):
+                # Braces in #elif/#else branches are ignored so alternative function headers
+                # (`#if A int f(int a) { #else int f(long a) { #endif`) do not drift the depth.
+                continue
+            if char == 0x7B:  # '{'
+                before = _prev_code_char(mask, offset)
+                initializer = before == 0x3D or (before in (0x2C, 0x7B) and stack[-1].initializer)
+                stack.append(_Frame(initializer))
+            elif len(stack) > 1:
+                frame = stack.pop()
+                pending.extend(_unpaired(frame))
+            continue
+        name = name_bytes.decode()
+        action = _ACTIONS[name]
+        end = offset + len(name)
+        branch = guards.at(offset)
+        if action in _PAIRED_FAMILY:
+            args: tuple[str, ...] = ()
+            has_args = action.startswith("cs") or (action.startswith("block") and _next_code_char(mask, end) == 0x28)
+            if has_args:
+                if _next_code_char(mask, end) != 0x28:
+                    continue
+                paren = mask.index(b"(", end)
+                close = _matching_paren(mask, paren)
+                if close < 0:
+                    continue
+                args = split_args(src[paren + 1:close - 1])
+                end = close
+            event = MacroEvent(name, action, offset, end, "call" if action.startswith("cs") else "placeholder",
+                               args=args)
+            skip_until = end
+            family = _PAIRED_FAMILY[action]
+            frame = stack[-1]
+            if action in ("open", "cs-open", "block-open"):
+                frame.open_macros.append((offset, family, (event, branch)))
+                continue
+            partner = None
+            for index in range(len(frame.open_macros) - 1, -1, -1):
+                _start, fam, payload = frame.open_macros[index]
+                if fam == family:
+                    opener, opener_branch = payload  # type: ignore[misc]
+                    if opener_branch == branch and index == len(frame.open_macros) - 1:
+                        partner = opener
+                        del frame.open_macros[index]
+                    break
+            if partner is None:
+                pending.append(event)
+            else:
+                pending.extend(_pair(partner, event, mask))
+            continue
+        if action == "statement":
+            replace(offset, end, b";", name, action)
+            result.events[offset] = MacroEvent(name, action, offset, end, "placeholder")
+        elif action == "field":
+            type_name = b"PyObject" if name == "PyObject_HEAD" else b"PyVarObject"
+            room = len(name) - len(type_name) - 2
+            follows_semicolon = _next_code_char(mask, end) == 0x3B
+            text = type_name + b" " + b"ob_base"[: room + 1 if follows_semicolon else room]
+            if not follows_semicolon:
+                text += b";"
+            replace(offset, end, text, name, action)
+        elif action == "storage":
+            replace(offset, end, b"thread_local", name, action)
+        elif action == "head-init":
+            if _next_code_char(mask, end) != 0x28:
+                continue
+            close = _matching_paren(mask, mask.index(b"(", end))
+            if close < 0:
+                continue
+            skip_until = close
+            follows = _next_code_char(mask, close)
+            if follows in (0x2C, 0x7D):  # already followed by ',' or '}': parses fine
+                continue
+            replace(offset, close, b"{0},", name, action)
+        elif action == "attribute":
+            if name in _ATTRIBUTES_WITH_ARGS and _next_code_char(mask, end) == 0x28:
+                close = _matching_paren(mask, mask.index(b"(", end))
+                if close > 0:
+                    end = close
+                    skip_until = close
+            replace(offset, end, b"", name, action)
+    for frame in stack:
+        pending.extend(_unpaired(frame))
+
+    _blank_extern_c_guards(raw, replace)
+    _blank_attribute_macros(raw, replace)
+    _blank_bare_macro_invocations(raw, replace)
+    for event in pending:
+        _apply_event(event, mask, replace, result)
+    result.text = bytes(out)
+    return result
+
+
+def _unpaired(frame: _Frame) -> list[MacroEvent]:
+    return [payload[0] for _, _, payload in frame.open_macros]  # type: ignore[index]
+
+
+def _pair(opener: MacroEvent, closer: MacroEvent, mask: bytes) -> list[MacroEvent]:
+    if opener.action in ("open", "block-open"):
+        return [
+            MacroEvent(opener.name, "open", opener.start, opener.end, "block", closer.start),
+            MacroEvent(closer.name, "close", closer.start, closer.end, "block", opener.start),
+        ]
+    # Critical sections keep their call form when both carry ';' (the tree is fine then).
+    if _next_code_char(mask, opener.end) == 0x3B and _next_code_char(mask, closer.end) == 0x3B:
+        return [
+            MacroEvent(opener.name, opener.action, opener.start, opener.end, "call", closer.start, opener.args),
+            MacroEvent(closer.name, closer.action, closer.start, closer.end, "call", opener.start, closer.args),
+        ]
+    return [
+        MacroEvent(opener.name, opener.action, opener.start, opener.end, "block", closer.start, opener.args),
+        MacroEvent(closer.name, closer.action, closer.start, closer.end, "block", opener.start, closer.args),
+    ]
+
+
+def _apply_event(event: MacroEvent, mask: bytes, replace: _Replace, result: Normalised) -> None:
+    name, start, end = event.name, event.start, event.end
+    if event.form == "block":
+        if event.action in ("open", "block-open"):
+            replace(start, end, b"{", name, event.action)
+        elif event.action in ("close", "block-close"):
+            replace(start, end, b"}", name, event.action)
+        elif event.action == "cs-open":
+            # `Py_BEGIN_CRITICAL_SECTION(o)` -> `{                         o;`: a block that keeps the
+            # object expression at its original offset.
+            paren = mask.index(b"(", start + len(name))
+            replace(start, paren + 1, b"{", name, "cs-open")
+            replace(end - 1, end, b";", name, "cs-open")
+        else:
+            replace(start, end, b"}", name, "cs-close")
+        result.events[start] = event
+        return
+    if event.form == "call":
+        result.events[start] = event
+        return
+    # Unpaired: ALLOW_THREADS macros become an empty statement; critical-section macros stay
+    # calls when followed by ';', else become an empty statement too.
+    if event.action.startswith("block") and _next_code_char(mask, end) == 0x3B:
+        return
+    if event.action in ("cs-open", "cs-close") and _next_code_char(mask, end) == 0x3B:
+        result.events[start] = MacroEvent(name, event.action, start, end, "call", None, event.args)
+        return
+    replace(start, end, b";", name, event.action)
+    result.events[start] = MacroEvent(name, event.action, start, end, "placeholder", None, event.args)
+
+
+_CPLUSPLUS_CONDITION = re.compile(r"^(?:defined\s*\(?\s*__cplusplus\s*\)?|__cplusplus)$")
+_EXTERN_C_BODY = re.compile(rb'\s*(?:extern\s*"\s*"\s*\{|\})\s*')
+
+
+def _blank_extern_c_guards(raw: RawScan, replace: _Replace) -> None:
+    """``#ifdef __cplusplus`` / ``extern "C" {`` / ``#endif`` (and the closing ``}``): the lone
+    brace inside an ``#if`` breaks both grammars, and the linkage tells the rules nothing."""
+    directives = raw.directives
+    for index, directive in enumerate(directives[:-1]):
+        if directive.kind not in ("ifdef", "if") or not _CPLUSPLUS_CONDITION.match(directive.text):
+            continue
+        following = directives[index + 1]
+        if following.kind not in ("endif", "else"):
+            continue
+        body = raw.mask[directive.end:following.start]
+        if _EXTERN_C_BODY.fullmatch(body) and (b"{" not in body or b'"C"' in raw.source[directive.end:following.start]):
+            replace(directive.end, following.start, b"", 'extern "C"', "blank")
+
+
+_ATTRIBUTE_GROUPS = re.compile(r"__attribute__\s*\(\(.*?\)\)|__declspec\s*\([^)]*\)|\[\[[^\]]*\]\]")
+_ATTRIBUTE_WORDS = frozenset({"static", "inline", "__inline", "__inline__", "__forceinline", "extern",
+                              "__attribute__", "__declspec", "noinline", "always_inline"})
+# All-caps words between the start of a declaration and a storage class or basic type: attribute
+# macros from another header (`RAISES_NEG static int f(...)`, `extern HIDDEN PyTypeObject t;`).
+_CAPS_WORDS = rb"((?:[A-Z][A-Z0-9_]{2,}[ \t]+)+)"
+_DECL_START = (rb"(?=(?:static|extern|inline|void|int|char|unsigned|signed|long|short|float|double|PyObject"
+               rb"|PyTypeObject|Py_ssize_t|size_t|struct)\b)")
+_CAPS_BEFORE_STORAGE = (
+    re.compile(rb"(?m)^[ \t]*" + _CAPS_WORDS + _DECL_START),
+    re.compile(rb"\b(?:extern|static)[ \t]+" + _CAPS_WORDS + _DECL_START),
+)
+
+
+def _blank_attribute_macros(raw: RawScan, replace: _Replace) -> None:
+    """Same-file object-like macros that expand to nothing but storage words and attributes, and
+    all-caps attribute macros before a storage class: blank them (or keep the storage word)."""
+    definitions: dict[str, list[str]] = {}
+    for directive in raw.directives:
+        if directive.kind == "define" and directive.name and directive.params is None:
+            definitions.setdefault(directive.name, []).append(directive.text[len(directive.name):].strip())
+    attribute_like: dict[str, bytes] = {}
+    for name, bodies in definitions.items():
+        if name in _ACTIONS:
+            continue
+        words: set[str] = set()
+        for body in bodies:
+            words |= set(_ATTRIBUTE_GROUPS.sub(" ", body).split())
+        if not words <= _ATTRIBUTE_WORDS:
+            continue
+        keep = b"static" if "static" in words and len(name) >= 6 else b""
+        attribute_like[name] = keep
+    if attribute_like:
+        pattern = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in attribute_like) + rb")\b")
+        for match in pattern.finditer(raw.mask):
+            name = match.group(1).decode()
+            replace(match.start(), match.end(), attribute_like[name], name, "attribute")
+    matches = [m for pattern in _CAPS_BEFORE_STORAGE for m in pattern.finditer(raw.mask)]
+    for match in matches:
+        names = match.group(1).decode().split()
+        if any(name in _ACTIONS or name in attribute_like for name in names):
+            continue
+        replace(match.start(1), match.end(1), b"", " ".join(names), "attribute")
+
+
+def _blank_bare_macro_invocations(raw: RawScan, replace: _Replace) -> None:
+    """A same-file function-like macro invoked on its own line with no ';' (X-macro lists,
+    ``DEFINE_GETTER(x)``) expands to declarations or statements we cannot see; left in place it
+    swallows the next declaration. Blank the invocation (it is recorded in the rewrites)."""
+    names = {d.name for d in raw.directives if d.kind == "define" and d.params is not None and d.name}
+    names -= set(_ACTIONS)
+    if not names:
+        return
+    mask = raw.mask
+    pattern = re.compile(rb"(?m)^[ \t]*(" + b"|".join(re.escape(n.encode()) for n in names) + rb")[ \t]*\(")
+    for match in pattern.finditer(mask):
+        close = _matching_paren(mask, match.end() - 1)
+        if close < 0:
+            continue
+        line_end = mask.find(b"\n", close)
+        line_end = len(mask) if line_end < 0 else line_end
+        if mask[close:line_end].strip():
+            continue  # something follows on the line: `X(a);`, `X(a) {`, `X(a) + 1`
+        if _next_code_char(mask, close) in (0x7B, 0x3B, 0x2C, 0x29, 0x3D):  # { ; , ) =
+            continue
+        replace(match.start(1), close, b"", match.group(1).decode(), "blank")

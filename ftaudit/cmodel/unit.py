@@ -1,0 +1,756 @@
+"""CUnit: one C/C++ file parsed once (after normalisation) and indexed for the rules' questions.
+
+``build_unit`` scans the raw bytes (directives, code mask), rewrites macro shapes at equal
+length, parses once, and runs one combined query to collect functions, calls, declarations,
+typedefs and defines. Everything else (call graph, module definitions, lock states) is derived
+lazily from those indices the first time a rule asks.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+import tree_sitter
+from tree_sitter import Node
+
+from ftaudit.cmodel.conditions import Tri
+from ftaudit.cmodel.declarations import (
+    Typedef,
+    TypeResolver,
+    Variable,
+    read_typedef,
+    read_variables,
+)
+from ftaudit.cmodel.directives import Directive, RawScan, scan
+from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
+from ftaudit.cmodel.guards import Guard, GuardIndex
+from ftaudit.cmodel.locks import (
+    ATOMIC_METHODS,
+    AllowThreadsRegion,
+    CriticalSectionRegion,
+    LockAnalysis,
+    LockState,
+    is_atomic_name,
+)
+from ftaudit.cmodel.macros import Macro
+from ftaudit.cmodel.module_defs import (
+    BINDING_MACROS,
+    MODULE_DEF_FIELDS,
+    MULTI_PHASE_INIT,
+    SET_GIL,
+    SINGLE_PHASE_CREATORS,
+    BindingModule,
+    ModuleDef,
+    ModuleInit,
+    SlotArray,
+    null_or_name,
+    read_initializer,
+    read_slot_entries,
+    string_value,
+)
+from ftaudit.cmodel.nodes import compact, declarator_name, flat, function_declarator, named, text
+from ftaudit.cmodel.normalise import Normalised, Rewrite, normalise, split_args
+from ftaudit.cmodel.parsers import choose_language, language, parser
+from ftaudit.target import Target
+
+NodeOrOffset = Node | int
+
+_QUERY = """
+(function_definition) @function
+(call_expression) @call
+(declaration) @declaration
+(type_definition) @typedef
+(preproc_def) @define
+(preproc_function_def) @define
+"""
+_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".tpp")
+_INIT_SLOTS = frozenset({"Py_mod_exec", "Py_mod_create"})
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+@cache
+def _query(lang: str) -> tree_sitter.Query:
+    return tree_sitter.Query(language(lang), _QUERY)
+
+
+@dataclass(slots=True, eq=False)
+class Reference:
+    """A use of a function's name that is not a direct call: its address is taken."""
+
+    name: str
+    node: Node | None  # None for a mention inside a #define body
+    offset: int
+    function: str | None  # where the reference sits
+    context: str  # "initializer", "argument", "assignment", "macro", "other"
+
+
+def build_unit(source: bytes, path: str = "<src>", target: Target | None = None,
+               language: str | None = None) -> CUnit:
+    """Parse one C/C++ file once and index it. ``language`` is "c", "cpp" or None (from the path)."""
+    raw = scan(source)
+    lang = language if language in ("c", "cpp") else choose_language(path, raw.mask, source)
+    guards = GuardIndex(raw.directives)
+    normalised = normalise(raw, guards)
+    tree = parser(lang).parse(normalised.text)
+    return CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
+
+
+class CUnit:
+    """The C/C++ source model of one file. Build with ``build_unit``."""
+
+    def __init__(self, source: bytes, path: str, target: Target, language: str, raw: RawScan,
+                 guard_index: GuardIndex, normalised: Normalised, tree: tree_sitter.Tree) -> None:
+        self.source = source
+        self.path = path
+        self.target = target
+        self.language = language
+        self.tree = tree
+        self.raw = raw
+        self.guard_index = guard_index
+        self.normalised = normalised
+        self.is_header = path.lower().endswith(_HEADER_SUFFIXES)
+        # What the preprocessor knows about the language; a .h parsed as C may still be C++.
+        self.defines: dict[str, int | None] = {}
+        if language == "cpp":
+            self.defines["__cplusplus"] = 201703
+        elif not self.is_header:
+            self.defines["__cplusplus"] = None
+        self._locals_cache: dict[str, list[Variable]] = {}
+        self._collect()
+
+    # -- basics -------------------------------------------------------------------------------------
+    @property
+    def has_errors(self) -> bool:
+        return self.tree.root_node.has_error
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    @property
+    def directives(self) -> list[Directive]:
+        """Every preprocessor directive read from the raw bytes (``directives.Directive``)."""
+        return self.raw.directives
+
+    @property
+    def rewrites(self) -> list[Rewrite]:
+        """The same-length replacements made before parsing."""
+        return self.normalised.rewrites
+
+    def line_of(self, offset: int) -> int:
+        """1-based line of a byte offset."""
+        return self.raw.line_of(offset)
+
+    def text(self, node: Node | None) -> str:
+        """Original source text of a node (not the normalised text the tree holds)."""
+        if node is None:
+            return ""
+        return self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    # -- 1. preprocessor guards ----------------------------------------------------------------------
+    def guards_at(self, where: NodeOrOffset) -> tuple[Guard, ...]:
+        """Enclosing ``#if`` branches, outermost first."""
+        return self.guard_index.at(where if isinstance(where, int) else where.start_byte)
+
+    def compiled(self, where: NodeOrOffset, target: Target | None = None) -> Tri:
+        """Whether the code at a node/offset is compiled for ``target`` (default: the unit's)."""
+        offset = where if isinstance(where, int) else where.start_byte
+        return self.guard_index.compiled(offset, target or self.target, self.defines)
+
+    # -- collection (one query over the tree) --------------------------------------------------------
+    def _collect(self) -> None:
+        functions: list[Node] = []
+        calls: list[Node] = []
+        declarations: list[Node] = []
+        typedef_nodes: list[Node] = []
+        self._define_nodes: dict[int, Node] = {}
+        for index, captures in tree_sitter.QueryCursor(_query(self.language)).matches(self.root):
+            for node in next(iter(captures.values())):
+                if index == 0:
+                    functions.append(node)
+                elif index == 1:
+                    calls.append(node)
+                elif index == 2:
+                    declarations.append(node)
+                elif index == 3:
+                    typedef_nodes.append(node)
+                else:
+                    self._define_nodes[node.start_byte] = node
+
+        self.typedefs: dict[str, Typedef] = {}
+        for node in typedef_nodes:
+            for typedef in read_typedef(node):
+                self.typedefs.setdefault(typedef.name, typedef)
+        self._resolver = TypeResolver(self.typedefs)
+
+        functions.sort(key=lambda n: n.start_byte)
+        self.function_list: list[Function] = []
+        self.functions: dict[str, Function] = {}
+        self._function_starts: list[int] = []
+        self._function_parent: list[int] = []
+        open_stack: list[int] = []
+        for node in functions:
+            function = self._read_function(node)
+            index = len(self.function_list)
+            while open_stack and self.function_list[open_stack[-1]].end <= node.start_byte:
+                open_stack.pop()
+            self._function_parent.append(open_stack[-1] if open_stack else -1)
+            open_stack.append(index)
+            self.function_list.append(function)
+            self._function_starts.append(node.start_byte)
+            self.functions.setdefault(function.name, function)
+
+        self.calls: list[Call] = []
+        for node in calls:
+            owner = self._function_index(node.start_byte)
+            function = self.function_list[owner] if owner >= 0 else None
+            call = read_call(node, function.name if function else None, self.guards_at(node.start_byte))
+            self.calls.append(call)
+            if function is not None:
+                function.calls.append(call)
+
+        self.globals: list[Variable] = []
+        self._local_declarations: dict[int, list[Node]] = {}
+        cpp = self.language == "cpp"
+        for node in declarations:
+            owner = self._function_index(node.start_byte)
+            if owner < 0:
+                self.globals.extend(read_variables(node, None, self._resolver, self.line_of, self.guards_at, cpp))
+                continue
+            self._local_declarations.setdefault(owner, []).append(node)
+            if any(c.type == "storage_class_specifier" and text(c) == "static" for c in node.children):
+                name = self.function_list[owner].name
+                self.globals.extend(read_variables(node, name, self._resolver, self.line_of, self.guards_at, cpp))
+        self._globals_by_name: dict[str, list[Variable]] = {}
+        for variable in self.globals:
+            self._globals_by_name.setdefault(variable.name, []).append(variable)
+
+    def _read_function(self, node: Node) -> Function:
+        declarator = node.child_by_field_name("declarator")
+        name_node = declarator_name(function_declarator(declarator) or declarator)
+        name = flat(name_node) if name_node is not None else "<anonymous>"
+        params = function_declarator(declarator)
+        parameter_list = params.child_by_field_name("parameters") if params is not None else None
+        if name in BINDING_MACROS or self._init_macro(name):
+            args = self._macro_args(parameter_list)
+            if name in BINDING_MACROS:
+                name = f"{name}({args[0] if args else ''})"
+            else:
+                name = "PyInit_" + (args[0] if args else "")
+        is_static = any(c.type == "storage_class_specifier" and text(c) == "static" for c in node.children)
+        if not is_static and self.language == "cpp":
+            # Functions in an anonymous namespace have internal linkage, like static ones.
+            parent = node.parent
+            while parent is not None and not is_static:
+                if parent.type == "namespace_definition" and parent.child_by_field_name("name") is None:
+                    is_static = True
+                parent = parent.parent
+        body = node.child_by_field_name("body")
+        return Function(name, node, body, is_static, self.line_of(node.start_byte),
+                        guards=self.guards_at(node.start_byte), parameters=parameter_list)
+
+    def _init_macro(self, name: str) -> bool:
+        """A same-file macro that expands to a ``PyInit_##name`` header (py2/3 compat shims)."""
+        return name in self._init_macro_names
+
+    @cached_property
+    def _init_macro_names(self) -> set[str]:
+        return {d.name for d in self.raw.directives
+                if d.kind == "define" and d.name and d.params is not None and "PyInit_" in d.text}
+
+    def _macro_args(self, parameter_list: Node | None) -> list[str]:
+        if parameter_list is None:
+            return []
+        inner = self.source[parameter_list.start_byte + 1:parameter_list.end_byte - 1]
+        return list(split_args(inner))
+
+    def _function_index(self, offset: int) -> int:
+        index = bisect_right(self._function_starts, offset) - 1
+        while index >= 0:
+            function = self.function_list[index]
+            if function.start <= offset < function.end:
+                return index
+            index = self._function_parent[index]
+        return -1
+
+    # -- 3. functions and calls ----------------------------------------------------------------------
+    def function_at(self, where: NodeOrOffset) -> Function | None:
+        """The innermost function definition containing a node or offset."""
+        index = self._function_index(where if isinstance(where, int) else where.start_byte)
+        return self.function_list[index] if index >= 0 else None
+
+    @cached_property
+    def _macro_callees(self) -> dict[str, set[str]]:
+        """Function-like macro -> same-file functions its body calls (through nested macros too)."""
+        direct: dict[str, set[str]] = {}
+        for macro in self.macros.values():
+            if macro.params is None:
+                continue
+            called = set(re.findall(r"([A-Za-z_]\w*)\s*\(", macro.body))
+            direct[macro.name] = called
+        resolved: dict[str, set[str]] = {}
+        for name in direct:
+            reach = closure([name], {k: {c for c in v if c in direct} for k, v in direct.items()})
+            resolved[name] = {c for m in reach for c in direct[m] if c in self.functions}
+        return resolved
+
+    @cached_property
+    def _graph(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        callees: dict[str, set[str]] = {name: set() for name in self.functions}
+        callers: dict[str, set[str]] = {name: set() for name in self.functions}
+        macro_callees = self._macro_callees
+        for call in self.calls:
+            if call.function is None:
+                continue
+            targets = set()
+            if call.name in self.functions:
+                targets.add(call.name)
+            targets |= macro_callees.get(call.name, set())
+            for target in targets:
+                callees.setdefault(call.function, set()).add(target)
+                callers.setdefault(target, set()).add(call.function)
+        return callees, callers
+
+    def callees(self, name: str) -> set[str]:
+        """Functions defined in this file that ``name`` calls (directly or through a same-file macro)."""
+        return set(self._graph[0].get(name, ()))
+
+    def callers(self, name: str) -> set[str]:
+        """Functions in this file that call ``name``."""
+        return set(self._graph[1].get(name, ()))
+
+    @cached_property
+    def references(self) -> dict[str, list[Reference]]:
+        """Uses of each defined function's name other than direct calls (address taken)."""
+        found: dict[str, list[Reference]] = {}
+        names = sorted((n for n in self.functions if _IDENT.fullmatch(n)), key=len, reverse=True)
+        if not names:
+            return found
+        pattern = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b")
+        for match in pattern.finditer(self.raw.mask):
+            start, end = match.span()
+            node = self.root.named_descendant_for_byte_range(start, end)
+            if node is None or node.start_byte != start or node.end_byte != end:
+                continue
+            parent = node.parent
+            if parent is None:
+                continue
+            if parent.type in ("function_declarator",) and parent.child_by_field_name("declarator") == node:
+                continue
+            if parent.type == "call_expression" and parent.child_by_field_name("function") == node:
+                continue
+            name = match.group().decode()
+            found.setdefault(name, []).append(Reference(
+                name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(node)))
+        for macro in self.macros.values():
+            for name in macro.identifiers() & set(self.functions):
+                if re.search(rf"\b{re.escape(name)}\s*\(", macro.body):
+                    continue  # a call written inside a macro; the call graph follows it
+                found.setdefault(name, []).append(Reference(name, None, macro.body_offset, None, "macro"))
+        return found
+
+    @cached_property
+    def entry_points(self) -> set[str]:
+        """Functions whose address is taken: method/getset/member tables, type and module slots,
+        module-def callbacks, callbacks passed as arguments. Python (or C code) can call them."""
+        return {name for name, refs in self.references.items() if refs}
+
+    @cached_property
+    def _slot_functions(self) -> dict[str, set[int]]:
+        """Functions named in Py_mod_exec / Py_mod_create slots -> offsets of those mentions."""
+        found: dict[str, set[int]] = {}
+        for array in self.slot_arrays.values():
+            for entry in array.entries:
+                if entry.slot not in _INIT_SLOTS or entry.value_node is None:
+                    continue
+                for ident in _identifiers(entry.value_node):
+                    if text(ident) in self.functions:
+                        found.setdefault(text(ident), set()).add(ident.start_byte)
+        return found
+
+    @cached_property
+    def _init_roots(self) -> set[str]:
+        roots = {name for name in self.functions if name.startswith("PyInit_")}
+        roots |= set(self._slot_functions)
+        roots |= {f"{b.macro}({b.name})" for b in self.binding_modules if b.body is not None} & set(
+            self.functions)
+        return roots
+
+    def _referenced_elsewhere(self, name: str) -> bool:
+        slot_offsets = self._slot_functions.get(name, set())
+        return any(ref.offset not in slot_offsets for ref in self.references.get(name, ()))
+
+    @cached_property
+    def _python_reachable(self) -> set[str]:
+        roots = set()
+        for name, function in self.functions.items():
+            if name in self._init_roots and not self._referenced_elsewhere(name):
+                continue
+            if self.is_header or not function.is_static or self._referenced_elsewhere(name):
+                roots.add(name)
+        return closure(roots, self._graph[0])
+
+    def reachable_from_python(self, name: str) -> bool:
+        """Whether Python code (or another file) may call ``name`` after import: entry points,
+        non-static functions and everything they call; module-init roots excluded."""
+        return name in self._python_reachable
+
+    @cached_property
+    def init_functions(self) -> set[str]:
+        """``PyInit_*``, ``Py_mod_exec``/``Py_mod_create`` functions, binding-module bodies, and
+        the static helpers reached only from them."""
+        callees, callers = self._graph
+        elsewhere = {name for name, function in self.functions.items()
+                     if (not function.is_static and name not in self._init_roots)
+                     or self._referenced_elsewhere(name) or (self.is_header and not name.startswith("PyInit_"))}
+        roots = {name for name in self._init_roots if not self._referenced_elsewhere(name)}
+        return init_only(roots, callers, callees, elsewhere)
+
+    def is_init_only(self, name: str) -> bool:
+        return name in self.init_functions
+
+    # -- 2. declarations and types -------------------------------------------------------------------
+    def resolve_typedef(self, name: str) -> str:
+        """Follow same-file typedef aliases to the underlying type name."""
+        return self._resolver.resolve(name)[0]
+
+    def variables_in(self, function_name: str) -> dict[str, Variable]:
+        """Parameters and locals of a function (first declaration of each name wins)."""
+        return {v.name: v for v in reversed(self._locals_of(function_name))}
+
+    def _locals_of(self, function_name: str) -> list[Variable]:
+        cached = self._locals_cache.get(function_name)
+        if cached is None:
+            cached = self._locals_cache[function_name] = self._read_locals(function_name)
+        return cached
+
+    def _read_locals(self, function_name: str) -> list[Variable]:
+        function = self.functions.get(function_name)
+        if function is None:
+            return []
+        index = self.function_list.index(function)
+        cpp = self.language == "cpp"
+        found: list[Variable] = []
+        if function.parameters is not None:
+            for parameter in named(function.parameters):
+                if parameter.type in ("parameter_declaration", "optional_parameter_declaration"):
+                    for variable in read_variables(parameter, function_name, self._resolver, self.line_of,
+                                                   self.guards_at, cpp, parameter=True):
+                        body = function.body
+                        variable.scope = (function.start, body.end_byte if body else function.end)
+                        found.append(variable)
+        for node in self._local_declarations.get(index, []):
+            block = node.parent
+            while block is not None and block.type not in ("compound_statement", "for_statement",
+                                                           "for_range_loop", "function_definition"):
+                block = block.parent
+            scope_end = block.end_byte if block is not None else function.end
+            for variable in read_variables(node, function_name, self._resolver, self.line_of,
+                                           self.guards_at, cpp):
+                variable.scope = (node.start_byte, scope_end)
+                found.append(variable)
+        return found
+
+    def type_of(self, identifier: Node) -> Variable | None:
+        """The variable a name refers to at that node: innermost visible local/parameter, then globals.
+
+        Given ``frame->f_back`` (a field expression) it answers for the object, ``frame``."""
+        while identifier.type in ("field_expression", "parenthesized_expression", "pointer_expression",
+                                  "subscript_expression"):
+            inner = identifier.child_by_field_name("argument") or (named(identifier) or [None])[0]
+            if inner is None:
+                return None
+            identifier = inner
+        if identifier.type != "identifier":
+            return None
+        name = text(identifier)
+        offset = identifier.start_byte
+        function = self.function_at(offset)
+        if function is not None:
+            best: Variable | None = None
+            for variable in self._locals_of(function.name):
+                start, end = variable.scope
+                if variable.name == name and start <= offset < end:
+                    if best is None or variable.scope[0] >= best.scope[0]:
+                        best = variable
+            if best is not None:
+                return best
+        candidates = self._globals_by_name.get(name, [])
+        visible = [v for v in candidates if v.function is None or (function and v.function == function.name)]
+        before = [v for v in visible if v.node.start_byte <= offset]
+        if before:
+            return before[-1]
+        return visible[0] if visible else None
+
+    # -- 5. module definitions ------------------------------------------------------------------------
+    @cached_property
+    def slot_arrays(self) -> dict[str, SlotArray]:
+        arrays: dict[str, SlotArray] = {}
+        for variable in self.globals:
+            if variable.base_type not in ("PyModuleDef_Slot", "struct PyModuleDef_Slot") or not variable.is_array:
+                continue
+            entries, terminated = read_slot_entries(variable.initializer, self.guards_at, self.target)
+            for entry in entries:
+                entry.defines = self.defines
+            # A forward declaration (`static PyModuleDef_Slot slots[];`) yields to the definition.
+            if variable.name not in arrays or variable.initializer is not None:
+                arrays[variable.name] = SlotArray(variable.name, variable.declaration, entries, terminated,
+                                                  variable.line)
+        return arrays
+
+    @cached_property
+    def module_defs(self) -> list[ModuleDef]:
+        found = []
+        for variable in self.globals:
+            if variable.base_type not in ("PyModuleDef", "struct PyModuleDef") or variable.pointer_depth:
+                continue
+            if variable.initializer is None or variable.initializer.type != "initializer_list":
+                continue
+            nodes = read_initializer(variable.initializer, MODULE_DEF_FIELDS)
+            fields = {key: flat(value) for key, value in nodes.items()}
+            m_name = string_value(nodes.get("m_name"))
+            slots_name = null_or_name(nodes.get("m_slots"))
+            found.append(ModuleDef(
+                variable.name, variable.declaration, fields, nodes,
+                m_name if m_name is not None else fields.get("m_name"), fields.get("m_size"), slots_name,
+                self.slot_arrays.get(slots_name) if slots_name else None, variable.line, variable.guards,
+            ))
+        return found
+
+    def module_def(self, name: str) -> ModuleDef | None:
+        return next((d for d in self.module_defs if d.name == name), None)
+
+    @cached_property
+    def set_gil_calls(self) -> list[Call]:
+        return [call for call in self.calls if call.name == SET_GIL]
+
+    @cached_property
+    def module_inits(self) -> list[ModuleInit]:
+        found = []
+        for function in self.function_list:
+            if not function.name.startswith("PyInit_"):
+                continue
+            kind, create, def_name = "unknown", None, None
+            multi = self._find_multi_phase(function)
+            if multi is not None:
+                kind, create, def_name = "multi", multi[0], multi[1]
+            else:
+                single = self._find_single_phase(function)
+                if single is not None:
+                    kind, create = "single", single
+                    if single.args and single.name != "PyModule_New":
+                        def_name = null_or_name(single.args[0])
+            owners = {function.name}
+            if create is not None and create.function:
+                owners.add(create.function)
+            set_gil = [call for call in self.set_gil_calls if call.function in owners]
+            found.append(ModuleInit(
+                function.name, function.name[len("PyInit_"):], function, kind,
+                self.module_def(def_name) if def_name else None, def_name, create,
+                _assigned_to(create.node) if create is not None and kind == "single" else None,
+                set_gil, function.line,
+            ))
+        return found
+
+    def _find_multi_phase(self, function: Function) -> tuple[Call, str | None] | None:
+        for call in function.calls:
+            if call.name == MULTI_PHASE_INIT:
+                return call, null_or_name(call.args[0]) if call.args else None
+            macro = self.macros.get(call.name)
+            if macro is not None and MULTI_PHASE_INIT in macro.body:
+                return call, _macro_def_argument(macro, call)
+        return None
+
+    def _find_single_phase(self, function: Function) -> Call | None:
+        # Also look one or two helpers deep: `PyInit_x(void) { return create_module(); }`.
+        seen: set[str] = set()
+        todo = [function.name]
+        for _ in range(3):
+            next_round = []
+            for name in todo:
+                if name in seen or name not in self.functions:
+                    continue
+                seen.add(name)
+                for call in self.functions[name].calls:
+                    if call.name in SINGLE_PHASE_CREATORS:
+                        return call
+                next_round.extend(self.callees(name))
+            todo = next_round
+        return None
+
+    @cached_property
+    def binding_modules(self) -> list[BindingModule]:
+        found: list[BindingModule] = []
+        seen: set[int] = set()
+        for function in self.function_list:
+            for macro, kind in BINDING_MACROS.items():
+                if not function.name.startswith(macro + "("):
+                    continue
+                args = self._macro_args(function.parameters)
+                module_var = args[1] if len(args) > 1 else ""
+                body = function.body
+                calls = [call for call in function.calls if _receiver_root(call) == module_var]
+                found.append(BindingModule(kind, args[0] if args else "", module_var, args[2:], function.node,
+                                           function.line, body, calls, macro))
+                seen.add(function.start)
+        # Fallback when the parser did not make a function out of the macro.
+        for match in re.finditer(rb"\b(PYBIND11_MODULE|NB_MODULE)\s*\(", self.raw.mask):
+            start = match.start()
+            if any(abs(start - s) < 2 for s in seen) or self.function_at(start) is not None:
+                continue
+            open_at = match.end() - 1
+            close = self.raw.mask.find(b")", open_at)
+            args = list(split_args(self.source[open_at + 1:close])) if close > 0 else []
+            macro = match.group(1).decode()
+            found.append(BindingModule(BINDING_MACROS[macro], args[0] if args else "",
+                                       args[1] if len(args) > 1 else "", args[2:], None, self.line_of(start),
+                                       None, [], macro))
+        return found
+
+    # -- 6. synchronised regions ----------------------------------------------------------------------
+    @cached_property
+    def _locks(self) -> LockAnalysis:
+        analysis = LockAnalysis(self.normalised.events, self.guard_index, self.target, self.defines)
+        for function in self.function_list:
+            if function.body is not None:
+                analysis.run(function.name, function.body)
+        return analysis
+
+    def lock_state(self, node: Node) -> LockState:
+        """Locks, critical sections and detached thread state in force at a node's statement."""
+        return self._locks.state_at(node)
+
+    @property
+    def critical_sections(self) -> list[CriticalSectionRegion]:
+        return self._locks.critical_sections
+
+    @property
+    def stray_critical_section_ends(self) -> list[Node]:
+        """``Py_END_CRITICAL_SECTION*`` calls with no open section before them in their function."""
+        return self._locks.stray_critical_section_ends
+
+    @property
+    def allow_threads_regions(self) -> list[AllowThreadsRegion]:
+        return self._locks.allow_threads_regions
+
+    def is_atomic_call(self, call: Call) -> bool:
+        """An atomic operation: C11/GCC/CPython/Win32 atomics, or a member call on a std::atomic."""
+        if is_atomic_name(call.name):
+            return True
+        callee = call.node.child_by_field_name("function")
+        if callee is None or callee.type != "field_expression":
+            return False
+        if text(callee.child_by_field_name("field")) not in ATOMIC_METHODS:
+            return False
+        receiver = callee.child_by_field_name("argument")
+        while receiver is not None and receiver.type in ("field_expression", "subscript_expression"):
+            if receiver.type == "field_expression":
+                break
+            receiver = receiver.child_by_field_name("argument")
+        if receiver is None:
+            return False
+        if receiver.type == "identifier":
+            variable = self.type_of(receiver)
+            return variable is not None and variable.atomic
+        return False
+
+    # -- 7. macros ------------------------------------------------------------------------------------
+    @cached_property
+    def macro_definitions(self) -> dict[str, list[Macro]]:
+        """Every ``#define`` of each name, in file order."""
+        found: dict[str, list[Macro]] = {}
+        for directive in self.raw.directives:
+            if directive.kind != "define" or directive.name is None or directive.body_offset is None:
+                continue
+            body = directive.text[len(directive.name):].strip()
+            if directive.params is not None:
+                body = body[body.find(")") + 1:].strip() if ")" in body else ""
+            found.setdefault(directive.name, []).append(Macro(
+                directive.name, directive.params, body, directive.body_offset,
+                max(directive.body_offset, directive.end), directive.line,
+                self._define_nodes.get(directive.start), self.guards_at(directive.start),
+                self.language, self.source,
+            ))
+        return found
+
+    @cached_property
+    def macros(self) -> dict[str, Macro]:
+        """``#define``s by name (the first definition when ``#if`` branches define one twice)."""
+        return {name: definitions[0] for name, definitions in self.macro_definitions.items()}
+
+
+class _NoFunction:
+    name = None
+
+
+_NO_FUNCTION = _NoFunction()
+
+
+def _context(node: Node) -> str:
+    parent = node.parent
+    while parent is not None and parent.type in ("pointer_expression", "cast_expression", "parenthesized_expression"):
+        parent = parent.parent
+    if parent is None:
+        return "other"
+    if parent.type in ("initializer_list", "initializer_pair", "init_declarator"):
+        return "initializer"
+    if parent.type == "argument_list":
+        return "argument"
+    if parent.type == "assignment_expression":
+        return "assignment"
+    return "other"
+
+
+def _identifiers(node: Node) -> list[Node]:
+    if node.type == "identifier":
+        return [node]
+    found = []
+    for child in node.named_children:
+        found.extend(_identifiers(child))
+    return found
+
+
+def _assigned_to(call: Node) -> str | None:
+    """The variable a call's result is stored in: ``m = f()`` or ``PyObject *m = f()``."""
+    node = call
+    parent = node.parent
+    while parent is not None and parent.type in ("cast_expression", "parenthesized_expression"):
+        node, parent = parent, parent.parent
+    if parent is None:
+        return None
+    if parent.type == "assignment_expression" and parent.child_by_field_name("right") == node:
+        return compact(parent.child_by_field_name("left"))
+    if parent.type == "init_declarator":
+        name = declarator_name(parent.child_by_field_name("declarator"))
+        return text(name) if name is not None else None
+    return None
+
+
+def _macro_def_argument(macro: Macro, call: Call) -> str | None:
+    """Which PyModuleDef a macro wrapping ``PyModuleDef_Init(&X)`` passes, given the call's args."""
+    match = re.search(r"PyModuleDef_Init\s*\(\s*&?\s*\(?\s*([A-Za-z_]\w*)", macro.body)
+    if match is None:
+        return None
+    name = match.group(1)
+    if macro.params and name in macro.params:
+        index = macro.params.index(name)
+        return null_or_name(call.args[index]) if index < len(call.args) else None
+    return name
+
+
+def _receiver_root(call: Call) -> str | None:
+    """``m`` for ``m.def(...)`` and for chained ``m.def(...).def(...)``."""
+    node: Node | None = call.node.child_by_field_name("function")
+    while node is not None:
+        if node.type == "identifier":
+            return text(node)
+        if node.type == "field_expression":
+            node = node.child_by_field_name("argument")
+        elif node.type == "call_expression":
+            node = node.child_by_field_name("function")
+        else:
+            return None
+    return None

@@ -1,0 +1,301 @@
+"""FT104/FT106/FT107: GIL declarations of modules written with Cython, nanobind and PyO3.
+
+Each of these tools declares GIL independence in a different place, often in a build file beside
+the sources, so the rules are project-level: every file contributes a small summary and the
+project pass decides, file by file, with the build files of the folders above it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from ftaudit.cmodel.buildfiles import (
+    parse_rust_pymodules,
+    read_cargo,
+    read_cmake,
+    read_meson,
+    read_pyproject,
+    read_setup_py,
+)
+from ftaudit.cmodel.cython import parse_cython
+from ftaudit.context import FileContext, ProjectContext
+from ftaudit.facts.declarations import PYO3_FREE_THREADED_SINCE, PYO3_GIL_NOT_USED_DEFAULT_SINCE
+from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
+from ftaudit.rule import Example, Rule
+from ftaudit.source import Language
+
+HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
+
+
+def folder_of(path: str) -> PurePosixPath:
+    return PurePosixPath(path).parent
+
+
+def governs(build_dir: PurePosixPath, path: str) -> bool:
+    """A build file governs the files in its folder and below."""
+    folder = folder_of(path)
+    return folder == build_dir or build_dir in folder.parents or str(build_dir) == "."
+
+
+def _truthy(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _line_span(ctx: ProjectContext | None, line: int, width: int) -> tuple[Position, Position]:
+    return Position(line, 1), Position(line, max(2, width + 1))
+
+
+class CythonMissingFreethreadingDirective(Rule):
+    code = "FT104"
+    slug = "cython-missing-freethreading-directive"
+    summary = "Cython module does not declare `freethreading_compatible=True`"
+    severity = Severity.WARNING
+    languages = frozenset({Language.CYTHON, Language.PYTHON, Language.TOML, Language.MESON})
+    project_level = True
+    fixable = True
+    what = (
+        "Finds `.pyx` modules with no `freethreading_compatible=True` in their `# cython:` header comment "
+        "when no build file of the project sets it for them either: `compiler_directives` passed to "
+        "`cythonize()` in `setup.py`, `-X freethreading_compatible=True` in `meson.build` `cython_args`, or "
+        "Cython options in `pyproject.toml`. A build file applies to the `.pyx` files in its folder and below. "
+        "An explicit `freethreading_compatible=False` is a deliberate choice and is not reported."
+    )
+    why = (
+        "Cython 3.1 and newer build modules that work on the free-threaded CPython, but they only declare "
+        "GIL independence when asked to; without the directive, importing the module re-enables the GIL for "
+        "the whole process."
+    )
+    instead = (
+        "Once the module is thread-safe, add `# cython: freethreading_compatible=True` at the top of the "
+        "`.pyx` (Cython 3.1+), or set it for every module in the build: "
+        "`cythonize(..., compiler_directives={\"freethreading_compatible\": True})`, or "
+        "`cython_args: ['-X', 'freethreading_compatible=True']` in meson. Cython's `cython.critical_section` "
+        "and `cython.pymutex` help make shared state safe."
+    )
+    suggestion = "Add `# cython: freethreading_compatible=True` (Cython 3.1+) once the module is thread-safe."
+    fix_safety = "Unsafe: the directive only declares thread-safety; it does not create it."
+    references = ("https://cython.readthedocs.io/en/latest/src/userguide/freethreading.html", HOWTO)
+    tags = ("free-threading", "module-declaration", "cython")
+    bad = (
+        Example("# cython: language_level=3  <- FT104\n\ndef add(int a, int b):\n    return a + b\n",
+                path="fastmath.pyx",
+                files={"setup.py": "from setuptools import setup\nfrom Cython.Build import cythonize\n"
+                                   "setup(ext_modules=cythonize('fastmath.pyx'))\n"}),
+    )
+    good = (
+        Example("# cython: language_level=3, freethreading_compatible=True\n\ndef add(int a, int b):\n"
+                "    return a + b\n", path="fastmath.pyx"),
+        Example("def add(int a, int b):\n    return a + b\n", path="pkg/fastmath.pyx",
+                files={"setup.py": "from setuptools import setup\nfrom Cython.Build import cythonize\n"
+                                   "setup(ext_modules=cythonize('pkg/*.pyx', compiler_directives="
+                                   "{'freethreading_compatible': True}))\n"},
+                title="Set for the whole project in setup.py"),
+        Example("def add(int a, int b):\n    return a + b\n", path="fastmath.pyx",
+                files={"meson.build": "py.extension_module('fastmath', 'fastmath.pyx',\n"
+                                      "  cython_args: ['-X', 'freethreading_compatible=True'])\n"},
+                title="Set in meson.build"),
+    )
+
+    def summarize(self, ctx: FileContext) -> dict | None:
+        source = ctx.source
+        name = source.path.name
+        if source.language is Language.CYTHON:
+            if source.path.suffix != ".pyx":
+                return None  # .pxd/.pxi are included into modules, they are not modules
+            module = parse_cython(source.text)
+            first = source.line_text(1)
+            ctx.keep_lines(1)
+            return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first)}
+        if name == "setup.py":
+            value = read_setup_py(source.text).compiler_directives.get("freethreading_compatible")
+        elif name == "pyproject.toml":
+            value = read_pyproject(source.text).cython_directives.get("freethreading_compatible")
+        elif name == "meson.build":
+            value = read_meson(source.text).cython_directives.get("freethreading_compatible")
+        else:
+            return None
+        return {"kind": "build", "declared": _truthy(value)}
+
+    def check_project(self, project: ProjectContext) -> None:
+        builds = [(folder_of(path), s["declared"]) for path, s in project.summaries.items() if s["kind"] == "build"]
+        for path, summary in sorted(project.summaries.items()):
+            if summary["kind"] != "pyx" or summary["declared"] is not None:
+                continue
+            if any(declared is not None and governs(folder, path) for folder, declared in builds):
+                continue  # a build file decides for it (True: declared; False: deliberately not)
+            start = Position(1, 1)
+            project.report(
+                path, start, Position(1, max(2, summary["width"] + 1)),
+                f"Cython module `{PurePosixPath(path).name}` does not declare freethreading_compatible=True: "
+                f"importing it re-enables the GIL on free-threaded {project.target.label}",
+                fix=Fix(Applicability.UNSAFE, "Declare the module free-threading compatible",
+                        (Edit("# cython: freethreading_compatible=True\n", start, start),)),
+            )
+
+
+class NanobindMissingFreeThreaded(Rule):
+    code = "FT106"
+    slug = "nanobind-missing-free-threaded"
+    summary = "nanobind module built without `FREE_THREADED`"
+    severity = Severity.WARNING
+    languages = frozenset({Language.CMAKE, Language.CPP, Language.C})
+    project_level = True
+    what = (
+        "Finds `nanobind_add_module(...)` calls in `CMakeLists.txt` without the `FREE_THREADED` option for "
+        "targets built from sources that define an `NB_MODULE`. When the sources are given through CMake "
+        "variables, any `NB_MODULE` below the CMake file's folder counts."
+    )
+    why = (
+        "nanobind only declares `Py_MOD_GIL_NOT_USED` (and builds its free-threaded support) when the module "
+        "is added with `FREE_THREADED`; otherwise importing it re-enables the GIL."
+    )
+    instead = "Once the bindings are thread-safe, add `FREE_THREADED` to `nanobind_add_module()` (nanobind 2.2+)."
+    suggestion = "Add `FREE_THREADED` to nanobind_add_module() (nanobind 2.2+)."
+    references = ("https://nanobind.readthedocs.io/en/latest/free_threaded.html", HOWTO)
+    tags = ("free-threading", "module-declaration", "nanobind")
+    bad = (
+        Example("cmake_minimum_required(VERSION 3.15)\nfind_package(nanobind CONFIG REQUIRED)\n"
+                "nanobind_add_module(fastmod NB_STATIC src/fastmod.cpp)  # <- FT106\n",
+                path="CMakeLists.txt", files={"src/fastmod.cpp": "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"}),
+    )
+    good = (
+        Example("find_package(nanobind CONFIG REQUIRED)\n"
+                "nanobind_add_module(fastmod FREE_THREADED NB_STATIC src/fastmod.cpp)\n",
+                path="CMakeLists.txt", files={"src/fastmod.cpp": "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"}),
+    )
+
+    def summarize(self, ctx: FileContext) -> dict | None:
+        if ctx.source.language is Language.CMAKE:
+            modules = [{"target": m.target, "free_threaded": m.free_threaded, "sources": m.sources, "line": m.line,
+                        "width": len(ctx.source.line_text(m.line))}
+                       for m in read_cmake(ctx.source.text).modules if m.kind == "nanobind"]
+            ctx.keep_lines(*(m["line"] for m in modules))
+            return {"kind": "cmake", "modules": modules} if modules else None
+        if b"NB_MODULE" not in ctx.source.data or ctx.c_unit is None:
+            return None
+        if any(m.kind == "nanobind" for m in ctx.c_unit.binding_modules):
+            return {"kind": "source"}
+        return None
+
+    def check_project(self, project: ProjectContext) -> None:
+        nb_sources = {path for path, s in project.summaries.items() if s["kind"] == "source"}
+        for path, summary in sorted(project.summaries.items()):
+            if summary["kind"] != "cmake":
+                continue
+            folder = folder_of(path)
+            for module in summary["modules"]:
+                if module["free_threaded"]:
+                    continue
+                if not self._builds_nb_module(folder, module["sources"], nb_sources):
+                    continue
+                line = module["line"]
+                project.report(path, *_line_span(project, line, module["width"]),
+                               f"nanobind module `{module['target']}` is added without FREE_THREADED: importing "
+                               f"it re-enables the GIL on free-threaded {project.target.label}")
+
+    @staticmethod
+    def _builds_nb_module(folder: PurePosixPath, sources: list[str], nb_sources: set[str]) -> bool:
+        literal = [s for s in sources if "$" not in s]
+        if literal and len(literal) == len(sources):
+            wanted = {(folder / s).as_posix() for s in literal}
+            return bool(wanted & nb_sources) or any(p.endswith(tuple("/" + s for s in literal)) for p in nb_sources)
+        return any(governs(folder, p) for p in nb_sources)
+
+
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def pyo3_version(requirement: str | None) -> tuple[int, int] | None:
+    """The lowest PyO3 minor version a Cargo requirement admits ("0.23", "^0.22.2", ">=0.21, <0.24")."""
+    if not requirement:
+        return None
+    match = _VERSION.search(requirement)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class Pyo3GilUsed(Rule):
+    code = "FT107"
+    slug = "pyo3-gil-used"
+    summary = "PyO3 module does not declare `gil_used = false`"
+    severity = Severity.WARNING
+    languages = frozenset({Language.RUST, Language.TOML})
+    project_level = True
+    what = (
+        "Finds `#[pymodule]` (or `#[pyo3::pymodule]`) items without `gil_used = false` in crates whose PyO3 "
+        "version, read from the nearest `Cargo.toml`, still defaults to requiring the GIL (before 0.28). "
+        "A `.gil_used(false)` call in the same file counts as a declaration. With PyO3 0.28 or newer the "
+        "default is `gil_used = false` and nothing is reported; when the version cannot be read (a "
+        "workspace dependency, no `Cargo.toml`), the finding is a note."
+    )
+    why = "A PyO3 module that keeps the default `gil_used = true` re-enables the GIL when it is imported."
+    instead = (
+        "Once the module is thread-safe, write `#[pymodule(gil_used = false)]` (PyO3 0.23+), or upgrade to "
+        "PyO3 0.28+, where it is the default. PyO3 before 0.23 cannot build for the free-threaded CPython."
+    )
+    suggestion = "Write `#[pymodule(gil_used = false)]` (PyO3 0.23+), or upgrade to PyO3 0.28+."
+    references = ("https://pyo3.rs/latest/free-threading.html", "https://github.com/PyO3/pyo3/pull/5564")
+    tags = ("free-threading", "module-declaration", "pyo3")
+    bad = (
+        Example("use pyo3::prelude::*;\n\n#[pymodule]  // <- FT107\nfn fastmod(m: &Bound<'_, PyModule>) -> "
+                "PyResult<()> {\n    Ok(())\n}\n",
+                files={"Cargo.toml": "[package]\nname = 'fastmod'\n[dependencies]\npyo3 = { version = \"0.23\" }\n"}),
+    )
+    good = (
+        Example("use pyo3::prelude::*;\n\n#[pymodule(gil_used = false)]\nfn fastmod(m: &Bound<'_, PyModule>) -> "
+                "PyResult<()> {\n    Ok(())\n}\n",
+                files={"Cargo.toml": "[package]\nname = 'fastmod'\n[dependencies]\npyo3 = \"0.23\"\n"}),
+        Example("use pyo3::prelude::*;\n\n#[pymodule]\nmod fastmod {}\n",
+                files={"Cargo.toml": "[package]\nname = 'fastmod'\n[dependencies]\npyo3 = \"0.28.2\"\n"},
+                title="PyO3 0.28 declares it by default"),
+    )
+
+    def summarize(self, ctx: FileContext) -> dict | None:
+        source = ctx.source
+        if source.path.name == "Cargo.toml":
+            info = read_cargo(source.text)
+            version = pyo3_version(info.pyo3_version)
+            return {"kind": "cargo", "version": version, "workspace": info.from_workspace}
+        if source.language is not Language.RUST or b"pymodule" not in source.data:
+            return None
+        declared_by_call = bool(re.search(r"\.gil_used\s*\(\s*false\s*\)", source.text))
+        modules = [{"line": m.attribute_line, "name": m.name, "width": len(source.line_text(m.attribute_line))}
+                   for m in parse_rust_pymodules(source.text) if not m.gil_used_false]
+        if declared_by_call or not modules:
+            return None
+        ctx.keep_lines(*(m["line"] for m in modules))
+        return {"kind": "rust", "modules": modules}
+
+    def check_project(self, project: ProjectContext) -> None:
+        cargos = {folder_of(p): s for p, s in project.summaries.items() if s["kind"] == "cargo"}
+        for path, summary in sorted(project.summaries.items()):
+            if summary["kind"] != "rust":
+                continue
+            cargo = self._nearest(cargos, folder_of(path))
+            version = cargo["version"] if cargo else None
+            if version is not None and version >= PYO3_GIL_NOT_USED_DEFAULT_SINCE:
+                continue
+            for module in summary["modules"]:
+                name = module["name"] or "module"
+                if version is None:
+                    severity, detail = Severity.NOTE, "PyO3's version could not be read from Cargo.toml"
+                elif version < PYO3_FREE_THREADED_SINCE:
+                    severity, detail = None, (f"PyO3 {version[0]}.{version[1]} predates free-threaded support "
+                                              "(0.23)")
+                else:
+                    severity, detail = None, f"PyO3 {version[0]}.{version[1]} still defaults to gil_used = true"
+                project.report(path, *_line_span(project, module["line"], module["width"]),
+                               f"PyO3 module `{name}` does not declare gil_used = false ({detail}): importing it "
+                               f"re-enables the GIL on free-threaded {project.target.label}", severity=severity)
+
+    @staticmethod
+    def _nearest(cargos: dict[PurePosixPath, dict], folder: PurePosixPath) -> dict | None:
+        for candidate in (folder, *folder.parents):
+            if candidate in cargos:
+                return cargos[candidate]
+        return None

@@ -1,0 +1,49 @@
+"""Test helpers shared by the suite: repository paths, small trees, and CLI runners.
+
+Kept out of conftest.py so that test modules can import them by name without clashing with the
+conftest.py files of sub-folders.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from ftaudit.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def run(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Result:
+    """Run the CLI in-process (click's runner) from ``cwd``."""
+    runner = CliRunner()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, args, env=dict(env or {}), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def run_process(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the installed ``ftaudit`` as a user would, in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "ftaudit", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120)
