@@ -18,7 +18,7 @@ from typing import Any
 
 import pathspec
 
-from ftaudit.config import Settings
+from ftaudit.config import Settings, requires_python, target_from_requires_python
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.discover import FoundFile, discover
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
@@ -38,6 +38,7 @@ CONTEXT_LINES = 3  # lines kept around each finding for code frames and the HTML
 class FileTask:
     file: FoundFile
     rules: tuple[str, ...]  # codes enabled for this file
+    target: Target | None = None  # when a nested pyproject.toml gives this file another minimum
 
 
 @dataclass
@@ -127,7 +128,7 @@ def analyse_file(task: FileTask) -> FileResult:
     if source is None:
         return result
     result.analysed = True
-    ctx = FileContext(source, config.target)
+    ctx = FileContext(source, task.target or config.target)
     for code in task.rules:
         rule = _rule(code)
         ctx.rule = rule
@@ -223,6 +224,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                          respect_gitignore=settings.respect_gitignore, force_exclude=False)
         files.extend(f for f in extra.files if f.display not in focus)
     pfi = _per_file_ignores(settings)
+    minimum_for = _MinimumVersions(settings)
     tasks = []
     for f in files:
         ignored = _ignored_for(f, settings.root, pfi) if pfi else []
@@ -232,7 +234,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             if f.language in cls.languages and not any(code.startswith(s) for s in ignored)
             and (in_focus or cls.project_level)
         )
-        tasks.append(FileTask(f, codes))
+        tasks.append(FileTask(f, codes, minimum_for(f.path)))
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
@@ -263,6 +265,34 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         lines={path: r.lines for path, r in by_path.items() if path in focus},
         rules=list(rules.values()), settings=settings, suppressed=suppressed, skipped=found.skipped,
     )
+
+
+class _MinimumVersions:
+    """The oldest CPython each file must still build for: `requires-python` of the nearest
+    pyproject.toml between the file and the project root (a monorepo's packages differ)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.root.resolve()
+        self._by_dir: dict[Path, Target | None] = {}
+
+    def __call__(self, path: Path) -> Target | None:
+        return self._for_dir(path.parent)
+
+    def _for_dir(self, folder: Path) -> Target | None:
+        if folder in self._by_dir:
+            return self._by_dir[folder]
+        result: Target | None = None
+        pyproject = folder / "pyproject.toml"
+        spec = requires_python(pyproject) if pyproject.is_file() and folder != self.root else None
+        if spec:
+            minimum = target_from_requires_python(spec).minimum
+            if minimum is not None and minimum != self.settings.target.minimum:
+                result = replace(self.settings.target, minimum=minimum)
+        elif folder != self.root and self.root in folder.parents:
+            result = self._for_dir(folder.parent)
+        self._by_dir[folder] = result
+        return result
 
 
 def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileResult]:

@@ -102,7 +102,9 @@ def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
         return None
     indent = _indent_of(ctx, sentinel.start_byte)
     body = [f"{indent}{{Py_mod_gil, Py_MOD_GIL_NOT_USED}},"]
-    if ctx.target.supports_older_than((3, 13)):
+    # Guard unless the project is known to need 3.13+: a needless guard costs nothing, a missing one
+    # breaks older builds.
+    if ctx.target.minimum is None or ctx.target.minimum < (3, 13):
         body = [SLOT_GUARD, *body, "#endif"]
     return Fix(Applicability.UNSAFE, "Declare that the module does not need the GIL",
                (_insert_before_line(ctx, sentinel.start_byte, body),))

@@ -79,18 +79,31 @@ def read_setup_py(text: str | bytes) -> SetupInfo:
                     info.errors.append(f"line {node.lineno}: compiler_directives is not a literal dict")
         elif name in ("Extension", "Pybind11Extension", "CppExtension", "CUDAExtension"):
             args = list(node.args)
-            ext_name = _literal(args[0], names) if args else _literal(keywords["name"], names) if "name" in keywords else None
+            ext_name = (
+                _literal(args[0], names)
+                if args
+                else _literal(keywords["name"], names)
+                if "name" in keywords
+                else None
+            )
             sources_node = args[1] if len(args) > 1 else keywords.get("sources")
             sources = _literal(sources_node, names) if sources_node is not None else None
             macros = _literal(keywords["define_macros"], names) if "define_macros" in keywords else None
             limited = _literal(keywords["py_limited_api"], names) if "py_limited_api" in keywords else None
-            info.extensions.append(ExtensionInfo(
-                ext_name if isinstance(ext_name, str) else None,
-                [s for s in sources if isinstance(s, str)] if isinstance(sources, list | tuple) else [],
-                [tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
-                 for m in macros] if isinstance(macros, list | tuple) else [],
-                node.lineno, limited if isinstance(limited, bool) else None,
-            ))
+            info.extensions.append(
+                ExtensionInfo(
+                    ext_name if isinstance(ext_name, str) else None,
+                    [s for s in sources if isinstance(s, str)] if isinstance(sources, list | tuple) else [],
+                    [
+                        tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
+                        for m in macros
+                    ]
+                    if isinstance(macros, list | tuple)
+                    else [],
+                    node.lineno,
+                    limited if isinstance(limited, bool) else None,
+                )
+            )
     return info
 
 
@@ -213,8 +226,8 @@ def _balanced_call(text: str, open_paren: int) -> str:
             depth += char == "("
             depth -= char == ")"
             if depth == 0:
-                return text[open_paren + 1:index]
-    return text[open_paren + 1:]
+                return text[open_paren + 1 : index]
+    return text[open_paren + 1 :]
 
 
 def read_meson(text: str | bytes) -> MesonInfo:
@@ -268,11 +281,26 @@ class CMakeInfo:
 _CMAKE_COMMAND = re.compile(r"\b(nanobind_add_module|pybind11_add_module)\s*\(", re.I)
 _CMAKE_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"|([^\s()"]+)')
 # Keyword options of the two commands (flags, and keywords that take one value).
-_NANOBIND_FLAGS = frozenset({"STABLE_ABI", "FREE_THREADED", "NB_STATIC", "NB_SHARED", "PROTECT_STACK", "LTO",
-                             "NOMINSIZE", "NOSTRIP", "MUST_NOT_BE_USED", "SHARED", "MODULE", "EXCLUDE_FROM_ALL"})
+_NANOBIND_FLAGS = frozenset(
+    {
+        "STABLE_ABI",
+        "FREE_THREADED",
+        "NB_STATIC",
+        "NB_SHARED",
+        "PROTECT_STACK",
+        "LTO",
+        "NOMINSIZE",
+        "NOSTRIP",
+        "MUST_NOT_BE_USED",
+        "SHARED",
+        "MODULE",
+        "EXCLUDE_FROM_ALL",
+    }
+)
 _NANOBIND_VALUED = frozenset({"NB_DOMAIN", "NB_SUPPRESS_WARNINGS"})
-_PYBIND11_FLAGS = frozenset({"MODULE", "SHARED", "EXCLUDE_FROM_ALL", "NO_EXTRAS", "SYSTEM", "THIN_LTO",
-                             "OPT_SIZE", "WITHOUT_SOABI"})
+_PYBIND11_FLAGS = frozenset(
+    {"MODULE", "SHARED", "EXCLUDE_FROM_ALL", "NO_EXTRAS", "SYSTEM", "THIN_LTO", "OPT_SIZE", "WITHOUT_SOABI"}
+)
 
 
 def read_cmake(text: str | bytes) -> CMakeInfo:
@@ -397,12 +425,14 @@ def parse_rust_pymodules(text: str | bytes) -> list[RustPyModule]:
         item = _RUST_ITEM.search(source, match.end())
         attribute_line = source.count("\n", 0, match.start()) + 1
         args = match.group(1) or ""
-        found.append(RustPyModule(
-            attribute_line,
-            source.count("\n", 0, item.start()) + 1 if item else 0,
-            item.group(2) if item else None,
-            item.group(1) if item else None,
-            bool(_GIL_USED_FALSE.search(args)),
-            " ".join(match.group(0).split()),
-        ))
+        found.append(
+            RustPyModule(
+                attribute_line,
+                source.count("\n", 0, item.start()) + 1 if item else 0,
+                item.group(2) if item else None,
+                item.group(1) if item else None,
+                bool(_GIL_USED_FALSE.search(args)),
+                " ".join(match.group(0).split()),
+            )
+        )
     return found

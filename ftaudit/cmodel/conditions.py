@@ -175,8 +175,16 @@ class _Evaluator:
         return (min(yes[0], no[0]), max(yes[1], no[1]))
 
     _LEVELS: tuple[tuple[str, ...], ...] = (
-        ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="), ("<<", ">>"),
-        ("+", "-"), ("*", "/", "%"),
+        ("||",),
+        ("&&",),
+        ("|",),
+        ("^",),
+        ("&",),
+        ("==", "!="),
+        ("<", ">", "<=", ">="),
+        ("<<", ">>"),
+        ("+", "-"),
+        ("*", "/", "%"),
     )
 
     def binary(self, level: int) -> Interval:
@@ -217,7 +225,11 @@ class _Evaluator:
             self.expect(")")
             return inner
         if kind == "num":
-            number = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 8 if value.startswith("0") else 10)
+            number = (
+                int(value, 16)
+                if value[:2] in ("0x", "0X")
+                else int(value, 8 if value.startswith("0") else 10)
+            )
             return (number, number)
         if kind == "chr":
             return (ord(value[1]), ord(value[1])) if len(value) == 3 else _UNKNOWN
@@ -311,8 +323,14 @@ def _apply(op: str, a: Interval, b: Interval) -> Interval:
     x, y = int(a[0]), int(b[0])
     try:
         result = {
-            "*": lambda: x * y, "/": lambda: int(x / y), "%": lambda: x % y, "<<": lambda: x << y,
-            ">>": lambda: x >> y, "&": lambda: x & y, "|": lambda: x | y, "^": lambda: x ^ y,
+            "*": lambda: x * y,
+            "/": lambda: int(x / y),
+            "%": lambda: x % y,
+            "<<": lambda: x << y,
+            ">>": lambda: x >> y,
+            "&": lambda: x & y,
+            "|": lambda: x | y,
+            "^": lambda: x ^ y,
         }[op]()
     except (ZeroDivisionError, ValueError):
         return _UNKNOWN

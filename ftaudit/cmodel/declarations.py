@@ -113,7 +113,9 @@ def _specifiers(declaration: Node) -> tuple[str | None, bool, bool, bool, bool]:
                 volatile = True
             elif word == "_Atomic":
                 atomic = True
-        elif (kind == "ms_declspec_modifier" and "thread" in text(child)) or (kind == "macro_type_specifier" and text(child.child_by_field_name("name")) in THREAD_LOCAL_WORDS):
+        elif (kind == "ms_declspec_modifier" and "thread" in text(child)) or (
+            kind == "macro_type_specifier" and text(child.child_by_field_name("name")) in THREAD_LOCAL_WORDS
+        ):
             thread_local = True
     return storage, const, volatile, atomic, thread_local
 
@@ -123,8 +125,14 @@ def walk_declarator(node: Node | None, in_function: bool = False, cpp: bool = Fa
     shape = _Shape()
     while node is not None:
         kind = node.type
-        if kind in ("identifier", "field_identifier", "qualified_identifier", "type_identifier",
-                    "operator_name", "destructor_name"):
+        if kind in (
+            "identifier",
+            "field_identifier",
+            "qualified_identifier",
+            "type_identifier",
+            "operator_name",
+            "destructor_name",
+        ):
             shape.name = node
             return shape
         if kind == "init_declarator":
@@ -159,8 +167,9 @@ def walk_declarator(node: Node | None, in_function: bool = False, cpp: bool = Fa
                 node = inner
         elif kind in ("parenthesized_declarator", "attributed_declarator", "reference_declarator"):
             children = named(node)
-            node = next((c for c in children if c.type not in ("attribute_declaration", "type_qualifier")),
-                        None)
+            node = next(
+                (c for c in children if c.type not in ("attribute_declaration", "type_qualifier")), None
+            )
         else:
             return shape
     return shape
@@ -185,8 +194,17 @@ def read_typedef(node: Node) -> list[Typedef]:
         shape = walk_declarator(declarator)
         if shape.name is None:
             continue
-        found.append(Typedef(text(shape.name), base, len(shape.pointer_levels),
-                             (const, *shape.pointer_levels), atomic, shape.is_function_pointer, node))
+        found.append(
+            Typedef(
+                text(shape.name),
+                base,
+                len(shape.pointer_levels),
+                (const, *shape.pointer_levels),
+                atomic,
+                shape.is_function_pointer,
+                node,
+            )
+        )
     return found
 
 
@@ -208,7 +226,10 @@ class TypeResolver:
             # `typedef struct {...} Obj;` keeps its own name: "struct <anonymous>" tells nothing.
             if alias.base_type.endswith("<anonymous>"):
                 break
-            if alias.base_type.startswith(("struct ", "union ", "enum ", "class ")) and alias.pointer_depth == 0:
+            if (
+                alias.base_type.startswith(("struct ", "union ", "enum ", "class "))
+                and alias.pointer_depth == 0
+            ):
                 break
             # The alias's levels sit below what was already collected.
             if levels:
@@ -255,13 +276,26 @@ def read_variables(
         else:
             levels = (base_const, *shape.pointer_levels)
         name_node = shape.name
-        found.append(Variable(
-            name=text(name_node), node=name_node, declaration=declaration, function=function,
-            storage=storage, base_type=base, declared_type=declared,
-            pointer_depth=extra_depth + len(shape.pointer_levels), const_levels=levels,
-            volatile=volatile or shape.volatile, atomic=atomic, thread_local=thread_local,
-            is_array=shape.is_array, line=line_of(name_node.start_byte), guards=guards_at(name_node.start_byte),
-            is_function_pointer=shape.is_function_pointer or alias_fp, is_parameter=parameter,
-            initializer=shape.initializer,
-        ))
+        found.append(
+            Variable(
+                name=text(name_node),
+                node=name_node,
+                declaration=declaration,
+                function=function,
+                storage=storage,
+                base_type=base,
+                declared_type=declared,
+                pointer_depth=extra_depth + len(shape.pointer_levels),
+                const_levels=levels,
+                volatile=volatile or shape.volatile,
+                atomic=atomic,
+                thread_local=thread_local,
+                is_array=shape.is_array,
+                line=line_of(name_node.start_byte),
+                guards=guards_at(name_node.start_byte),
+                is_function_pointer=shape.is_function_pointer or alias_fp,
+                is_parameter=parameter,
+                initializer=shape.initializer,
+            )
+        )
     return found

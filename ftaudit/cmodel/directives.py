@@ -92,12 +92,12 @@ def _parse_directive(src: bytes, start: int, end: int, line: int) -> Directive:
     hash_at = src.index(b"#", start, end)
     kind = head.group(1).decode("ascii", "replace") if head.group(1) else ""
     if kind != "define":
-        return Directive(kind, _clean(src[head.end():end]), line, hash_at, end)
+        return Directive(kind, _clean(src[head.end() : end]), line, hash_at, end)
     # Continuations may sit anywhere; resolve the name/params on a cleaned view, then find the
     # body offset in the raw bytes by skipping the same tokens.
     match = _DEFINE.match(src, head.end(), end)
     if match is None:
-        return Directive(kind, _clean(src[head.end():end]), line, hash_at, end)
+        return Directive(kind, _clean(src[head.end() : end]), line, hash_at, end)
     name = match.group(1).decode("ascii", "replace")
     params = None
     if match.group(2) is not None:
@@ -106,7 +106,7 @@ def _parse_directive(src: bytes, start: int, end: int, line: int) -> Directive:
     body = match.end()
     while body < end and src[body] in b" \t\\\r\n":
         body += 1
-    return Directive(kind, _clean(src[head.end():end]), line, hash_at, end, name, params, body)
+    return Directive(kind, _clean(src[head.end() : end]), line, hash_at, end, name, params, body)
 
 
 def scan(src: bytes) -> RawScan:
@@ -133,12 +133,10 @@ def scan(src: bytes) -> RawScan:
         elif token == b"//":
             end = _LINE_COMMENT.match(src, start).end()  # type: ignore[union-attr]
         elif token == b'"':
-            if _is_raw_string(src, start):
-                end = _raw_string_end(src, start)
-            else:
-                end = _STRING.match(src, start).end()  # type: ignore[union-attr]
+            raw = _is_raw_string(src, start)
+            end = _raw_string_end(src, start) if raw else _STRING.match(src, start).end()  # type: ignore[union-attr]
         elif token == b"'":
-            if start > 0 and src[start - 1:start].isdigit():
+            if start > 0 and src[start - 1 : start].isdigit():
                 pos = start + 1  # a C++14 digit separator, not a character literal
                 continue
             end = _CHAR.match(src, start).end()  # type: ignore[union-attr]
@@ -161,7 +159,7 @@ def _is_raw_string(src: bytes, quote: int) -> bool:
     if i < 0 or src[i] != ord("R"):
         return False
     for prefix in (b"u8", b"u", b"U", b"L"):
-        if src[i - len(prefix):i] == prefix:
+        if src[i - len(prefix) : i] == prefix:
             i -= len(prefix)
             break
     return i == 0 or not (chr(src[i - 1]).isalnum() or src[i - 1] == ord("_"))
@@ -172,6 +170,6 @@ def _raw_string_end(src: bytes, quote: int) -> int:
     paren = src.find(b"(", quote + 1, quote + 20)
     if paren < 0:
         return _STRING.match(src, quote).end()  # type: ignore[union-attr]
-    closing = b")" + src[quote + 1:paren] + b'"'
+    closing = b")" + src[quote + 1 : paren] + b'"'
     found = src.find(closing, paren + 1)
     return len(src) if found < 0 else found + len(closing)

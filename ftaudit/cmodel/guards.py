@@ -84,8 +84,13 @@ class GuardIndex:
         for directive in directives:
             kind = directive.kind
             if kind in ("if", "ifdef", "ifndef"):
-                guard = Guard(kind, _first_word(directive) if kind != "if" else directive.text,
-                              directive.line, directive.start, chain=directive.start)
+                guard = Guard(
+                    kind,
+                    _first_word(directive) if kind != "if" else directive.text,
+                    directive.line,
+                    directive.start,
+                    chain=directive.start,
+                )
                 chains.append([guard.own_expression])
                 stack.append(guard)
             elif kind in ("elif", "elifdef", "elifndef", "else"):
@@ -93,10 +98,12 @@ class GuardIndex:
                     self.unbalanced = True
                     continue
                 previous = stack.pop()
-                condition = "" if kind == "else" else (
-                    directive.text if kind == "elif" else _first_word(directive))
-                guard = Guard(kind, condition, directive.line, directive.start,
-                              tuple(chains[-1]), previous.chain)
+                condition = (
+                    "" if kind == "else" else (directive.text if kind == "elif" else _first_word(directive))
+                )
+                guard = Guard(
+                    kind, condition, directive.line, directive.start, tuple(chains[-1]), previous.chain
+                )
                 chains[-1].append(guard.own_expression)
                 stack.append(guard)
             elif kind == "endif":
@@ -119,7 +126,9 @@ class GuardIndex:
     def in_later_branch(self, offset: int) -> bool:
         """Inside an ``#elif``/``#else`` branch at any depth (computed once per stack)."""
         if self._later is None:
-            self._later = [any(g.kind not in ("if", "ifdef", "ifndef") for g in stack) for stack in self._stacks]
+            self._later = [
+                any(g.kind not in ("if", "ifdef", "ifndef") for g in stack) for stack in self._stacks
+            ]
         return self._later[bisect_right(self._offsets, offset) - 1]
 
     def at(self, offset: int) -> tuple[Guard, ...]:

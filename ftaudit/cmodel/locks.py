@@ -51,13 +51,36 @@ MEMBER_LOCK = frozenset({"lock", "lock_shared"})
 MEMBER_UNLOCK = frozenset({"unlock", "unlock_shared"})
 DEFERRED = ("defer_lock", "try_to_lock")
 
-ATOMIC_PREFIXES = ("atomic_", "__atomic_", "__sync_", "_Py_atomic_", "Interlocked", "_Interlocked",
-                   "std::atomic_")
-ATOMIC_METHODS = frozenset({
-    "load", "store", "exchange", "compare_exchange_weak", "compare_exchange_strong", "fetch_add",
-    "fetch_sub", "fetch_and", "fetch_or", "fetch_xor", "fetch_max", "fetch_min", "test_and_set", "clear",
-    "wait", "notify_one", "notify_all",
-})
+ATOMIC_PREFIXES = (
+    "atomic_",
+    "__atomic_",
+    "__sync_",
+    "_Py_atomic_",
+    "Interlocked",
+    "_Interlocked",
+    "std::atomic_",
+)
+ATOMIC_METHODS = frozenset(
+    {
+        "load",
+        "store",
+        "exchange",
+        "compare_exchange_weak",
+        "compare_exchange_strong",
+        "fetch_add",
+        "fetch_sub",
+        "fetch_and",
+        "fetch_or",
+        "fetch_xor",
+        "fetch_max",
+        "fetch_min",
+        "test_and_set",
+        "clear",
+        "wait",
+        "notify_one",
+        "notify_all",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +212,9 @@ class _Jumps:
 
 _SKIP = frozenset({"comment", "{", "}", ";"})
 _LOOPS = frozenset({"while_statement", "for_statement", "for_range_loop", "do_statement"})
-_PREPROC_BRANCHES = frozenset({"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef",
-                               "preproc_else"})
+_PREPROC_BRANCHES = frozenset(
+    {"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef", "preproc_else"}
+)
 
 
 class _Walk:
@@ -272,18 +296,27 @@ class _Walk:
         if event is not None and event.form == "block":
             if event.action == "open":
                 state = replace(state, allow_threads=True)
-                self.a.allow_threads_regions.append(AllowThreadsRegion(
-                    "macro", event.start, event.partner, self.function, node))
+                self.a.allow_threads_regions.append(
+                    AllowThreadsRegion("macro", event.start, event.partner, self.function, node)
+                )
             elif event.action == "cs-open":
-                section = self.begin_section(node, event.name, event.args, state,
-                                             self.blocks[-1] if self.blocks else None, scope=node.id)
+                section = self.begin_section(
+                    node,
+                    event.name,
+                    event.args,
+                    state,
+                    self.blocks[-1] if self.blocks else None,
+                    scope=node.id,
+                )
                 state = self.with_section(state, section, node.id)
                 self.a.states[node.id] = entry
         self.blocks.append(node)
         out = self.sequence(node.named_children, state)
         self.blocks.pop()
         # Sections begun in this block end with it (their macros are a brace pair).
-        for key in [k for k, r in self.open_sections.items() if r.block is not None and r.block.id == node.id]:
+        for key in [
+            k for k, r in self.open_sections.items() if r.block is not None and r.block.id == node.id
+        ]:
             del self.open_sections[key]
         if section is not None:
             closer = self.a.events.get(event.partner) if event and event.partner is not None else None
@@ -319,8 +352,10 @@ class _Walk:
         if node.type == "do_statement":
             return _meet([out, *jumps.continues, *jumps.breaks])
         endless = node.type == "for_statement" and node.child_by_field_name("condition") is None
-        endless = endless or (node.type == "while_statement" and flat(node.child_by_field_name("condition"))
-                              in ("(1)", "(true)"))
+        endless = endless or (
+            node.type == "while_statement"
+            and flat(node.child_by_field_name("condition")) in ("(1)", "(true)")
+        )
         if endless:
             return _meet(jumps.breaks)
         return _meet([state, *jumps.breaks])
@@ -392,13 +427,18 @@ class _Walk:
         name = event.name
         if name in ("Py_BEGIN_ALLOW_THREADS", "Py_UNBLOCK_THREADS"):
             if name == "Py_BEGIN_ALLOW_THREADS":
-                self.a.allow_threads_regions.append(AllowThreadsRegion(
-                    "macro", event.start, None, self.function, self.blocks[-1] if self.blocks else None))
+                self.a.allow_threads_regions.append(
+                    AllowThreadsRegion(
+                        "macro", event.start, None, self.function, self.blocks[-1] if self.blocks else None
+                    )
+                )
             return replace(state, allow_threads=True)
         if name in ("Py_END_ALLOW_THREADS", "Py_BLOCK_THREADS"):
             return replace(state, allow_threads=False)
         if event.action == "cs-open":
-            section = self.begin_section(node, name, event.args, state, self.blocks[-1] if self.blocks else None)
+            section = self.begin_section(
+                node, name, event.args, state, self.blocks[-1] if self.blocks else None
+            )
             return self.with_section(state, section, self.blocks[-1].id if self.blocks else None)
         if event.action == "cs-close":
             return self.end_section(node, name, state)
@@ -421,9 +461,16 @@ class _Walk:
         if name in CS_END_KINDS:
             return self.end_section(call, name, state)
         if name == "PyEval_SaveThread":
-            self.open_saves.append(AllowThreadsRegion(
-                "save-restore", call.start_byte, None, self.function,
-                self.blocks[-1] if self.blocks else None, call))
+            self.open_saves.append(
+                AllowThreadsRegion(
+                    "save-restore",
+                    call.start_byte,
+                    None,
+                    self.function,
+                    self.blocks[-1] if self.blocks else None,
+                    call,
+                )
+            )
             self.a.allow_threads_regions.append(self.open_saves[-1])
             return replace(state, allow_threads=True)
         if name == "PyEval_RestoreThread":
@@ -436,9 +483,18 @@ class _Walk:
             receiver = strip_address(text(callee.child_by_field_name("argument")))
             if method in MEMBER_LOCK and not args:
                 mutex = self.deferred_guards.get(receiver, receiver)
-                return replace(state, locks=(*state.locks, HeldLock("scoped" if receiver in self.deferred_guards
-                                                                     else "cpp_mutex", mutex, call.start_byte,
-                                                                     var=receiver)))
+                return replace(
+                    state,
+                    locks=(
+                        *state.locks,
+                        HeldLock(
+                            "scoped" if receiver in self.deferred_guards else "cpp_mutex",
+                            mutex,
+                            call.start_byte,
+                            var=receiver,
+                        ),
+                    ),
+                )
             if method in MEMBER_UNLOCK and not args:
                 kept = tuple(lock for lock in state.locks if lock.var != receiver and lock.expr != receiver)
                 return replace(state, locks=kept)
@@ -453,7 +509,7 @@ class _Walk:
         for declarator in node.children_by_field_name("declarator"):
             var_node = declarator.child_by_field_name("declarator")
             var = text(var_node) if var_node is not None else text(declarator)
-            holder = (declarator.child_by_field_name("parameters") or declarator.child_by_field_name("value"))
+            holder = declarator.child_by_field_name("parameters") or declarator.child_by_field_name("value")
             args = [flat(a) for a in named(holder)] if holder is not None else []
             if any(arg.endswith(DEFERRED) for arg in args):
                 if args:
@@ -461,8 +517,14 @@ class _Walk:
                 continue
             mutexes = [strip_address(a) for a in args if not a.endswith("adopt_lock")]
             if last in SCOPED_CRITICAL_SECTION_TYPES:
-                section = self.begin_section(declarator, "nb::" + last, tuple(mutexes), state,
-                                             self.blocks[-1] if self.blocks else None, kind="guard")
+                section = self.begin_section(
+                    declarator,
+                    "nb::" + last,
+                    tuple(mutexes),
+                    state,
+                    self.blocks[-1] if self.blocks else None,
+                    kind="guard",
+                )
                 state = self.with_section(state, section, scope)
                 continue
             locks = tuple(HeldLock("scoped", m, node.start_byte, scope, var) for m in mutexes)
@@ -483,22 +545,42 @@ class _Walk:
                 break
         return replace(state, locks=tuple(locks))
 
-    def begin_section(self, node: Node, name: str, objects: tuple[str, ...], state: LockState,
-                      block: Node | None, scope: int | None = None, kind: str | None = None) -> CriticalSectionRegion:
+    def begin_section(
+        self,
+        node: Node,
+        name: str,
+        objects: tuple[str, ...],
+        state: LockState,
+        block: Node | None,
+        scope: int | None = None,
+        kind: str | None = None,
+    ) -> CriticalSectionRegion:
         region = CriticalSectionRegion(
-            begin=node, end=None, kind=kind or CS_BEGIN_KINDS.get(name, "1"), end_kind=None,
-            objects=objects, function=self.function, block=block, begin_offset=node.start_byte, name=name)
+            begin=node,
+            end=None,
+            kind=kind or CS_BEGIN_KINDS.get(name, "1"),
+            end_kind=None,
+            objects=objects,
+            function=self.function,
+            block=block,
+            begin_offset=node.start_byte,
+            name=name,
+        )
         self.a.critical_sections.append(region)
         self.open_sections[node.start_byte] = region
         return region
 
     def with_section(self, state: LockState, region: CriticalSectionRegion, scope: int | None) -> LockState:
-        locks = tuple(HeldLock("critical_section", obj, region.begin_offset, scope, region=region.begin_offset)
-                      for obj in region.objects)
+        locks = tuple(
+            HeldLock("critical_section", obj, region.begin_offset, scope, region=region.begin_offset)
+            for obj in region.objects
+        )
         return replace(state, locks=(*state.locks, *locks))
 
     def end_section(self, node: Node, name: str, state: LockState) -> LockState:
-        regions = [lock.region for lock in state.locks if lock.kind == "critical_section" and lock.region is not None]
+        regions = [
+            lock.region for lock in state.locks if lock.kind == "critical_section" and lock.region is not None
+        ]
         if not regions:
             # Perhaps opened on a path that did not reach here; still pair it with the latest open one.
             open_regions = [r for r in self.open_sections.values() if r.end is None and r.kind != "guard"]

@@ -44,13 +44,15 @@ class Macro:
         """The body parsed as statements of a function (cached); offsets are file offsets."""
         if self._tree is None:
             buffer = bytearray(b" " * self.body_end)
-            raw = self.source[self.body_offset:self.body_end]
+            raw = self.source[self.body_offset : self.body_end]
             # Continuation backslashes become spaces; the newlines stay where they are.
-            buffer[self.body_offset:self.body_end] = raw.replace(b"\\\r\n", b"  \n").replace(b"\\\n", b" \n")
+            buffer[self.body_offset : self.body_end] = raw.replace(b"\\\r\n", b"  \n").replace(
+                b"\\\n", b" \n"
+            )
             start = 0 if self.body_offset >= len(_WRAPPER) else None
             if start is None:
                 buffer = bytearray(b" " * len(_WRAPPER)) + buffer  # cannot happen for '#define X '
-            buffer[0:len(_WRAPPER)] = _WRAPPER
+            buffer[0 : len(_WRAPPER)] = _WRAPPER
             buffer += b"\n;}"
             self._tree = parser(self.language).parse(bytes(buffer))
         return self._tree

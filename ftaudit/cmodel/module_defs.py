@@ -16,11 +16,29 @@ from ftaudit.cmodel.nodes import flat, named, text
 from ftaudit.target import Target
 
 # PyModuleDef fields in declaration order (positional initialisers follow it).
-MODULE_DEF_FIELDS = ("m_base", "m_name", "m_doc", "m_size", "m_methods", "m_slots", "m_traverse",
-                     "m_clear", "m_free")
+MODULE_DEF_FIELDS = (
+    "m_base",
+    "m_name",
+    "m_doc",
+    "m_size",
+    "m_methods",
+    "m_slots",
+    "m_traverse",
+    "m_clear",
+    "m_free",
+)
 SLOT_FIELDS = ("slot", "value")
-SINGLE_PHASE_CREATORS = frozenset({"PyModule_Create", "PyModule_Create2", "PyModule_New", "PyModule_NewObject",
-                                   "Py_InitModule", "Py_InitModule3", "Py_InitModule4"})
+SINGLE_PHASE_CREATORS = frozenset(
+    {
+        "PyModule_Create",
+        "PyModule_Create2",
+        "PyModule_New",
+        "PyModule_NewObject",
+        "Py_InitModule",
+        "Py_InitModule3",
+        "Py_InitModule4",
+    }
+)
 MULTI_PHASE_INIT = "PyModuleDef_Init"
 SET_GIL = "PyUnstable_Module_SetGIL"
 BINDING_MACROS = {"PYBIND11_MODULE": "pybind11", "NB_MODULE": "nanobind"}
@@ -137,8 +155,10 @@ class BindingModule:
     macro: str = ""  # "PYBIND11_MODULE" or "NB_MODULE"
 
     def calls_method(self, method: str) -> bool:
-        return any(call.name.endswith("." + method) or call.name.endswith("->" + method)
-                   for call in self.method_calls)
+        return any(
+            call.name.endswith("." + method) or call.name.endswith("->" + method)
+            for call in self.method_calls
+        )
 
 
 def read_slot_entries(
@@ -157,8 +177,9 @@ def read_slot_entries(
         if slot in ("0", "") and value in ("", *_NULLS):
             terminated = True
             continue
-        entries.append(SlotEntry(slot, value, element, guards_at(element.start_byte), target,
-                                 values.get("value")))
+        entries.append(
+            SlotEntry(slot, value, element, guards_at(element.start_byte), target, values.get("value"))
+        )
     return entries, terminated
 
 
@@ -167,7 +188,9 @@ def string_value(node: Node | None) -> str | None:
     if node is None:
         return None
     if node.type == "string_literal":
-        return "".join(text(c) for c in node.named_children if c.type in ("string_content", "escape_sequence"))
+        return "".join(
+            text(c) for c in node.named_children if c.type in ("string_content", "escape_sequence")
+        )
     if node.type == "concatenated_string":
         parts = [string_value(child) for child in node.named_children]
         return None if any(p is None for p in parts) else "".join(p for p in parts if p is not None)

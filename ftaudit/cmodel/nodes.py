@@ -43,8 +43,15 @@ def declarator_name(node: Node | None) -> Node | None:
     """The identifier a (function) declarator declares, through pointers, parens and arrays."""
     while node is not None:
         kind = node.type
-        if kind in ("identifier", "field_identifier", "qualified_identifier", "destructor_name",
-                    "operator_name", "type_identifier", "template_function"):
+        if kind in (
+            "identifier",
+            "field_identifier",
+            "qualified_identifier",
+            "destructor_name",
+            "operator_name",
+            "type_identifier",
+            "template_function",
+        ):
             return node
         inner = node.child_by_field_name("declarator")
         if inner is None:

@@ -37,8 +37,12 @@ class MacroRewrite:
 #   block-open/block-close  other brace-pair macros (arguments blanked) -> "{" / "}"
 #   attribute    function attribute macros -> blanked (with their arguments)
 MACRO_TABLE: tuple[MacroRewrite, ...] = (
-    MacroRewrite("Py_BEGIN_ALLOW_THREADS", "open", "expands to '{ save thread state'; without it the next "
-                 "statement parses as a declaration of type Py_BEGIN_ALLOW_THREADS"),
+    MacroRewrite(
+        "Py_BEGIN_ALLOW_THREADS",
+        "open",
+        "expands to '{ save thread state'; without it the next "
+        "statement parses as a declaration of type Py_BEGIN_ALLOW_THREADS",
+    ),
     MacroRewrite("Py_END_ALLOW_THREADS", "close", "expands to 'restore thread state }'"),
     MacroRewrite("Py_BLOCK_THREADS", "statement", "re-attaches inside an allow-threads region; no ';'"),
     MacroRewrite("Py_UNBLOCK_THREADS", "statement", "detaches again; no ';'"),
@@ -48,7 +52,9 @@ MACRO_TABLE: tuple[MacroRewrite, ...] = (
     MacroRewrite("Py_THREAD_LOCAL", "storage", "CPython's portable thread-local spelling"),
     MacroRewrite("PyVarObject_HEAD_INIT", "head-init", "expands with a trailing comma the source omits"),
     MacroRewrite("PyObject_HEAD_INIT", "head-init", "expands with a trailing comma the source omits"),
-    MacroRewrite("Py_BEGIN_CRITICAL_SECTION", "cs-open", "without ';' the next statement becomes a declaration"),
+    MacroRewrite(
+        "Py_BEGIN_CRITICAL_SECTION", "cs-open", "without ';' the next statement becomes a declaration"
+    ),
     MacroRewrite("Py_BEGIN_CRITICAL_SECTION2", "cs-open", "as above, two objects"),
     MacroRewrite("Py_BEGIN_CRITICAL_SECTION_MUTEX", "cs-open", "as above, a PyMutex (3.14)"),
     MacroRewrite("Py_BEGIN_CRITICAL_SECTION2_MUTEX", "cs-open", "as above, two PyMutexes (3.14)"),
@@ -72,11 +78,15 @@ MACRO_TABLE: tuple[MacroRewrite, ...] = (
     MacroRewrite("_Py_COMP_DIAG_IGNORE_DEPR_DECLS", "attribute", "expands to a pragma; no ';'"),
 )
 _ACTIONS = {row.name: row.action for row in MACRO_TABLE}
-_TOKENS = re.compile(
-    rb"[{}]|\b(" + b"|".join(re.escape(row.name.encode()) for row in MACRO_TABLE) + rb")\b"
-)
-_PAIRED_FAMILY = {"open": "threads", "close": "threads", "cs-open": "cs", "cs-close": "cs",
-                  "block-open": "block", "block-close": "block"}
+_TOKENS = re.compile(rb"[{}]|\b(" + b"|".join(re.escape(row.name.encode()) for row in MACRO_TABLE) + rb")\b")
+_PAIRED_FAMILY = {
+    "open": "threads",
+    "close": "threads",
+    "cs-open": "cs",
+    "cs-close": "cs",
+    "block-open": "block",
+    "block-close": "block",
+}
 _ATTRIBUTES_WITH_ARGS = frozenset({"Py_GCC_ATTRIBUTE", "Py_DEPRECATED"})
 
 # Critical-section macro -> (kind, end macro that closes it).
@@ -185,8 +195,8 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         original = src[start:end]
         # Keep newlines where they were so line numbers in the tree stay right.
         filler = bytearray(original.translate(_BLANK))
-        filler[:len(text)] = text
-        if b"\n" in original[:len(text)]:
+        filler[: len(text)] = text
+        if b"\n" in original[: len(text)]:
             return  # never merge lines
         out[start:end] = filler
         result.rewrites.append(Rewrite(name, action, start, end))
@@ -233,7 +243,9 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         branch = guards.at(offset)
         if action in _PAIRED_FAMILY:
             args: tuple[str, ...] = ()
-            has_args = action.startswith("cs") or (action.startswith("block") and _next_code_char(mask, end) == 0x28)
+            has_args = action.startswith("cs") or (
+                action.startswith("block") and _next_code_char(mask, end) == 0x28
+            )
             if has_args:
                 if _next_code_char(mask, end) != 0x28:
                     continue
@@ -241,10 +253,11 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
                 close = _matching_paren(mask, paren)
                 if close < 0:
                     continue
-                args = split_args(src[paren + 1:close - 1])
+                args = split_args(src[paren + 1 : close - 1])
                 end = close
-            event = MacroEvent(name, action, offset, end, "call" if action.startswith("cs") else "placeholder",
-                               args=args)
+            event = MacroEvent(
+                name, action, offset, end, "call" if action.startswith("cs") else "placeholder", args=args
+            )
             skip_until = end
             family = _PAIRED_FAMILY[action]
             frame = stack[-1]
@@ -321,8 +334,12 @@ def _pair(opener: MacroEvent, closer: MacroEvent, mask: bytes) -> list[MacroEven
     # Critical sections keep their call form when both carry ';' (the tree is fine then).
     if _next_code_char(mask, opener.end) == 0x3B and _next_code_char(mask, closer.end) == 0x3B:
         return [
-            MacroEvent(opener.name, opener.action, opener.start, opener.end, "call", closer.start, opener.args),
-            MacroEvent(closer.name, closer.action, closer.start, closer.end, "call", opener.start, closer.args),
+            MacroEvent(
+                opener.name, opener.action, opener.start, opener.end, "call", closer.start, opener.args
+            ),
+            MacroEvent(
+                closer.name, closer.action, closer.start, closer.end, "call", opener.start, closer.args
+            ),
         ]
     return [
         MacroEvent(opener.name, opener.action, opener.start, opener.end, "block", closer.start, opener.args),
@@ -375,19 +392,35 @@ def _blank_extern_c_guards(raw: RawScan, replace: _Replace) -> None:
         following = directives[index + 1]
         if following.kind not in ("endif", "else"):
             continue
-        body = raw.mask[directive.end:following.start]
-        if _EXTERN_C_BODY.fullmatch(body) and (b"{" not in body or b'"C"' in raw.source[directive.end:following.start]):
+        body = raw.mask[directive.end : following.start]
+        if _EXTERN_C_BODY.fullmatch(body) and (
+            b"{" not in body or b'"C"' in raw.source[directive.end : following.start]
+        ):
             replace(directive.end, following.start, b"", 'extern "C"', "blank")
 
 
 _ATTRIBUTE_GROUPS = re.compile(r"__attribute__\s*\(\(.*?\)\)|__declspec\s*\([^)]*\)|\[\[[^\]]*\]\]")
-_ATTRIBUTE_WORDS = frozenset({"static", "inline", "__inline", "__inline__", "__forceinline", "extern",
-                              "__attribute__", "__declspec", "noinline", "always_inline"})
+_ATTRIBUTE_WORDS = frozenset(
+    {
+        "static",
+        "inline",
+        "__inline",
+        "__inline__",
+        "__forceinline",
+        "extern",
+        "__attribute__",
+        "__declspec",
+        "noinline",
+        "always_inline",
+    }
+)
 # All-caps words between the start of a declaration and a storage class or basic type: attribute
 # macros from another header (`RAISES_NEG static int f(...)`, `extern HIDDEN PyTypeObject t;`).
 _CAPS_WORDS = rb"((?:[A-Z][A-Z0-9_]{2,}[ \t]+)+)"
-_DECL_START = (rb"(?=(?:static|extern|inline|void|int|char|unsigned|signed|long|short|float|double|PyObject"
-               rb"|PyTypeObject|Py_ssize_t|size_t|struct)\b)")
+_DECL_START = (
+    rb"(?=(?:static|extern|inline|void|int|char|unsigned|signed|long|short|float|double|PyObject"
+    rb"|PyTypeObject|Py_ssize_t|size_t|struct)\b)"
+)
 _CAPS_BEFORE_STORAGE = (
     re.compile(rb"(?m)^[ \t]*" + _CAPS_WORDS + _DECL_START),
     re.compile(rb"\b(?:extern|static)[ \t]+" + _CAPS_WORDS + _DECL_START),
@@ -400,7 +433,7 @@ def _blank_attribute_macros(raw: RawScan, replace: _Replace) -> None:
     definitions: dict[str, list[str]] = {}
     for directive in raw.directives:
         if directive.kind == "define" and directive.name and directive.params is None:
-            definitions.setdefault(directive.name, []).append(directive.text[len(directive.name):].strip())
+            definitions.setdefault(directive.name, []).append(directive.text[len(directive.name) :].strip())
     attribute_like: dict[str, bytes] = {}
     for name, bodies in definitions.items():
         if name in _ACTIONS:

@@ -24,7 +24,7 @@ _CPP_EVIDENCE = re.compile(
 
 
 def choose_language(path: str, mask: bytes | None = None, source: bytes | None = None) -> str:
-    """"c" or "cpp" from the path suffix; a ``.h`` whose code evidently is C++ becomes "cpp"."""
+    """ "c" or "cpp" from the path suffix; a ``.h`` whose code evidently is C++ becomes "cpp"."""
     lower = path.lower()
     if lower.endswith(CPP_SUFFIXES):
         return "cpp"

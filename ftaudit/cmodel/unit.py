@@ -87,8 +87,9 @@ class Reference:
     context: str  # "initializer", "argument", "assignment", "macro", "other"
 
 
-def build_unit(source: bytes, path: str = "<src>", target: Target | None = None,
-               language: str | None = None) -> CUnit:
+def build_unit(
+    source: bytes, path: str = "<src>", target: Target | None = None, language: str | None = None
+) -> CUnit:
     """Parse one C/C++ file once and index it. ``language`` is "c", "cpp" or None (from the path)."""
     raw = scan(source)
     lang = language if language in ("c", "cpp") else choose_language(path, raw.mask, source)
@@ -101,8 +102,17 @@ def build_unit(source: bytes, path: str = "<src>", target: Target | None = None,
 class CUnit:
     """The C/C++ source model of one file. Build with ``build_unit``."""
 
-    def __init__(self, source: bytes, path: str, target: Target, language: str, raw: RawScan,
-                 guard_index: GuardIndex, normalised: Normalised, tree: tree_sitter.Tree) -> None:
+    def __init__(
+        self,
+        source: bytes,
+        path: str,
+        target: Target,
+        language: str,
+        raw: RawScan,
+        guard_index: GuardIndex,
+        normalised: Normalised,
+        tree: tree_sitter.Tree,
+    ) -> None:
         self.source = source
         self.path = path
         self.target = target
@@ -148,7 +158,7 @@ class CUnit:
         """Original source text of a node (not the normalised text the tree holds)."""
         if node is None:
             return ""
-        return self.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     # -- 1. preprocessor guards ----------------------------------------------------------------------
     def guards_at(self, where: NodeOrOffset) -> tuple[Guard, ...]:
@@ -218,12 +228,16 @@ class CUnit:
         for node in declarations:
             owner = self._function_index(node.start_byte)
             if owner < 0:
-                self.globals.extend(read_variables(node, None, self._resolver, self.line_of, self.guards_at, cpp))
+                self.globals.extend(
+                    read_variables(node, None, self._resolver, self.line_of, self.guards_at, cpp)
+                )
                 continue
             self._local_declarations.setdefault(owner, []).append(node)
             if any(c.type == "storage_class_specifier" and text(c) == "static" for c in node.children):
                 name = self.function_list[owner].name
-                self.globals.extend(read_variables(node, name, self._resolver, self.line_of, self.guards_at, cpp))
+                self.globals.extend(
+                    read_variables(node, name, self._resolver, self.line_of, self.guards_at, cpp)
+                )
         self._globals_by_name: dict[str, list[Variable]] = {}
         for variable in self.globals:
             self._globals_by_name.setdefault(variable.name, []).append(variable)
@@ -249,8 +263,15 @@ class CUnit:
                     is_static = True
                 parent = parent.parent
         body = node.child_by_field_name("body")
-        return Function(name, node, body, is_static, self.line_of(node.start_byte),
-                        guards=self.guards_at(node.start_byte), parameters=parameter_list)
+        return Function(
+            name,
+            node,
+            body,
+            is_static,
+            self.line_of(node.start_byte),
+            guards=self.guards_at(node.start_byte),
+            parameters=parameter_list,
+        )
 
     def _init_macro(self, name: str) -> bool:
         """A same-file macro that expands to a ``PyInit_##name`` header (py2/3 compat shims)."""
@@ -258,13 +279,16 @@ class CUnit:
 
     @cached_property
     def _init_macro_names(self) -> set[str]:
-        return {d.name for d in self.raw.directives
-                if d.kind == "define" and d.name and d.params is not None and "PyInit_" in d.text}
+        return {
+            d.name
+            for d in self.raw.directives
+            if d.kind == "define" and d.name and d.params is not None and "PyInit_" in d.text
+        }
 
     def _macro_args(self, parameter_list: Node | None) -> list[str]:
         if parameter_list is None:
             return []
-        inner = self.source[parameter_list.start_byte + 1:parameter_list.end_byte - 1]
+        inner = self.source[parameter_list.start_byte + 1 : parameter_list.end_byte - 1]
         return list(split_args(inner))
 
     def _function_index(self, offset: int) -> int:
@@ -343,8 +367,9 @@ class CUnit:
             if parent.type == "call_expression" and parent.child_by_field_name("function") == node:
                 continue
             name = match.group().decode()
-            found.setdefault(name, []).append(Reference(
-                name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(node)))
+            found.setdefault(name, []).append(
+                Reference(name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(node))
+            )
         for macro in self.macros.values():
             for name in macro.identifiers() & set(self.functions):
                 if re.search(rf"\b{re.escape(name)}\s*\(", macro.body):
@@ -376,7 +401,8 @@ class CUnit:
         roots = {name for name in self.functions if name.startswith("PyInit_")}
         roots |= set(self._slot_functions)
         roots |= {f"{b.macro}({b.name})" for b in self.binding_modules if b.body is not None} & set(
-            self.functions)
+            self.functions
+        )
         return roots
 
     def _referenced_elsewhere(self, name: str) -> bool:
@@ -403,9 +429,13 @@ class CUnit:
         """``PyInit_*``, ``Py_mod_exec``/``Py_mod_create`` functions, binding-module bodies, and
         the static helpers reached only from them."""
         callees, callers = self._graph
-        elsewhere = {name for name, function in self.functions.items()
-                     if (not function.is_static and name not in self._init_roots)
-                     or self._referenced_elsewhere(name) or (self.is_header and not name.startswith("PyInit_"))}
+        elsewhere = {
+            name
+            for name, function in self.functions.items()
+            if (not function.is_static and name not in self._init_roots)
+            or self._referenced_elsewhere(name)
+            or (self.is_header and not name.startswith("PyInit_"))
+        }
         roots = {name for name in self._init_roots if not self._referenced_elsewhere(name)}
         return init_only(roots, callers, callees, elsewhere)
 
@@ -437,19 +467,31 @@ class CUnit:
         if function.parameters is not None:
             for parameter in named(function.parameters):
                 if parameter.type in ("parameter_declaration", "optional_parameter_declaration"):
-                    for variable in read_variables(parameter, function_name, self._resolver, self.line_of,
-                                                   self.guards_at, cpp, parameter=True):
+                    for variable in read_variables(
+                        parameter,
+                        function_name,
+                        self._resolver,
+                        self.line_of,
+                        self.guards_at,
+                        cpp,
+                        parameter=True,
+                    ):
                         body = function.body
                         variable.scope = (function.start, body.end_byte if body else function.end)
                         found.append(variable)
         for node in self._local_declarations.get(index, []):
             block = node.parent
-            while block is not None and block.type not in ("compound_statement", "for_statement",
-                                                           "for_range_loop", "function_definition"):
+            while block is not None and block.type not in (
+                "compound_statement",
+                "for_statement",
+                "for_range_loop",
+                "function_definition",
+            ):
                 block = block.parent
             scope_end = block.end_byte if block is not None else function.end
-            for variable in read_variables(node, function_name, self._resolver, self.line_of,
-                                           self.guards_at, cpp):
+            for variable in read_variables(
+                node, function_name, self._resolver, self.line_of, self.guards_at, cpp
+            ):
                 variable.scope = (node.start_byte, scope_end)
                 found.append(variable)
         return found
@@ -458,8 +500,12 @@ class CUnit:
         """The variable a name refers to at that node: innermost visible local/parameter, then globals.
 
         Given ``frame->f_back`` (a field expression) it answers for the object, ``frame``."""
-        while identifier.type in ("field_expression", "parenthesized_expression", "pointer_expression",
-                                  "subscript_expression"):
+        while identifier.type in (
+            "field_expression",
+            "parenthesized_expression",
+            "pointer_expression",
+            "subscript_expression",
+        ):
             inner = identifier.child_by_field_name("argument") or (named(identifier) or [None])[0]
             if inner is None:
                 return None
@@ -473,9 +519,10 @@ class CUnit:
             best: Variable | None = None
             for variable in self._locals_of(function.name):
                 start, end = variable.scope
-                if variable.name == name and start <= offset < end:
-                    if best is None or variable.scope[0] >= best.scope[0]:
-                        best = variable
+                visible = variable.name == name and start <= offset < end
+                # The innermost (latest-starting) visible declaration shadows the others.
+                if visible and (best is None or start >= best.scope[0]):
+                    best = variable
             if best is not None:
                 return best
         candidates = self._globals_by_name.get(name, [])
@@ -490,15 +537,19 @@ class CUnit:
     def slot_arrays(self) -> dict[str, SlotArray]:
         arrays: dict[str, SlotArray] = {}
         for variable in self.globals:
-            if variable.base_type not in ("PyModuleDef_Slot", "struct PyModuleDef_Slot") or not variable.is_array:
+            if (
+                variable.base_type not in ("PyModuleDef_Slot", "struct PyModuleDef_Slot")
+                or not variable.is_array
+            ):
                 continue
             entries, terminated = read_slot_entries(variable.initializer, self.guards_at, self.target)
             for entry in entries:
                 entry.defines = self.defines
             # A forward declaration (`static PyModuleDef_Slot slots[];`) yields to the definition.
             if variable.name not in arrays or variable.initializer is not None:
-                arrays[variable.name] = SlotArray(variable.name, variable.declaration, entries, terminated,
-                                                  variable.line)
+                arrays[variable.name] = SlotArray(
+                    variable.name, variable.declaration, entries, terminated, variable.line
+                )
         return arrays
 
     @cached_property
@@ -513,11 +564,20 @@ class CUnit:
             fields = {key: flat(value) for key, value in nodes.items()}
             m_name = string_value(nodes.get("m_name"))
             slots_name = null_or_name(nodes.get("m_slots"))
-            found.append(ModuleDef(
-                variable.name, variable.declaration, fields, nodes,
-                m_name if m_name is not None else fields.get("m_name"), fields.get("m_size"), slots_name,
-                self.slot_arrays.get(slots_name) if slots_name else None, variable.line, variable.guards,
-            ))
+            found.append(
+                ModuleDef(
+                    variable.name,
+                    variable.declaration,
+                    fields,
+                    nodes,
+                    m_name if m_name is not None else fields.get("m_name"),
+                    fields.get("m_size"),
+                    slots_name,
+                    self.slot_arrays.get(slots_name) if slots_name else None,
+                    variable.line,
+                    variable.guards,
+                )
+            )
         return found
 
     def module_def(self, name: str) -> ModuleDef | None:
@@ -547,12 +607,20 @@ class CUnit:
             if create is not None and create.function:
                 owners.add(create.function)
             set_gil = [call for call in self.set_gil_calls if call.function in owners]
-            found.append(ModuleInit(
-                function.name, function.name[len("PyInit_"):], function, kind,
-                self.module_def(def_name) if def_name else None, def_name, create,
-                _assigned_to(create.node) if create is not None and kind == "single" else None,
-                set_gil, function.line,
-            ))
+            found.append(
+                ModuleInit(
+                    function.name,
+                    function.name[len("PyInit_") :],
+                    function,
+                    kind,
+                    self.module_def(def_name) if def_name else None,
+                    def_name,
+                    create,
+                    _assigned_to(create.node) if create is not None and kind == "single" else None,
+                    set_gil,
+                    function.line,
+                )
+            )
         return found
 
     def _find_multi_phase(self, function: Function) -> tuple[Call, str | None] | None:
@@ -593,8 +661,19 @@ class CUnit:
                 module_var = args[1] if len(args) > 1 else ""
                 body = function.body
                 calls = [call for call in function.calls if _receiver_root(call) == module_var]
-                found.append(BindingModule(kind, args[0] if args else "", module_var, args[2:], function.node,
-                                           function.line, body, calls, macro))
+                found.append(
+                    BindingModule(
+                        kind,
+                        args[0] if args else "",
+                        module_var,
+                        args[2:],
+                        function.node,
+                        function.line,
+                        body,
+                        calls,
+                        macro,
+                    )
+                )
                 seen.add(function.start)
         # Fallback when the parser did not make a function out of the macro.
         for match in re.finditer(rb"\b(PYBIND11_MODULE|NB_MODULE)\s*\(", self.raw.mask):
@@ -603,11 +682,21 @@ class CUnit:
                 continue
             open_at = match.end() - 1
             close = self.raw.mask.find(b")", open_at)
-            args = list(split_args(self.source[open_at + 1:close])) if close > 0 else []
+            args = list(split_args(self.source[open_at + 1 : close])) if close > 0 else []
             macro = match.group(1).decode()
-            found.append(BindingModule(BINDING_MACROS[macro], args[0] if args else "",
-                                       args[1] if len(args) > 1 else "", args[2:], None, self.line_of(start),
-                                       None, [], macro))
+            found.append(
+                BindingModule(
+                    BINDING_MACROS[macro],
+                    args[0] if args else "",
+                    args[1] if len(args) > 1 else "",
+                    args[2:],
+                    None,
+                    self.line_of(start),
+                    None,
+                    [],
+                    macro,
+                )
+            )
         return found
 
     # -- 6. synchronised regions ----------------------------------------------------------------------
@@ -665,15 +754,23 @@ class CUnit:
         for directive in self.raw.directives:
             if directive.kind != "define" or directive.name is None or directive.body_offset is None:
                 continue
-            body = directive.text[len(directive.name):].strip()
+            body = directive.text[len(directive.name) :].strip()
             if directive.params is not None:
-                body = body[body.find(")") + 1:].strip() if ")" in body else ""
-            found.setdefault(directive.name, []).append(Macro(
-                directive.name, directive.params, body, directive.body_offset,
-                max(directive.body_offset, directive.end), directive.line,
-                self._define_nodes.get(directive.start), self.guards_at(directive.start),
-                self.language, self.source,
-            ))
+                body = body[body.find(")") + 1 :].strip() if ")" in body else ""
+            found.setdefault(directive.name, []).append(
+                Macro(
+                    directive.name,
+                    directive.params,
+                    body,
+                    directive.body_offset,
+                    max(directive.body_offset, directive.end),
+                    directive.line,
+                    self._define_nodes.get(directive.start),
+                    self.guards_at(directive.start),
+                    self.language,
+                    self.source,
+                )
+            )
         return found
 
     @cached_property
@@ -691,7 +788,11 @@ _NO_FUNCTION = _NoFunction()
 
 def _context(node: Node) -> str:
     parent = node.parent
-    while parent is not None and parent.type in ("pointer_expression", "cast_expression", "parenthesized_expression"):
+    while parent is not None and parent.type in (
+        "pointer_expression",
+        "cast_expression",
+        "parenthesized_expression",
+    ):
         parent = parent.parent
     if parent is None:
         return "other"

@@ -212,14 +212,18 @@ def main(argv: list[str]) -> None:
                     with open(os.path.join(root, name), "rb") as handle:
                         files.append((name, handle.read()))
         count, before, after = error_share(files)
-        print(f"{directory}: {count} files, ERROR before {before} ({before / count:.1%}), "
-              f"after {after} ({after / count:.1%})")
+        print(
+            f"{directory}: {count} files, ERROR before {before} ({before / count:.1%}), "
+            f"after {after} ({after / count:.1%})"
+        )
     big = generate("big", 40)
     lines = big.count(b"\n")
     raw, built, full = timing(big, "big.c")
-    print(f"large module: {lines} lines, {len(big) // 1024} KiB; parse {raw * 1000:.1f} ms, "
-          f"build_unit {built * 1000:.1f} ms ({built / raw:.2f}x), with all indices and a lock_state "
-          f"per call {full * 1000:.1f} ms ({full / raw:.2f}x)")
+    print(
+        f"large module: {lines} lines, {len(big) // 1024} KiB; parse {raw * 1000:.1f} ms, "
+        f"build_unit {built * 1000:.1f} ms ({built / raw:.2f}x), with all indices and a lock_state "
+        f"per call {full * 1000:.1f} ms ({full / raw:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ def test_setup_py_directives_and_extensions() -> None:
     assert info.cythonize_lines == [7]
     fast, c = info.extensions
     assert (fast.name, fast.sources, fast.line, fast.py_limited_api) == (
-        "pkg.fast", ["src/fast.c", "src/util.c"], 4, True)
+        "pkg.fast",
+        ["src/fast.c", "src/util.c"],
+        4,
+        True,
+    )
     assert fast.define_macros == [("Py_LIMITED_API", "0x030B0000"), ("NDEBUG", None)]
     assert (c.name, c.sources) == ("pkg.c", ["c.pyx"])
     assert info.errors == []
@@ -50,12 +54,15 @@ def test_pyproject() -> None:
         'classifiers = ["Programming Language :: Python :: Free Threading :: 2 - Beta"]\n'
         '[build-system]\nbuild-backend = "mesonpy"\n'
         '[tool.meson-python.args]\nsetup = ["-Dcython_args=-X freethreading_compatible=True"]\n'
-        '[tool.cython.directives]\nlanguage_level = 3\n'
+        "[tool.cython.directives]\nlanguage_level = 3\n"
     )
     assert info.requires_python == ">=3.10"
     assert info.build_backend == "mesonpy"
     assert info.cython_directives == {"language_level": "3", "freethreading_compatible": "True"}
-    assert info.directive_sources == {"language_level": "tool.cython", "freethreading_compatible": "tool.meson-python"}
+    assert info.directive_sources == {
+        "language_level": "tool.cython",
+        "freethreading_compatible": "tool.meson-python",
+    }
     assert info.classifiers == ["Programming Language :: Python :: Free Threading :: 2 - Beta"]
     assert read_pyproject("not = [toml").errors
 
@@ -82,14 +89,19 @@ def test_cmake() -> None:
         "nanobind_add_module(\n"
         "  my_ext  # the module\n"
         "  STABLE_ABI FREE_THREADED NB_DOMAIN mydomain\n"
-        "  src/my_ext.cpp \"src/other file.cpp\")\n"
+        '  src/my_ext.cpp "src/other file.cpp")\n'
         "nanobind_add_module(plain src/plain.cpp)\n"
         "pybind11_add_module(pb MODULE src/pb.cpp)\n"
     )
     first, plain, pb = info.modules
     assert (first.kind, first.target, first.options, first.sources, first.line, first.free_threaded) == (
-        "nanobind", "my_ext", ["STABLE_ABI", "FREE_THREADED", "NB_DOMAIN=mydomain"],
-        ["src/my_ext.cpp", "src/other file.cpp"], 2, True)
+        "nanobind",
+        "my_ext",
+        ["STABLE_ABI", "FREE_THREADED", "NB_DOMAIN=mydomain"],
+        ["src/my_ext.cpp", "src/other file.cpp"],
+        2,
+        True,
+    )
     assert (plain.target, plain.free_threaded, plain.line) == ("plain", False, 6)
     assert (pb.kind, pb.options, pb.sources) == ("pybind11", ["MODULE"], ["src/pb.cpp"])
 
@@ -98,11 +110,15 @@ def test_cmake() -> None:
     ("text", "version", "features", "workspace"),
     [
         ('[dependencies]\npyo3 = "0.22"\n', "0.22", [], False),
-        ('[dependencies]\npyo3 = { version = "0.23.3", features = ["extension-module"] }\n', "0.23.3",
-         ["extension-module"], False),
+        (
+            '[dependencies]\npyo3 = { version = "0.23.3", features = ["extension-module"] }\n',
+            "0.23.3",
+            ["extension-module"],
+            False,
+        ),
         ('[dependencies.pyo3]\nversion = "^0.21"\n', "^0.21", [], False),
         ('[workspace.dependencies]\npyo3 = "0.24"\n', "0.24", [], False),
-        ('[dependencies]\npyo3 = { workspace = true }\n', None, [], True),
+        ("[dependencies]\npyo3 = { workspace = true }\n", None, [], True),
         ('[dependencies]\nserde = "1"\n', None, [], False),
     ],
 )
@@ -123,12 +139,15 @@ def test_rust_pymodules() -> None:
         "fn plain(m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }\n"
         "\n"
         "#[pymodule(gil_used = false)]\n"
-        "#[pyo3(name = \"fast\")]\n"
+        '#[pyo3(name = "fast")]\n'
         "fn fast_impl(m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }\n"
         "/* #[pymodule] */\n"
-        "#[pyo3::pymodule(name = \"decl\", gil_used = false)]\n"
+        '#[pyo3::pymodule(name = "decl", gil_used = false)]\n'
         "mod declarative {}\n"
     )
     assert [(m.attribute_line, m.line, m.name, m.item, m.gil_used_false) for m in found] == [
-        (3, 4, "plain", "fn", False), (6, 8, "fast_impl", "fn", True), (10, 11, "declarative", "mod", True)]
+        (3, 4, "plain", "fn", False),
+        (6, 8, "fast_impl", "fn", True),
+        (10, 11, "declarative", "mod", True),
+    ]
     assert parse_rust_pymodules(b"\xff") == []

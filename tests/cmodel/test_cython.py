@@ -29,11 +29,20 @@ def test_header_directives_only_before_code() -> None:
         "async def coro():\n"
         "    pass\n"
     )
-    assert module.directives == {"language_level": "3", "boundscheck": "False", "freethreading_compatible": "True"}
+    assert module.directives == {
+        "language_level": "3",
+        "boundscheck": "False",
+        "freethreading_compatible": "True",
+    }
     assert module.directive_lines == {"language_level": 2, "boundscheck": 2, "freethreading_compatible": 3}
     assert module.freethreading_compatible is True
     assert [(f.kind, f.name, f.line) for f in module.functions] == [
-        ("def", "f", 8), ("cdef", "g", 10), ("cpdef", "h", 12), ("def", "method", 16), ("def", "coro", 20)]
+        ("def", "f", 8),
+        ("cdef", "g", 10),
+        ("cpdef", "h", 12),
+        ("def", "method", 16),
+        ("def", "coro", 20),
+    ]
     assert module.errors == []
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import node_at
+from cmodel_helpers import node_at
 
 
 def _globals(u) -> dict:  # type: ignore[no-untyped-def]
@@ -14,7 +14,11 @@ def test_several_declarators_in_one_declaration(unit) -> None:
     g = _globals(u)
     assert [v.name for v in u.globals] == ["a", "b", "c"]
     assert (g["a"].pointer_depth, g["a"].is_array, g["a"].storage) == (0, False, "static")
-    assert (g["b"].pointer_depth, g["b"].const_levels, u.text(g["b"].initializer)) == (1, (False, False), "NULL")
+    assert (g["b"].pointer_depth, g["b"].const_levels, u.text(g["b"].initializer)) == (
+        1,
+        (False, False),
+        "NULL",
+    )
     assert (g["c"].is_array, g["c"].base_type) == (True, "int")
     assert all(v.line == 1 and v.function is None for v in u.globals)
 
@@ -72,12 +76,15 @@ def test_thread_local_atomic_volatile(unit) -> None:
 
 
 def test_cpp_atomic_and_thread_local(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #include <atomic>
     static std::atomic<int> counter{0};
     thread_local int depth = 0;
     static std::atomic_flag flag;
-    """, path="m.cpp")
+    """,
+        path="m.cpp",
+    )
     g = _globals(u)
     assert g["counter"].atomic and g["counter"].base_type == "std::atomic<int>"
     assert g["depth"].thread_local
@@ -119,7 +126,10 @@ def test_typedefs_are_resolved(unit) -> None:
     assert set(u.typedefs) == {"FrameLike", "Frame", "FramePtr", "Plain", "cstr"}
     g = _globals(u)
     assert (g["current"].base_type, g["current"].declared_type, g["current"].pointer_depth) == (
-        "PyFrameObject", "FramePtr", 1)
+        "PyFrameObject",
+        "FramePtr",
+        1,
+    )
     assert g["label"].const_levels == (True, False) and not g["label"].is_const
     assert g["fixed_label"].const_levels == (True, True) and g["fixed_label"].is_const
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import node_at
+from cmodel_helpers import node_at
 
 MODULE = """\
 #include <Python.h>
@@ -71,8 +71,19 @@ PyInit_m(void)
 def test_functions_and_calls(unit) -> None:
     u = unit(MODULE)
     assert list(u.functions) == [
-        "shared_helper", "init_helper", "init_helper2", "leaf", "cb", "unused", "exported", "method",
-        "get_x", "traverse", "dealloc", "exec_module", "PyInit_m",
+        "shared_helper",
+        "init_helper",
+        "init_helper2",
+        "leaf",
+        "cb",
+        "unused",
+        "exported",
+        "method",
+        "get_x",
+        "traverse",
+        "dealloc",
+        "exec_module",
+        "PyInit_m",
     ]
     method = u.functions["method"]
     assert (method.line, method.is_static, method.body.type) == (11, True, "compound_statement")
@@ -157,14 +168,17 @@ def test_macro_wrapped_calls_are_followed(unit) -> None:
 
 
 def test_cpp_functions(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     namespace {
     int hidden(int x) { return x; }
     }
     int visible(int x) { return hidden(x); }
     template <typename T> T twice(T x) { return x + x; }
     int user() { return twice<int>(2); }
-    """, path="m.cpp")
+    """,
+        path="m.cpp",
+    )
     assert u.functions["hidden"].is_static
     assert not u.functions["visible"].is_static
     assert u.callees("user") == {"twice"}

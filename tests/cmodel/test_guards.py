@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import line_of_text, node_at
+from cmodel_helpers import line_of_text, node_at
 
 from ftaudit.cmodel import Tri
 from ftaudit.target import parse_target
@@ -41,7 +41,7 @@ def test_guard_stack_outermost_first(unit) -> None:
 
 def test_else_branch_carries_negated_conditions(unit) -> None:
     u = unit(NESTED)
-    (outer, inner) = u.guards_at(node_at(u, "ft_old"))
+    (_outer, inner) = u.guards_at(node_at(u, "ft_old"))
     assert inner.kind == "else"
     assert inner.negated == ("PY_VERSION_HEX >= 0x030E0000", "PY_VERSION_HEX >= 0x030D0000")
     (gil,) = u.guards_at(node_at(u, "gil_build"))
@@ -63,13 +63,16 @@ def test_compiled_per_target(unit) -> None:
 
 
 def test_else_of_version_check(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #if PY_VERSION_HEX < 0x030D0000
     static int old_api;
     #else
     static int new_api;
     #endif
-    """, target=FT313)
+    """,
+        target=FT313,
+    )
     assert u.compiled(node_at(u, "old_api")) is Tri.NO
     assert u.compiled(node_at(u, "new_api")) is Tri.YES
     assert u.compiled(node_at(u, "new_api"), GIL312) is Tri.NO
@@ -92,7 +95,8 @@ def test_unknown_condition_is_maybe_never_no(unit) -> None:
 
 
 def test_guards_inside_initializer_list_function_body_and_struct(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     typedef struct {
         int a;
     #ifdef Py_GIL_DISABLED
@@ -113,7 +117,9 @@ def test_guards_inside_initializer_list_function_body_and_struct(unit) -> None:
     #endif
         return x;
     }
-    """, target=FT313)
+    """,
+        target=FT313,
+    )
     assert [g.condition for g in u.guards_at(node_at(u, "PyMutex lock"))] == ["Py_GIL_DISABLED"]
     gil_entry = node_at(u, "Py_mod_gil")
     assert [g.line for g in u.guards_at(gil_entry)] == [9]
@@ -133,12 +139,15 @@ def test_offsets_and_lines(unit) -> None:
 
 
 def test_directive_with_continuation_and_comment(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #if defined(Py_GIL_DISABLED) /* ft */ \\
         && PY_VERSION_HEX >= 0x030D0000
     static int both;
     #endif
-    """, target=FT313)
+    """,
+        target=FT313,
+    )
     (guard,) = u.guards_at(node_at(u, "both"))
     assert " ".join(guard.condition.split()) == "defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000"
     assert u.compiled(node_at(u, "both")) is Tri.YES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import node_at
+from cmodel_helpers import node_at
 
 from ftaudit.target import parse_target
 
@@ -186,7 +186,11 @@ def test_allow_threads_macros_and_block_unblock(unit) -> None:
     assert not state(u, "compute").locked
     (region,) = u.allow_threads_regions
     assert (region.kind, region.function, u.line_of(region.begin_offset), u.line_of(region.end_offset)) == (
-        "macro", "f", 3, 9)
+        "macro",
+        "f",
+        3,
+        9,
+    )
 
 
 def test_save_restore_thread(unit) -> None:
@@ -202,7 +206,10 @@ def test_save_restore_thread(unit) -> None:
     assert not state(u, "PyObject_Print").allow_threads
     (region,) = u.allow_threads_regions
     assert (region.kind, u.text(region.begin), u.text(region.end)) == (
-        "save-restore", "PyEval_SaveThread()", "PyEval_RestoreThread(save)")
+        "save-restore",
+        "PyEval_SaveThread()",
+        "PyEval_RestoreThread(save)",
+    )
 
 
 def test_locks_under_ifdef_follow_the_target(unit) -> None:
@@ -250,7 +257,8 @@ def test_loops_and_switch(unit) -> None:
 
 
 def test_cpp_raii_guards(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #include <mutex>
     static std::mutex mu;
     void f(bool c) {
@@ -271,7 +279,9 @@ def test_cpp_raii_guards(unit) -> None:
         std::scoped_lock both{a, b};
         scoped();
     }
-    """, path="m.cpp")
+    """,
+        path="m.cpp",
+    )
     assert state(u, "guarded").held == ("mu",)
     assert state(u, "unguarded").held == ()
     assert state(u, "deferred").held == ()
@@ -282,7 +292,8 @@ def test_cpp_raii_guards(unit) -> None:
 
 
 def test_atomic_calls(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #include <atomic>
     static std::atomic<int> counter;
     static int plain;
@@ -296,9 +307,16 @@ def test_atomic_calls(unit) -> None:
         InterlockedIncrement(&plain);
         regular(plain);
     }
-    """, path="m.cpp")
+    """,
+        path="m.cpp",
+    )
     verdicts = {c.name: u.is_atomic_call(c) for c in u.calls}
     assert verdicts == {
-        "counter.fetch_add": True, "box.load": False, "atomic_fetch_add": True, "__atomic_load_n": True,
-        "_Py_atomic_load_int": True, "InterlockedIncrement": True, "regular": False,
+        "counter.fetch_add": True,
+        "box.load": False,
+        "atomic_fetch_add": True,
+        "__atomic_load_n": True,
+        "_Py_atomic_load_int": True,
+        "InterlockedIncrement": True,
+        "regular": False,
     }

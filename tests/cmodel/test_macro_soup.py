@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import node_at
+from cmodel_helpers import node_at
 
 from ftaudit.cmodel import Tri
 from ftaudit.target import parse_target
@@ -123,12 +123,16 @@ def test_macro_soup_answers(unit) -> None:
     assert u.entry_points == {"vec_norm", "vec_append", "soup_exec"}
     assert u.init_functions == {"soup_exec", "PyInit_soup"}
     (mod,) = u.module_defs
-    assert [e.slot for e in mod.slots.entries] == ["Py_mod_exec", "Py_mod_multiple_interpreters", "Py_mod_gil"]
+    assert [e.slot for e in mod.slots.entries] == [
+        "Py_mod_exec",
+        "Py_mod_multiple_interpreters",
+        "Py_mod_gil",
+    ]
     assert [e.compiled() for e in mod.slots.entries] == [Tri.YES, Tri.YES, Tri.YES]
     assert [e.compiled(parse_target("3.11")) for e in mod.slots.entries] == [Tri.YES, Tri.NO, Tri.NO]
     assert u.module_inits[0].kind == "multi"
     assert u.compiled(node_at(u, "PyMutex mutex")) is Tri.YES
-    assert u.compiled(node_at(u, "{\"append\"")) is Tri.YES
+    assert u.compiled(node_at(u, '{"append"')) is Tri.YES
     assert u.functions["PyInit_soup"].line == 88
 
 

@@ -17,7 +17,7 @@ def test_macro_records(unit) -> None:
     """)
     code = u.macros["CODE"]
     assert (code.params, code.body, code.line) == (("f",), "((f)->f_code)", 1)
-    assert u.source[code.body_offset:code.body_offset + 4] == b"((f)"
+    assert u.source[code.body_offset : code.body_offset + 4] == b"((f)"
     assert code.node is not None and code.node.type == "preproc_function_def"
     limit = u.macros["LIMIT"]
     assert (limit.params, limit.body, limit.is_function_like) == (None, "10", False)
@@ -47,10 +47,10 @@ def test_body_tree_reports_at_file_offsets(unit) -> None:
     code = u.macros["CODE"]
     field = _find(code.body_tree().root_node, "field_expression")
     assert field is not None
-    assert u.source[field.start_byte:field.end_byte] == b"(f)->f_code"
+    assert u.source[field.start_byte : field.end_byte] == b"(f)->f_code"
     assert u.line_of(field.start_byte) == 2
     assert code.body_tree() is code.body_tree()  # cached
     back = _find(u.macros["SET_BACK"].body_tree().root_node, "field_expression")
-    assert u.source[back.start_byte:back.end_byte] == b"(a)->f_back"
+    assert u.source[back.start_byte : back.end_byte] == b"(a)->f_back"
     assert u.line_of(back.start_byte) == 4
     assert [n.type for n in u.macros["SET_BACK"].body_nodes()] == ["do_statement"]

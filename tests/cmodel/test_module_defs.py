@@ -10,7 +10,8 @@ GIL312 = parse_target("3.12")
 
 
 def test_multi_phase_with_guarded_gil_slot_declared_after_def(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     static PyModuleDef_Slot module_slots[];
     static struct PyModuleDef spam_module = {
         PyModuleDef_HEAD_INIT,
@@ -31,15 +32,24 @@ def test_multi_phase_with_guarded_gil_slot_declared_after_def(unit) -> None:
         {0, NULL},
     };
     PyMODINIT_FUNC PyInit_spam(void) { return PyModuleDef_Init(&spam_module); }
-    """, target=FT313)
+    """,
+        target=FT313,
+    )
     (mod,) = u.module_defs
     assert (mod.name, mod.m_name, mod.m_size, mod.slots_name, mod.line) == (
-        "spam_module", "spam", "sizeof(spam_state)", "module_slots", 2)
+        "spam_module",
+        "spam",
+        "sizeof(spam_state)",
+        "module_slots",
+        2,
+    )
     assert mod.fields["m_methods"] == "spam_methods" and mod.fields["m_free"] == "NULL"
     slots = mod.slots
     assert slots is not None and slots.name == "module_slots" and slots.terminated
     assert [(e.slot, e.value, e.line) for e in slots.entries] == [
-        ("Py_mod_exec", "spam_exec", 14), ("Py_mod_gil", "Py_MOD_GIL_NOT_USED", 16)]
+        ("Py_mod_exec", "spam_exec", 14),
+        ("Py_mod_gil", "Py_MOD_GIL_NOT_USED", 16),
+    ]
     gil = slots.find("Py_mod_gil")[0]
     assert [g.condition for g in gil.guards] == ["PY_VERSION_HEX >= 0x030D0000"]
     assert gil.compiled() is Tri.YES
@@ -47,7 +57,12 @@ def test_multi_phase_with_guarded_gil_slot_declared_after_def(unit) -> None:
     assert slots.entries[0].guards == () and slots.entries[0].compiled() is Tri.YES
     (init,) = u.module_inits
     assert (init.name, init.module_name, init.kind, init.module_def is mod, init.create_call.name) == (
-        "PyInit_spam", "spam", "multi", True, "PyModuleDef_Init")
+        "PyInit_spam",
+        "spam",
+        "multi",
+        True,
+        "PyModuleDef_Init",
+    )
 
 
 def test_designated_initialisers(unit) -> None:
@@ -67,11 +82,14 @@ def test_designated_initialisers(unit) -> None:
     (mod,) = u.module_defs
     assert (mod.m_name, mod.m_size, mod.slots_name) == ("designated", "0", "slots")
     assert [(e.slot, e.value) for e in mod.slots.entries] == [
-        ("Py_mod_exec", "exec_fn"), ("Py_mod_gil", "Py_MOD_GIL_USED")]
+        ("Py_mod_exec", "exec_fn"),
+        ("Py_mod_gil", "Py_MOD_GIL_USED"),
+    ]
 
 
 def test_single_phase_with_set_gil(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     static struct PyModuleDef legacy = {PyModuleDef_HEAD_INIT, "legacy", NULL, -1, methods};
     PyMODINIT_FUNC
     PyInit_legacy(void)
@@ -85,12 +103,18 @@ def test_single_phase_with_set_gil(unit) -> None:
     #endif
         return mod;
     }
-    """, target=FT313)
+    """,
+        target=FT313,
+    )
     (mod,) = u.module_defs
     assert (mod.m_size, mod.slots_name, mod.slots) == ("-1", None, None)
     (init,) = u.module_inits
     assert (init.kind, init.module_def is mod, init.module_var, init.create_call.name) == (
-        "single", True, "mod", "PyModule_Create")
+        "single",
+        True,
+        "mod",
+        "PyModule_Create",
+    )
     (set_gil,) = init.set_gil_calls
     assert [g.condition for g in set_gil.guards] == ["Py_GIL_DISABLED"]
     assert u.set_gil_calls == [set_gil]
@@ -108,10 +132,15 @@ def test_several_modules_and_macro_wrapped_init(unit) -> None:
     PyMODINIT_FUNC PyInit_c(void) { return make_module(); }
     """)
     assert [(d.name, d.m_name, d.slots_name) for d in u.module_defs] == [
-        ("a_def", "a", "a_slots"), ("b_def", "b", "NULL")]
+        ("a_def", "a", "a_slots"),
+        ("b_def", "b", "NULL"),
+    ]
     kinds = {(i.name, i.kind, i.module_def_name, i.module_var) for i in u.module_inits}
-    assert kinds == {("PyInit_a", "multi", "a_def", None), ("PyInit_b", "single", "b_def", "m"),
-                     ("PyInit_c", "unknown", None, None)}
+    assert kinds == {
+        ("PyInit_a", "multi", "a_def", None),
+        ("PyInit_b", "single", "b_def", "m"),
+        ("PyInit_c", "unknown", None, None),
+    }
     assert u.module_inits[0].create_call.name == "MODULE_INIT"
 
 
@@ -122,11 +151,16 @@ def test_single_phase_through_a_helper(unit) -> None:
     """)
     (init,) = u.module_inits
     assert (init.kind, init.create_call.function, init.module_var, init.module_def_name) == (
-        "single", "create", "m", "def")
+        "single",
+        "create",
+        "m",
+        "def",
+    )
 
 
 def test_pybind11_and_nanobind_modules(unit) -> None:
-    u = unit("""\
+    u = unit(
+        """\
     #include <pybind11/pybind11.h>
     namespace py = pybind11;
     static int add(int a, int b) { return a + b; }
@@ -141,10 +175,17 @@ def test_pybind11_and_nanobind_modules(unit) -> None:
     NB_MODULE(nbex, m) {
         m.def("add", [](int a, int b) { return a + b; });
     }
-    """, path="bind.cpp")
+    """,
+        path="bind.cpp",
+    )
     first, second, third = u.binding_modules
     assert (first.kind, first.name, first.module_var, first.args, first.line) == (
-        "pybind11", "example", "m", ["py::mod_gil_not_used()"], 4)
+        "pybind11",
+        "example",
+        "m",
+        ["py::mod_gil_not_used()"],
+        4,
+    )
     assert [c.name for c in first.method_calls] == ["m.doc", "m.def"]
     assert (second.name, second.module_var, second.args) == ("plain", "mod", [])
     assert second.calls_method("set_gil_not_used") and not first.calls_method("set_gil_not_used")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import node_at
+from cmodel_helpers import node_at
 
 from ftaudit.cmodel import MACRO_TABLE, build_unit
 from ftaudit.cmodel.parsers import parser
@@ -34,17 +34,17 @@ def test_same_length_and_newlines_kept(unit) -> None:
         "typedef struct {\n    PyObject_VAR_HEAD\n    PyObject *items[1];\n} Var;\n",
         "static _Thread_local int depth;\n",
         "static Py_THREAD_LOCAL int depth;\n",
-        "static int f(int x) {\n    int r;\n    Py_BEGIN_ALLOW_THREADS\n    r = x * x;\n    Py_END_ALLOW_THREADS\n"
-        "    return r;\n}\n",
-        "static int g(PyObject *o) {\n    Py_BEGIN_CRITICAL_SECTION(o)\n    x = 1;\n    Py_END_CRITICAL_SECTION()\n"
-        "    return 0;\n}\n",
-        "static PyTypeObject T = {\n    PyVarObject_HEAD_INIT(NULL, 0)\n    \"m.T\",\n    sizeof(int),\n};\n",
+        "static int f(int x) {\n    int r;\n    Py_BEGIN_ALLOW_THREADS\n    r = x * x;\n"
+        "    Py_END_ALLOW_THREADS\n    return r;\n}\n",
+        "static int g(PyObject *o) {\n    Py_BEGIN_CRITICAL_SECTION(o)\n    x = 1;\n"
+        "    Py_END_CRITICAL_SECTION()\n    return 0;\n}\n",
+        'static PyTypeObject T = {\n    PyVarObject_HEAD_INIT(NULL, 0)\n    "m.T",\n    sizeof(int),\n};\n',
         "static void dealloc(PyObject *self) {\n    Py_TRASHCAN_BEGIN(self, dealloc)\n    free(self);\n"
         "    Py_TRASHCAN_END\n}\n",
         "static Py_ALWAYS_INLINE int fast(void) { return 1; }\n",
         "static int h(void) {\n    Py_BEGIN_ALLOW_THREADS\n    work();\n    Py_BLOCK_THREADS\n    cb();\n"
         "    Py_UNBLOCK_THREADS\n    Py_END_ALLOW_THREADS\n    return 0;\n}\n",
-        "#ifdef __cplusplus\nextern \"C\" {\n#endif\nint api(void);\n#ifdef __cplusplus\n}\n#endif\n",
+        '#ifdef __cplusplus\nextern "C" {\n#endif\nint api(void);\n#ifdef __cplusplus\n}\n#endif\n',
         "#define RAISES_NEG\nRAISES_NEG static int pg(void) { return -1; }\n",
         "static PyModuleDef_Slot s[] = {\n    {Py_mod_exec, ex},\n#if PY_VERSION_HEX >= 0x030D0000\n"
         "    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n#endif\n    {0, NULL}\n};\n",
@@ -110,11 +110,30 @@ def test_unpaired_allow_threads_becomes_empty_statement(unit) -> None:
     assert not u.has_errors
     actions = {(r.name, r.action) for r in u.rewrites}
     assert ("Py_BEGIN_ALLOW_THREADS", "open") in actions  # not paired across #if groups ...
-    assert u.normalised.text[u.rewrites[0].start:u.rewrites[0].start + 1] == b";"  # ... so ';'
+    assert u.normalised.text[u.rewrites[0].start : u.rewrites[0].start + 1] == b";"  # ... so ';'
 
 
 def test_macro_table_is_data() -> None:
     names = [row.name for row in MACRO_TABLE]
     assert len(names) == len(set(names))
-    assert {"Py_BEGIN_ALLOW_THREADS", "PyObject_HEAD", "_Thread_local", "Py_BEGIN_CRITICAL_SECTION"} <= set(names)
+    assert {"Py_BEGIN_ALLOW_THREADS", "PyObject_HEAD", "_Thread_local", "Py_BEGIN_CRITICAL_SECTION"} <= set(
+        names
+    )
     assert all(row.why for row in MACRO_TABLE)
+
+
+def test_generated_corpus_error_share_drops() -> None:
+    from bench_cmodel import error_share, generate
+
+    files = [(f"gen{i}.c", generate(f"gen{i}", 1 + i)) for i in range(4)]
+    assert error_share(files) == (4, 4, 0)
+
+
+def test_header_language_detection(unit) -> None:
+    assert unit("int f(void);\n", path="x.h").language == "c"
+    assert unit("namespace a { int f(); }\n", path="x.h").language == "cpp"
+    assert unit("// namespace in a comment { std::x\nint f(void);\n", path="x.h").language == "c"
+    assert unit('extern "C++" { int f(); }\n', path="x.h").language == "cpp"
+    assert unit("template <typename T> T f(T x);\n", path="x.h").language == "cpp"
+    assert unit("int f(void);\n", path="x.hpp").language == "cpp"
+    assert unit("int f(void);\n", path="x.cc", language="c").language == "c"

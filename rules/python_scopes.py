@@ -1,0 +1,911 @@
+"""One shared walk over a Python file's ``ast`` for the FT5xx rules: names, scopes and version guards.
+
+It resolves what names mean (``import sys as s``, ``from inspect import currentframe``, ``api = ctypes.pythonapi``),
+follows which local names hold a ``locals()`` snapshot, a frame, an ``f_locals`` mapping or a refcount reading, and
+records each place a rule cares about as a ``Hit`` with the ``sys.version_info`` range the code runs on.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+Version = tuple[int, int]
+# Half-open range [low, high) of CPython minor versions a piece of code can run on.
+VersionRange = tuple[Version, Version]
+ALL_VERSIONS: VersionRange = ((0, 0), (99, 0))
+PEP667 = (3, 13)  # locals() snapshots, write-through f_locals proxy, no-op PyFrame_LocalsToFast
+
+DICT_MUTATORS = frozenset({"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__",
+                           "__ior__"})
+FRAME_SYNC_FUNCTIONS = frozenset({"PyFrame_LocalsToFast", "PyFrame_FastToLocals", "PyFrame_FastToLocalsWithError"})
+FRAME_FUNCTIONS = frozenset({"sys._getframe", "inspect.currentframe"})
+FRAME_INFO_LISTS = frozenset({"inspect.stack", "inspect.trace", "inspect.getouterframes", "inspect.getinnerframes"})
+FRAME_PAIR_ITERATORS = frozenset({"traceback.walk_stack", "traceback.walk_tb"})
+# Attributes that only frames' owners have: a traceback's, generator's, coroutine's frame.
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+DEBUGGER_BASES = frozenset({"bdb.Bdb", "pdb.Pdb"})
+UNITTEST_COMPARISONS = frozenset({"assertEqual", "assertEquals", "assertNotEqual", "assertGreater",
+                                  "assertGreaterEqual", "assertLess", "assertLessEqual", "assertAlmostEqual"})
+# What `from M import *` provides that the rules care about (underscore names are never star-imported).
+STAR_EXPORTS = {"pythonapi": "ctypes", "getrefcount": "sys", "setswitchinterval": "sys",
+                "getswitchinterval": "sys", "currentframe": "inspect", "stack": "inspect", "version_info": "sys"}
+BUILTIN_NAMES = frozenset(dir(builtins))
+# Static builtin types are immortal since 3.12 (PEP 683).
+BUILTIN_TYPES = frozenset(name for name in BUILTIN_NAMES if isinstance(getattr(builtins, name), type)
+                          and not issubclass(getattr(builtins, name), BaseException))
+# Words a file must contain for any FT5xx rule to have something to say: most files are skipped at once.
+TRIGGERS = ("locals", "vars", "exec", "eval", "PyFrame_", "getrefcount", "switchinterval")
+# `PY313`, `PY_3_13`, `PYTHON_313_PLUS`: a compatibility flag meaning "running on 3.13 or newer".
+_VERSION_FLAG = re.compile(r"^_?PY(?:THON)?_?3_?(1\d)(?:_?(?:PLUS|UP|OR_(?:LATER|NEWER|ABOVE)|GE))?$")
+_TERMINATORS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a name or expression is known to hold; ``kind`` says which of the fields matter."""
+
+    kind: str  # ref, frame, frameinfo, frameinfos, frames_map, frame_pairs, snapshot, f_locals, refcount,
+    #            const, version, switch
+    qual: str = ""  # ref: dotted qualified name ("sys._getframe"); snapshot/f_locals: how it was obtained
+    info: Any = None  # const: the constant; refcount: RefReading; version: (true range, false range)
+    line: int = 0  # where a snapshot/f_locals alias was taken
+
+
+@dataclass(frozen=True)
+class RefReading:
+    absolute: bool  # a raw count, not a difference of two counts
+    immortal: str | None  # source text of the immortal object read, if any
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One place a rule may report; the rule decides, from ``kind`` and ``versions``, whether and how."""
+
+    code: str
+    kind: str
+    node: ast.AST
+    subject: str  # source text of what is written, called or compared
+    versions: VersionRange
+    detail: str = ""
+    line: int = 0  # a related line (where an alias was taken, where a name is read)
+
+
+@dataclass
+class Scope:
+    kind: str  # module, class, function, lambda, comprehension
+    node: ast.AST
+    parent: Scope | None
+    bound: set[str] = field(default_factory=set)
+    globals: set[str] = field(default_factory=set)
+    nonlocals: set[str] = field(default_factory=set)
+    values: dict[str, Value] = field(default_factory=dict)
+    debugger_method: bool = False  # a method of a bdb.Bdb / pdb.Pdb subclass
+    # FT501's exec/eval check: (call, names the literal assigns) and (name, position) of later reads.
+    execs: list[tuple[ast.Call, str, frozenset[str], VersionRange]] = field(default_factory=list)
+    reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
+
+    @property
+    def optimized(self) -> bool:
+        """True in function scopes, where ``locals()`` is a snapshot rather than the namespace itself."""
+        scope: Scope | None = self
+        while scope is not None and scope.kind == "comprehension":
+            scope = scope.parent  # comprehensions are inlined (PEP 709) or nested in their owner's kind
+        return scope is not None and scope.kind in ("function", "lambda")
+
+
+@dataclass
+class PythonFacts:
+    hits: list[Hit] = field(default_factory=list)
+
+    def for_rule(self, code: str) -> Iterator[Hit]:
+        return (hit for hit in self.hits if hit.code == code)
+
+
+_CACHE: weakref.WeakKeyDictionary[ast.Module, PythonFacts] = weakref.WeakKeyDictionary()
+
+
+def analyse(tree: ast.Module, text: str) -> PythonFacts:
+    """The FT5xx facts of one file, computed once and shared by the five rules."""
+    facts = _CACHE.get(tree)
+    if facts is None:
+        facts = PythonFacts()
+        if any(word in text for word in TRIGGERS):
+            _Walker(facts).run(tree)
+        _CACHE[tree] = facts
+    return facts
+
+
+def old_only(versions: VersionRange, version: Version = PEP667) -> bool:
+    return versions[1] <= version
+
+
+def new_only(versions: VersionRange, version: Version = PEP667) -> bool:
+    return versions[0] >= version
+
+
+def source(node: ast.AST, limit: int = 60) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_immortal_constant(value: object) -> bool:
+    """None, booleans, ``...``, small ints, empty or one-character strings and bytes, interned literals."""
+    if value is None or value is Ellipsis or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -5 <= value <= 256
+    if isinstance(value, str):
+        return (len(value) <= 1 and (not value or ord(value) < 256)) or value.isidentifier()
+    if isinstance(value, bytes):
+        return len(value) <= 1
+    return False
+
+
+# -- static bindings ---------------------------------------------------------------------------------------
+
+def _bindings(nodes: Iterable[ast.AST]) -> tuple[set[str], set[str], set[str]]:
+    """Names a scope binds (assigned anywhere in it), and its global and nonlocal declarations."""
+    bound: set[str] = set()
+    declared_global: set[str] = set()
+    declared_nonlocal: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            stack.extend(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                stack.extend(node.bases)
+                stack.extend(k.value for k in node.keywords)
+            else:
+                stack.extend(node.args.defaults)
+                stack.extend(d for d in node.args.kw_defaults if d is not None)
+            continue
+        if isinstance(node, ast.Lambda):
+            stack.extend(node.args.defaults)
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            # Only walrus targets leak out of a comprehension; its first iterable runs out here.
+            bound.update(n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr))
+            stack.append(node.generators[0].iter)
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name != "*")
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+        elif isinstance(node, ast.Global):
+            declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared_nonlocal.update(node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    return bound - declared_global - declared_nonlocal, declared_global, declared_nonlocal
+
+
+def _parameters(args: ast.arguments) -> list[ast.arg]:
+    return [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []), *args.kwonlyargs,
+            *([args.kwarg] if args.kwarg else [])]
+
+
+def _terminates(body: list[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], _TERMINATORS)
+
+
+def _intersect(a: VersionRange, b: VersionRange) -> VersionRange:
+    return max(a[0], b[0]), min(a[1], b[1])
+
+
+def _numeric_literal(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _numeric_literal(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _numeric_literal(node.left) and _numeric_literal(node.right)
+    return False
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _names_assigned_by(code: str, mode: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(names bound at the top level, names read) by a literal passed to exec/eval; empty if it does not parse."""
+    try:
+        tree = ast.parse(code, mode=mode)
+    except (SyntaxError, ValueError):
+        return frozenset(), frozenset()
+    bound, _, _ = _bindings(tree.body if isinstance(tree, ast.Module) else [tree.body])
+    reads = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    return frozenset(bound), reads
+
+
+# -- the walk ----------------------------------------------------------------------------------------------
+
+class _Walker:
+    def __init__(self, facts: PythonFacts) -> None:
+        self.facts = facts
+        self.module: Scope | None = None
+        self.scope: Scope | None = None
+        self.guards: list[VersionRange] = []
+        self.deferred: list[tuple[ast.AST, Scope, list[VersionRange]]] = []
+        self.star_modules: set[str] = set()
+        self.handled_calls: set[int] = set()  # getswitchinterval() calls that only save the value
+        self.saved_intervals: set[str] = set()  # dotted targets holding a saved switch interval
+        self.restores: list[tuple[Hit, str]] = []
+
+    # -- driver -------------------------------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        bound, _, _ = _bindings(tree.body)
+        # A `global x` in any function binds x at module level too.
+        declared = {name for n in ast.walk(tree) if isinstance(n, ast.Global) for name in n.names}
+        self.module = Scope("module", tree, None, bound | declared)
+        self.scope = self.module
+        self.block(tree.body)
+        while self.deferred:
+            node, scope, guards = self.deferred.pop(0)
+            self.scope, self.guards = scope, guards
+            self.function_body(node, scope)
+        for hit, key in self.restores:
+            if key not in self.saved_intervals:
+                self.facts.hits.append(hit)
+
+    def function_body(self, node: ast.AST, scope: Scope) -> None:
+        if isinstance(node, ast.Lambda):
+            self.visit(node.body)
+        else:
+            self.block(node.body)  # type: ignore[attr-defined]
+        self.check_execs(scope)
+
+    @property
+    def versions(self) -> VersionRange:
+        current = ALL_VERSIONS
+        for guard in self.guards:
+            current = _intersect(current, guard)
+        return current
+
+    def hit(self, code: str, kind: str, node: ast.AST, subject: str, detail: str = "", line: int = 0) -> None:
+        self.facts.hits.append(Hit(code, kind, node, subject, self.versions, detail, line))
+
+    # -- names --------------------------------------------------------------------------------------------
+    def lookup(self, name: str) -> Value | None:
+        scope = self.scope
+        first = True
+        while scope is not None:
+            if scope.kind == "class" and not first:
+                scope = scope.parent  # class bodies are not visible from the functions inside them
+                continue
+            if name in scope.globals:
+                scope = self.module
+                assert scope is not None
+                return scope.values.get(name) if name in scope.bound else self.builtin(name)
+            if name in scope.bound:
+                return scope.values.get(name)
+            first = False
+            scope = scope.parent
+        return self.builtin(name)
+
+    def builtin(self, name: str) -> Value | None:
+        module = STAR_EXPORTS.get(name)
+        if module in self.star_modules:
+            return Value("ref", f"{module}.{name}")
+        return Value("ref", f"builtins.{name}") if name in BUILTIN_NAMES else None
+
+    def owner(self, name: str) -> Scope:
+        """The scope in which an assignment to ``name`` made here binds it."""
+        assert self.scope is not None and self.module is not None
+        if name in self.scope.globals:
+            return self.module
+        if name in self.scope.nonlocals:
+            scope = self.scope.parent
+            while scope is not None and (scope.kind == "class" or name not in scope.bound):
+                scope = scope.parent
+            return scope or self.module
+        scope = self.scope
+        while scope.kind == "comprehension" and name not in scope.bound and scope.parent is not None:
+            scope = scope.parent  # a walrus in a comprehension binds in the enclosing scope
+        return scope
+
+    def bind(self, name: str, value: Value | None) -> None:
+        scope = self.owner(name)
+        if value is None:
+            scope.values.pop(name, None)
+        else:
+            scope.values[name] = value
+
+    def qual(self, node: ast.AST) -> str | None:
+        value = self.value_of(node)
+        return value.qual if value is not None and value.kind == "ref" else None
+
+    def value_of(self, node: ast.AST) -> Value | None:
+        """What ``node`` evaluates to, as far as the rules care; no side effects."""
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id)
+        if isinstance(node, ast.Constant):
+            return Value("const", info=node.value)
+        if isinstance(node, ast.Attribute):
+            return self.attribute_value(node)
+        if isinstance(node, ast.Call):
+            return self.call_value(node)
+        if isinstance(node, ast.Subscript):
+            base = self.value_of(node.value)
+            if base is None:
+                return None
+            if base.kind == "frameinfos":
+                return Value("frameinfo")
+            if base.kind == "frameinfo" and isinstance(node.slice, ast.Constant) and node.slice.value == 0:
+                return Value("frame")
+            if base.kind == "frames_map":
+                return Value("frame")
+            if base.kind == "ref" and base.qual == "sys.version_info":
+                return Value("ref", "sys.version_info")  # sys.version_info[:2] compares the same way
+            return None
+        if isinstance(node, ast.NamedExpr):
+            return self.value_of(node.value)
+        if isinstance(node, ast.BinOp):
+            return self.refcount_arithmetic(node)
+        if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
+            ranges = self.version_test(node)
+            return Value("version", info=ranges) if ranges else None
+        if isinstance(node, ast.Tuple) and not node.elts:
+            return Value("const", info=())
+        return None
+
+    def attribute_value(self, node: ast.Attribute) -> Value | None:
+        if node.attr in FRAME_ATTRIBUTES:
+            return Value("frame")
+        base = self.value_of(node.value)
+        if base is None:
+            if (node.attr == "curframe" and isinstance(node.value, ast.Name) and node.value.id == "self"
+                    and self.scope is not None and self.scope.debugger_method):
+                return Value("frame")
+            return None
+        if base.kind == "ref":
+            return Value("ref", f"{base.qual}.{node.attr}")
+        if base.kind == "frame":
+            if node.attr == "f_back":
+                return Value("frame")
+            if node.attr == "f_locals":
+                return Value("f_locals", source(node), line=node.lineno)
+        if base.kind == "frameinfo" and node.attr == "frame":
+            return Value("frame")
+        return None
+
+    def call_value(self, node: ast.Call) -> Value | None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("get", "values", "items"):
+            base = self.value_of(func.value)
+            if base is not None and base.kind == "frames_map":
+                return Value({"get": "frame", "values": "frames", "items": "frame_items"}[func.attr])
+        name = self.qual(func)
+        if name is None:
+            return None
+        if name in FRAME_FUNCTIONS:
+            return Value("frame")
+        if name in FRAME_INFO_LISTS:
+            return Value("frameinfos")
+        if name in FRAME_PAIR_ITERATORS:
+            return Value("frame_pairs")
+        if name == "sys._current_frames":
+            return Value("frames_map")
+        if name in ("builtins.locals", "builtins.vars") and not node.args and not node.keywords:
+            if self.scope is not None and self.scope.optimized:
+                return Value("snapshot", f"{name.split('.')[1]}()", line=node.lineno)
+            return None
+        if name == "sys.getrefcount" and len(node.args) == 1:
+            return Value("refcount", info=RefReading(True, self.immortal(node.args[0])))
+        if name == "sys.getswitchinterval":
+            return Value("switch")
+        return None
+
+    def immortal(self, node: ast.AST) -> str | None:
+        """Source text of ``node`` when it is an object that is immortal since 3.12."""
+        value = self.value_of(node)
+        if value is None:
+            return None
+        if value.kind == "const" and is_immortal_constant(value.info):
+            return source(node) if isinstance(node, ast.Constant) else f"{source(node)} (= {value.info!r})"
+        if value.kind == "const" and value.info == ():
+            return source(node)
+        if value.kind == "ref" and value.qual.removeprefix("builtins.") in BUILTIN_TYPES \
+                and value.qual.startswith("builtins."):
+            return source(node)
+        return None
+
+    def refcount_arithmetic(self, node: ast.BinOp) -> Value | None:
+        left, right = self.value_of(node.left), self.value_of(node.right)
+        readings = [v.info for v in (left, right) if v is not None and v.kind == "refcount"]
+        if not readings:
+            return None
+        immortal = next((r.immortal for r in readings if r.immortal), None)
+        if len(readings) == 2:
+            return Value("refcount", info=RefReading(False, immortal))  # a delta of two readings
+        other = node.right if left is not None and left.kind == "refcount" else node.left
+        absolute = readings[0].absolute and _numeric_literal(other)
+        return Value("refcount", info=RefReading(absolute, immortal))
+
+    # -- version guards -----------------------------------------------------------------------------------
+    def version_test(self, node: ast.AST) -> tuple[VersionRange, VersionRange] | None:
+        """(range where ``node`` is true, range where it is false) for a ``sys.version_info`` test."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.version_test(node.operand)
+            return (inner[1], inner[0]) if inner else None
+        if isinstance(node, ast.BoolOp):
+            parts = [self.version_test(v) for v in node.values]
+            if not any(parts):
+                return None
+            true, false = ALL_VERSIONS, ALL_VERSIONS
+            known = [p for p in parts if p]
+            if isinstance(node.op, ast.And):
+                for part in known:
+                    true = _intersect(true, part[0])
+                if len(known) == len(parts) == 1:
+                    false = known[0][1]
+            else:
+                for part in known:
+                    false = _intersect(false, part[1])
+                if len(known) == len(parts) == 1:
+                    true = known[0][0]
+            return true, false
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            value = self.value_of(node)
+            if value is not None and value.kind == "version":
+                return value.info  # type: ignore[no-any-return]
+            name = node.id if isinstance(node, ast.Name) else node.attr
+            flag = _VERSION_FLAG.match(name.upper())
+            if flag:
+                version = (3, int(flag.group(1)))
+                return (version, ALL_VERSIONS[1]), (ALL_VERSIONS[0], version)
+            return None
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self.version_compare(node.left, node.ops[0], node.comparators[0])
+        return None
+
+    def version_compare(self, left: ast.AST, op: ast.cmpop, right: ast.AST) -> tuple[VersionRange, VersionRange] | None:
+        flipped = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+        if self.qual(right) == "sys.version_info" or self._minor_of(right):
+            if type(op) not in flipped:
+                return None
+            left, right, op = right, left, flipped[type(op)]()
+        minor_only = self._minor_of(left)
+        if minor_only and isinstance(right, ast.Constant) and isinstance(right.value, int):
+            numbers, sliced = [3, right.value], True
+        elif self.qual(left) == "sys.version_info" and isinstance(right, ast.Tuple) and right.elts \
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, int) for e in right.elts):
+            numbers = [e.value for e in right.elts]  # type: ignore[attr-defined]
+            # version_info[:2] compares like the tuple; the full 5-tuple is greater than any shorter prefix.
+            sliced = isinstance(left, ast.Subscript) and self._slice_length(left) == len(numbers)
+        else:
+            return None
+        version = (numbers[0], numbers[1] if len(numbers) > 1 else 0)
+        micro = len(numbers) > 2 and any(numbers[2:])
+        after = (version[0], version[1] + 1)
+        if isinstance(op, ast.GtE) or (isinstance(op, ast.Gt) and not sliced):
+            low = version
+        elif isinstance(op, ast.Gt):
+            low = after
+        elif isinstance(op, ast.Lt) or (isinstance(op, ast.LtE) and not sliced):
+            return (ALL_VERSIONS[0], after if micro else version), (version, ALL_VERSIONS[1])
+        elif isinstance(op, ast.LtE):
+            return (ALL_VERSIONS[0], after), (after, ALL_VERSIONS[1])
+        else:
+            return None
+        return (low, ALL_VERSIONS[1]), (ALL_VERSIONS[0], after if micro else low)
+
+    def _minor_of(self, node: ast.AST) -> bool:
+        """``sys.version_info.minor`` or ``sys.version_info[1]``."""
+        if isinstance(node, ast.Attribute) and node.attr == "minor":
+            return self.qual(node.value) == "sys.version_info"
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == 1:
+            return self.qual(node.value) == "sys.version_info"
+        return False
+
+    @staticmethod
+    def _slice_length(node: ast.Subscript) -> int | None:
+        piece = node.slice
+        if isinstance(piece, ast.Slice) and piece.lower is None and piece.step is None \
+                and isinstance(piece.upper, ast.Constant) and isinstance(piece.upper.value, int):
+            return piece.upper.value
+        return None
+
+    # -- statements ---------------------------------------------------------------------------------------
+    def block(self, body: list[ast.stmt]) -> None:
+        pushed = 0
+        for stmt in body:
+            self.visit(stmt)
+            if isinstance(stmt, ast.If):
+                # `if sys.version_info >= (3, 13): return` leaves the rest of the block to older versions.
+                ranges = self.version_test(stmt.test)
+                if ranges and _terminates(stmt.body) and not _terminates(stmt.orelse):
+                    self.guards.append(ranges[1])
+                    pushed += 1
+                elif ranges and stmt.orelse and _terminates(stmt.orelse) and not _terminates(stmt.body):
+                    self.guards.append(ranges[0])
+                    pushed += 1
+        if pushed:
+            del self.guards[-pushed:]
+
+    def visit(self, node: ast.AST) -> None:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is not None:
+            method(node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                if value and isinstance(value[0], ast.stmt):
+                    self.block(value)
+                else:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        ranges = self.version_test(node.test) or (ALL_VERSIONS, ALL_VERSIONS)
+        for branch, guard in ((node.body, ranges[0]), (node.orelse, ranges[1])):
+            self.guards.append(guard)
+            self.block(branch)
+            self.guards.pop()
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.test)
+        ranges = self.version_test(node.test) or (ALL_VERSIONS, ALL_VERSIONS)
+        for branch, guard in ((node.body, ranges[0]), (node.orelse, ranges[1])):
+            self.guards.append(guard)
+            self.visit(branch)
+            self.guards.pop()
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.bind(alias.asname, Value("ref", alias.name))
+            else:
+                top = alias.name.split(".")[0]
+                self.bind(top, Value("ref", top))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_modules.add(module)
+            else:
+                self.bind(alias.asname or alias.name, Value("ref", f"{module}.{alias.name}"))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        value = self.value_of(node.value)
+        self.note_saved_interval(node.value, node.targets)
+        for target in node.targets:
+            self.assign(target, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self.note_saved_interval(node.value, [node.target])
+        self.visit(node.annotation)
+        self.assign(node.target, self.value_of(node.value) if node.value is not None else None)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            current = self.lookup(node.target.id)
+            if isinstance(node.op, ast.BitOr) and current is not None:
+                self.mutation(node, current, f"{node.target.id} |= …")
+            if current is None or current.kind not in ("snapshot", "f_locals"):
+                self.bind(node.target.id, None)  # `x += 1` keeps a dict alias a dict, anything else unknown
+        else:
+            self.visit(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.bind(node.target.id, self.value_of(node.value))
+
+    def assign(self, target: ast.AST, value: Value | None) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, value)
+        else:
+            self.visit(target)
+
+    def note_saved_interval(self, value: ast.AST, targets: list[ast.expr]) -> None:
+        if isinstance(value, ast.Call) and self.qual(value.func) == "sys.getswitchinterval":
+            self.handled_calls.add(id(value))
+            self.saved_intervals.update(d for d in map(_dotted, targets) if d)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.bind_loop_target(node.target, self.value_of(node.iter))
+        self.block(node.body)
+        self.block(node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def bind_loop_target(self, target: ast.AST, iterable: Value | None) -> None:
+        kind = iterable.kind if iterable is not None else ""
+        element = {"frameinfos": Value("frameinfo"), "frames": Value("frame")}.get(kind)
+        if isinstance(target, ast.Name):
+            self.bind(target.id, element)
+            return
+        self.visit(target)  # unbinds every name in the tuple first
+        if isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name):
+            position = {"frameinfos": 0, "frame_pairs": 0, "frame_items": 1}.get(kind)
+            if position is not None and len(target.elts) > position and isinstance(target.elts[position], ast.Name):
+                self.bind(target.elts[position].id, Value("frame"))  # type: ignore[attr-defined]
+
+    def visit_withitem(self, node: ast.withitem) -> None:
+        self.visit(node.context_expr)
+        if node.optional_vars is not None:
+            self.assign(node.optional_vars, None)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.note_read(node.id, node)
+        else:
+            self.bind(node.id, None)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        pass
+
+    # -- scopes -------------------------------------------------------------------------------------------
+    def new_scope(self, kind: str, node: ast.AST, nodes: Iterable[ast.AST]) -> Scope:
+        bound, declared_global, declared_nonlocal = _bindings(nodes)
+        return Scope(kind, node, self.scope, bound, declared_global, declared_nonlocal)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for item in [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
+            self.visit(item)
+        parameters = _parameters(node.args)
+        scope = self.new_scope("function", node, [*node.body, *(ast.Name(p.arg, ast.Store()) for p in parameters)])
+        scope.debugger_method = self.in_debugger_class()
+        self.bind_parameters(scope, parameters)
+        self.bind(node.name, None)
+        self.deferred.append((node, scope, list(self.guards)))
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for item in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
+            self.visit(item)
+        parameters = _parameters(node.args)
+        scope = self.new_scope("lambda", node, [ast.Name(p.arg, ast.Store()) for p in parameters])
+        self.bind_parameters(scope, parameters)
+        self.deferred.append((node, scope, list(self.guards)))
+
+    def bind_parameters(self, scope: Scope, parameters: list[ast.arg]) -> None:
+        names = [p.arg for p in parameters]
+        # A trace function's signature is (frame, event, arg); a debugger's hooks receive `frame`.
+        trace = names[-3:] == ["frame", "event", "arg"]
+        for parameter in parameters:
+            annotation = parameter.annotation
+            annotated = annotation is not None and (
+                self.qual(annotation) == "types.FrameType"
+                or (isinstance(annotation, ast.Constant) and annotation.value in ("FrameType", "types.FrameType")))
+            if annotated or (parameter.arg == "frame" and (trace or scope.debugger_method)):
+                scope.values[parameter.arg] = Value("frame")
+
+    def in_debugger_class(self) -> bool:
+        scope = self.scope
+        if scope is None or scope.kind != "class":
+            return False
+        return any(self.qual(base) in DEBUGGER_BASES for base in scope.node.bases)  # type: ignore[attr-defined]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for item in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(item)
+        outer = self.scope
+        self.scope = self.new_scope("class", node, node.body)
+        self.block(node.body)
+        self.scope = outer
+        self.bind(node.name, None)
+
+    def visit_comprehension_scope(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+                                  elements: list[ast.expr]) -> None:
+        generators = node.generators
+        self.visit(generators[0].iter)
+        outer = self.scope
+        targets = [g.target for g in generators]
+        self.scope = self.new_scope("comprehension", node, targets)
+        for index, generator in enumerate(generators):
+            if index:
+                self.visit(generator.iter)
+            self.bind_loop_target(generator.target, self.value_of(generator.iter))
+            for condition in generator.ifs:
+                self.visit(condition)
+        for element in elements:
+            self.visit(element)
+        self.scope = outer
+
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self.visit_comprehension_scope(node, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self.visit_comprehension_scope(node, [node.key, node.value])
+
+    # -- expressions --------------------------------------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr) -> None:
+        value = self.value_of(node.value)
+        if value is not None and value.kind == "snapshot" and isinstance(node.value, ast.Call):
+            # Before 3.13 a bare `locals()` re-synced the frame's cached dict; now it builds a snapshot and drops it.
+            self.hit("FT501", "refresh", node.value, source(node.value))
+        self.visit(node.value)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            value = self.value_of(node.value)
+            if value is not None:
+                verb = "del " if isinstance(node.ctx, ast.Del) else ""
+                self.mutation(node, value, f"{verb}{source(node)}")
+        elif isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            self.note_key_read(node.value, node.slice.value, node)
+        self.generic_visit(node)
+
+    def mutation(self, node: ast.AST, target: Value, subject: str) -> None:
+        if target.kind == "snapshot":
+            self.hit("FT501", "write", node, subject, target.qual, target.line)
+        elif target.kind == "f_locals":
+            self.hit("FT502", "write", node, subject, target.qual, target.line)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if func.attr in DICT_MUTATORS:
+                target = self.value_of(func.value)
+                if target is not None:
+                    self.mutation(node, target, source(node))
+            elif func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                self.note_key_read(func.value, node.args[0].value, node)
+            elif func.attr in UNITTEST_COMPARISONS and len(node.args) >= 2:
+                self.refcount_comparison(node, node.args[0], node.args[1], None)
+            elif func.attr in FRAME_SYNC_FUNCTIONS and self.qual(func.value) == "ctypes.pythonapi":
+                self.hit("FT503", "call", node, func.attr)
+        name = self.qual(func)
+        if name is not None:
+            self.special_call(node, name)
+        self.generic_visit(node)
+
+    def special_call(self, node: ast.Call, name: str) -> None:
+        if name.startswith("ctypes.pythonapi.") and name.rsplit(".", 1)[1] in FRAME_SYNC_FUNCTIONS \
+                and not isinstance(node.func, ast.Attribute):
+            self.hit("FT503", "call", node, name.rsplit(".", 1)[1])  # through an alias of the function itself
+        elif name == "builtins.getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and node.args[1].value in FRAME_SYNC_FUNCTIONS and self.qual(node.args[0]) == "ctypes.pythonapi":
+            self.hit("FT503", "call", node, str(node.args[1].value))
+        elif name in ("builtins.exec", "builtins.eval"):
+            self.implicit_namespace_exec(node, name.split(".")[1])
+        elif name == "builtins.isinstance" and len(node.args) == 2:
+            checked = self.value_of(node.args[0])
+            if checked is not None and checked.kind == "f_locals" and self.names_dict(node.args[1]):
+                self.hit("FT502", "typecheck", node, source(node))
+        elif name == "sys.setswitchinterval":
+            for argument in node.args:
+                if isinstance(argument, ast.Call):
+                    self.handled_calls.add(id(argument))
+            restored = node.args[0] if len(node.args) == 1 else None
+            value = self.value_of(restored) if restored is not None else None
+            if value is not None and value.kind == "switch":
+                return  # putting back what getswitchinterval() returned earlier
+            hit = Hit("FT505", "set", node, source(node), self.versions)
+            key = _dotted(restored) if restored is not None else None
+            if key is not None:
+                self.restores.append((hit, key))  # decided at the end, once every saved value is known
+            else:
+                self.facts.hits.append(hit)
+        elif name == "sys.getswitchinterval" and id(node) not in self.handled_calls:
+            self.hit("FT505", "get", node, source(node))
+
+    def names_dict(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Tuple):
+            return any(self.names_dict(e) for e in node.elts)
+        return self.qual(node) == "builtins.dict"
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        operands = [node.left, *node.comparators]
+        for index, op in enumerate(node.ops):
+            left, right = operands[index], operands[index + 1]
+            if isinstance(op, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)):
+                self.type_check(node, left, right)
+            if not isinstance(op, (ast.In, ast.NotIn, ast.Is, ast.IsNot)):
+                self.refcount_comparison(node, left, right, op)
+        self.generic_visit(node)
+
+    def type_check(self, node: ast.Compare, left: ast.AST, right: ast.AST) -> None:
+        for checked, other in ((left, right), (right, left)):
+            if isinstance(checked, ast.Call) and self.qual(checked.func) == "builtins.type" \
+                    and len(checked.args) == 1 and self.qual(other) == "builtins.dict":
+                value = self.value_of(checked.args[0])
+                if value is not None and value.kind == "f_locals":
+                    self.hit("FT502", "typecheck", node, source(node))
+                    return
+
+    def refcount_comparison(self, node: ast.AST, left: ast.AST, right: ast.AST, op: ast.cmpop | None) -> None:
+        readings = []
+        for side in (left, right):
+            value = self.value_of(side)
+            readings.append(value.info if value is not None and value.kind == "refcount" else None)
+        if not any(readings):
+            return
+        immortal = next((r.immortal for r in readings if r is not None and r.immortal), None)
+        if immortal is not None:
+            self.hit("FT504", "immortal", node, source(node), immortal)
+            return
+        for reading, other in ((readings[0], right), (readings[1], left)):
+            if reading is not None and reading.absolute and _numeric_literal(other):
+                self.hit("FT504", "threshold", node, source(node), source(other))
+                return
+
+    # -- FT501: exec/eval into an implicit locals() ------------------------------------------------------
+    def implicit_namespace_exec(self, node: ast.Call, which: str) -> None:
+        scope = self.scope
+        if scope is None or not scope.optimized or not node.args:
+            return
+        given = {k.arg: k.value for k in node.keywords if k.arg in ("globals", "locals")}
+        globals_ns = node.args[1] if len(node.args) > 1 else given.get("globals")
+        locals_ns = node.args[2] if len(node.args) > 2 else given.get("locals", globals_ns)
+        # Results land in the locals namespace; an explicit `locals()` is the same throw-away snapshot as none.
+        if locals_ns is not None and not self.is_locals_call(locals_ns):
+            return
+        code = self.literal(node.args[0])
+        if code is None:
+            return
+        assigned, reads = _names_assigned_by(code, "exec" if which == "exec" else "eval")
+        owner = self.function_scope()
+        position = (node.lineno, node.col_offset)
+        for name in reads:
+            owner.reads.append((name, position, node.lineno))  # a later exec("print(x)") reads x too
+        if assigned:
+            owner.execs.append((node, which, assigned, self.versions))
+
+    def is_locals_call(self, node: ast.AST) -> bool:
+        value = self.value_of(node)
+        return value is not None and value.kind == "snapshot" and isinstance(node, ast.Call)
+
+    def literal(self, node: ast.AST) -> str | None:
+        value = self.value_of(node)
+        return value.info if value is not None and value.kind == "const" and isinstance(value.info, str) else None
+
+    def function_scope(self) -> Scope:
+        scope = self.scope
+        assert scope is not None
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def note_read(self, name: str, node: ast.AST) -> None:
+        if self.scope is not None and self.scope.optimized:
+            self.function_scope().reads.append((name, (node.lineno, node.col_offset), node.lineno))
+
+    def note_key_read(self, container: ast.AST, key: str, node: ast.AST) -> None:
+        """``locals()["x"]`` / ``locals().get("x")`` read ``x`` as surely as the bare name does."""
+        value = self.value_of(container)
+        if value is not None and value.kind == "snapshot":
+            self.function_scope().reads.append((key, (node.lineno, node.col_offset), node.lineno))
+
+    def check_execs(self, scope: Scope) -> None:
+        for call, which, assigned, versions in scope.execs:
+            end = (call.end_lineno or call.lineno, call.end_col_offset or 0)
+            later = sorted((position, line, name) for name, position, line in scope.reads
+                           if name in assigned and position >= end)
+            if later:
+                _, line, name = later[0]
+                self.facts.hits.append(Hit("FT501", "exec", call, which, versions, name, line))
