@@ -139,6 +139,9 @@ class CythonMissingFreethreadingDirective(Rule):
             )
 
 
+NB_SOURCE = "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"
+
+
 class NanobindMissingFreeThreaded(Rule):
     code = "FT106"
     slug = "nanobind-missing-free-threaded"
@@ -162,12 +165,12 @@ class NanobindMissingFreeThreaded(Rule):
     bad = (
         Example("cmake_minimum_required(VERSION 3.15)\nfind_package(nanobind CONFIG REQUIRED)\n"
                 "nanobind_add_module(fastmod NB_STATIC src/fastmod.cpp)  # <- FT106\n",
-                path="CMakeLists.txt", files={"src/fastmod.cpp": "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"}),
+                path="CMakeLists.txt", files={"src/fastmod.cpp": NB_SOURCE}),
     )
     good = (
         Example("find_package(nanobind CONFIG REQUIRED)\n"
                 "nanobind_add_module(fastmod FREE_THREADED NB_STATIC src/fastmod.cpp)\n",
-                path="CMakeLists.txt", files={"src/fastmod.cpp": "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"}),
+                path="CMakeLists.txt", files={"src/fastmod.cpp": NB_SOURCE}),
     )
 
     def summarize(self, ctx: FileContext) -> dict | None:

@@ -39,7 +39,7 @@ def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
     for module_def in multi_phase_defs(unit):
         for entry in module_def.slots.find("Py_mod_gil") if module_def.slots else []:
             if entry.value == "Py_MOD_GIL_NOT_USED" and entry.compiled(ctx.target) is not Tri.NO:
-                add(entry.node, module_def.m_name or module_def.name, "the Py_mod_gil slot")
+                add(entry.node, module_def.m_name or f"{module_def.name} (PyModuleDef)", "the Py_mod_gil slot")
     for init in unit.module_inits:
         for call in init.set_gil_calls:
             value = node_text(ctx, call.args[1]).strip() if len(call.args) > 1 else ""
@@ -183,8 +183,8 @@ class GilDeclarationContradicted(Rule):
             entries.append({"name": name, "declared": declared_line, "at": (position.line, position.column),
                             "roots": roots})
         declarations = _declarations(ctx)
-        if not declarations and not entries:
-            return None
+        # Always summarised: a file with nothing to report may still be the one whose init code
+        # calls another file's exported helper, which the project pass must know.
         return {"kind": "c", "declarations": declarations, "racy": entries,
                 "reach": state.reach.summary() if state.reach else None}
 

@@ -6,10 +6,11 @@ guard around it makes it the correct compatibility pattern, and say what to writ
 
 from __future__ import annotations
 
+from ftaudit.rules.python_scopes import PEP667, Hit, analyse, new_only, old_only
+
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
-from ftaudit.rules.python_scopes import PEP667, Hit, analyse, new_only, old_only
 from ftaudit.source import Language
 
 PYTHON = frozenset({Language.PYTHON})

@@ -591,16 +591,16 @@ class _Walker:
                 self.bind(alias.asname or alias.name, Value("ref", f"{module}.{alias.name}"))
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        self.note_saved_interval(node.value, node.targets)
         self.visit(node.value)
         value = self.value_of(node.value)
-        self.note_saved_interval(node.value, node.targets)
         for target in node.targets:
             self.assign(target, value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
-            self.visit(node.value)
             self.note_saved_interval(node.value, [node.target])
+            self.visit(node.value)
         self.visit(node.annotation)
         self.assign(node.target, self.value_of(node.value) if node.value is not None else None)
 
@@ -753,8 +753,8 @@ class _Walker:
         if not isinstance(node.ctx, ast.Load):
             value = self.value_of(node.value)
             if value is not None:
-                verb = "del " if isinstance(node.ctx, ast.Del) else ""
-                self.mutation(node, value, f"{verb}{source(node)}")
+                text = f"del {source(node)}" if isinstance(node.ctx, ast.Del) else f"{source(node)} = …"
+                self.mutation(node, value, text)
         elif isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             self.note_key_read(node.value, node.slice.value, node)
         self.generic_visit(node)

@@ -113,9 +113,7 @@ def root_identifier(node: Node | None) -> Node | None:
         kind = node.type
         if kind == "identifier":
             return node
-        if kind in ("field_expression", "subscript_expression"):
-            node = node.child_by_field_name("argument")
-        elif kind == "pointer_expression":
+        if kind in ("field_expression", "subscript_expression") or kind == "pointer_expression":
             node = node.child_by_field_name("argument")
         elif kind in ("parenthesized_expression", "cast_expression"):
             node = node.named_children[-1] if node.named_children else None
@@ -182,9 +180,7 @@ class _Collector:
 
 def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> bool:
     # POSIX/C11 re-entrant variants write their result through the last pointer (localtime_r, strtok_r).
-    if (name.endswith("_r") or name.endswith("_s")) and index == count - 1:
-        return True
-    return False
+    return name.endswith(("_r", "_s")) and index == count - 1
 
 
 def _is_atomic(unit: CUnit, node: Node, name: str, function: str) -> bool:

@@ -7,6 +7,7 @@ walks up from a node to the nearest recorded statement, O(depth).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -14,6 +15,7 @@ from tree_sitter import Node
 
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.guards import GuardIndex
+from ftaudit.cmodel.macros import Macro
 from ftaudit.cmodel.nodes import compact, flat, named, strip_address, text
 from ftaudit.cmodel.normalise import CS_BEGIN_KINDS, CS_END_KINDS, MacroEvent
 from ftaudit.target import Target
@@ -157,6 +159,43 @@ class AllowThreadsRegion:
     end: Node | None = None
 
 
+_CALL_IN_BODY = re.compile(r"\b([A-Za-z_]\w*)\s*\(\s*&?\s*\(?\s*([^,()]*)")
+# All-caps macro names from other headers that read as lock operations (Pillow's MUTEX_LOCK(&m) /
+# MUTEX_UNLOCK(&m), ACQUIRE_LOCK(x) / RELEASE_LOCK(x)); lower-case names are not guessed at.
+_CAPS_ACQUIRE = re.compile(r"^[A-Z0-9_]*(?<![A-Z])(?:LOCK|ACQUIRE)(?:_[A-Z0-9_]*)?$")
+_CAPS_RELEASE = re.compile(r"^[A-Z0-9_]*(?:UNLOCK|RELEASE)[A-Z0-9_]*$")
+
+
+def lock_macros(macros: Iterable[Macro]) -> dict[str, tuple[str, str, str | None]]:
+    """Same-file macros that take or release a known lock: name -> (op, kind, lock expression).
+
+    ``#define LOCK_LAPACK_LITE PyMutex_Lock(&lapack_lite_lock)`` (numpy) is used as a statement;
+    the expression is the body's argument for object-like macros, and the use site's first
+    argument for function-like ones.
+    """
+    found: dict[str, tuple[str, str, str | None]] = {}
+    for macro in macros:
+        for match in _CALL_IN_BODY.finditer(macro.body):
+            callee, argument = match.group(1), match.group(2).strip().rstrip(")").strip()
+            expr = None if macro.is_function_like else argument
+            if callee in ACQUIRE:
+                found[macro.name] = ("acquire", ACQUIRE[callee], expr)
+            elif callee in RELEASE:
+                found[macro.name] = ("release", RELEASE[callee], expr)
+    return found
+
+
+def guessed_lock_op(name: str) -> str | None:
+    """'acquire'/'release' for an unknown all-caps macro that reads as a lock operation."""
+    if not name.isupper() or name in ACQUIRE or name in RELEASE:
+        return None
+    if _CAPS_RELEASE.match(name):
+        return "release"
+    if _CAPS_ACQUIRE.match(name) and "TRY" not in name:
+        return "acquire"
+    return None
+
+
 class LockAnalysis:
     """Runs the per-function pass and keeps the state of every statement."""
 
@@ -171,6 +210,7 @@ class LockAnalysis:
         self.guards = guards
         self.target = target
         self.defines = defines
+        self.macro_locks: dict[str, tuple[str, str, str | None]] = {}
         self.states: dict[int, LockState] = {}
         self.critical_sections: list[CriticalSectionRegion] = []
         self.stray_critical_section_ends: list[Node] = []
@@ -419,6 +459,10 @@ class _Walk:
             return self.placeholder(node, event, state)
         for call in _top_level_calls(node):
             state = self.call(call, state, node)
+        if node.type == "expression_statement" and node.named_children:
+            only = node.named_children[0]
+            if only.type == "identifier" and text(only) in self.a.macro_locks:  # `LOCK_LAPACK_LITE;`
+                state = self.macro_lock(text(only), None, only, state)
         if node.type == "declaration":
             state = self.declaration(node, state)
         return state
@@ -454,6 +498,13 @@ class _Walk:
             return replace(state, locks=(*state.locks, HeldLock(ACQUIRE[name], first, call.start_byte)))
         if name in RELEASE:
             return self.release(state, RELEASE[name], first)
+        if name in self.a.macro_locks:
+            return self.macro_lock(name, first, call, state)
+        guessed = guessed_lock_op(name)
+        if guessed == "acquire" and first:
+            return replace(state, locks=(*state.locks, HeldLock("macro", first, call.start_byte)))
+        if guessed == "release" and first:
+            return self.release(state, "macro", first)
         if name in CS_BEGIN_KINDS:
             objects = tuple(strip_address(text(a)) for a in args)
             section = self.begin_section(call, name, objects, state, self.blocks[-1] if self.blocks else None)
@@ -499,6 +550,13 @@ class _Walk:
                 kept = tuple(lock for lock in state.locks if lock.var != receiver and lock.expr != receiver)
                 return replace(state, locks=kept)
         return state
+
+    def macro_lock(self, name: str, first: str | None, node: Node, state: LockState) -> LockState:
+        op, kind, expr = self.a.macro_locks[name]
+        expr = expr if expr is not None else (first or name)
+        if op == "acquire":
+            return replace(state, locks=(*state.locks, HeldLock(kind, expr, node.start_byte)))
+        return self.release(state, kind, expr)
 
     def declaration(self, node: Node, state: LockState) -> LockState:
         type_name = flat(node.child_by_field_name("type"))

@@ -45,14 +45,20 @@ BINDING_MACROS = {"PYBIND11_MODULE": "pybind11", "NB_MODULE": "nanobind"}
 _NULLS = ("NULL", "0", "nullptr", "((void*)0)")
 
 
-def read_initializer(init: Node | None, fields: tuple[str, ...]) -> dict[str, Node]:
-    """Field name -> value node, for positional and designated (``.m_name = ...``) elements."""
+def read_initializer(
+    init: Node | None, fields: tuple[str, ...], excluded: Callable[[Node], bool] | None = None
+) -> dict[str, Node]:
+    """Field name -> value node, for positional and designated (``.m_name = ...``) elements.
+
+    ``excluded`` drops elements not compiled for the target: an `#if … #else …` inside a positional
+    initializer would otherwise shift every later field by one.
+    """
     values: dict[str, Node] = {}
     if init is None or init.type != "initializer_list":
         return values
     index = 0
     for element in named(init):
-        if element.type == "ERROR":
+        if element.type == "ERROR" or (excluded is not None and excluded(element)):
             continue
         if element.type == "initializer_pair":
             designator = element.child_by_field_name("designator")

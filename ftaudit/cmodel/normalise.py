@@ -313,6 +313,7 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         pending.extend(_unpaired(frame))
 
     _blank_extern_c_guards(raw, replace)
+    _blank_thread_local_macros(raw, replace)
     _blank_attribute_macros(raw, replace)
     _blank_bare_macro_invocations(raw, replace)
     for event in pending:
@@ -425,6 +426,20 @@ _CAPS_BEFORE_STORAGE = (
     re.compile(rb"(?m)^[ \t]*" + _CAPS_WORDS + _DECL_START),
     re.compile(rb"\b(?:extern|static)[ \t]+" + _CAPS_WORDS + _DECL_START),
 )
+
+
+# Project-specific thread-local spellings defined in other headers (numpy's NPY_TLS, MY_THREAD_LOCAL):
+# an all-caps word ending in TLS/THREAD_LOCAL before a declaration's type.
+_THREAD_LOCAL_MACRO = re.compile(rb"\b([A-Z][A-Z0-9_]*(?:_TLS|THREAD_LOCAL|_TLOCAL))\b(?=[ \t]+[A-Za-z_])")
+
+
+def _blank_thread_local_macros(raw: RawScan, replace: _Replace) -> None:
+    """Blank thread-local macros the table does not know; the rewrite (action "thread-local") is
+    what tells the declaration reader the variable is thread-local."""
+    for match in _THREAD_LOCAL_MACRO.finditer(raw.mask):
+        name = match.group(1).decode()
+        if name not in _ACTIONS:
+            replace(match.start(1), match.end(1), b"", name, "thread-local")
 
 
 def _blank_attribute_macros(raw: RawScan, replace: _Replace) -> None:

@@ -34,6 +34,7 @@ from ftaudit.cmodel.locks import (
     LockAnalysis,
     LockState,
     is_atomic_name,
+    lock_macros,
 )
 from ftaudit.cmodel.macros import Macro
 from ftaudit.cmodel.module_defs import (
@@ -238,6 +239,13 @@ class CUnit:
                 self.globals.extend(
                     read_variables(node, name, self._resolver, self.line_of, self.guards_at, cpp)
                 )
+        marks = sorted(r.start for r in self.rewrites if r.action == "thread-local")
+        if marks:
+            for variable in self.globals:
+                start = variable.declaration.start_byte
+                index = bisect_right(marks, start - 1)
+                if index < len(marks) and marks[index] < variable.node.start_byte:
+                    variable.thread_local = True
         self._globals_by_name: dict[str, list[Variable]] = {}
         for variable in self.globals:
             self._globals_by_name.setdefault(variable.name, []).append(variable)
@@ -560,7 +568,8 @@ class CUnit:
                 continue
             if variable.initializer is None or variable.initializer.type != "initializer_list":
                 continue
-            nodes = read_initializer(variable.initializer, MODULE_DEF_FIELDS)
+            nodes = read_initializer(variable.initializer, MODULE_DEF_FIELDS,
+                                     lambda element: self.compiled(element) is Tri.NO)
             fields = {key: flat(value) for key, value in nodes.items()}
             m_name = string_value(nodes.get("m_name"))
             slots_name = null_or_name(nodes.get("m_slots"))
@@ -703,6 +712,7 @@ class CUnit:
     @cached_property
     def _locks(self) -> LockAnalysis:
         analysis = LockAnalysis(self.normalised.events, self.guard_index, self.target, self.defines)
+        analysis.macro_locks = lock_macros(m for defs in self.macro_definitions.values() for m in defs)
         for function in self.function_list:
             if function.body is not None:
                 analysis.run(function.name, function.body)

@@ -173,3 +173,12 @@ def test_guards_on_variables(unit) -> None:
     """)
     (cache,) = u.globals
     assert [(g.kind, g.condition) for g in cache.guards] == [("ifndef", "Py_GIL_DISABLED")]
+
+
+def test_project_thread_local_macros_from_other_headers(unit) -> None:
+    u = unit("""
+        static NPY_TLS int freenum = 0;
+        static MY_THREAD_LOCAL struct item *freelist[5];
+        static int shared;
+    """)
+    assert {v.name: v.thread_local for v in u.globals} == {"freenum": True, "freelist": True, "shared": False}

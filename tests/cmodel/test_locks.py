@@ -320,3 +320,32 @@ def test_atomic_calls(unit) -> None:
         "InterlockedIncrement": True,
         "regular": False,
     }
+
+
+def test_same_file_lock_macros_and_all_caps_lock_macros(unit) -> None:
+    u = unit("""
+        static PyMutex lapack_lock;
+        #define LOCK_LAPACK PyMutex_Lock(&lapack_lock)
+        #define UNLOCK_LAPACK PyMutex_Unlock(&lapack_lock)
+        #define TAKE(m) pthread_mutex_lock(&(m))
+        #define GIVE(m) pthread_mutex_unlock(&(m))
+        static long n;
+        static int f(void) {
+            LOCK_LAPACK;
+            n = 1;
+            UNLOCK_LAPACK;
+            TAKE(table_lock);
+            n = 2;
+            GIVE(table_lock);
+            MUTEX_LOCK(&arena.mutex);
+            n = 3;
+            MUTEX_UNLOCK(&arena.mutex);
+            n = 4;
+            return 0;
+        }
+    """)
+    held = {}
+    for number in (1, 2, 3, 4):
+        node = node_at(u, f"n = {number}")
+        held[number] = u.lock_state(node).held
+    assert held == {1: ("lapack_lock",), 2: ("table_lock",), 3: ("arena.mutex",), 4: ()}

@@ -193,3 +193,26 @@ def test_pybind11_and_nanobind_modules(unit) -> None:
     assert third.body is not None and third.body.type == "compound_statement"
     assert "PYBIND11_MODULE(example)" in u.init_functions
     assert u.entry_points >= {"add"}
+
+
+def test_positional_initializer_skips_branches_not_compiled_for_the_target(unit) -> None:
+    u = unit("""
+        static PyModuleDef_Slot module_slots[] = {{Py_mod_exec, module_exec}, {0, NULL}};
+        static struct PyModuleDef moduledef = {
+            PyModuleDef_HEAD_INIT,
+            "_speedups",
+            module_doc,
+        #if PY_VERSION_HEX >= 0x030D0000
+            sizeof(state_t),
+        #else
+            0,
+        #endif
+            methods,
+            module_slots,
+            NULL, NULL, NULL,
+        };
+    """)
+    [module_def] = u.module_defs
+    assert module_def.m_size == "sizeof(state_t)"
+    assert module_def.slots_name == "module_slots"
+    assert module_def.slots is not None and module_def.slots.name == "module_slots"

@@ -6,10 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+from support import REPO, run
+
 from ftaudit.config import Settings
 from ftaudit.engine import scan
 from ftaudit.fixes import apply_edits
-from support import REPO, run
 
 FIXTURES = REPO / "fixtures" / "ft1xx"
 

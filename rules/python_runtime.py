@@ -1,0 +1,236 @@
+"""FT504/FT505: Python code that leans on CPython runtime details changed by immortal objects and free threading.
+
+Absolute reference counts stopped meaning anything stable with immortal objects (3.12) and borrowed stack
+references (3.14); the switch interval only paces the GIL, which the free-threaded build does not have.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from ftaudit.rules.python_scopes import Hit, analyse, old_only
+
+from ftaudit.context import FileContext
+from ftaudit.findings import Severity
+from ftaudit.rule import Example, Rule
+from ftaudit.source import Language
+
+PYTHON = frozenset({Language.PYTHON})
+IMMORTAL_SINCE = (3, 12)
+
+
+def _hits(ctx: FileContext, code: str) -> list[Hit]:
+    tree = ctx.python_ast
+    return [] if tree is None else list(analyse(tree, ctx.source.text).for_rule(code))
+
+
+def is_test_file(path: str) -> bool:
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    name = parts[-1] if parts else ""
+    return (any(p in ("test", "tests", "testing") for p in parts[:-1]) or name.startswith("test_")
+            or name.endswith("_test.py") or name == "conftest.py")
+
+
+class RefcountAssumption(Rule):
+    code = "FT504"
+    slug = "refcount-assumption"
+    summary = "sys.getrefcount compared with a fixed number or on an immortal object"
+    severity = Severity.WARNING
+    languages = PYTHON
+    precision = "high"
+    what = (
+        "Finds comparisons (`==`, `!=`, `<`, `<=`, `>`, `>=`, and unittest's `assertEqual`/`assertLess`/… "
+        "family) that involve `sys.getrefcount(x)` — directly, through an alias of the function, or through a "
+        "name holding an earlier reading — when `x` is immortal since 3.12 (`None`, `True`, `False`, `...`, "
+        "ints from -5 to 256, `()`, `''`, `b''`, one-character and identifier-like string literals, builtin "
+        "types such as `int`), or when an absolute count (not a difference of two readings) is compared with a "
+        "literal number. Before/after deltas on an ordinary object are not findings. In test files an "
+        "absolute threshold on an ordinary object is reported as a note: a test fails loudly, library code "
+        "silently changes behaviour."
+    )
+    why = (
+        "Since 3.12 (PEP 683) immortal objects have a fixed sentinel count that never moves, so a leak check on "
+        "them tests nothing. Since 3.14 the interpreter skips reference-count updates where it can prove them "
+        "unnecessary (borrowed stack references), so `sys.getrefcount(obj) == 2`-style checks give different "
+        "answers on different versions, and the free-threaded build defers reference counting for some "
+        "objects. The docs now say refcount values are not stable across versions."
+    )
+    instead = (
+        "Compare deltas on a freshly created private object (`before = sys.getrefcount(obj)` … "
+        "`sys.getrefcount(obj) - before`), check lifetimes with `weakref.ref` / `gc.collect()`, and ask "
+        "`sys._is_immortal(x)` (3.14+) instead of inferring immortality from a huge count."
+    )
+    suggestion = ("Compare before/after deltas on a fresh object, use `weakref` for lifetimes, or "
+                  "`sys._is_immortal()` (3.14+); do not rely on absolute counts.")
+    references = ("https://peps.python.org/pep-0683/", "https://docs.python.org/3/library/sys.html#sys.getrefcount",
+                  "https://docs.python.org/3/library/sys.html#sys._is_immortal",
+                  "https://docs.python.org/3/whatsnew/3.14.html", "https://docs.python.org/3/glossary.html#term-immortal")
+    tags = ("pep-683", "python-3.12", "python-3.14", "refcount", "free-threading")
+    bad = (
+        Example(
+            "import sys\n"
+            "\n"
+            "def check_no_leak(run):\n"
+            "    before = sys.getrefcount(None)\n"
+            "    run()\n"
+            "    assert sys.getrefcount(None) == before  # <- FT504\n",
+            title="None is immortal: its count never changes",
+        ),
+        Example(
+            "from sys import getrefcount\n"
+            "\n"
+            "def can_reuse(buffer):\n"
+            "    return getrefcount(buffer) <= 2  # <- FT504\n",
+            title="An absolute threshold in library code",
+        ),
+        Example(
+            "import sys\n"
+            "import unittest\n"
+            "\n"
+            "class Test(unittest.TestCase):\n"
+            "    def test_empty(self):\n"
+            "        self.assertGreater(sys.getrefcount(()), 1)  # <- FT504\n",
+        ),
+    )
+    good = (
+        Example(
+            "import sys\n"
+            "\n"
+            "def check_no_leak(run):\n"
+            "    obj = object()\n"
+            "    before = sys.getrefcount(obj)\n"
+            "    run(obj)\n"
+            "    assert sys.getrefcount(obj) == before\n"
+            "    assert sys.getrefcount(obj) - before == 0\n",
+            title="Deltas on a fresh private object",
+        ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def debug(obj):\n"
+            "    print('refs:', sys.getrefcount(obj))\n"
+            "    return sys.getrefcount(obj) > len([obj])\n",
+            title="Reporting, and comparisons with non-literal values",
+        ),
+        Example(
+            "import weakref\n"
+            "\n"
+            "def check_freed(make):\n"
+            "    ref = weakref.ref(make())\n"
+            "    assert ref() is None\n",
+        ),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        if ctx.target.version < IMMORTAL_SINCE:
+            return
+        in_tests = is_test_file(ctx.source.display)
+        for hit in _hits(ctx, self.code):
+            if old_only(hit.versions, IMMORTAL_SINCE):
+                continue
+            if hit.kind == "immortal":
+                ctx.report(hit.node, f"`{hit.subject}` reads the reference count of `{hit.detail}`, which is immortal "
+                           "since 3.12 (PEP 683): its count is a fixed sentinel that never changes, so this "
+                           "comparison tests nothing",
+                           help="Measure a freshly created private object instead, or ask `sys._is_immortal(x)` "
+                                "(3.14+).")
+            else:
+                ctx.report(hit.node, f"`{hit.subject}` compares an absolute reference count with `{hit.detail}`: "
+                           "counts differ between CPython versions and builds (immortal objects in 3.12, borrowed "
+                           "stack references in 3.14, deferred reference counting on free-threaded builds)",
+                           severity=Severity.NOTE if in_tests else None)
+
+
+class SwitchIntervalReliance(Rule):
+    code = "FT505"
+    slug = "switch-interval-reliance"
+    summary = "sys.setswitchinterval used to force or prevent thread interleaving"
+    severity = Severity.NOTE
+    languages = PYTHON
+    precision = "medium"
+    what = (
+        "Finds calls to `sys.setswitchinterval(...)` and uses of `sys.getswitchinterval()` (e.g. "
+        "`time.sleep(sys.getswitchinterval())`) when the target is a free-threaded build. Saving the current "
+        "interval (`old = sys.getswitchinterval()`) and putting it back (`sys.setswitchinterval(old)`, also "
+        "through `self.old`) are not findings: only the call that changes the interval is."
+    )
+    why = (
+        "The switch interval only says how often the thread holding the GIL is asked to hand it over. On the "
+        "free-threaded build there is no GIL: threads run truly in parallel whatever the interval, so a tiny "
+        "interval no longer provokes interleavings (stress tests lose their power) and a huge one no longer "
+        "keeps a critical section atomic."
+    )
+    instead = (
+        "Use real synchronisation: `threading.Lock`/`RLock` for mutual exclusion, `threading.Event`, "
+        "`Condition` or `Barrier` to order threads or make them start together; stress tests can use "
+        "`threading.Barrier` plus many iterations instead of a tiny switch interval."
+    )
+    suggestion = ("Use real synchronisation (`threading.Lock`, `Event`, `Barrier`): the switch interval has no "
+                  "effect on the free-threaded build.")
+    references = ("https://docs.python.org/3/library/sys.html#sys.setswitchinterval",
+                  "https://docs.python.org/3/howto/free-threading-python.html", "https://peps.python.org/pep-0703/")
+    tags = ("free-threading", "threads", "testing")
+    bad = (
+        Example(
+            "import sys\n"
+            "import threading\n"
+            "\n"
+            "def stress(worker):\n"
+            "    old = sys.getswitchinterval()\n"
+            "    sys.setswitchinterval(1e-6)  # <- FT505\n"
+            "    try:\n"
+            "        threads = [threading.Thread(target=worker) for _ in range(8)]\n"
+            "        for t in threads:\n"
+            "            t.start()\n"
+            "    finally:\n"
+            "        sys.setswitchinterval(old)\n",
+            title="A tiny interval to provoke races",
+        ),
+        Example(
+            "import time\n"
+            "from sys import getswitchinterval\n"
+            "\n"
+            "def let_others_run():\n"
+            "    time.sleep(getswitchinterval())  # <- FT505\n",
+            title="Sleeping one interval to let another thread run",
+        ),
+    )
+    good = (
+        Example(
+            "import threading\n"
+            "\n"
+            "def stress(worker):\n"
+            "    barrier = threading.Barrier(8)\n"
+            "    threads = [threading.Thread(target=worker, args=(barrier,)) for _ in range(8)]\n"
+            "    for t in threads:\n"
+            "        t.start()\n",
+            title="A barrier lines the threads up",
+        ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def stress(worker):\n"
+            "    sys.setswitchinterval(1e-6)\n",
+            target="3.13", title="Targeting a GIL build, where the interval still paces the GIL",
+        ),
+        Example(
+            "class Scheduler:\n"
+            "    def setswitchinterval(self, seconds):\n"
+            "        self.interval = seconds\n"
+            "\n"
+            "Scheduler().setswitchinterval(5)\n",
+            title="Not the sys function",
+        ),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        if not ctx.target.free_threaded:
+            return
+        for hit in _hits(ctx, self.code):
+            if hit.kind == "set":
+                message = (f"`{hit.subject}` changes how often the GIL is handed over; the free-threaded build has no "
+                           "GIL, so this neither forces nor prevents thread interleaving there")
+            else:
+                message = (f"`{hit.subject}` is used as a timing assumption about GIL hand-overs; on the free-threaded "
+                           "build threads run in parallel regardless of the switch interval")
+            ctx.report(hit.node, message)
