@@ -22,6 +22,7 @@ from ftaudit.config import Settings, requires_python, target_from_requires_pytho
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.discover import FoundFile, discover
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
+from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
@@ -51,6 +52,7 @@ class FileResult:
     statements: list[tuple[int, int]] = field(default_factory=list)
     summaries: dict[str, Any] = field(default_factory=dict)
     lines: dict[int, str] = field(default_factory=dict)
+    fingerprints: dict[int, str] = field(default_factory=dict)  # line -> GitHub primaryLocationLineHash
     analysed: bool = False
 
 
@@ -71,6 +73,13 @@ class ScanResult:
     settings: Settings
     suppressed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # path -> line -> GitHub's primaryLocationLineHash, for the lines findings can start on (SARIF, baselines)
+    fingerprints: dict[str, dict[int, str]] = field(default_factory=dict)
+    # project-level rule code -> path -> that file's summary (the HTML report's readiness verdicts)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def fingerprint(self, finding: Finding) -> str | None:
+        return self.fingerprints.get(finding.path, {}).get(finding.start.line)
 
     @property
     def has_internal_error(self) -> bool:
@@ -160,6 +169,13 @@ def analyse_file(task: FileTask) -> FileResult:
     for line in ctx.kept_lines:
         wanted.update(range(max(1, line - CONTEXT_LINES), line + CONTEXT_LINES + 1))
     result.lines = {n: source.line_text(n) for n in sorted(wanted) if n <= source.line_count}
+    # The fingerprint hashes a window running past the line, so it is computed here, from the bytes
+    # in memory, for every line a finding (now or from the project pass) can start on.
+    starts = {f.start.line for f in result.findings} | ctx.kept_lines
+    starts.update(s.line for s in result.suppressions)
+    starts.update(line for line, _ in result.unclosed)
+    if starts:
+        result.fingerprints = line_fingerprints(decode(source.data), starts)
     return result
 
 
@@ -264,6 +280,9 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         files=sorted(r.display for r in results if r.analysed and r.display in focus),
         lines={path: r.lines for path, r in by_path.items() if path in focus},
         rules=list(rules.values()), settings=settings, suppressed=suppressed, skipped=found.skipped,
+        fingerprints={path: r.fingerprints for path, r in by_path.items() if path in focus and r.fingerprints},
+        summaries={code: {p: r.summaries[code] for p, r in by_path.items() if p in focus and code in r.summaries}
+                   for code in project_rules},
     )
 
 

@@ -358,6 +358,9 @@ class _Walker:
             return self.value_of(node.value)
         if isinstance(node, ast.BinOp):
             return self.refcount_arithmetic(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+                and type(node.operand.value) in (int, float):
+            return Value("const", info=-node.operand.value)
         if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
             ranges = self.version_test(node)
             return Value("version", info=ranges) if ranges else None
@@ -798,9 +801,8 @@ class _Walker:
             if checked is not None and checked.kind == "f_locals" and self.names_dict(node.args[1]):
                 self.hit("FT502", "typecheck", node, source(node))
         elif name == "sys.setswitchinterval":
-            for argument in node.args:
-                if isinstance(argument, ast.Call):
-                    self.handled_calls.add(id(argument))
+            # `setswitchinterval(getswitchinterval() / 10)` is one finding, at the set.
+            self.handled_calls.update(id(n) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Call))
             restored = node.args[0] if len(node.args) == 1 else None
             value = self.value_of(restored) if restored is not None else None
             if value is not None and value.kind == "switch":

@@ -16,7 +16,9 @@ from typing import Any
 
 from ftaudit.cmodel import CUnit
 
-_INIT_CONTEXT_REFERENCES = ("argument", "initializer", "assignment", "other", "macro")
+# A `main` belongs to a program built beside the extension (a generator, a test driver), not to code
+# Python calls.
+_PROGRAM_ENTRIES = frozenset({"main", "wmain", "WinMain", "wWinMain"})
 
 
 def _closure(roots: Iterable[str], unit: CUnit, skip: set[str]) -> set[str]:
@@ -83,7 +85,7 @@ class FileReach:
         self.exported = sorted(
             f.name for f in unit.function_list
             if not f.is_static and f.name not in self.init and not f.name.startswith("PyInit_")
-            and _is_identifier(f.name)
+            and _is_identifier(f.name) and f.name not in _PROGRAM_ENTRIES
         )
         self._reach = {root: _closure([root], unit, self.init) for root in self.exported}
 

@@ -302,10 +302,11 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
                     sibling = sibling.next_named_sibling
             else:
                 continue
-            inside = [w for w in racy_writes if w.variable is variable and id(w) not in claimed
+            inside = [w for w in racy_writes if id(w) not in claimed
                       and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
-            if not inside:
-                continue
+            if not any(w.variable is variable for w in inside):
+                continue  # the checked variable is not (racily) set here: not a lazy initialisation
+            # Every racy write the pattern guards is part of the one initialisation, reported once.
             claimed.update(id(w) for w in inside)
             lazy.append(LazyInit(variable, node, condition, function.name, tuple(inside), inside[0].roots))
     result = SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach)

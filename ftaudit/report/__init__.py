@@ -19,6 +19,8 @@ REPORTERS = {
     "json": "ftaudit.report.json_report:JsonReporter",
     "json-lines": "ftaudit.report.json_report:JsonLinesReporter",
     "github": "ftaudit.report.github:GithubReporter",
+    "sarif": "ftaudit.report.sarif:SarifReporter",
+    "html": "ftaudit.report.html:HtmlReporter",
 }
 
 
