@@ -7,8 +7,10 @@ It knows nothing about C or Python; exit codes follow ruff: 0 clean, 1 findings 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -64,6 +66,8 @@ def _fail(message: str) -> None:
               help="Use this configuration file instead of discovering one.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("--target-version", help="CPython build to audit for, e.g. 3.13t (default: from requires-python).")
+@click.option("--python", "python", metavar="PATH",
+              help="Take the target from this interpreter: its version, whether it is free-threaded, its headers.")
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
@@ -78,6 +82,16 @@ def _fail(message: str) -> None:
               help="Write the output to this file instead of stdout.")
 @click.option("--json-output", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write JSON output to this file.")
+@click.option("--sarif-output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write SARIF 2.1.0 (for GitHub code scanning) to this file.")
+@click.option("--sarif-category", metavar="NAME",
+              help="SARIF category: automationDetails.id becomes ftaudit/NAME/ [default: the scanned folder].")
+@click.option("--html-output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the self-contained HTML report to this file.")
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Report only findings that are not in this baseline file; list its stale entries.")
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="Record the current findings in this baseline file and exit 0.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour terminal output (honours NO_COLOR, FORCE_COLOR and TERM=dumb).")
@@ -93,9 +107,12 @@ def _fail(message: str) -> None:
 @click.option("--show-settings", is_flag=True, help="Print the resolved settings as JSON and exit.")
 @click.option("--show-files", is_flag=True, help="Print the files that would be scanned and exit.")
 def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, target_version: str | None,
+         python: str | None,
          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
          per_file_ignores: tuple[str, ...], min_severity: str | None, fail_on: str | None, exit_zero: bool,
-         output_format: str | None, output_file: Path | None, json_output: Path | None, statistics: bool,
+         output_format: str | None, output_file: Path | None, json_output: Path | None, sarif_output: Path | None,
+         sarif_category: str | None, html_output: Path | None, baseline_path: Path | None,
+         write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
          show_settings: bool, show_files: bool) -> None:
@@ -113,7 +130,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             overrides[key] = value
     if per_file_ignores:
         overrides["extend-per-file-ignores"] = _per_file_ignores(per_file_ignores)
-    for key, value in (("target-version", target_version), ("min-severity", min_severity),
+    for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),
                        ("fail-on", fail_on), ("output-format", output_format),
                        ("force-exclude", force_exclude), ("respect-gitignore", respect_gitignore)):
         if value is not None:
@@ -148,6 +165,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     context = [settings.root] if all(p.is_file() for p in targets if p.exists()) else []
     result = run_scan(targets, settings, jobs=jobs, context_paths=context)
     elapsed = time.perf_counter() - started
+    # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
+    chatty = not silent and not quiet and os.environ.get("PRE_COMMIT") != "1"
 
     if not silent:
         for diagnostic in result.diagnostics:
@@ -155,8 +174,40 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             click.echo(f"ftaudit: {level}: {diagnostic.render()}", err=True)
         if verbose:
             _explain(result, settings, elapsed)
+    if write_baseline is not None:
+        from ftaudit.baseline import write
+
+        try:
+            count = write(result, write_baseline)
+        except OSError as exc:
+            _fail(f"cannot write baseline: {exc}")
+            return
+        if chatty:
+            click.echo(f"ftaudit: wrote {count} finding{'' if count == 1 else 's'} to baseline {write_baseline}",
+                       err=True)
+        sys.exit(EXIT_ERROR if result.has_internal_error else EXIT_CLEAN)
+    outcome = None
+    if baseline_path is not None:
+        from ftaudit.baseline import BaselineError, apply, load
+
+        try:
+            outcome = apply(result, load(baseline_path))
+        except BaselineError as exc:
+            _fail(str(exc))
+            return
+        result = replace(result, findings=outcome.new)
+        if outcome.stale and not silent:
+            click.echo(f"ftaudit: baseline {baseline_path}: {len(outcome.stale)} stale entr"
+                       f"{'y' if len(outcome.stale) == 1 else 'ies'} (fixed since; rewrite it with "
+                       "--write-baseline to tighten it):", err=True)
+            for entry in outcome.stale:
+                click.echo(f"  {entry.path}:{entry.line}: {entry.code} {entry.message}", err=True)
+    extras = {"paths": targets, "category": sarif_category, "baseline": outcome,
+              "baseline_state": "new" if outcome is not None else None,
+              "command": " ".join(["ftaudit", *sys.argv[1:]])}
     try:
-        _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent)
+        _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent,
+                       sarif_output=sarif_output, html_output=html_output, extras=extras)
     except OSError as exc:
         _fail(f"cannot write output: {exc}")
     sys.exit(exit_code(result, settings, exit_zero))
@@ -174,28 +225,43 @@ def _explain(result: Any, settings: Settings, elapsed: float) -> None:
     echo = lambda text: click.echo(f"ftaudit: {text}", err=True)  # noqa: E731
     echo(f"configuration: {settings.config_file or 'defaults'}; target {settings.target.label}"
          + (f", oldest supported {settings.target.minimum[0]}.{settings.target.minimum[1]}"
-            if settings.target.minimum else ""))
+            if settings.target.minimum else "")
+         + (f"; from {settings.python.executable}" if settings.python else ""))
     echo(f"{len(result.rules)} rules enabled; {len(result.files)} files scanned; "
          f"{result.suppressed} findings suppressed inline; {elapsed:.3f}s")
     for path, reason in result.skipped:
         echo(f"skipped {path}: {reason}")
 
 
+def _configured(name: str, extras: dict[str, Any]) -> Any:
+    """A reporter with the run's context (scanned paths, SARIF category, baseline) where it takes them."""
+    from ftaudit.report import get_reporter
+
+    reporter = get_reporter(name)
+    for key, value in extras.items():
+        if hasattr(reporter, key):
+            setattr(reporter, key, value)
+    return reporter
+
+
 def _write_outputs(result: Any, settings: Settings, output_file: Path | None, json_output: Path | None,
-                   statistics: bool, color: str, quiet: bool, silent: bool) -> None:
-    from ftaudit.report import UnknownFormat, get_reporter
+                   statistics: bool, color: str, quiet: bool, silent: bool, *, sarif_output: Path | None = None,
+                   html_output: Path | None = None, extras: dict[str, Any] | None = None) -> None:
+    from ftaudit.report import UnknownFormat
     from ftaudit.report.colour import Painter, use_colour
     from ftaudit.report.terminal import statistics as stats_lines
     from ftaudit.report.terminal import summary_line
 
+    extras = extras or {}
     try:
-        reporter = get_reporter(settings.output_format)
+        reporter = _configured(settings.output_format, extras)
     except UnknownFormat as exc:
         _fail(str(exc))
         return
-    if json_output is not None:
-        with json_output.open("w", encoding="utf-8") as stream:
-            get_reporter("json").render(result, stream, color=False)
+    for name, extra_path in (("json", json_output), ("sarif", sarif_output), ("html", html_output)):
+        if extra_path is not None:
+            with extra_path.open("w", encoding="utf-8") as stream:
+                _configured(name, extras).render(result, stream, color=False)
     if silent:
         return
     stream: TextIO

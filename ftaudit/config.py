@@ -1,7 +1,8 @@
 """Configuration: ``[tool.ftaudit]`` in the nearest ``pyproject.toml`` that has it, or ``ftaudit.toml``.
 
 Every key is checked; a bad key or value is a ConfigError naming the key and the file (exit 2).
-Command-line options override the file. ``target-version`` defaults from ``requires-python``.
+Command-line options override the file. ``target-version`` defaults from ``requires-python``;
+``python`` takes the target from a real interpreter instead (``ftaudit.interpreter``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftaudit.findings import Severity
+from ftaudit.interpreter import Interpreter, InterpreterError, query, resolve
 from ftaudit.selection import SelectorError, normalise
 from ftaudit.target import LATEST_KNOWN, Target, parse_target
 
@@ -50,6 +52,8 @@ class Settings:
     output_format: str = "full"
     max_file_size_kb: int = 4096
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The interpreter `python` named; its include_dir is what a header-aware engine (libclang) uses.
+    python: Interpreter | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -62,6 +66,8 @@ class Settings:
                          if value.minimum else None}
             elif isinstance(value, Severity):
                 value = value.label
+            elif isinstance(value, Interpreter):
+                value = value.as_dict()
             elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Severity):
                 value = {k: v.label for k, v in value.items()}
             out[f.name.replace("_", "-")] = value
@@ -71,6 +77,7 @@ class Settings:
 # key -> (python type of the value, description used in messages)
 _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "target-version": (str, "a version such as '3.13t'"),
+    "python": (str, "the path of a Python interpreter, e.g. '.venv/bin/python3.13t'"),
     "select": (list, "a list of rule selectors"),
     "extend-select": (list, "a list of rule selectors"),
     "ignore": (list, "a list of rule selectors"),
@@ -197,6 +204,9 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
                 rules: Mapping[str, Any]) -> None:
     """Validate ``table`` (from a config file or the CLI) and apply it on top of ``settings``."""
     known_codes = list(rules)
+    if "python" in table and "target-version" in table:
+        raise ConfigError(f"{_where(path)}: 'python' and 'target-version' are both set; the interpreter "
+                          "already gives the target version, so keep only one")
     for key, value in table.items():
         if key not in _KEYS:
             close = [k for k in _KEYS if k.replace("-", "") == key.replace("_", "").replace("-", "")]
@@ -208,6 +218,10 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
                 settings.target = replace(parse_target(value), minimum=settings.target.minimum)
             except ValueError as exc:
                 raise ConfigError(f"{_where(path)}: 'target-version': {exc}") from None
+            settings.python = None  # a later layer's target-version replaces an earlier interpreter
+        elif key == "python":
+            settings.python = _interpreter(value, path)
+            settings.target = settings.python.target(minimum=settings.target.minimum)
         elif key in ("select", "extend-select", "ignore"):
             setattr(settings, key.replace("-", "_"), _selectors(value, known_codes, key, path))
         elif key in ("per-file-ignores", "extend-per-file-ignores"):
@@ -240,6 +254,18 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
             settings.rule_options = _rule_options(value, rules, path)
         else:
             setattr(settings, key.replace("-", "_"), value)
+
+
+def _interpreter(value: str, path: Path | None) -> Interpreter:
+    """Query the interpreter ``value`` names (relative to the config file's folder, or the current
+    folder on the command line); a failure is a ConfigError that says why."""
+    if not value.strip():
+        raise ConfigError(f"{_where(path)}: 'python' must name an interpreter, got an empty string")
+    base = path.parent if path is not None else Path.cwd()
+    try:
+        return query(resolve(value, base))
+    except InterpreterError as exc:
+        raise ConfigError(f"{_where(path)}: 'python': cannot query the interpreter: {exc}") from None
 
 
 def _rule_options(value: Mapping[str, Any], rules: Mapping[str, Any], path: Path | None) -> dict[str, dict]:

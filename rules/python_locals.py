@@ -172,8 +172,12 @@ class FrameLocalsWrite(Rule):
         "`frame` parameter of a trace function `(frame, event, arg)` or of a `bdb.Bdb`/`pdb.Pdb` subclass "
         "method, a parameter annotated `types.FrameType`, or a name assigned from any of these (or from "
         "`frame.f_locals` itself). `isinstance(f.f_locals, dict)` and `type(f.f_locals) is dict` are reported "
-        "as notes. Reads of `f_locals`, objects not known to be frames, and writes under a `sys.version_info` "
-        "test against 3.13 (either branch: the code has chosen its behaviour) are not findings."
+        "as notes. Not findings: reads of `f_locals`; objects not known to be frames; writes under a "
+        "`sys.version_info` test against 3.13 (either branch: the code has chosen its behaviour); stores of "
+        "dunder keys such as debuggers' `__return__`/`__exception__` (they become the frame's extra locals, as "
+        "before); and a write followed in the same function by a locals-to-fast sync of the same frame "
+        "(`PyFrame_LocalsToFast`, pydevd-style `save_locals(frame)`), which wanted write-through all along — "
+        "FT503 reports a ctypes sync call itself."
     )
     why = (
         "Before 3.13, `f_locals` of a function frame was a dict snapshot: writes to it were lost unless followed "
@@ -260,6 +264,18 @@ class FrameLocalsWrite(Rule):
             "    sys._getframe(1).f_locals[name] = value\n",
             target="3.12", title="Targeting 3.12, where f_locals is still a snapshot dict",
         ),
+        Example(
+            "import ctypes\n"
+            "import sys\n"
+            "\n"
+            "def set_caller_local(name, value):\n"
+            "    frame = sys._getframe(1)\n"
+            "    frame.f_locals[name] = value\n"
+            "    ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))\n"
+            "    frame.f_locals['__return__'] = None\n",
+            title="Written then copied back (write-through was the intent; FT503 reports the call), "
+                  "and a debugger's dunder stash key",
+        ),
     )
 
     def check(self, ctx: FileContext) -> None:
@@ -276,6 +292,13 @@ class FrameLocalsWrite(Rule):
                                 "is needed.")
                 continue
             via = "" if hit.detail in hit.subject else f" (through `{hit.detail}`, taken at line {hit.line})"
+            if hit.kind == "delete":
+                ctx.report(hit.node, f"`{hit.subject}` deletes from a frame's `f_locals`{via}: since 3.13 (PEP 667) "
+                           "it is a write-through proxy that refuses to delete the function's variables (it raises), "
+                           "where before 3.13 only a dict snapshot lost the key",
+                           help="Delete from a copy (`dict(frame.f_locals)`), or keep the deletion under "
+                                "`if sys.version_info < (3, 13):`; on 3.13+ assign a placeholder instead.")
+                continue
             ctx.report(hit.node, f"`{hit.subject}` writes to a frame's `f_locals`{via}: since 3.13 (PEP 667) this is "
                        "a write-through proxy, so the write now changes the variable in that frame (before 3.13 it "
                        "was lost unless followed by `PyFrame_LocalsToFast`)")
@@ -367,7 +390,9 @@ class CtypesFrameLocalsSync(Rule):
         for hit in _hits(ctx, self.code):
             if old_only(hit.versions):
                 continue
-            effect = ("copies `frame.f_locals` back into the variables" if hit.subject == "PyFrame_LocalsToFast"
-                      else "refreshes `frame.f_locals` from the variables")
-            ctx.report(hit.node, f"`{hit.subject}` through ctypes does nothing since 3.13 (PEP 667): code relying on "
-                       f"it to do what it did before ({effect}) is broken there")
+            if hit.subject == "PyFrame_LocalsToFast":
+                effect = ("writes to `frame.f_locals` now reach the variables by themselves, and a dict it was meant "
+                          "to copy from is no longer the frame's")
+            else:
+                effect = "`frame.f_locals` is a live proxy now, and code expecting a refreshed dict snapshot breaks"
+            ctx.report(hit.node, f"`{hit.subject}` through ctypes does nothing since 3.13 (PEP 667): {effect}")

@@ -30,8 +30,13 @@ FRAME_PAIR_ITERATORS = frozenset({"traceback.walk_stack", "traceback.walk_tb"})
 # Attributes that only frames' owners have: a traceback's, generator's, coroutine's frame.
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 DEBUGGER_BASES = frozenset({"bdb.Bdb", "pdb.Pdb"})
-UNITTEST_COMPARISONS = frozenset({"assertEqual", "assertEquals", "assertNotEqual", "assertGreater",
-                                  "assertGreaterEqual", "assertLess", "assertLessEqual", "assertAlmostEqual"})
+UNITTEST_COMPARISONS: dict[str, type[ast.cmpop]] = {
+    "assertEqual": ast.Eq, "assertEquals": ast.Eq, "assertAlmostEqual": ast.Eq, "assertNotEqual": ast.NotEq,
+    "assertGreater": ast.Gt, "assertGreaterEqual": ast.GtE, "assertLess": ast.Lt, "assertLessEqual": ast.LtE}
+# `getrefcount(x) < 50` is a leak ceiling that lower counts (3.14's borrowed references) only make easier to
+# meet; ceilings this small or smaller are "am I the only holder?" checks that lower counts break.
+UNIQUENESS_CEILING = 5
+_FLIP = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE, ast.Eq: ast.Eq, ast.NotEq: ast.NotEq}
 # What `from M import *` provides that the rules care about (underscore names are never star-imported).
 STAR_EXPORTS = {"pythonapi": "ctypes", "getrefcount": "sys", "setswitchinterval": "sys",
                 "getswitchinterval": "sys", "currentframe": "inspect", "stack": "inspect", "version_info": "sys"}
@@ -42,7 +47,11 @@ BUILTIN_TYPES = frozenset(name for name in BUILTIN_NAMES if isinstance(getattr(b
 # Words a file must contain for any FT5xx rule to have something to say: most files are skipped at once.
 TRIGGERS = ("locals", "vars", "exec", "eval", "PyFrame_", "getrefcount", "switchinterval")
 # `PY313`, `PY_3_13`, `PYTHON_313_PLUS`: a compatibility flag meaning "running on 3.13 or newer".
-_VERSION_FLAG = re.compile(r"^_?PY(?:THON)?_?3_?(1\d)(?:_?(?:PLUS|UP|OR_(?:LATER|NEWER|ABOVE)|GE))?$")
+_VERSION_FLAG = re.compile(
+    r"^_?(?:IS_)?PY(?:THON)?_?3_?(1\d)(?:_?(?:PLUS|UP|GE|(?:OR|AND)_(?:LATER|NEWER|ABOVE|GREATER|HIGHER|UP)))?$")
+# Helpers that copy f_locals back into the variables (pydevd's save_locals, a wrapped PyFrame_LocalsToFast).
+_SYNC_HELPER = re.compile(r"(?i)locals_?to_?fast|save_?locals")
+DELETING_METHODS = frozenset({"pop", "popitem", "clear", "__delitem__"})
 _TERMINATORS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
@@ -89,6 +98,9 @@ class Scope:
     # FT501's exec/eval check: (call, names the literal assigns) and (name, position) of later reads.
     execs: list[tuple[ast.Call, str, frozenset[str], VersionRange]] = field(default_factory=list)
     reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
+    # FT502: writes to a frame's f_locals (with the frame's source text) and later locals-to-fast syncs.
+    frame_writes: list[tuple[Hit, str]] = field(default_factory=list)
+    syncs: list[tuple[tuple[int, int], str]] = field(default_factory=list)
 
     @property
     def optimized(self) -> bool:
@@ -214,6 +226,27 @@ def _numeric_literal(node: ast.AST) -> bool:
     return False
 
 
+def _dunder_keys(node: ast.AST) -> bool:
+    """True when every key a write names is a literal dunder string (``f_locals['__return__'] = v``)."""
+    def dunder(key: ast.AST | None) -> bool:
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) \
+            and key.value.startswith("__") and key.value.endswith("__")
+
+    if isinstance(node, ast.Subscript):
+        return dunder(node.slice)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "update":
+            keys = [k.arg for k in node.keywords]
+            if node.args:
+                literal = node.args[0]
+                if not isinstance(literal, ast.Dict) or len(node.args) > 1:
+                    return False
+                keys += [k.value if isinstance(k, ast.Constant) else None for k in literal.keys]  # type: ignore[misc]
+            return bool(keys) and all(isinstance(k, str) and k.startswith("__") and k.endswith("__") for k in keys)
+        return bool(node.args) and dunder(node.args[0])
+    return False
+
+
 def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -256,6 +289,7 @@ class _Walker:
         self.module = Scope("module", tree, None, bound | declared)
         self.scope = self.module
         self.block(tree.body)
+        self.finish_scope(self.module)
         while self.deferred:
             node, scope, guards = self.deferred.pop(0)
             self.scope, self.guards = scope, guards
@@ -269,7 +303,7 @@ class _Walker:
             self.visit(node.body)
         else:
             self.block(node.body)  # type: ignore[attr-defined]
-        self.check_execs(scope)
+        self.finish_scope(scope)
 
     @property
     def versions(self) -> VersionRange:
@@ -383,7 +417,7 @@ class _Walker:
             if node.attr == "f_back":
                 return Value("frame")
             if node.attr == "f_locals":
-                return Value("f_locals", source(node), line=node.lineno)
+                return Value("f_locals", source(node), info=source(node.value), line=node.lineno)
         if base.kind == "frameinfo" and node.attr == "frame":
             return Value("frame")
         return None
@@ -612,7 +646,7 @@ class _Walker:
         if isinstance(node.target, ast.Name):
             current = self.lookup(node.target.id)
             if isinstance(node.op, ast.BitOr) and current is not None:
-                self.mutation(node, current, f"{node.target.id} |= …")
+                self.mutation(node, current, f"{node.target.id} |= …", False, False)
             if current is None or current.kind not in ("snapshot", "f_locals"):
                 self.bind(node.target.id, None)  # `x += 1` keeps a dict alias a dict, anything else unknown
         else:
@@ -716,6 +750,7 @@ class _Walker:
         outer = self.scope
         self.scope = self.new_scope("class", node, node.body)
         self.block(node.body)
+        self.finish_scope(self.scope)
         self.scope = outer
         self.bind(node.name, None)
 
@@ -756,17 +791,22 @@ class _Walker:
         if not isinstance(node.ctx, ast.Load):
             value = self.value_of(node.value)
             if value is not None:
-                text = f"del {source(node)}" if isinstance(node.ctx, ast.Del) else f"{source(node)} = …"
-                self.mutation(node, value, text)
+                deleting = isinstance(node.ctx, ast.Del)
+                text = f"del {source(node)}" if deleting else f"{source(node)} = …"
+                self.mutation(node, value, text, deleting, _dunder_keys(node))
         elif isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             self.note_key_read(node.value, node.slice.value, node)
         self.generic_visit(node)
 
-    def mutation(self, node: ast.AST, target: Value, subject: str) -> None:
+    def mutation(self, node: ast.AST, target: Value, subject: str, deleting: bool, dunder: bool) -> None:
         if target.kind == "snapshot":
             self.hit("FT501", "write", node, subject, target.qual, target.line)
-        elif target.kind == "f_locals":
-            self.hit("FT502", "write", node, subject, target.qual, target.line)
+        elif target.kind == "f_locals" and (deleting or not dunder):
+            # Dunder keys (`__return__`, `__exception__`) are debugger stash entries, not variables: on 3.13+ they
+            # become the frame's extra locals and behave as the old cached dict did. Deleting still changed.
+            hit = Hit("FT502", "delete" if deleting else "write", node, subject, self.versions, target.qual,
+                      target.line)
+            self.function_scope().frame_writes.append((hit, target.info))
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -774,17 +814,21 @@ class _Walker:
             if func.attr in DICT_MUTATORS:
                 target = self.value_of(func.value)
                 if target is not None:
-                    self.mutation(node, target, source(node))
+                    self.mutation(node, target, source(node), func.attr in DELETING_METHODS, _dunder_keys(node))
             elif func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant) \
                     and isinstance(node.args[0].value, str):
                 self.note_key_read(func.value, node.args[0].value, node)
             elif func.attr in UNITTEST_COMPARISONS and len(node.args) >= 2:
-                self.refcount_comparison(node, node.args[0], node.args[1], None)
+                self.refcount_comparison(node, node.args[0], node.args[1], UNITTEST_COMPARISONS[func.attr]())
             elif func.attr in FRAME_SYNC_FUNCTIONS and self.qual(func.value) == "ctypes.pythonapi":
                 self.hit("FT503", "call", node, func.attr)
         name = self.qual(func)
         if name is not None:
             self.special_call(node, name)
+        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if _SYNC_HELPER.search(callee) or (callee == "getattr" and "LocalsToFast" in source(node, 400)):
+            arguments = " ".join(source(a, 400) for a in node.args)
+            self.function_scope().syncs.append(((node.lineno, node.col_offset), arguments))
         self.generic_visit(node)
 
     def special_call(self, node: ast.Call, name: str) -> None:
@@ -840,7 +884,7 @@ class _Walker:
                     self.hit("FT502", "typecheck", node, source(node))
                     return
 
-    def refcount_comparison(self, node: ast.AST, left: ast.AST, right: ast.AST, op: ast.cmpop | None) -> None:
+    def refcount_comparison(self, node: ast.AST, left: ast.AST, right: ast.AST, op: ast.cmpop) -> None:
         readings = []
         for side in (left, right):
             value = self.value_of(side)
@@ -851,10 +895,18 @@ class _Walker:
         if immortal is not None:
             self.hit("FT504", "immortal", node, source(node), immortal)
             return
-        for reading, other in ((readings[0], right), (readings[1], left)):
-            if reading is not None and reading.absolute and _numeric_literal(other):
-                self.hit("FT504", "threshold", node, source(node), source(other))
-                return
+        for reading, other, operator in ((readings[0], right, type(op)), (readings[1], left, _FLIP.get(type(op)))):
+            if reading is None or not reading.absolute or not _numeric_literal(other):
+                continue
+            if operator in (ast.Lt, ast.LtE):
+                try:
+                    limit = ast.literal_eval(other)
+                except ValueError:
+                    limit = 0
+                if isinstance(limit, (int, float)) and limit > UNIQUENESS_CEILING:
+                    return
+            self.hit("FT504", "threshold", node, source(node), source(other))
+            return
 
     # -- FT501: exec/eval into an implicit locals() ------------------------------------------------------
     def implicit_namespace_exec(self, node: ast.Call, which: str) -> None:
@@ -902,6 +954,16 @@ class _Walker:
         value = self.value_of(container)
         if value is not None and value.kind == "snapshot":
             self.function_scope().reads.append((key, (node.lineno, node.col_offset), node.lineno))
+
+    def finish_scope(self, scope: Scope) -> None:
+        self.check_execs(scope)
+        for hit, frame in scope.frame_writes:
+            # Written, then copied back with LocalsToFast: the old way to change a variable, which 3.13's
+            # write-through proxy does by itself (FT503 reports the sync call if it goes through ctypes).
+            start = (hit.node.lineno, hit.node.col_offset)  # type: ignore[attr-defined]
+            pattern = re.compile(rf"(?<![\w.]){re.escape(frame)}(?!\w)")
+            if not any(position > start and pattern.search(arguments) for position, arguments in scope.syncs):
+                self.facts.hits.append(hit)
 
     def check_execs(self, scope: Scope) -> None:
         for call, which, assigned, versions in scope.execs:

@@ -118,6 +118,9 @@ class FileReach:
             return out
 
         every = external_calls(defined, unlocked_only=False)
+        # An exported function that this file itself calls (e.g. only from PyInit_*) has a known
+        # caller: the project pass must not treat it as called from who knows where.
+        every.update(name for name in self.exported if unit.callers(name) or unit.references.get(name))
         return {
             "exported": self.exported,
             "runtime_calls": sorted(external_calls(self.runtime)),

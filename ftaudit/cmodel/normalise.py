@@ -328,9 +328,13 @@ def _unpaired(frame: _Frame) -> list[MacroEvent]:
 
 def _pair(opener: MacroEvent, closer: MacroEvent, mask: bytes) -> list[MacroEvent]:
     if opener.action in ("open", "block-open"):
+        # Keep the family: a trashcan block is a plain block, not a detached thread state.
+        plain = opener.action == "block-open"
         return [
-            MacroEvent(opener.name, "open", opener.start, opener.end, "block", closer.start),
-            MacroEvent(closer.name, "close", closer.start, closer.end, "block", opener.start),
+            MacroEvent(opener.name, "block-open" if plain else "open", opener.start, opener.end, "block",
+                       closer.start),
+            MacroEvent(closer.name, "block-close" if plain else "close", closer.start, closer.end, "block",
+                       opener.start),
         ]
     # Critical sections keep their call form when both carry ';' (the tree is fine then).
     if _next_code_char(mask, opener.end) == 0x3B and _next_code_char(mask, closer.end) == 0x3B:

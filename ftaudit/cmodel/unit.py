@@ -58,6 +58,20 @@ from ftaudit.cmodel.parsers import choose_language, language, parser
 from ftaudit.target import Target
 
 NodeOrOffset = Node | int
+# Python.h decides these from the interpreter being built for; a file's own spelling never overrides.
+_PYTHON_H_FACTS = frozenset({"PY_VERSION_HEX", "PY_MAJOR_VERSION", "PY_MINOR_VERSION", "PY_MICRO_VERSION",
+                             "Py_GIL_DISABLED", "PYPY_VERSION"})
+_UNKNOWN = object()
+_INTEGER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?$")
+
+
+def _integer_value(body: str) -> int | None:
+    """The value of an object-like macro body that is a plain integer (empty body: defined as 1)."""
+    body = body.strip()
+    if not body:
+        return 1
+    match = _INTEGER.match(body)
+    return int(match.group(1), 0) if match else None
 
 _QUERY = """
 (function_definition) @function
@@ -169,7 +183,38 @@ class CUnit:
     def compiled(self, where: NodeOrOffset, target: Target | None = None) -> Tri:
         """Whether the code at a node/offset is compiled for ``target`` (default: the unit's)."""
         offset = where if isinstance(where, int) else where.start_byte
-        return self.guard_index.compiled(offset, target or self.target, self.defines)
+        return self.guard_index.compiled(offset, target or self.target, self.defines_for(target or self.target))
+
+    def defines_for(self, target: Target) -> dict[str, int | None]:
+        """Language facts plus the file's own integer `#define`s as they come out for ``target``.
+
+        zope.interface writes `#if PY_VERSION_HEX < 0x030b0000 / #define USE_STATIC_TYPES 1 / #else /
+        #define USE_STATIC_TYPES 0` and then guards code with `#if USE_STATIC_TYPES`; without this,
+        every such guard would be MAYBE. A name is used only when every definition compiled (or maybe
+        compiled) for the target agrees on one integer value; anything else stays unknown.
+        """
+        cache = self.__dict__.setdefault("_defines_cache", {})
+        if target in cache:
+            return cache[target]
+        defines = dict(self.defines)
+        values: dict[str, set[int | None]] = {}
+        for directive in self.raw.directives:
+            if directive.kind not in ("define", "undef") or not directive.name or directive.name in _PYTHON_H_FACTS:
+                continue
+            if directive.kind == "define" and directive.params is not None:
+                continue
+            tri = self.guard_index.compiled(directive.start, target, defines)
+            if tri is Tri.NO:
+                continue
+            value = None if directive.kind == "undef" else _integer_value(directive.text[len(directive.name):])
+            seen = values.setdefault(directive.name, set())
+            seen.add(value if tri is Tri.YES else _UNKNOWN)
+            if len(seen) == 1 and _UNKNOWN not in seen and (value is not None or directive.kind == "undef"):
+                defines[directive.name] = value
+            else:
+                defines.pop(directive.name, None)
+        cache[target] = defines
+        return defines
 
     # -- collection (one query over the tree) --------------------------------------------------------
     def _collect(self) -> None:
@@ -263,6 +308,10 @@ class CUnit:
             else:
                 name = "PyInit_" + (args[0] if args else "")
         is_static = any(c.type == "storage_class_specifier" and text(c) == "static" for c in node.children)
+        if not is_static:
+            # CPython's Py_LOCAL(type) / Py_LOCAL_INLINE(type) expand to `static [inline] type`.
+            head = self.source[node.start_byte : min(node.end_byte, node.start_byte + 40)]
+            is_static = head.lstrip().startswith((b"Py_LOCAL(", b"Py_LOCAL_INLINE(", b"Py_LOCAL_SYMBOL "))
         if not is_static and self.language == "cpp":
             # Functions in an anonymous namespace have internal linkage, like static ones.
             parent = node.parent
@@ -711,7 +760,8 @@ class CUnit:
     # -- 6. synchronised regions ----------------------------------------------------------------------
     @cached_property
     def _locks(self) -> LockAnalysis:
-        analysis = LockAnalysis(self.normalised.events, self.guard_index, self.target, self.defines)
+        analysis = LockAnalysis(self.normalised.events, self.guard_index, self.target,
+                                self.defines_for(self.target))
         analysis.macro_locks = lock_macros(m for defs in self.macro_definitions.values() for m in defs)
         for function in self.function_list:
             if function.body is not None:

@@ -165,3 +165,34 @@ def test_cplusplus_is_known_from_the_language(unit) -> None:
     assert cpp_unit.compiled(node_at(cpp_unit, "cpp_only")) is Tri.YES
     header = unit(src, path="m.h")
     assert header.compiled(node_at(header, "cpp_only")) is Tri.MAYBE
+
+
+def test_same_file_integer_defines_decide_later_guards() -> None:
+    from cmodel_helpers import make_unit
+
+    from ftaudit.cmodel import Tri
+    from ftaudit.target import parse_target
+
+    source = """
+        #if PY_VERSION_HEX < 0x030b0000
+        #define USE_STATIC_TYPES 1
+        #else
+        #define USE_STATIC_TYPES 0
+        #endif
+        #define HAVE_FEATURE
+        #if USE_STATIC_TYPES
+        int old_path;
+        #endif
+        #ifdef HAVE_FEATURE
+        int feature;
+        #endif
+        #if UNKNOWN_SETTING
+        int unknown;
+        #endif
+    """
+    unit = make_unit(source, target=parse_target("3.14t"))
+    at = {name: unit.source.index(name.encode()) for name in ("old_path", "feature", "unknown")}
+    assert unit.compiled(at["old_path"]) is Tri.NO
+    assert unit.compiled(at["old_path"], parse_target("3.9")) is Tri.YES
+    assert unit.compiled(at["feature"]) is Tri.YES
+    assert unit.compiled(at["unknown"]) is Tri.MAYBE

@@ -349,3 +349,17 @@ def test_same_file_lock_macros_and_all_caps_lock_macros(unit) -> None:
         node = node_at(u, f"n = {number}")
         held[number] = u.lock_state(node).held
     assert held == {1: ("lapack_lock",), 2: ("table_lock",), 3: ("arena.mutex",), 4: ()}
+
+
+def test_trashcan_block_is_not_a_detached_region(unit) -> None:
+    u = unit("""
+        static void dealloc(PyObject *self) {
+            PyObject_GC_UnTrack(self);
+            Py_TRASHCAN_BEGIN(self, dealloc)
+                PyObject_ClearWeakRefs(self);
+            Py_TYPE(self)->tp_free(self);
+            Py_TRASHCAN_END
+        }
+    """)
+    assert u.allow_threads_regions == []
+    assert u.lock_state(node_at(u, "PyObject_ClearWeakRefs")).allow_threads is False

@@ -37,15 +37,14 @@ def lines(found: Found) -> list[tuple[str, int]]:
 
 def test_debugger_helper() -> None:
     assert scan(FIXTURES / "debugger_helper.py", REPO) == [
-        ("FT502", 23, "warning"),  # annotated types.FrameType parameter
-        ("FT502", 39, "warning"),  # inspect.stack()[2].frame
-        ("FT503", 40, "error"),  # api = ctypes.pythonapi
-        ("FT503", 44, "error"),  # PyFrame_FastToLocalsWithError
-        ("FT502", 52, "warning"),  # bdb.Bdb hook's frame parameter
-        ("FT502", 56, "warning"),  # self.curframe in a Bdb subclass
-        ("FT502", 58, "note"),  # isinstance(<f_locals alias>, dict)
-        ("FT502", 68, "warning"),  # trace function (frame, event, arg)
-        ("FT502", 77, "warning"),  # alias of tb.tb_frame.f_locals
+        ("FT502", 29, "warning"),  # annotated types.FrameType parameter, no copy-back
+        ("FT503", 45, "error"),  # api = ctypes.pythonapi (the write before it is not FT502: it is copied back)
+        ("FT503", 49, "error"),  # PyFrame_FastToLocalsWithError
+        ("FT502", 71, "warning"),  # deleting through the proxy, in a bdb.Bdb hook
+        ("FT502", 75, "warning"),  # self.curframe in a Bdb subclass
+        ("FT502", 77, "note"),  # isinstance(<f_locals alias>, dict)
+        ("FT502", 87, "warning"),  # trace function (frame, event, arg)
+        ("FT502", 96, "warning"),  # alias of tb.tb_frame.f_locals
     ]
 
 

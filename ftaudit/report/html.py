@@ -1,0 +1,310 @@
+"""The offline HTML report (``--output-format html``, ``--html-output PATH``): one self-contained file.
+
+Everything is rendered here, on the server side: the findings are readable with JavaScript off, and
+the small inline script only filters and sorts. Scanned code, file names and messages are untrusted
+input (a hostile repository can name a file ``<img onerror=…>.c``), so:
+
+- every template goes through a jinja2 ``Environment(autoescape=True)`` (jinja2's default is off and
+  ``select_autoescape`` would not cover ``.j2`` names), and nothing from a scan is marked safe;
+- source lines become markup only through Pygments, whose formatter escapes every token; the only
+  markup added afterwards is ours (line spans, visible escapes for bidi/invisible characters);
+- data for scripts goes through ``|tojson`` inside ``<script type="application/json">``;
+- a CSP ``<meta>`` allows no network at all and only our own inline style and script, by hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+import jinja2
+from markupsafe import Markup
+
+from ftaudit import __version__
+from ftaudit.engine import ScanResult
+from ftaudit.findings import Edit, Finding, Severity
+from ftaudit.report.json_report import finding_dict, rule_url
+
+TEMPLATES = Path(__file__).with_name("templates")
+FAMILIES = {
+    "FT0": "ftaudit itself", "FT1": "Module GIL declarations", "FT2": "Shared state and locking",
+    "FT3": "Borrowed references and containers", "FT4": "Private internals and removed C APIs",
+    "FT5": "Python-level code", "FT6": "Sub-interpreter isolation", "FT7": "Packaging and build metadata",
+}
+DECLARATION_RULES = {"FT101", "FT102", "FT103", "FT104", "FT105", "FT106", "FT107"}
+MANY_FINDINGS = 5_000  # past this, the report warns that it gets slow to browse
+_LEXERS = {"c": "c", "h": "c", "cc": "cpp", "cpp": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp", "hxx": "cpp",
+           "pyx": "cython", "pxd": "cython", "pxi": "cython", "py": "python", "pyi": "python", "rs": "rust",
+           "toml": "toml", "build": "meson", "txt": "cmake"}
+# Trojan Source: bidi controls and invisible characters are shown as visible escapes.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+@cache
+def _lexer(name: str) -> Any:
+    from pygments.lexers import get_lexer_by_name
+
+    return get_lexer_by_name(name, stripnl=False, ensurenl=False)
+
+
+def _lexer_for(path: str) -> Any:
+    suffix = PurePosixPath(path).name.rsplit(".", 1)[-1].lower()
+    name = _LEXERS.get(suffix)
+    if PurePosixPath(path).name == "CMakeLists.txt":
+        name = "cmake"
+    elif suffix == "txt":
+        name = None
+    if name is None:
+        from pygments.lexers.special import TextLexer
+
+        return TextLexer()
+    return _lexer(name)
+
+
+def _visible_controls(markup: str) -> str:
+    return _INVISIBLE.sub(lambda m: f'<span class="ctrl" title="invisible character">&lt;U+{ord(m.group()):04X}&gt;'
+                                    "</span>", markup)
+
+
+def highlight(path: str, lines: list[str]) -> list[Markup]:
+    """Pygments-highlighted markup for each line (tokens escaped by Pygments; spans balanced per line)."""
+    from pygments import highlight as pyg_highlight
+    from pygments.formatters import HtmlFormatter
+
+    if not lines:
+        return []
+    html = pyg_highlight("\n".join(lines) + "\n", _lexer_for(path), HtmlFormatter(nowrap=True))
+    out = html.split("\n")[: len(lines)]
+    out += [""] * (len(lines) - len(out))
+    return [Markup(_visible_controls(line)) for line in out]  # Pygments escaped every token
+
+
+def code_parts(text: str) -> list[tuple[bool, str]]:
+    """Split a message on Markdown code spans: [(is_code, text)]; the template escapes both kinds."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unbalanced backtick: show it as typed
+        return [(False, text)]
+    return [(i % 2 == 1, part) for i, part in enumerate(parts) if part]
+
+
+@dataclass
+class Row:
+    number: int
+    code: Markup
+    focus: bool
+
+
+@dataclass
+class DiffLine:
+    kind: str  # "add", "del", "hunk", "note"
+    text: str
+
+
+@dataclass
+class FindingView:
+    anchor: str
+    finding: Finding
+    message: list[tuple[bool, str]]
+    help: list[tuple[bool, str]]
+    rows: list[Row]
+    diff: list[DiffLine]
+    rule_summary: str
+    rule_url: str
+    baseline: str = ""
+
+    @property
+    def severity(self) -> str:
+        return self.finding.severity.label
+
+
+@dataclass
+class FileView:
+    path: str
+    anchor: str
+    findings: list[FindingView] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    module: str
+    path: str
+    state: str  # "declares GIL-free", "needs declaration", "declared but racy", "requires the GIL"
+    css: str
+    detail: str
+    anchor: str = ""
+
+    @property
+    def detail_parts(self) -> list[tuple[bool, str]]:
+        return code_parts(self.detail)
+
+
+def _anchor(finding: Finding) -> str:
+    digest = hashlib.sha1(f"{finding.path}\0{finding.start}\0{finding.code}\0{finding.message}".encode(
+        "utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{finding.code.lower()}-{digest}"
+
+
+def _snippet(finding: Finding, lines: dict[int, str]) -> list[Row]:
+    first = max(1, finding.start.line - 3)
+    last = max(finding.end.line, finding.start.line) + 3
+    numbers = [n for n in range(first, last + 1) if n in lines]
+    highlighted = highlight(finding.path, [lines[n] for n in numbers])
+    focus = range(finding.start.line, max(finding.end.line, finding.start.line) + 1)
+    return [Row(n, code, n in focus) for n, code in zip(numbers, highlighted, strict=True)]
+
+
+def _apply(line_text: str, edit: Edit, last_text: str) -> str:
+    return line_text[: edit.start.column - 1] + edit.content + last_text[edit.end.column - 1:]
+
+
+def _diff(finding: Finding, lines: dict[int, str]) -> list[DiffLine]:
+    """The suggested change as a unified-diff-like list, from the lines the engine kept."""
+    if finding.fix is None or not finding.fix.edits:
+        return []
+    out: list[DiffLine] = []
+    for edit in sorted(finding.fix.edits, key=lambda e: e.start):
+        first, last = edit.start.line, edit.end.line
+        old = [lines.get(n) for n in range(first, last + 1)]
+        insertion = edit.start == edit.end and edit.start.column == 1
+        if insertion:
+            added = edit.content.split("\n")
+            if added and added[-1] == "":
+                added.pop()
+            out.append(DiffLine("hunk", f"@@ insert before line {first} @@"))
+            out += [DiffLine("add", text) for text in added]
+        elif all(text is not None for text in old):
+            known = [t for t in old if t is not None]
+            new_text = _apply(known[0], edit, known[-1])
+            out.append(DiffLine("hunk", f"@@ lines {first}-{last} @@" if last > first else f"@@ line {first} @@"))
+            out += [DiffLine("del", text) for text in known]
+            out += [DiffLine("add", text) for text in new_text.split("\n")]
+        else:
+            out.append(DiffLine("hunk", f"@@ line {first}:{edit.start.column} to {last}:{edit.end.column} @@"))
+            out += [DiffLine("add", text) for text in edit.content.split("\n")]
+    return out
+
+
+def _module_name(message: str, path: str) -> str:
+    match = re.search(r"[Mm]odule `([^`]+)`", message)
+    return match.group(1) if match else PurePosixPath(path).name
+
+
+def verdicts(result: ScanResult, anchors: dict[int, str]) -> list[Verdict]:
+    """Readiness per module, from the findings and FT108's per-file declarations (no re-analysis)."""
+    out: dict[tuple[str, str], Verdict] = {}
+    for finding in result.findings:
+        anchor = anchors.get(id(finding), "")
+        key = (finding.path, _module_name(finding.message, finding.path))
+        if finding.code == "FT108":
+            out[key] = Verdict(key[1], finding.path, "declared but racy", "racy", finding.message, anchor)
+        elif finding.code in DECLARATION_RULES and out.get(key) is None:
+            out[key] = Verdict(key[1], finding.path, "needs declaration", "needs", finding.message, anchor)
+        elif finding.code == "FT109" and key not in out:
+            out[key] = Verdict(key[1], finding.path, "requires the GIL", "needs", finding.message, anchor)
+    for path, summary in sorted(result.summaries.get("FT108", {}).items()):
+        for declaration in summary.get("declarations", []) if isinstance(summary, dict) else []:
+            key = (path, str(declaration.get("module", PurePosixPath(path).name)))
+            if key not in out:
+                out[key] = Verdict(key[1], path, "declares GIL-free", "ok",
+                                   f"declared with {declaration.get('how', 'a GIL-free declaration')}; "
+                                   "no racy global state found in its extension")
+    return sorted(out.values(), key=lambda v: (v.path, v.module))
+
+
+def _inline_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def _pygments_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    light = HtmlFormatter(style="default").get_style_defs(".code")
+    dark = HtmlFormatter(style="monokai").get_style_defs(".code")
+    # Backgrounds come from our own palette; only token colours are taken from the styles.
+    strip = re.compile(r"background(-color)?:[^;}]*;?")
+    return (strip.sub("", light) + "\n@media (prefers-color-scheme: dark) {\n" + strip.sub("", dark) + "\n}\n")
+
+
+def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
+                generated: str | None = None) -> str:
+    rules = {r.code: r for r in result.rules}
+    files: dict[str, FileView] = {}
+    views: list[FindingView] = []
+    anchors: dict[int, str] = {}
+    baselined_ids = {id(f) for f in getattr(baseline, "baselined", [])}
+    for finding in result.findings:
+        lines = result.lines.get(finding.path, {})
+        rule = rules.get(finding.code)
+        view = FindingView(
+            anchor=_anchor(finding), finding=finding, message=code_parts(finding.message),
+            help=code_parts(finding.help), rows=_snippet(finding, lines), diff=_diff(finding, lines),
+            rule_summary=rule.summary if rule else "", rule_url=rule_url(finding.code),
+            baseline="new" if baseline is not None and id(finding) not in baselined_ids else "",
+        )
+        anchors[id(finding)] = view.anchor
+        views.append(view)
+        file_view = files.get(finding.path)
+        if file_view is None:
+            file_view = files[finding.path] = FileView(finding.path, f"file-{len(files) + 1}")
+        file_view.findings.append(view)
+
+    severities = Counter(f.severity for f in result.findings)
+    families = Counter(f.code[:3] for f in result.findings)
+    by_rule = Counter((f.code, f.name) for f in result.findings)
+    env = _environment()
+    # Our own assets are read as they are (not rendered): their hashes go into the CSP.
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8") + _pygments_css()
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    csp = (f"default-src 'none'; style-src '{_inline_hash(css)}'; script-src '{_inline_hash(script)}'; "
+           "img-src data:; base-uri 'none'; form-action 'none'")
+    by_file = defaultdict(int)
+    for f in result.findings:
+        by_file[f.path] += 1
+    context = {
+        "version": __version__,
+        "generated": generated or time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "command": command,
+        "target": result.settings.target.label,
+        "files_scanned": len(result.files),
+        "total": len(result.findings),
+        "severities": [(s.label, severities[s]) for s in sorted(Severity, reverse=True)],
+        "families": [(prefix + "xx", FAMILIES.get(prefix, "other"), n) for prefix, n in sorted(families.items())],
+        "rules": sorted(by_rule.items()),
+        "files": list(files.values()),
+        "file_counts": sorted(by_file.items()),
+        "findings": views,
+        "verdicts": verdicts(result, anchors),
+        "diagnostics": [d.render() for d in result.diagnostics],
+        "suppressed": result.suppressed,
+        "baseline": baseline,
+        "many": len(result.findings) > MANY_FINDINGS,
+        "css": Markup(css),  # our own stylesheet, no scanned data
+        "script": Markup(script),  # our own script, no scanned data
+        "csp": csp,
+        "data": [dict(finding_dict(v.finding), id=v.anchor) for v in views],
+    }
+    return env.get_template("report.html.j2").render(**context)
+
+
+class HtmlReporter:
+    machine = True  # a file format: never coloured, no summary line appended
+
+    def __init__(self) -> None:
+        self.baseline: Any = None  # a ftaudit.baseline.Outcome when --baseline was given
+        self.command: str = ""
+
+    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+        out.write(render_html(result, baseline=self.baseline, command=self.command))
+

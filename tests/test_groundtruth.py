@@ -1,0 +1,393 @@
+"""Ground truth: ftaudit's verdicts checked against what a real free-threaded CPython does.
+
+Every expectation is read from ftaudit's own findings on ``fixtures/groundtruth`` (scanned with
+``--python`` pointing at the interpreter), then the fixture is compiled against that interpreter's
+headers with a plain compiler call and run:
+
+- FT101/FT102/FT109: importing the module turns the GIL back on; a module without them leaves it off.
+- FT201/FT202 (and FT108): threads hammering a racy counter lose updates and threads racing a lazy
+  cache build it more than once; the variants fixed as the messages suggest never do.
+- FT401/FT402/FT404: the lines marked ``// <- FTxxx`` fail to compile against 3.13t headers, and
+  the ``*_fixed.c`` rewrites with the suggested APIs compile and run.
+
+The interpreter comes from ``tools/build-freethreaded-python.sh`` (built once into a cache folder
+outside the repository, reused afterwards). ``FTAUDIT_FT_PYTHON`` names one directly;
+``FTAUDIT_FT_UNAVAILABLE`` (set by ``.ci/run`` when the build failed) is the reason to skip.
+Tests that need it are marked ``freethreaded``; the ``--python`` option tests below are not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import pytest
+from support import REPO, run, write_tree
+
+from ftaudit.interpreter import Interpreter, InterpreterError, query
+from ftaudit.registry import load_registry
+
+FIXTURES = REPO / "fixtures" / "groundtruth"
+BUILD_SCRIPT = REPO / "tools" / "build-freethreaded-python.sh"
+DECLARATION_CODES = {"FT101", "FT102", "FT109"}
+# Modules: every top-level fixture, plus the rewritten removed-API ones (the originals do not compile).
+MODULES = sorted([*FIXTURES.glob("gt_*.c"), *FIXTURES.glob("removed/*_fixed.c")])
+COUNTERS = [p for p in MODULES if p.stem.startswith("gt_counter_")]
+CACHES = [p for p in MODULES if p.stem.startswith("gt_cache_")]
+REMOVED = sorted(p for p in FIXTURES.glob("removed/*.c") if not p.stem.endswith("_fixed"))
+MARKER = re.compile(r"//\s*<-\s*(FT\d{3})")
+THREADS = 4
+
+freethreaded = pytest.mark.freethreaded
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+# --- the interpreter, ftaudit's verdicts and the compiled fixtures (once per session) ------------
+
+@pytest.fixture(scope="session")
+def ft_python() -> Interpreter:
+    """The free-threaded interpreter: named by FTAUDIT_FT_PYTHON, else built or reused by the script."""
+    if os.environ.get("FTAUDIT_FT_UNAVAILABLE"):
+        pytest.skip(f"no free-threaded CPython: {os.environ['FTAUDIT_FT_UNAVAILABLE']}")
+    path = os.environ.get("FTAUDIT_FT_PYTHON")
+    if not path:
+        # Reuses the cached build at once; builds it (about 10 minutes) only the first time.
+        proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            pytest.skip(f"cannot build a free-threaded CPython: {reason}")
+        path = proc.stdout.strip().splitlines()[-1]
+    try:
+        interpreter = query(Path(path))
+    except InterpreterError as exc:
+        pytest.fail(f"FTAUDIT_FT_PYTHON / build script gave an unusable interpreter: {exc}")
+    assert interpreter.free_threaded, f"{path} is not a free-threaded build"
+    assert interpreter.include_dir is not None and interpreter.ext_suffix, f"{path} has no C headers"
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler (cc/gcc) to build the fixtures with")
+    return interpreter
+
+
+@pytest.fixture(scope="session")
+def verdicts(ft_python: Interpreter) -> dict[str, set[tuple[str, int]]]:
+    """ftaudit's findings per fixture (by file stem): {(code, line)}, target taken from the interpreter."""
+    result = run(["scan", "fixtures/groundtruth", "--isolated", "--python", str(ft_python.executable),
+                  "--output-format", "json", "--exit-zero"], REPO)
+    assert result.exit_code == 0, result.output
+    found: dict[str, set[tuple[str, int]]] = {p.stem: set() for p in FIXTURES.rglob("*.c")}
+    for finding in json.loads(result.stdout):
+        found[Path(finding["filename"]).stem].add((finding["code"], finding["location"]["row"]))
+    return found
+
+
+def codes(verdicts: dict[str, set[tuple[str, int]]], source: Path) -> set[str]:
+    return {code for code, _ in verdicts[source.stem]}
+
+
+def compile_c(ft: Interpreter, source: Path, out_dir: Path | None) -> subprocess.CompletedProcess:
+    """A plain compiler call against the interpreter's headers; syntax only when ``out_dir`` is None."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or "gcc"
+    output = ["-fsyntax-only"] if out_dir is None else ["-shared", "-fPIC", "-O1", "-o",
+                                                        str(out_dir / f"{source.stem}{ft.ext_suffix}")]
+    return subprocess.run([compiler, "-Wall", f"-I{ft.include_dir}", str(source), *output],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def built(ft_python: Interpreter, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every fixture module compiled into one folder (in parallel: each call parses Python.h)."""
+    out = tmp_path_factory.mktemp("groundtruth-build")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = dict(zip(MODULES, pool.map(lambda p: compile_c(ft_python, p, out), MODULES), strict=True))
+    failed = {p.name: r.stderr for p, r in results.items() if r.returncode != 0}
+    assert not failed, f"fixtures that do not compile against {ft_python.label}: {failed}"
+    return out
+
+
+def run_in(ft: Interpreter, script: str, *args: str, timeout: int = 120) -> dict:
+    """Run ``script`` in the free-threaded interpreter; -I so that PYTHON_GIL cannot change the answer."""
+    proc = subprocess.run([str(ft.executable), "-I", "-W", "error::RuntimeWarning", "-c", script, *args],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def parallel_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --- FT1xx: does importing the module turn the GIL back on? --------------------------------------
+
+IMPORT_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+before, warning, error = sys._is_gil_enabled(), None, None
+try:
+    __import__(sys.argv[2])
+except RuntimeWarning as exc:  # -W error::RuntimeWarning turns the GIL warning into this
+    warning = str(exc)
+except Exception as exc:
+    error = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"before": before, "after": sys._is_gil_enabled(), "warning": warning, "error": error}))
+"""
+
+
+@freethreaded
+@pytest.mark.parametrize("source", MODULES, ids=_ids(MODULES))
+def test_declaration_verdict_matches_import(source: Path, ft_python: Interpreter, verdicts: dict,
+                                            built: Path) -> None:
+    needs_gil = bool(codes(verdicts, source) & DECLARATION_CODES)
+    outcome = run_in(ft_python, IMPORT_PROBE, str(built), source.stem)
+    assert outcome["before"] is False, "the interpreter must start without the GIL"
+    assert outcome["error"] is None, outcome["error"]
+    if needs_gil:
+        assert outcome["after"] is True, f"ftaudit says {source.name} re-enables the GIL; the interpreter disagrees"
+        assert f"enabled to load module '{source.stem}'" in (outcome["warning"] or ""), outcome
+    else:
+        assert outcome == {"before": False, "after": False, "warning": None, "error": None}, (
+            f"ftaudit has no FT101/FT102/FT109 on {source.name}, but importing it re-enabled the GIL")
+
+
+# --- FT201/FT202: the races are real, and the fixes remove them ----------------------------------
+
+COUNTER_STRESS = f"""
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+module = __import__(sys.argv[2])
+calls, rounds, until_loss = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+lost = []
+for _ in range(rounds):
+    barrier = threading.Barrier({THREADS})
+    def work():
+        track = module.track
+        barrier.wait()
+        for _ in range(calls):
+            track()
+    before = module.seen()
+    workers = [threading.Thread(target=work) for _ in range({THREADS})]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    lost.append({THREADS} * calls - (module.seen() - before))
+    if until_loss and lost[-1]:
+        break
+print(json.dumps({{"gil": sys._is_gil_enabled(), "lost": lost}}))
+"""
+
+CACHE_TRIAL = f"""
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+module = __import__(sys.argv[2])
+barrier = threading.Barrier({THREADS})
+values = []
+def work():
+    barrier.wait()
+    values.append(module.factor("km"))
+workers = [threading.Thread(target=work) for _ in range({THREADS})]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(json.dumps({{"gil": sys._is_gil_enabled(), "built": module.tables_built(), "values": values}}))
+"""
+
+CALLS_PER_THREAD = 200_000
+# A racy round loses updates about half the time on two cores, so 40 rounds miss with odds ~1e-12;
+# the loop stops at the first loss, so a racy module usually needs one or two rounds.
+RACY_ROUNDS, FIXED_ROUNDS = 40, 5
+# A racy trial builds the cache twice about a third of the time: 30 trials miss with odds ~5e-6.
+RACY_TRIALS, FIXED_TRIALS = 30, 8
+
+
+def counter_rounds(ft: Interpreter, built: Path, name: str, rounds: int, until_loss: bool) -> dict:
+    return run_in(ft, COUNTER_STRESS, str(built), name, str(CALLS_PER_THREAD), str(rounds),
+                  "1" if until_loss else "0")
+
+
+def cache_trials(ft: Interpreter, built: Path, name: str, trials: int, stop: Callable[[dict], bool]) -> list[dict]:
+    """One trial per process: the static cache starts empty only once per process."""
+    results = []
+    for _ in range(trials):
+        results.append(run_in(ft, CACHE_TRIAL, str(built), name))
+        assert results[-1]["values"] == [1000.0] * THREADS
+        if stop(results[-1]):
+            break
+    return results
+
+
+def _require_parallelism(racy: bool) -> None:
+    if racy and parallel_cpus() < 2:
+        pytest.skip("a race needs two CPUs to show; this machine gives the tests one")
+
+
+@freethreaded
+@pytest.mark.parametrize("source", COUNTERS, ids=_ids(COUNTERS))
+def test_counter_loses_updates_exactly_when_ftaudit_says_it_races(source: Path, ft_python: Interpreter,
+                                                                   verdicts: dict, built: Path) -> None:
+    found = codes(verdicts, source)
+    racy = "FT201" in found
+    _require_parallelism(racy)
+    result = counter_rounds(ft_python, built, source.stem, RACY_ROUNDS if racy else FIXED_ROUNDS, until_loss=racy)
+    assert result["gil"] is False, "the module must keep the GIL off for the race to matter"
+    if racy:
+        assert any(result["lost"]), f"ftaudit reports FT201 on {source.name}, but no update was lost: {result}"
+    else:
+        assert result["lost"] == [0] * FIXED_ROUNDS, f"{source.name} has no FT201 yet lost updates: {result}"
+    # FT108: the module declares Py_MOD_GIL_NOT_USED (the GIL stayed off) while its state races.
+    assert ("FT108" in found) == racy
+
+
+@freethreaded
+@pytest.mark.parametrize("source", CACHES, ids=_ids(CACHES))
+def test_lazy_cache_is_built_twice_exactly_when_ftaudit_says_it_races(source: Path, ft_python: Interpreter,
+                                                                       verdicts: dict, built: Path) -> None:
+    found = codes(verdicts, source)
+    racy = "FT202" in found
+    _require_parallelism(racy)
+    if racy:
+        trials = cache_trials(ft_python, built, source.stem, RACY_TRIALS, stop=lambda t: t["built"] > 1)
+        assert trials[-1]["built"] > 1, f"ftaudit reports FT202 on {source.name}, but the table was built once " \
+                                        f"in each of {len(trials)} trials"
+    else:
+        trials = cache_trials(ft_python, built, source.stem, FIXED_TRIALS, stop=lambda t: False)
+        assert [t["built"] for t in trials] == [1] * FIXED_TRIALS, f"{source.name} has no FT202: {trials}"
+    assert all(t["gil"] is False for t in trials)
+    assert ("FT108" in found) == racy
+
+
+# --- FT401/FT402/FT404: removed APIs really are gone --------------------------------------------
+
+def marked_lines(source: Path) -> dict[int, str]:
+    lines = source.read_text(encoding="utf-8").splitlines()
+    return {number: m.group(1) for number, line in enumerate(lines, 1) if (m := MARKER.search(line))}
+
+
+@cache
+def error_lines(executable: Path, source: Path) -> frozenset[int]:
+    ft = query(executable)
+    proc = compile_c(ft, source, None)
+    pattern = re.compile(rf"^{re.escape(str(source))}:(\d+):\d+: error:", re.MULTILINE)
+    return frozenset(int(n) for n in pattern.findall(proc.stderr))
+
+
+@freethreaded
+@pytest.mark.parametrize("source", REMOVED, ids=_ids(REMOVED))
+def test_removed_api_fails_to_compile_and_replacement_compiles(source: Path, ft_python: Interpreter) -> None:
+    marked = marked_lines(source)
+    assert marked, f"{source.name} marks no line with // <- FTxxx"
+    assert error_lines(ft_python.executable, source) == set(marked), (
+        f"compile errors against {ft_python.label} headers differ from the marked lines")
+    fixed = source.with_name(f"{source.stem}_fixed.c")
+    proc = compile_c(ft_python, fixed, None)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+
+
+@freethreaded
+@pytest.mark.parametrize("source", REMOVED, ids=_ids(REMOVED))
+def test_removed_api_findings_are_where_compilation_fails(source: Path, ft_python: Interpreter,
+                                                          verdicts: dict) -> None:
+    (code,) = set(marked_lines(source).values())
+    if code not in load_registry().rules:
+        pytest.skip(f"{code} is not implemented yet: the compile failures are checked, this link waits for the rule")
+    reported = {line for c, line in verdicts[source.stem] if c == code}
+    assert reported == error_lines(ft_python.executable, source)
+    assert not {c for c, _ in verdicts[f"{source.stem}_fixed"] if c == code}
+
+
+REPLACEMENTS_RUN = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import gt_frame_fixed, gt_objects_fixed, gt_tstate_fixed
+def inner():
+    return gt_frame_fixed.caller()
+items = [1, 2, 3, 4]
+gt_objects_fixed.truncate_list(items, 2)
+print(json.dumps({"caller": list(inner()), "thread": list(gt_tstate_fixed.thread_info()),
+                  "items": items, "refcount": gt_objects_fixed.refcount(items) >= 1}))
+"""
+
+
+@freethreaded
+def test_removed_api_replacements_run(ft_python: Interpreter, built: Path) -> None:
+    result = run_in(ft_python, REPLACEMENTS_RUN, str(built))
+    assert result["caller"][0] == "inner" and result["caller"][2] == "__main__" and result["caller"][3] is True
+    assert result["thread"][0] is True
+    assert result["items"] == [1, 2] and result["refcount"] is True
+
+
+@freethreaded
+def test_python_option_takes_the_target_from_the_free_threaded_build(ft_python: Interpreter, tmp_path: Path) -> None:
+    data = json.loads(run(["scan", "--isolated", "--python", str(ft_python.executable), "--show-settings"],
+                          tmp_path).stdout)
+    assert data["target"]["version"] == f"{ft_python.version[0]}.{ft_python.version[1]}t"
+    assert (Path(data["python"]["include-dir"]) / "Python.h").is_file()
+
+
+# --- --python / `python` with the interpreter running the tests (no free-threaded build needed) --
+
+def _this_python() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}{'t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''}"
+
+
+def test_python_option_sets_the_target_from_the_interpreter(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"pyproject.toml": "[project]\nrequires-python = '>=3.9'\n"})
+    result = run(["scan", "--python", sys.executable, "--show-settings"], tmp_path)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["target"] == {"version": _this_python(), "minimum": "3.9"}  # the minimum still comes from requires-python
+    assert data["python"]["version"] == _this_python()
+    assert data["python"]["ext-suffix"] == sysconfig.get_config_var("EXT_SUFFIX")
+
+
+def test_config_python_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    wrapper = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
+    write_tree(tmp_path, {"ftaudit.toml": "python = 'env/bin/py'\n", "env/bin/py": wrapper, "src/m.c": "int x;\n"})
+    (tmp_path / "env/bin/py").chmod(0o755)
+    data = json.loads(run(["scan", "--show-settings"], tmp_path / "src").stdout)
+    assert data["target"]["version"] == _this_python()
+    assert data["python"]["executable"] == (tmp_path / "env/bin/py").as_posix()
+    # A later layer's target-version replaces the interpreter's facts.
+    data = json.loads(run(["scan", "--show-settings", "--target-version", "3.12"], tmp_path / "src").stdout)
+    assert data["target"]["version"] == "3.12" and data["python"] is None
+
+
+def test_interpreter_facts_decide_free_threading(tmp_path: Path) -> None:
+    # A stand-in that answers the probe like a free-threaded 3.14 without headers would.
+    answer = json.dumps({"version": [3, 14], "implementation": "cpython", "gil_disabled": True,
+                         "include": str(tmp_path / "nowhere"), "ext_suffix": ".cpython-314t-x.so", "executable": "x"})
+    write_tree(tmp_path, {"py314t": f"#!/bin/sh\necho '{answer}'\n"})
+    (tmp_path / "py314t").chmod(0o755)
+    data = json.loads(run(["scan", "--isolated", "--python", "./py314t", "--show-settings"], tmp_path).stdout)
+    assert data["target"]["version"] == "3.14t"
+    assert data["python"]["include-dir"] is None  # no Python.h there: nothing for a header-aware engine
+
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ("", ["--python", "missing/python3"], "command line: 'python': cannot query the interpreter: "),
+    ("python = 'no-such-python'\n", [], "ftaudit.toml: 'python': cannot query the interpreter: "),
+    ("python = ''\n", [], "'python' must name an interpreter"),
+    ("python = 3\n", [], "invalid value for 'python': expected the path of a Python interpreter"),
+    ("python = 'x'\ntarget-version = '3.13t'\n", [], "'python' and 'target-version' are both set"),
+    ("", ["--python", "/bin/sh", "--target-version", "3.13t"], "'python' and 'target-version' are both set"),
+    ("", ["--python", "ftaudit.toml"], "not an executable file"),
+    ("", ["--python", "/bin/true"], "not a Python interpreter ftaudit can query"),
+])
+def test_unusable_interpreter_is_exit_2_with_the_reason(tmp_path: Path, config: str, args: list[str],
+                                                        message: str) -> None:
+    write_tree(tmp_path, {"ftaudit.toml": config, "m.c": "int x;\n"})
+    result = run(["scan", ".", *args], tmp_path)
+    assert result.exit_code == 2
+    assert message in result.stderr
