@@ -162,7 +162,11 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             click.echo(f.display)
         return
 
-    context = [settings.root] if all(p.is_file() for p in targets if p.exists()) else []
+    context = []
+    if all(p.is_file() for p in targets if p.exists()):
+        from ftaudit.discover import context_roots
+
+        context = context_roots([p for p in targets if p.exists()], settings.root)
     result = run_scan(targets, settings, jobs=jobs, context_paths=context)
     elapsed = time.perf_counter() - started
     # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
@@ -272,7 +276,8 @@ def _write_outputs(result: Any, settings: Settings, output_file: Path | None, js
                 stream.write(line + "\n")
         else:
             reporter.render(result, stream, color=paint_on)
-        if not reporter.machine and not quiet:
+        # Under pre-commit (PRE_COMMIT=1) a passing hook prints nothing at all.
+        if not reporter.machine and not quiet and (result.findings or os.environ.get("PRE_COMMIT") != "1"):
             stream.write(summary_line(result) + "\n")
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from ftaudit.source import Language, language_for
+
+if TYPE_CHECKING:
+    import pathspec
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,40 @@ def display_path(path: Path, cwd: Path) -> str:
 
 
 def _spec(patterns: list[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # imported only when a pattern needs it: it costs ~35 ms, a pre-commit run ~150 ms
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+class PatternSet:
+    """gitignore-style patterns. Bare names and one-segment globs (`build`, `*.egg-info`, `venv/`),
+    which is what the defaults and most configs hold, are matched with fnmatch against each path
+    component; anything with a slash or negation goes to pathspec, loaded on first use."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.simple: list[tuple[str, bool]] = []  # (glob, directories only)
+        complex_patterns = []
+        for pattern in patterns:
+            text = pattern.strip()
+            if not text or text.startswith("#"):
+                continue
+            body = text[:-1] if text.endswith("/") else text
+            if "/" in body or text.startswith("!") or "**" in body or "\\" in body:
+                complex_patterns.append(text)
+            else:
+                self.simple.append((body, text.endswith("/")))
+        self._complex = complex_patterns
+        self._spec: pathspec.GitIgnoreSpec | None = None
+
+    def match(self, relative: str, is_dir: bool) -> bool:
+        name = relative.rstrip("/").rsplit("/", 1)[-1]
+        if any(fnmatchcase(name, glob) and (is_dir or not dirs_only) for glob, dirs_only in self.simple):
+            return True
+        if not self._complex:
+            return False
+        if self._spec is None:
+            self._spec = _spec(self._complex)
+        return self._spec.match_file(relative + ("/" if is_dir else ""))
 
 
 class _Gitignores:
@@ -76,7 +112,7 @@ class _Gitignores:
 def discover(paths: list[Path], *, root: Path, exclude: list[str], respect_gitignore: bool,
              force_exclude: bool, cwd: Path | None = None) -> Discovery:
     cwd = cwd or Path.cwd()
-    excluded = _spec(exclude)
+    excluded = PatternSet(exclude)
     gitignores = _Gitignores(respect_gitignore)
     seen: set[Path] = set()
     files: list[FoundFile] = []
@@ -88,8 +124,7 @@ def discover(paths: list[Path], *, root: Path, exclude: list[str], respect_gitig
             relative = path.relative_to(root).as_posix()
         except ValueError:
             relative = path.name
-        suffix = "/" if is_dir else ""
-        return excluded.match_file(relative + suffix) or excluded.match_file(path.name + suffix)
+        return excluded.match(relative, is_dir) or excluded.match(path.name, is_dir)
 
     def add(path: Path, shown: Path) -> None:
         resolved = path.resolve()
@@ -155,3 +190,24 @@ def _within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return path != root
+
+
+def context_roots(files: list[Path], root: Path) -> list[Path]:
+    """Where to look for the context of a few files (pre-commit passes only the staged ones): the
+    folder of the nearest build file above each file, within the project root. A whole repository
+    is not read again for every commit, yet a module's linked sources and build settings are."""
+    from ftaudit.source import BUILD_FILE_NAMES
+
+    root = root.resolve()
+    roots: set[Path] = set()
+    for file in files:
+        folder = file.resolve().parent
+        chosen = root
+        for candidate in (folder, *folder.parents):
+            if candidate != root and root not in candidate.parents:
+                break
+            if any((candidate / name).is_file() for name in BUILD_FILE_NAMES):
+                chosen = candidate
+                break
+        roots.add(chosen)
+    return sorted(r for r in roots if not any(o in r.parents for o in roots))

@@ -16,11 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from ftaudit.config import Settings, requires_python, target_from_requires_python
 from ftaudit.context import FileContext, ProjectContext
-from ftaudit.discover import FoundFile, discover
+from ftaudit.discover import FoundFile, PatternSet, discover
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
@@ -40,6 +38,7 @@ class FileTask:
     file: FoundFile
     rules: tuple[str, ...]  # codes enabled for this file
     target: Target | None = None  # when a nested pyproject.toml gives this file another minimum
+    focus: bool = True  # False: read only as context for project-level rules (their findings here are dropped)
 
 
 @dataclass
@@ -142,7 +141,8 @@ def analyse_file(task: FileTask) -> FileResult:
         rule = _rule(code)
         ctx.rule = rule
         try:
-            rule.check(ctx)
+            if task.focus:
+                rule.check(ctx)
             if rule.project_level:
                 summary = rule.summarize(ctx)
                 if summary is not None:
@@ -209,18 +209,18 @@ def enabled_rules(settings: Settings) -> dict[str, type[Rule]]:
     return {code: cls for code, cls in registry.rules.items() if code in codes}
 
 
-def _per_file_ignores(settings: Settings) -> list[tuple[pathspec.GitIgnoreSpec, list[str]]]:
-    return [(pathspec.GitIgnoreSpec.from_lines([glob]), codes) for glob, codes in settings.per_file_ignores.items()]
+def _per_file_ignores(settings: Settings) -> list[tuple[PatternSet, list[str]]]:
+    return [(PatternSet([glob]), codes) for glob, codes in settings.per_file_ignores.items()]
 
 
-def _ignored_for(found: FoundFile, root: Path, table: list[tuple[pathspec.GitIgnoreSpec, list[str]]]) -> list[str]:
+def _ignored_for(found: FoundFile, root: Path, table: list[tuple[PatternSet, list[str]]]) -> list[str]:
     try:
         relative = found.path.relative_to(root).as_posix()
     except ValueError:
         relative = found.display
     ignored: list[str] = []
     for spec, codes in table:
-        if spec.match_file(relative) or spec.match_file(found.display):
+        if spec.match(relative, False) or spec.match(found.display, False):
             ignored.extend(codes)
     return ignored
 
@@ -250,7 +250,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             if f.language in cls.languages and not any(code.startswith(s) for s in ignored)
             and (in_focus or cls.project_level)
         )
-        tasks.append(FileTask(f, codes, minimum_for(f.path)))
+        tasks.append(FileTask(f, codes, minimum_for(f.path), in_focus))
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 

@@ -11,15 +11,6 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from ftaudit.cmodel.buildfiles import (
-    parse_rust_pymodules,
-    read_cargo,
-    read_cmake,
-    read_meson,
-    read_pyproject,
-    read_setup_py,
-)
-from ftaudit.cmodel.cython import parse_cython
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.facts.declarations import PYO3_FREE_THREADED_SINCE, PYO3_GIL_NOT_USED_DEFAULT_SINCE
 from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
@@ -103,6 +94,10 @@ class CythonMissingFreethreadingDirective(Rule):
     )
 
     def summarize(self, ctx: FileContext) -> dict | None:
+        # Build-file readers are imported when a file needs them: a pre-commit run on C files never does.
+        from ftaudit.cmodel.buildfiles import read_meson, read_pyproject, read_setup_py
+        from ftaudit.cmodel.cython import parse_cython
+
         source = ctx.source
         name = source.path.name
         if source.language is Language.CYTHON:
@@ -175,6 +170,8 @@ class NanobindMissingFreeThreaded(Rule):
 
     def summarize(self, ctx: FileContext) -> dict | None:
         if ctx.source.language is Language.CMAKE:
+            from ftaudit.cmodel.buildfiles import read_cmake
+
             modules = [{"target": m.target, "free_threaded": m.free_threaded, "sources": m.sources, "line": m.line,
                         "width": len(ctx.source.line_text(m.line))}
                        for m in read_cmake(ctx.source.text).modules if m.kind == "nanobind"]
@@ -259,6 +256,8 @@ class Pyo3GilUsed(Rule):
     )
 
     def summarize(self, ctx: FileContext) -> dict | None:
+        from ftaudit.cmodel.buildfiles import parse_rust_pymodules, read_cargo
+
         source = ctx.source
         if source.path.name == "Cargo.toml":
             info = read_cargo(source.text)

@@ -14,7 +14,6 @@ from typing import Any
 from ftaudit.analysis.reachability import runtime_exported
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.cmodel import Tri
-from ftaudit.cmodel.buildfiles import read_cmake, read_meson, read_setup_py
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.rule import Example, Rule
@@ -147,6 +146,8 @@ class GilDeclarationContradicted(Rule):
     )
 
     def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
+        from ftaudit.cmodel.buildfiles import read_cmake, read_meson, read_setup_py
+
         source = ctx.source
         if source.language is Language.PYTHON:
             if source.path.name != "setup.py":

@@ -294,8 +294,8 @@ class FrameLocalsWrite(Rule):
             via = "" if hit.detail in hit.subject else f" (through `{hit.detail}`, taken at line {hit.line})"
             if hit.kind == "delete":
                 ctx.report(hit.node, f"`{hit.subject}` deletes from a frame's `f_locals`{via}: since 3.13 (PEP 667) "
-                           "it is a write-through proxy that refuses to delete the function's variables (it raises), "
-                           "where before 3.13 only a dict snapshot lost the key",
+                           "it is a write-through proxy that refuses to delete the function's real variables (and "
+                           "3.13.0 refuses any deletion), where before 3.13 only a dict snapshot lost the key",
                            help="Delete from a copy (`dict(frame.f_locals)`), or keep the deletion under "
                                 "`if sys.version_info < (3, 13):`; on 3.13+ assign a placeholder instead.")
                 continue

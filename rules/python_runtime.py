@@ -44,7 +44,9 @@ class RefcountAssumption(Rule):
         "name holding an earlier reading — when `x` is immortal since 3.12 (`None`, `True`, `False`, `...`, "
         "ints from -5 to 256, `()`, `''`, `b''`, one-character and identifier-like string literals, builtin "
         "types such as `int`), or when an absolute count (not a difference of two readings) is compared with a "
-        "literal number. Before/after deltas on an ordinary object are not findings. In test files an "
+        "literal number — except a generous ceiling (`sys.getrefcount(a) < 50`, any upper bound above 5), which "
+        "lower counts only make easier to meet; small ceilings (`<= 2`, the \"only holder\" check) are "
+        "reported. Before/after deltas on an ordinary object are not findings. In test files an "
         "absolute threshold on an ordinary object is reported as a note: a test fails loudly, library code "
         "silently changes behaviour."
     )

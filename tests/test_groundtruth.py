@@ -11,8 +11,9 @@ headers with a plain compiler call and run:
   the ``*_fixed.c`` rewrites with the suggested APIs compile and run.
 
 The interpreter comes from ``tools/build-freethreaded-python.sh`` (built once into a cache folder
-outside the repository, reused afterwards). ``FTAUDIT_FT_PYTHON`` names one directly;
-``FTAUDIT_FT_UNAVAILABLE`` (set by ``.ci/run`` when the build failed) is the reason to skip.
+outside the repository, reused afterwards). ``FTAUDIT_FT_PYTHON`` names one directly, or several
+separated by os.pathsep (3.13t, 3.14t, ...: every test runs against each); ``FTAUDIT_FT_UNAVAILABLE``
+(set by ``.ci/run`` when the build failed) is the reason to skip.
 Tests that need it are marked ``freethreaded``; the ``--python`` option tests below are not.
 """
 
@@ -46,6 +47,8 @@ CACHES = [p for p in MODULES if p.stem.startswith("gt_cache_")]
 REMOVED = sorted(p for p in FIXTURES.glob("removed/*.c") if not p.stem.endswith("_fixed"))
 MARKER = re.compile(r"//\s*<-\s*(FT\d{3})")
 THREADS = 4
+# Interpreters named by the environment (collected now, so that each becomes a test parameter).
+FT_PYTHONS = [p for p in os.environ.get("FTAUDIT_FT_PYTHON", "").split(os.pathsep) if p] or [None]
 
 freethreaded = pytest.mark.freethreaded
 
@@ -56,12 +59,12 @@ def _ids(paths: list[Path]) -> list[str]:
 
 # --- the interpreter, ftaudit's verdicts and the compiled fixtures (once per session) ------------
 
-@pytest.fixture(scope="session")
-def ft_python() -> Interpreter:
-    """The free-threaded interpreter: named by FTAUDIT_FT_PYTHON, else built or reused by the script."""
+@pytest.fixture(scope="session", params=FT_PYTHONS, ids=lambda p: Path(p).name if p else "ft-python")
+def ft_python(request: pytest.FixtureRequest) -> Interpreter:
+    """A free-threaded interpreter: named by FTAUDIT_FT_PYTHON, else built or reused by the script."""
     if os.environ.get("FTAUDIT_FT_UNAVAILABLE"):
         pytest.skip(f"no free-threaded CPython: {os.environ['FTAUDIT_FT_UNAVAILABLE']}")
-    path = os.environ.get("FTAUDIT_FT_PYTHON")
+    path = request.param
     if not path:
         # Reuses the cached build at once; builds it (about 10 minutes) only the first time.
         proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=3600)
@@ -347,7 +350,8 @@ def test_python_option_sets_the_target_from_the_interpreter(tmp_path: Path) -> N
     result = run(["scan", "--python", sys.executable, "--show-settings"], tmp_path)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["target"] == {"version": _this_python(), "minimum": "3.9"}  # the minimum still comes from requires-python
+    # The minimum still comes from requires-python.
+    assert data["target"] == {"version": _this_python(), "minimum": "3.9"}
     assert data["python"]["version"] == _this_python()
     assert data["python"]["ext-suffix"] == sysconfig.get_config_var("EXT_SUFFIX")
 

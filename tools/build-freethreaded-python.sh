@@ -67,7 +67,9 @@ fetch_debian() {
     for ver in $(apt-cache "${opts[@]}" showsrc "python$version" 2>/dev/null \
                  | sed -n 's/^Version: //p' | sort -ruV); do
       if (cd "$work/dl" && apt-get "${opts[@]}" source --download-only "python$version=$ver" >/dev/null 2>&1); then
-        tarball=$(find "$work/dl" -maxdepth 1 -name "python${version}_*.orig.tar.*" | head -n 1)
+        # The .orig tarball itself, not its detached signature (.orig.tar.xz.asc).
+        tarball=$(find "$work/dl" -maxdepth 1 \( -name "python${version}_*.orig.tar.xz" \
+                  -o -name "python${version}_*.orig.tar.gz" -o -name "python${version}_*.orig.tar.bz2" \) | head -n 1)
         [ -n "$tarball" ] && { echo "build-freethreaded-python: source python$version=$ver ($suite)" >&2; return 0; }
       fi
       rm -f "$work"/dl/*

@@ -49,6 +49,13 @@ class CApi:
         backport = "; pythoncapi_compat.h backports it" if self.compat and self.since else ""
         return f"`{self.replacement}` ({when}{backport})"
 
+    def advice(self) -> str:
+        """``use `X` (since 3.13; …); it returns a strong reference: release it with `Py_DECREF```."""
+        if not self.replacement:
+            return "there is no public replacement"
+        release = "; it returns a strong reference: release it with `Py_DECREF`" if self.strong else ""
+        return f"use {self.where()}{release}"
+
     def change(self) -> str:
         """``removed in 3.13``, ``private since 3.11``, ``scheduled for removal in 3.15``."""
         if self.version is None:
@@ -337,7 +344,7 @@ CATALOGUE: tuple[CApi, ...] = (
          status="pending", version=V315),
     _row(FT406, "Py_GetProgramFullPath", 'PyConfig_Get("executable")', (3, 14), True, _INIT, status="pending",
          version=V315),
-    _row(FT406, "Py_GetProgramName", 'PyConfig_Get("executable")', (3, 14), True, _INIT, status="pending",
+    _row(FT406, "Py_GetProgramName", 'PyConfig_Get("program_name")', (3, 14), True, _INIT, status="pending",
          version=V315),
     _row(FT406, "Py_GetPythonHome", 'PyConfig_Get("home")', (3, 14), True, _INIT, status="pending", version=V315),
     _row(FT406, "Py_GetPath", 'PyConfig_Get("module_search_paths")', (3, 14), True, _INIT, status="pending",

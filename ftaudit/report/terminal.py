@@ -50,6 +50,16 @@ def _display_col(text: str, column: int) -> int:
     return len(_expand(text[: column - 1]))
 
 
+def _span_text(lines: dict[int, str], start_line: int, start_col: int, end_line: int, end_col: int) -> str:
+    """The text an edit replaces, from the lines kept around the finding ("" when not kept)."""
+    if any(n not in lines for n in range(start_line, end_line + 1)):
+        return ""
+    if start_line == end_line:
+        return lines[start_line][start_col - 1 : end_col - 1]
+    middle = [lines[n] for n in range(start_line + 1, end_line)]
+    return "\n".join([lines[start_line][start_col - 1 :], *middle, lines[end_line][: end_col - 1]])
+
+
 class ConciseReporter:
     machine = False
 
@@ -103,6 +113,14 @@ class FullReporter:
         if f.fix:
             parts.append(f"{paint('fix', fg='green', bold=True)} ({f.fix.applicability.value}): {f.fix.message}\n")
             for edit in f.fix.edits:
+                if edit.start == edit.end:
+                    where = f"insert at {edit.start.line}:{edit.start.column}"
+                else:
+                    where = f"replace {edit.start.line}:{edit.start.column}-{edit.end.line}:{edit.end.column}"
+                    removed = _span_text(lines, edit.start.line, edit.start.column, edit.end.line, edit.end.column)
+                    for line in removed.splitlines():
+                        parts.append(f"   {paint('- ' + line, fg='red')}\n")
+                parts.append(f"   {paint(where, dim=True)}\n")
                 for added in edit.content.splitlines():
                     parts.append(f"   {paint('+ ' + added, fg='green')}\n")
         return "".join(parts)

@@ -1,0 +1,521 @@
+"""Where a C file uses the APIs, fields and macros of ``ftaudit.facts.capi`` (FT3xx/FT4xx).
+
+One pass per file and target, shared by the rules: a regex over the code mask (comments, strings
+and directives blanked) proposes offsets; the parse tree decides what each one is (a call, a
+field of which struct, an lvalue, a comparison); ``#define`` bodies are parsed and checked the
+same way. For a field, the object's type comes from the source model (declarations, casts, known
+API return types, same-file struct members); when it cannot be known, naming evidence
+(``tstate->frame``, ``f->f_back``) may stand in, and the rules lower the severity.
+
+A use is kept only when the code is compiled for some version in which the name is broken:
+``#if PY_VERSION_HEX < 0x030B0000 … frame->f_code … #else`` is the compatibility pattern and is
+silent; with ``requires-python`` known, every version from the removal up to the target counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import tree_sitter
+from tree_sitter import Node
+
+from ftaudit.cmodel import CUnit, Function, Macro, Tri
+from ftaudit.cmodel.nodes import declarator_name, named, text
+from ftaudit.cmodel.parsers import language
+from ftaudit.facts.capi import CATALOGUE, CApi, by_kind, lookup
+from ftaudit.target import Target
+
+# Struct names as spelled in declarations -> the catalogue's owner names.
+_OWNERS = {
+    "PyFrameObject": "PyFrameObject", "struct _frame": "PyFrameObject",
+    "PyThreadState": "PyThreadState", "struct _ts": "PyThreadState",
+    "PyCodeObject": "PyCodeObject", "struct PyCodeObject": "PyCodeObject",
+    "PyObject": "PyObject", "struct _object": "PyObject", "PyVarObject": "PyObject",
+}
+# APIs whose return type tells the type of ``call()->field``.
+RETURNS = {
+    "PyEval_GetFrame": "PyFrameObject", "PyFrame_GetBack": "PyFrameObject",
+    "PyThreadState_GetFrame": "PyFrameObject", "_PyThreadState_GetFrameBorrow": "PyFrameObject",
+    "_PyFrame_GetBackBorrow": "PyFrameObject", "PyGen_GetFrame": "PyFrameObject",
+    "PyThreadState_Get": "PyThreadState", "PyThreadState_GET": "PyThreadState",
+    "_PyThreadState_UncheckedGet": "PyThreadState", "PyThreadState_GetUnchecked": "PyThreadState",
+    "PyGILState_GetThisThreadState": "PyThreadState", "PyThreadState_New": "PyThreadState",
+    "PyThreadState_Swap": "PyThreadState", "PyEval_SaveThread": "PyThreadState",
+    "PyInterpreterState_ThreadHead": "PyThreadState", "PyThreadState_Next": "PyThreadState",
+    "PyFrame_GetCode": "PyCodeObject", "_PyFrame_GetCodeBorrow": "PyCodeObject",
+}
+# Fields of CPython structs whose type is known (``tstate->frame->f_code``).
+FIELD_TYPES = {
+    ("PyThreadState", "frame"): "PyFrameObject", ("PyFrameObject", "f_back"): "PyFrameObject",
+    ("PyFrameObject", "f_code"): "PyCodeObject", ("PyThreadState", "next"): "PyThreadState",
+    ("PyThreadState", "prev"): "PyThreadState",
+}
+# Naming evidence when the type cannot be known (macro parameters, unknown structs).
+NAMING = {
+    "PyFrameObject": re.compile(r"(?i)^(f|fr|frm|py_?f)$|frame"),
+    "PyThreadState": re.compile(r"(?i)tstate|^_?ts$|thread_?state|^state_?ts$|^ts_"),
+    "PyCodeObject": re.compile(r"(?i)^(co|c)$|^code$|code_?obj|_code$|^py_?code"),
+}
+# Calls that return a new container nobody else can see yet.
+CREATORS = frozenset({
+    "PyDict_New", "PyDict_Copy", "_PyDict_NewPresized", "PyList_New", "PyTuple_New", "PySequence_List",
+    "PySequence_Tuple", "PyList_GetSlice", "PyTuple_GetSlice", "PyList_AsTuple", "PyDict_Keys", "PyDict_Values",
+    "PyDict_Items", "PyMapping_Keys", "PyMapping_Values", "PyMapping_Items", "PyObject_Dir", "PyTuple_Pack",
+    "Py_BuildValue", "PySet_New", "PyFrozenSet_New",
+})
+KWARGS_NAMES = frozenset({"kwargs", "kwds", "kw", "kwdict", "kwargs_dict", "keywords", "kwnames"})
+ARGS_NAMES = frozenset({"args", "argv_tuple"})
+_COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+_ASSERT = re.compile(r"(?i)assert")
+
+
+@dataclass(eq=False)
+class Use:
+    """One use of a catalogue name."""
+
+    api: CApi
+    anchor: Node | tuple[int, int]  # the callee / field identifier (or a byte span for rewritten macros)
+    node: Node | None  # call_expression, field_expression, or the comparison / assignment
+    obj: Node | None  # object of a field access, first argument of a call
+    function: Function | None
+    macro: Macro | None  # set when the use is inside a #define body
+    evidence: str  # "type", "cast", "call", "field", "name", "unknown"
+    versions: tuple[tuple[int, int], ...]  # versions where it is compiled and broken (may be empty)
+    broken: bool  # removed/no-op in some version <= the target (not only scheduled)
+    write: bool = False  # the field/lvalue is assigned or incremented
+    negated: bool = False  # for comparisons: the "shared" branch (`!= 1`, `> 1`)
+    in_assert: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def offset(self) -> int:
+        return self.anchor.start_byte if isinstance(self.anchor, Node) else self.anchor[0]
+
+
+def uses(unit: CUnit, target: Target) -> list[Use]:
+    """Every use in the file (cached on the unit per target)."""
+    cache_ = unit.__dict__.setdefault("_ftaudit_capi_uses", {})
+    if target not in cache_:
+        cache_[target] = _Collector(unit, target).run()
+    return cache_[target]
+
+
+# -- versions ---------------------------------------------------------------------------------------
+def _target_at(target: Target, version: tuple[int, int]) -> Target:
+    return replace(target, version=version, free_threaded=target.free_threaded and version >= (3, 13))
+
+
+def relevant_versions(unit: CUnit, offset: int, api: CApi, target: Target) -> tuple[tuple, bool] | None:
+    """(versions where the code is compiled and the name broken, broken by the target) or None: silent."""
+    removed = api.removed_in
+    if api.ft_only and not target.free_threaded:
+        removed = None
+    if removed is None:
+        return ((), False) if unit.compiled(offset, target) is not Tri.NO else None
+    lowest = target.minimum if target.minimum is not None else target.version
+    first, last = max(removed, lowest), max(target.version, removed)
+    candidates = [(3, minor) for minor in range(first[1], last[1] + 1)] if first <= last else [removed]
+    live = tuple(v for v in candidates if unit.compiled(offset, _target_at(target, v)) is not Tri.NO)
+    if not live:
+        return None
+    return live, removed <= target.version and live[0] <= target.version
+
+
+# -- types ------------------------------------------------------------------------------------------
+def owner_of(unit: CUnit, type_text: str) -> str:
+    """``struct _frame`` / a same-file alias of it -> ``PyFrameObject``; other types as written."""
+    cleaned = " ".join(type_text.replace("*", " ").replace("const", " ").replace("volatile", " ").split())
+    resolved = unit.resolve_typedef(cleaned) if cleaned else cleaned
+    return _OWNERS.get(resolved, _OWNERS.get(cleaned, resolved))
+
+
+@cache
+def _field_query(lang: str) -> tree_sitter.Query:
+    return tree_sitter.Query(language(lang), "(field_declaration_list) @body")
+
+
+def struct_fields(unit: CUnit) -> dict[str, dict[str, str]]:
+    """Same-file struct (and typedef) name -> member name -> member type, for ``self->frame->f_back``."""
+    cached = unit.__dict__.get("_ftaudit_struct_fields")
+    if cached is not None:
+        return cached
+    found: dict[str, dict[str, str]] = {}
+    for _, captures in tree_sitter.QueryCursor(_field_query(unit.language)).matches(unit.root):
+        for body in next(iter(captures.values())):
+            members: dict[str, str] = {}
+            for decl in named(body):
+                if decl.type != "field_declaration":
+                    continue
+                type_node = decl.child_by_field_name("type")
+                for declarator in decl.children_by_field_name("declarator"):
+                    name = declarator_name(declarator)
+                    if name is not None and type_node is not None:
+                        members[text(name)] = text(type_node)
+            spec = body.parent
+            names = []
+            if spec is not None:
+                tag = spec.child_by_field_name("name")
+                if tag is not None:
+                    names.append(f"{spec.type.split('_')[0]} {text(tag)}")
+                    names.append(text(tag))
+                holder = spec.parent
+                if holder is not None and holder.type == "type_definition":
+                    names += [text(declarator_name(d)) for d in holder.children_by_field_name("declarator")
+                              if declarator_name(d) is not None]
+            for name in names:
+                found.setdefault(name, members)
+    unit.__dict__["_ftaudit_struct_fields"] = found
+    return found
+
+
+def strip(node: Node | None) -> Node | None:
+    """Through parentheses (not casts)."""
+    while node is not None and node.type == "parenthesized_expression":
+        inner = named(node)
+        node = inner[0] if inner else None
+    return node
+
+
+def expression_type(unit: CUnit, node: Node | None, macro: Macro | None = None) -> tuple[str | None, str]:
+    """(owner type or None, how it is known): "cast", "type", "call", "field", "param", "unknown"."""
+    node = strip(node)
+    if node is None:
+        return None, "unknown"
+    if node.type == "cast_expression":
+        return owner_of(unit, text(node.child_by_field_name("type"))), "cast"
+    if node.type == "identifier":
+        if macro is not None and macro.params and text(node) in macro.params:
+            return None, "param"
+        variable = unit.type_of(node)
+        if variable is None:
+            return None, "unknown"
+        return owner_of(unit, variable.base_type), "type"
+    if node.type == "call_expression":
+        callee = text(node.child_by_field_name("function"))
+        return (RETURNS[callee], "call") if callee in RETURNS else (None, "unknown")
+    if node.type == "field_expression":
+        inner_type, _ = expression_type(unit, node.child_by_field_name("argument"), macro)
+        member = text(node.child_by_field_name("field"))
+        if inner_type is None:
+            return None, "unknown"
+        if (inner_type, member) in FIELD_TYPES:
+            return FIELD_TYPES[(inner_type, member)], "field"
+        declared = struct_fields(unit).get(inner_type, {}).get(member)
+        return (owner_of(unit, declared), "field") if declared else (None, "unknown")
+    if node.type in ("subscript_expression", "pointer_expression"):
+        variable = unit.type_of(node)
+        return (owner_of(unit, variable.base_type), "type") if variable is not None else (None, "unknown")
+    return None, "unknown"
+
+
+def last_name(node: Node | None) -> str:
+    """``self->state.frame`` -> ``frame``; ``(PyObject *)op`` -> ``op``; a call -> its callee."""
+    node = strip(node)
+    while node is not None:
+        if node.type == "identifier":
+            return text(node)
+        if node.type == "field_expression":
+            return text(node.child_by_field_name("field"))
+        if node.type == "cast_expression":
+            node = strip(node.child_by_field_name("value"))
+        elif node.type == "call_expression":
+            return text(node.child_by_field_name("function"))
+        elif node.type in ("pointer_expression", "subscript_expression"):
+            node = strip(node.child_by_field_name("argument"))
+        else:
+            return ""
+    return ""
+
+
+# -- containers -------------------------------------------------------------------------------------
+def normal_expr(expression: str) -> str:
+    """Object text for comparing a call's argument with a critical section's object."""
+    compact = re.sub(r"\(\s*(?:struct\s+)?\w+\s*\*+\s*\)", "", expression)  # casts
+    compact = "".join(compact.split()).lstrip("&")
+    while compact.startswith("(") and compact.endswith(")"):
+        compact = compact[1:-1]
+    return compact
+
+
+def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0) -> str:
+    """"fresh" (made in this function), "kwargs", "args" (the argument tuple), or "shared"."""
+    arg = strip(arg)
+    while arg is not None and arg.type == "cast_expression":
+        arg = strip(arg.child_by_field_name("value"))
+    if arg is None or function is None:
+        return "shared"
+    if arg.type == "call_expression":
+        return "fresh" if text(arg.child_by_field_name("function")) in CREATORS else "shared"
+    if arg.type != "identifier":
+        return "shared"
+    variable = unit.type_of(arg)
+    if variable is None or variable.function != function.name or variable.is_static:
+        return "shared"
+    if variable.is_parameter:
+        name = variable.name.lower()
+        return "kwargs" if name in KWARGS_NAMES else "args" if name in ARGS_NAMES else "shared"
+    sources = [variable.initializer] if variable.initializer is not None else []
+    for call in function.calls:
+        if _assigned_to(call.node) == variable.name:
+            sources.append(call.node)
+    origins = set()
+    for source in sources:
+        source = strip(source)
+        while source is not None and source.type == "cast_expression":
+            source = strip(source.child_by_field_name("value"))
+        if source is None or source.type != "call_expression":
+            continue
+        callee = text(source.child_by_field_name("function"))
+        if callee in CREATORS:
+            origins.add("fresh")
+        elif callee == "PySequence_Fast" and depth < 2:
+            args = named(source.child_by_field_name("arguments"))
+            origins.add(container_origin(unit, function, args[0] if args else None, depth + 1))
+        elif callee not in ("NULL",):
+            origins.add("shared")
+    if not origins:
+        return "shared"
+    return origins.pop() if len(origins) == 1 else "shared"
+
+
+def _assigned_to(call: Node) -> str | None:
+    node, parent = call, call.parent
+    while parent is not None and parent.type in ("cast_expression", "parenthesized_expression"):
+        node, parent = parent, parent.parent
+    if parent is None:
+        return None
+    if parent.type == "assignment_expression" and parent.child_by_field_name("right") == node:
+        left = parent.child_by_field_name("left")
+        return text(left) if left is not None and left.type == "identifier" else None
+    if parent.type == "init_declarator":
+        name = declarator_name(parent.child_by_field_name("declarator"))
+        return text(name) if name is not None else None
+    return None
+
+
+def in_critical_section_on(unit: CUnit, node: Node, arg: Node | None) -> bool:
+    if arg is None:
+        return False
+    wanted = normal_expr(unit.text(arg))
+    return any(normal_expr(obj) == wanted for obj in unit.lock_state(node).critical_sections)
+
+
+# -- collection -------------------------------------------------------------------------------------
+_ALL_NAMES = sorted({api.name.rstrip("*") for api in CATALOGUE}, key=len, reverse=True)
+_EXACT = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in _ALL_NAMES if n + "*" not in
+                                          {a.name for a in CATALOGUE}) + r")\b")
+_PREFIX = re.compile(r"\b(?:" + "|".join(re.escape(a.name[:-1]) for a in CATALOGUE if a.name.endswith("*"))
+                     + r")\w*")
+_EXACT_B = re.compile(_EXACT.pattern.encode())
+_PREFIX_B = re.compile(_PREFIX.pattern.encode())
+_ALL_CODES = frozenset(api.rule for api in CATALOGUE)
+# Compatibility shims define the replacement names; uses inside them are the backport, not a finding.
+_REPLACEMENTS = frozenset(re.findall(r"\b(Py[A-Za-z_]+|_Py[A-Za-z_]+)\(", " ".join(a.replacement for a in CATALOGUE)))
+_SHIM_NAMES = _REPLACEMENTS | {"_PyFrame_GetCodeBorrow", "_PyFrame_GetBackBorrow", "_PyThreadState_GetFrameBorrow"}
+
+
+class _Collector:
+    def __init__(self, unit: CUnit, target: Target) -> None:
+        self.unit = unit
+        self.target = target
+        self.found: list[Use] = []
+        self.defined = self._defined_names()
+
+    def _defined_names(self) -> set[str]:
+        """Catalogue names this file defines itself (a shim for newer Pythons): their uses are fine."""
+        names = set()
+        for name, definitions in self.unit.macro_definitions.items():
+            if any(self.unit.compiled(d.body_offset) is not Tri.NO for d in definitions):
+                names.add(name)
+        return names | set(self.unit.functions)
+
+    def run(self) -> list[Use]:
+        unit = self.unit
+        mask = unit.raw.mask
+        root = unit.root
+        for pattern in (_EXACT_B, _PREFIX_B):
+            for match in pattern.finditer(mask):
+                start, end = match.span()
+                node = root.named_descendant_for_byte_range(start, end)
+                if node is None or node.start_byte != start or node.end_byte != end:
+                    self._rewritten(match.group().decode(), start, end)
+                    continue
+                function = unit.function_at(start)
+                if function is not None and function.name in _SHIM_NAMES:
+                    continue
+                self._classify(node, function, None)
+        for definitions in unit.macro_definitions.values():
+            for macro in definitions:
+                if macro.name in _SHIM_NAMES or not (_EXACT.search(macro.body) or _PREFIX.search(macro.body)):
+                    continue
+                for node in _identifiers_in(macro):
+                    self._classify(node, None, macro)
+        self.found.sort(key=lambda u: u.offset)
+        return self.found
+
+    def _rewritten(self, name: str, start: int, end: int) -> None:
+        """A macro the normaliser replaced (``Py_TRASHCAN_SAFE_BEGIN`` became ``{``): report the span."""
+        if not any(r.start <= start < r.end and r.name == name for r in self.unit.rewrites):
+            return
+        api = lookup(name, _ALL_CODES)
+        if api is None or name in self.defined:
+            return
+        self._add(api, (start, end), None, None, self.unit.function_at(start), None, "name")
+
+    def _classify(self, node: Node, function: Function | None, macro: Macro | None) -> None:
+        name = text(node)
+        parent = node.parent
+        if parent is None:
+            return
+        if node.type == "field_identifier":
+            if parent.type == "field_expression" and parent.child_by_field_name("field") == node:
+                self._field(name, node, parent, function, macro)
+            return
+        if node.type not in ("identifier", "type_identifier"):
+            return
+        if name in self.defined:
+            return
+        if parent.type == "call_expression" and parent.child_by_field_name("function") == node:
+            self._call(name, node, parent, function, macro)
+            return
+        if parent.type in ("function_declarator", "init_declarator", "preproc_def", "preproc_function_def"):
+            return  # a declaration of the name, not a use
+        api = lookup(name, frozenset({"FT406"}), "name")
+        if api is not None and api.rule == "FT406":
+            self._add(api, node, parent, None, function, macro, "name")
+
+    def _call(self, name: str, node: Node, call: Node, function: Function | None, macro: Macro | None) -> None:
+        args = named(call.child_by_field_name("arguments")) if call.child_by_field_name("arguments") else []
+        first = args[0] if args else None
+        for api in by_kind("lvalue").get(name, ()):
+            write = _write_context(call)
+            if write is not None:
+                self._add(api, node, write, first, function, macro, "api", write=True)
+        for api in by_kind("compare").get(name, ()):
+            self._comparison(api, node, call, first, function, macro)
+        api = lookup(name, _ALL_CODES)
+        if api is not None and api.kind == "call":
+            self._add(api, node, call, first, function, macro, "api")
+
+    def _comparison(self, api: CApi, anchor: Node, operand: Node, obj: Node | None,
+                    function: Function | None, macro: Macro | None) -> None:
+        outer = operand
+        while outer.parent is not None and outer.parent.type == "parenthesized_expression":
+            outer = outer.parent
+        binary = outer.parent
+        if binary is None or binary.type != "binary_expression":
+            return
+        operator = text(binary.child_by_field_name("operator"))
+        left, right = binary.child_by_field_name("left"), binary.child_by_field_name("right")
+        if operator not in _COMPARISONS or left is None or right is None:
+            return
+        other = right if left == outer else left
+        value = _int_literal(other)
+        if value is None:
+            return
+        if left != outer:  # `1 == Py_REFCNT(x)`: mirror the operator
+            operator = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(operator, operator)
+        unique = (operator, value) in {("==", 1), ("<=", 1), ("<", 2)}
+        shared = (operator, value) in {("!=", 1), (">", 1), (">=", 2)}
+        if not (unique or shared):
+            return
+        self._add(api, anchor, binary, obj, function, macro, "api", negated=shared,
+                  in_assert=_inside_assert(binary))
+
+    def _field(self, name: str, node: Node, expr: Node, function: Function | None, macro: Macro | None) -> None:
+        rows = by_kind("field").get(name, ())
+        obj = expr.child_by_field_name("argument")
+        if not rows:
+            return
+        owner_type, how = expression_type(self.unit, obj, macro)
+        write = _write_context(expr) is not None
+        for api in rows:
+            if owner_type is not None:
+                if not _owner_matches(api.owner, owner_type):
+                    continue
+                evidence = how
+            elif api.owner == "PyObject":
+                evidence = "field"  # ob_refcnt/ob_type/ob_size name nothing else
+            elif api.owner in NAMING and NAMING[api.owner].search(last_name(obj) or ""):
+                evidence = "name"
+            elif not api.generic:
+                evidence = "field"
+            else:
+                continue
+            self._add(api, node, expr, obj, function, macro, evidence, write=write)
+            if name == "ob_refcnt":
+                for compare in by_kind("compare").get("Py_REFCNT", ()):
+                    self._comparison(compare, node, expr, obj, function, macro)
+            return
+
+    def _add(self, api: CApi, anchor: Node | tuple[int, int], node: Node | None, obj: Node | None,
+             function: Function | None, macro: Macro | None, evidence: str, **flags: bool) -> None:
+        offset = anchor.start_byte if isinstance(anchor, Node) else anchor[0]
+        where = macro.body_offset if macro is not None else offset
+        relevant = relevant_versions(self.unit, where, api, self.target)
+        if relevant is None:
+            return
+        versions, broken = relevant
+        self.found.append(Use(api, anchor, node, obj, function, macro, evidence, versions, broken, **flags))
+
+
+def _owner_matches(owner: str, found: str) -> bool:
+    if owner == "PyObject":
+        # Any CPython object struct carries the header; a same-file non-Python struct does not.
+        return found in ("PyObject",) or found.startswith(("Py", "struct _object"))
+    return found == owner
+
+
+def _identifiers_in(macro: Macro) -> Iterator[Node]:
+    root = macro.body_tree().root_node
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.end_byte <= macro.body_offset or node.start_byte >= macro.body_end:
+            continue
+        if node.type in ("identifier", "field_identifier", "type_identifier"):
+            if macro.body_offset <= node.start_byte and (_EXACT.fullmatch(text(node)) or
+                                                         _PREFIX.fullmatch(text(node))):
+                yield node
+            continue
+        if node.type in ("string_literal", "char_literal", "comment"):
+            continue
+        stack.extend(reversed(node.children))
+
+
+def _write_context(node: Node) -> Node | None:
+    """The assignment/update that writes ``node`` (through parentheses), else None."""
+    outer = node
+    while outer.parent is not None and outer.parent.type == "parenthesized_expression":
+        outer = outer.parent
+    parent = outer.parent
+    if parent is None:
+        return None
+    if parent.type == "assignment_expression" and parent.child_by_field_name("left") == outer:
+        return parent
+    if parent.type == "update_expression":
+        return parent
+    return None
+
+
+def _int_literal(node: Node) -> int | None:
+    node = strip(node)
+    if node is None or node.type != "number_literal":
+        return None
+    try:
+        return int(text(node).rstrip("uUlL"), 0)
+    except ValueError:
+        return None
+
+
+def _inside_assert(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type not in ("expression_statement", "compound_statement",
+                                                      "if_statement", "return_statement"):
+        if parent.type == "call_expression" and _ASSERT.search(text(parent.child_by_field_name("function"))):
+            return True
+        parent = parent.parent
+    return False

@@ -1,0 +1,541 @@
+"""FT401–FT406: struct fields and functions that CPython 3.10–3.15 made private, changed or removed.
+
+Matching is done once per file by ``ftaudit.analysis.capi_uses`` against the catalogue in
+``ftaudit.facts.capi``; these rules decide severity (removed in a version the project builds
+for → error; scheduled, private or type not visible → lower) and write the message, the help and,
+where an edit is mechanical, the fix.
+"""
+
+from __future__ import annotations
+
+from ftaudit.analysis.capi_uses import Use, uses
+from ftaudit.cmodel.nodes import text
+from ftaudit.context import FileContext
+from ftaudit.facts.capi import CApi, fmt, markdown_table
+from ftaudit.findings import Applicability, Edit, Fix, Severity
+from ftaudit.rule import Example, Rule
+from ftaudit.source import Language
+
+C_LANGUAGES = frozenset({Language.C, Language.CPP})
+WHATSNEW_311 = "https://docs.python.org/3/whatsnew/3.11.html#c-api-changes"
+WHATSNEW_313 = "https://docs.python.org/3/whatsnew/3.13.html#c-api-changes"
+COMPAT = "https://pythoncapi-compat.readthedocs.io/"
+FRAME_DOCS = "https://docs.python.org/3/c-api/frame.html"
+_UNKNOWN_TYPE = ("name", "field", "param", "unknown")
+_LOWER = {Severity.ERROR: Severity.WARNING, Severity.WARNING: Severity.NOTE, Severity.NOTE: Severity.NOTE}
+
+
+def lower(severity: Severity) -> Severity:
+    return _LOWER[severity]
+
+
+def version_severity(use: Use) -> Severity:
+    """Error when the name is gone (or a no-op) in a version this code is built for, else warning."""
+    return Severity.ERROR if use.broken else Severity.WARNING
+
+
+def compiled_note(use: Use, ctx: FileContext) -> str:
+    """`` (compiled here for 3.11–3.12)`` when the code is guarded away from the target itself."""
+    if not use.versions or ctx.target.version in use.versions or not use.broken:
+        return ""
+    first, last = use.versions[0], use.versions[-1]
+    span = fmt(first) if first == last else f"{fmt(first)}–{fmt(last)}"
+    return f" (this code is compiled for {span})"
+
+
+def subject(use: Use, ctx: FileContext) -> str:
+    """How the finding names what was written: ``frame->f_code``, ``PyFrame_FastToLocals()``."""
+    unit = ctx.c_unit
+    assert unit is not None
+    api = use.api
+    if api.kind == "field" and use.node is not None:
+        return f"`{' '.join(unit.text(use.node).split())}`"
+    if api.kind == "lvalue":
+        return f"assignment through `{api.name}()`"
+    return f"`{api.name}`"
+
+
+def evidence_note(use: Use) -> str:
+    if use.evidence == "name":
+        return " (the object's type is not visible here; its name suggests a " + use.api.owner + ")"
+    if use.evidence in ("field", "param", "unknown") and use.api.kind == "field" and use.api.owner != "PyObject":
+        return " (the object's type is not visible here; the field name is specific to " + use.api.owner + ")"
+    return ""
+
+
+def lowest_supported(ctx: FileContext) -> tuple[int, int]:
+    return ctx.target.minimum if ctx.target.minimum is not None else ctx.target.version
+
+
+def applicability(ctx: FileContext, api: CApi) -> Applicability:
+    """Safe when the replacement exists in every version the project supports."""
+    if api.since is None or lowest_supported(ctx) >= api.since:
+        return Applicability.SAFE
+    return Applicability.UNSAFE
+
+
+def read_fix(ctx: FileContext, use: Use) -> Fix | None:
+    """``obj->f_lineno`` -> ``PyFrame_GetLineNumber(obj)`` for plain reads through ``->``."""
+    api, node, obj = use.api, use.node, use.obj
+    if not api.rewrite or use.write or node is None or obj is None or use.macro is not None:
+        return None
+    if text(node.child_by_field_name("operator")) != "->":
+        return None
+    parent = node.parent
+    if parent is not None and parent.type == "pointer_expression" and text(parent.child_by_field_name("operator")) == "&":
+        return None
+    unit = ctx.c_unit
+    assert unit is not None
+    replacement = api.rewrite.format(obj=unit.text(obj))
+    start, end = ctx.span(node)
+    return Fix(applicability(ctx, api), f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+
+
+def setter_fix(ctx: FileContext, use: Use, setter: str, target_node, value_node, api: CApi) -> Fix | None:
+    """``Py_TYPE(o) = t;`` / ``o->ob_type = t;`` -> ``Py_SET_TYPE(o, t);`` when it is a whole statement."""
+    assignment = use.node
+    if assignment is None or assignment.type != "assignment_expression" or use.macro is not None:
+        return None
+    if text(assignment.child_by_field_name("operator")) != "=" or assignment.parent is None:
+        return None
+    if assignment.parent.type != "expression_statement" or target_node is None or value_node is None:
+        return None
+    unit = ctx.c_unit
+    assert unit is not None
+    replacement = f"{setter}({unit.text(target_node)}, {unit.text(value_node)})"
+    start, end = ctx.span(assignment)
+    return Fix(applicability(ctx, api), f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+
+
+class _CApiRule(Rule):
+    """Reports the catalogue uses of one rule code."""
+
+    languages = C_LANGUAGES
+
+    def check(self, ctx: FileContext) -> None:
+        unit = ctx.c_unit
+        if unit is None:
+            return
+        for use in uses(unit, ctx.target):
+            if use.api.rule != self.code:
+                continue
+            decided = self.decide(use, ctx)
+            if decided is None:
+                continue
+            severity, message, help_text, fix = decided
+            ctx.report(use.anchor, message, help=help_text, severity=severity, fix=fix)
+
+    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+        severity = version_severity(use)
+        if use.evidence in _UNKNOWN_TYPE and use.api.kind == "field":
+            severity = lower(severity)
+        where = " in a macro body" if use.macro is not None else ""
+        message = (f"{subject(use, ctx)}{where} is {use.api.change()}{compiled_note(use, ctx)}: "
+                   f"{use.api.reason}{evidence_note(use)}")
+        help_text = use.api.advice()[0].upper() + use.api.advice()[1:] + "."
+        return severity, message, help_text, read_fix(ctx, use)
+
+
+class FrameFieldAccess(_CApiRule):
+    code = "FT401"
+    slug = "frame-field-access"
+    summary = "`PyFrameObject` field access or a frame function removed or emptied since 3.11"
+    severity = Severity.ERROR
+    fixable = True
+    what = (
+        "Finds reads and writes of `PyFrameObject` fields (`f_code`, `f_back`, `f_lineno`, `f_lasti`, `f_locals`, "
+        "`f_globals`, `f_builtins`, `f_gen`, `f_trace`, `f_valuestack`, `f_localsplus`, `f_iblock`, "
+        "`f_blockstack`, …) and calls of `PyFrame_FastToLocals[WithError]`, `PyFrame_LocalsToFast`, "
+        "`PyFrame_BlockSetup` and `PyFrame_BlockPop`, in functions and in same-file macro bodies. The object's "
+        "type comes from its declaration, a cast, or the API that returned it (`PyEval_GetFrame()->f_back`): "
+        "`->f_back` on a `struct node *` is not a finding. When the type cannot be seen (a macro parameter), a "
+        "frame-like name (`f`, `frame`, `pyframe`) or a field name no other struct uses is accepted as evidence "
+        "and the severity drops to warning. Code compiled only for Pythons before the change "
+        "(`#if PY_VERSION_HEX < 0x030B0000`) is the compatibility pattern and is not reported; with "
+        "`requires-python`, code built for any version from 3.11 to the target is."
+    )
+    why = (
+        "Python 3.11 made `PyFrameObject` opaque: the interpreter's frames are `_PyInterpreterFrame`s and the "
+        "frame object is created lazily, so the fields do not exist and the code does not compile. Since 3.13 "
+        "(PEP 667) `PyFrame_FastToLocals*` and `PyFrame_LocalsToFast` do nothing, so tracers and debuggers that "
+        "write locals through them silently stop working."
+    )
+    instead = (
+        "Use the accessor functions. Most of them return a **strong reference** that must be released with "
+        "`Py_DECREF` (that is why the edit is not offered automatically), and pythoncapi_compat.h backports them "
+        "to older versions:\n\n" + markdown_table(["FT401"])
+    )
+    suggestion = "Use the PyFrame_Get* accessors (3.9–3.12; backported by pythoncapi_compat.h) and release what they return."
+    fix_safety = ("Only `frame->f_lineno` → `PyFrame_GetLineNumber(frame)` is offered (same type, no reference to "
+                  "release); it is safe.")
+    references = (WHATSNEW_311, FRAME_DOCS, "https://peps.python.org/pep-0667/", COMPAT)
+    tags = ("c-api", "removed-api", "python-3.11")
+    bad = (
+        Example(
+            "static int trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {\n"
+            "    PyCodeObject *code = frame->f_code;  // <- FT401\n"
+            "    int line = frame->f_lineno;  // <- FT401\n"
+            "    PyFrameObject *caller = frame->f_back;  // <- FT401\n"
+            "    return record(code, line, caller);\n"
+            "}\n",
+        ),
+        Example(
+            "#define FRAME_LOCALS(f) ((f)->f_locals)  // <- FT401\n"
+            "static PyObject *locals_of(PyObject *self, PyObject *arg) {\n"
+            "    PyFrameObject *frame = PyEval_GetFrame();\n"
+            "    PyFrame_FastToLocals(frame);  // <- FT401\n"
+            "    return Py_XNewRef(FRAME_LOCALS(frame));\n"
+            "}\n",
+            title="Macro bodies and the PEP 667 no-op functions",
+        ),
+    )
+    good = (
+        Example(
+            "static int trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {\n"
+            "    PyCodeObject *code = PyFrame_GetCode(frame);\n"
+            "    int line = PyFrame_GetLineNumber(frame);\n"
+            "    int rc = record(code, line, NULL);\n"
+            "    Py_DECREF(code);\n"
+            "    return rc;\n"
+            "}\n",
+        ),
+        Example(
+            "#if PY_VERSION_HEX < 0x030B0000\n"
+            "#  define FRAME_CODE(f) ((f)->f_code)\n"
+            "#else\n"
+            "#  define FRAME_CODE(f) PyFrame_GetCode(f)\n"
+            "#endif\n"
+            "struct node { struct node *f_back; int f_lineno; };\n"
+            "static int depth(struct node *n) { return n->f_back ? 1 + depth(n->f_back) : n->f_lineno; }\n",
+            title="Version-guarded compatibility code and unrelated structs with the same field names",
+        ),
+    )
+
+
+class ThreadStateFieldAccess(_CApiRule):
+    code = "FT402"
+    slug = "thread-state-field-access"
+    summary = "`PyThreadState` field access"
+    severity = Severity.ERROR
+    fixable = True
+    what = (
+        "Finds `PyThreadState` fields: removed ones (`frame`, `cframe`, `recursion_depth`, `use_tracing`, "
+        "`curexc_*`, `trash_delete_*`) and private ones that changed meaning (`interp`, `id`, `tracing`, "
+        "`exc_info`, `c_tracefunc`, `dict`, …). The object must be known to be a `PyThreadState` (declaration, "
+        "cast, or `PyThreadState_Get()->…`), or, when its type cannot be seen, be named like one (`tstate`, "
+        "`ts`, `thread_state`); `->frame` on any other struct is not a finding. Version-guarded code for older "
+        "Pythons is not reported."
+    )
+    why = (
+        "3.11 moved the frame stack, recursion counters and tracing flags out of `PyThreadState`; 3.12 replaced "
+        "`curexc_*` with one exception object; 3.13 removed `cframe`. Code that touches them no longer compiles, "
+        "and the fields that remain are internal and may change in any release."
+    )
+    instead = "Use the accessor functions:\n\n" + markdown_table(["FT402"])
+    suggestion = ("Use PyThreadState_GetFrame / GetInterpreter / GetID (3.9) and PyThreadState_EnterTracing / "
+                  "LeaveTracing (3.11); pythoncapi_compat.h backports them.")
+    fix_safety = ("Reads of `tstate->interp` and `tstate->id` become `PyThreadState_GetInterpreter(tstate)` / "
+                  "`PyThreadState_GetID(tstate)`: safe when the project supports only 3.9 and newer, unsafe "
+                  "(needs pythoncapi_compat.h) otherwise.")
+    references = (WHATSNEW_311, "https://docs.python.org/3/c-api/init.html#c.PyThreadState_GetFrame", COMPAT)
+    tags = ("c-api", "removed-api", "python-3.11")
+    bad = (
+        Example(
+            "static PyObject *current_line(PyObject *self, PyObject *unused) {\n"
+            "    PyThreadState *tstate = PyThreadState_Get();\n"
+            "    PyFrameObject *frame = tstate->frame;  // <- FT402\n"
+            "    if (tstate->recursion_depth > 50) {  // <- FT402\n"
+            "        Py_RETURN_NONE;\n"
+            "    }\n"
+            "    tstate->use_tracing = 0;  // <- FT402\n"
+            "    return PyLong_FromLong(PyFrame_GetLineNumber(frame));\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "struct job { struct job *frame; int id; };\n"
+            "static PyObject *current_line(PyObject *self, PyObject *unused) {\n"
+            "    PyThreadState *tstate = PyThreadState_Get();\n"
+            "    PyFrameObject *frame = PyThreadState_GetFrame(tstate);\n"
+            "    if (frame == NULL) {\n"
+            "        Py_RETURN_NONE;\n"
+            "    }\n"
+            "    int line = PyFrame_GetLineNumber(frame);\n"
+            "    Py_DECREF(frame);\n"
+            "    return PyLong_FromLong(line);\n"
+            "}\n"
+            "static int job_id(struct job *j) { return j->frame ? j->frame->id : 0; }\n",
+        ),
+    )
+
+
+class CodeObjectFieldAccess(_CApiRule):
+    code = "FT403"
+    slug = "code-object-field-access"
+    summary = "Removed `PyCodeObject` field or an old `PyCode_New*` constructor"
+    severity = Severity.WARNING
+    what = (
+        "Finds `PyCodeObject` fields that 3.10/3.11 removed (`co_code`, `co_varnames`, `co_cellvars`, "
+        "`co_freevars`, `co_cell2arg`, `co_zombieframe`, `co_lnotab`) and calls of `PyCode_New` / "
+        "`PyCode_NewWithPosOnlyArgs`. Fields that still exist (`co_name`, `co_filename`, `co_firstlineno`, "
+        "`co_flags`, …) are not findings. A removed field in code built for the target is an error; the "
+        "constructors, whose signature changed, are warnings."
+    )
+    why = (
+        "3.11 rebuilt code objects around `co_localsplusnames` and adaptive bytecode: the removed fields do not "
+        "exist and the accessors compute them on demand. `PyCode_New*` gained parameters in 3.11 and became "
+        "`PyUnstable_Code_New*` in 3.12, so a call written for 3.10 does not compile."
+    )
+    instead = ("Use the accessors, which return new references:\n\n" + markdown_table(["FT403"]) +
+               "\nTo build a code object, start from `PyCode_NewEmpty(filename, funcname, firstlineno)` and call "
+               "its `replace()` method with the fields to change.")
+    suggestion = "Use PyCode_GetCode / GetVarnames / GetCellvars / GetFreevars (3.11; backported) and Py_DECREF them."
+    references = (WHATSNEW_311, "https://docs.python.org/3/c-api/code.html", COMPAT)
+    tags = ("c-api", "removed-api", "python-3.11")
+    bad = (
+        Example(
+            "static PyObject *names(PyObject *self, PyObject *arg) {\n"
+            "    PyCodeObject *code = (PyCodeObject *)arg;\n"
+            "    PyObject *bytes = code->co_code;  // <- FT403\n"
+            "    return PyTuple_Pack(3, bytes, code->co_varnames, code->co_name);  // <- FT403\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *names(PyObject *self, PyObject *arg) {\n"
+            "    PyCodeObject *code = (PyCodeObject *)arg;\n"
+            "    PyObject *varnames = PyCode_GetVarnames(code);\n"
+            "    if (varnames == NULL) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    PyObject *result = PyTuple_Pack(3, varnames, code->co_name, code->co_filename);\n"
+            "    Py_DECREF(varnames);\n"
+            "    return result;\n"
+            "}\n",
+        ),
+    )
+
+
+class RefcountFieldAccess(_CApiRule):
+    code = "FT404"
+    slug = "refcount-field-access"
+    summary = "Direct `ob_refcnt`/`ob_type`/`ob_size` access or assignment through `Py_REFCNT`/`Py_TYPE`/`Py_SIZE`"
+    severity = Severity.ERROR
+    fixable = True
+    what = (
+        "Finds `->ob_refcnt`, `->ob_type` and `->ob_size` (reads and writes) and assignments through the accessor "
+        "macros (`Py_REFCNT(o) = n`, `Py_TYPE(o) = t`, `Py_SIZE(o) = n`, `Py_REFCNT(o)++`). `ob_refcnt` on a "
+        "free-threaded target and the macro assignments are errors; reading or writing `ob_type`/`ob_size` "
+        "directly still compiles and is a warning."
+    )
+    why = (
+        "The free-threaded build has no `ob_refcnt` (the count is split into a thread-local and a shared part), "
+        "so the code does not compile for 3.13t/3.14t. `Py_REFCNT` stopped being an lvalue in 3.10 and `Py_TYPE`/"
+        "`Py_SIZE` in 3.11. Direct header access is impossible once `PyObject` is opaque (abi3t, 3.15)."
+    )
+    instead = ("Use the accessors (all since 3.9; pythoncapi_compat.h backports them):\n\n" +
+               markdown_table(["FT404"]))
+    suggestion = "Use Py_REFCNT / Py_TYPE / Py_SIZE to read and Py_SET_REFCNT / Py_SET_TYPE / Py_SET_SIZE to write."
+    fix_safety = ("Reads through `->` become `Py_REFCNT(o)`/`Py_TYPE(o)`/`Py_SIZE(o)`, and whole-statement "
+                  "assignments `o->ob_type = t;` / `Py_TYPE(o) = t;` become `Py_SET_TYPE(o, t);`. Safe when the "
+                  "project supports only 3.9 and newer; unsafe (needs pythoncapi_compat.h) otherwise. Increments "
+                  "and compound assignments are left to you.")
+    references = (WHATSNEW_311, "https://docs.python.org/3/c-api/structures.html#c.Py_SET_TYPE",
+                  "https://peps.python.org/pep-0703/", COMPAT)
+    tags = ("c-api", "free-threading", "removed-api")
+    bad = (
+        Example(
+            "static PyObject *refcount_of(PyObject *self, PyObject *obj) {\n"
+            "    return PyLong_FromSsize_t(obj->ob_refcnt);  // <- FT404\n"
+            "}\n"
+            "static void retype(PyObject *obj, PyTypeObject *type) {\n"
+            "    Py_TYPE(obj) = type;  // <- FT404\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *refcount_of(PyObject *self, PyObject *obj) {\n"
+            "    return PyLong_FromSsize_t(Py_REFCNT(obj));\n"
+            "}\n"
+            "static void retype(PyObject *obj, PyTypeObject *type) {\n"
+            "    Py_SET_TYPE(obj, type);\n"
+            "}\n",
+        ),
+    )
+
+    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+        api = use.api
+        unit = ctx.c_unit
+        assert unit is not None
+        severity = version_severity(use)
+        fix = None
+        if api.kind == "lvalue":
+            call = use.node.child_by_field_name("left") if use.node is not None else None
+            setter = api.replacement.split("(")[0]
+            fix = setter_fix(ctx, use, setter, use.obj, use.node.child_by_field_name("right"), api) if call else None
+            message = (f"`{api.name}()` is not an lvalue since {fmt(api.version)}: "  # type: ignore[arg-type]
+                       f"`{' '.join(unit.text(use.node).split())}` does not compile")
+        else:
+            if use.write:
+                severity = Severity.ERROR if use.broken else Severity.WARNING
+                setter = next(part.strip().split("(")[0] for part in api.replacement.split("/") if "SET" in part)
+                right = use.node.parent.child_by_field_name("right") if use.node and use.node.parent else None
+                write_use = Use(api, use.anchor, use.node.parent if use.node else None, use.obj, use.function,
+                                use.macro, use.evidence, use.versions, use.broken, write=True)
+                fix = setter_fix(ctx, write_use, setter, use.obj, right, api)
+                verb = "writes"
+            else:
+                fix = read_fix(ctx, use)
+                verb = "reads"
+            field_text = " ".join(unit.text(use.node).split()) if use.node is not None else api.name
+            message = f"`{field_text}` {verb} the object header directly: {api.reason}"
+            if api.name == "ob_refcnt" and use.broken:
+                message = f"`{field_text}` does not compile on the free-threaded build: {api.reason}"
+        help_text = use.api.advice()[0].upper() + use.api.advice()[1:] + "."
+        return severity, message + compiled_note(use, ctx), help_text, fix
+
+
+class RefcountUniquenessCheck(_CApiRule):
+    code = "FT405"
+    slug = "refcount-uniqueness-check"
+    summary = "`Py_REFCNT(o) == 1` used to decide that an object is not shared"
+    severity = Severity.WARNING
+    fixable = True
+    what = (
+        "Finds comparisons of `Py_REFCNT(o)` (or `o->ob_refcnt`) with 1 that test whether the object is "
+        "unshared: `== 1`, `<= 1`, `< 2`, and the opposite branch `!= 1`, `> 1`, `>= 2`, either operand order. "
+        "Inside `assert(...)` it is a note."
+    )
+    why = (
+        "The usual reason for the test is to mutate the object in place when nobody else can see it. On the "
+        "free-threaded build the count is split between the owning thread and a shared counter, and since 3.14 "
+        "the interpreter can hold borrowed stack references that are not counted at all, so a count of 1 does "
+        "not prove that no other thread or frame uses the object: the in-place mutation becomes a data race or "
+        "a visible change to a caller's value (NumPy hit this, gh-133164)."
+    )
+    instead = (
+        "`PyUnstable_Object_IsUniquelyReferenced(o)` (3.14; pythoncapi_compat.h backports it) answers the "
+        "question correctly on every build. For temporaries passed to a function, "
+        "`PyUnstable_Object_IsUniqueReferencedTemporary(o)` (3.14, not backported) also accounts for borrowed "
+        "stack references."
+    )
+    suggestion = "Use PyUnstable_Object_IsUniquelyReferenced(o) (3.14; pythoncapi_compat.h backports it)."
+    fix_safety = ("The comparison becomes `PyUnstable_Object_IsUniquelyReferenced(o)` (or its negation). It is "
+                  "unsafe: it changes behaviour on the free-threaded build (by design) and needs "
+                  "pythoncapi_compat.h before 3.14.")
+    references = ("https://docs.python.org/3/c-api/object.html#c.PyUnstable_Object_IsUniquelyReferenced",
+                  "https://github.com/python/cpython/issues/133164", COMPAT)
+    tags = ("c-api", "free-threading", "python-3.14")
+    bad = (
+        Example(
+            "static PyObject *append(PyObject *self, PyObject *args) {\n"
+            "    PyObject *list, *item;\n"
+            "    if (!PyArg_ParseTuple(args, \"OO\", &list, &item)) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    if (Py_REFCNT(list) == 1) {  // <- FT405\n"
+            "        PyList_Append(list, item);\n"
+            "        return Py_NewRef(list);\n"
+            "    }\n"
+            "    return PySequence_Concat(list, item);\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *append(PyObject *self, PyObject *args) {\n"
+            "    PyObject *list, *item;\n"
+            "    if (!PyArg_ParseTuple(args, \"OO\", &list, &item)) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    if (PyUnstable_Object_IsUniquelyReferenced(list)) {\n"
+            "        PyList_Append(list, item);\n"
+            "        return Py_NewRef(list);\n"
+            "    }\n"
+            "    if (Py_REFCNT(list) > 1000) {\n"
+            "        log_hot(list);\n"
+            "    }\n"
+            "    return PySequence_Concat(list, item);\n"
+            "}\n",
+        ),
+    )
+
+    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+        unit = ctx.c_unit
+        assert unit is not None
+        comparison = " ".join(unit.text(use.node).split()) if use.node is not None else "Py_REFCNT(o) == 1"
+        severity = Severity.NOTE if use.in_assert else Severity.WARNING
+        where = " in an assertion" if use.in_assert else ""
+        message = (f"`{comparison}`{where} uses the reference count as a uniqueness test: {use.api.reason}")
+        fix = None
+        if use.obj is not None and use.node is not None and use.macro is None:
+            call = f"PyUnstable_Object_IsUniquelyReferenced({unit.text(use.obj)})"
+            replacement = f"!{call}" if use.negated else call
+            start, end = ctx.span(use.node)
+            fix = Fix(Applicability.UNSAFE, f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+        return severity, message, use.api.advice()[0].upper() + use.api.advice()[1:] + ".", fix
+
+
+class RemovedCApi(_CApiRule):
+    code = "FT406"
+    slug = "removed-c-api"
+    summary = "Removed, deprecated or soon-removed C API function, macro or variable"
+    severity = Severity.ERROR
+    what = (
+        "Finds uses (calls, function pointers, types, variables, and mentions in same-file macro bodies) of the "
+        "C APIs CPython removed in 3.13 (`PyEval_CallObject`, `PyEval_AcquireLock`, `PyObject_AsCharBuffer`, "
+        "`Py_TRASHCAN_SAFE_BEGIN`, private `_PyObject_LookupAttr`, `_PyLong_AsInt`, `_PyTime_*`, …), deprecated "
+        "by PEP 667 (`PyEval_GetLocals` family), or scheduled for removal in 3.15 (`Py_UNICODE`, "
+        "`PyImport_ImportModuleNoBlock`, the `Py_*Flag` globals, old initialisation functions) or 3.18 "
+        "(`_PyThreadState_UncheckedGet`, `_PyUnicodeWriter_*`, `_PyLong_Sign`, …). Removed in or before the "
+        "target: error; deprecated or scheduled: warning. Version-guarded code and a file that defines the name "
+        "itself (a compatibility shim) are not reported."
+    )
+    why = (
+        "A removed API breaks the build on the new CPython; a deprecated one emits compiler warnings now and "
+        "breaks later. Each has a supported replacement, most of them backported by pythoncapi_compat.h."
+    )
+    instead = "Replacements:\n\n" + markdown_table(["FT406"])
+    suggestion = "Switch to the replacement API; pythoncapi_compat.h backports most of them."
+    references = (WHATSNEW_313, "https://docs.python.org/3/deprecations/c-api-pending-removal-in-3.15.html",
+                  "https://docs.python.org/3/deprecations/c-api-pending-removal-in-3.18.html", COMPAT)
+    tags = ("c-api", "removed-api", "deprecated-api")
+    bad = (
+        Example(
+            "static PyObject *call(PyObject *self, PyObject *args) {\n"
+            "    PyObject *func, *fargs;\n"
+            "    if (!PyArg_ParseTuple(args, \"OO\", &func, &fargs)) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    PyThreadState *ts = _PyThreadState_UncheckedGet();  // <- FT406\n"
+            "    return PyEval_CallObject(func, fargs);  // <- FT406\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *call(PyObject *self, PyObject *args) {\n"
+            "    PyObject *func, *fargs;\n"
+            "    if (!PyArg_ParseTuple(args, \"OO\", &func, &fargs)) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "#if PY_VERSION_HEX < 0x030900A4\n"
+            "    return PyEval_CallObject(func, fargs);\n"
+            "#else\n"
+            "    return PyObject_CallObject(func, fargs);  /* not PyEval_CallObject */\n"
+            "#endif\n"
+            "}\n",
+        ),
+    )
+
+    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+        api = use.api
+        severity = Severity.ERROR if use.broken else Severity.WARNING
+        where = " in a macro body" if use.macro is not None else ""
+        message = f"`{api.name}`{where} is {api.change()}{compiled_note(use, ctx)} ({api.reason})"
+        if api.name.endswith("*") and isinstance(use.anchor, tuple) is False:
+            message = f"`{text(use.anchor)}`{where} is {api.change()}{compiled_note(use, ctx)} ({api.reason})"
+        return severity, message, api.advice()[0].upper() + api.advice()[1:] + ".", None
