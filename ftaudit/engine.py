@@ -24,7 +24,7 @@ from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
-from ftaudit.source import SourceFile
+from ftaudit.source import Language, SourceFile
 from ftaudit.statements import multiline_statements
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
@@ -157,7 +157,8 @@ def analyse_file(task: FileTask) -> FileResult:
     ctx.rule = None
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
-    result.suppressions, unclosed = find_suppressions(source)
+    nodes = ctx.python_nodes if source.language is Language.PYTHON else None
+    result.suppressions, unclosed = find_suppressions(source, nodes)
     result.unclosed = [(c.line, c.column) for c in unclosed]
     if result.suppressions:
         result.statements = multiline_statements(ctx)

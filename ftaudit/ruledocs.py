@@ -105,15 +105,18 @@ def readme_with_table(readme: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate README's rule table and docs/rules.md (``--check``: only say whether they are stale)."""
-    import sys
+    import argparse
     from pathlib import Path
 
-    args = sys.argv[1:] if argv is None else argv
-    root = Path(args[args.index("--root") + 1]) if "--root" in args else Path.cwd()
+    parser = argparse.ArgumentParser(prog="python -m ftaudit.ruledocs", description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository root")
+    options = parser.parse_args(argv)
+    root = options.root
     targets = {root / "README.md": readme_with_table((root / "README.md").read_text(encoding="utf-8")),
                root / "docs" / "rules.md": rules_document()}
     stale = [p for p, text in targets.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-    if "--check" in args:
+    if options.check:
         for path in stale:
             print(f"{path} is out of date: run `python -m ftaudit.ruledocs`")
         return 1 if stale else 0

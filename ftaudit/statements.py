@@ -23,17 +23,16 @@ _C_BODY_FIELDS = ("body", "consequence")
 def multiline_statements(ctx: FileContext) -> list[tuple[int, int]]:
     """Sorted (first, last) line ranges of statements that span more than one line."""
     if ctx.source.language is Language.PYTHON:
-        tree = ctx.python_ast
-        return _python_spans(tree) if tree is not None else []
+        return _python_spans(ctx.python_nodes)
     # Only when a C rule already built the model: a file no C rule read has no C findings.
     if "c_unit" in ctx.__dict__ and ctx.c_unit is not None:
         return _c_spans(ctx.c_unit.tree, ctx)
     return []
 
 
-def _python_spans(tree: ast.Module) -> list[tuple[int, int]]:
+def _python_spans(nodes: list[ast.AST]) -> list[tuple[int, int]]:
     spans = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.stmt):
             continue
         first, last = node.lineno, node.end_lineno or node.lineno

@@ -8,9 +8,8 @@ honoured. Comments are found lexically (strings skipped), never by matching the 
 
 from __future__ import annotations
 
-import io
+import ast
 import re
-import tokenize
 from dataclasses import dataclass, field
 
 from ftaudit.source import Language, SourceFile
@@ -76,18 +75,60 @@ def _c_comments(source: SourceFile) -> list[Comment]:
     return comments
 
 
-def _python_comments(source: SourceFile) -> list[Comment]:
+def _python_comments(source: SourceFile, nodes: list | None = None) -> list[Comment]:
+    """Comments on the lines that mention a suppression, found without tokenising the whole file.
+
+    A `#` counts when a quote-aware scan of its line says it is not in a string, and the line does not
+    start inside a multi-line string (those come from the shared ``ast``: the file is never re-parsed).
+    """
+    in_string: set[int] = set()
+    for node in nodes or ():
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and (node.end_lineno or node.lineno) > node.lineno:
+            in_string.update(range(node.lineno + 1, (node.end_lineno or node.lineno) + 1))
     comments = []
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source.text).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return _hash_comments(source)  # fall back to a line scan for files Python cannot tokenize
-    for tok in tokens:
-        if tok.type == tokenize.COMMENT:
-            line, col = tok.start
-            own = not tok.line[:col].strip()
-            comments.append(Comment(line, col + 1, col + 1 + len(tok.string), tok.string, own))
+    for number, line in enumerate(source.text_lines, start=1):
+        if "#" not in line or not _KEYWORDS.search(line):
+            continue
+        col = _comment_start(line, starts_in_string=number in in_string)
+        if col >= 0:
+            text = line[col:].rstrip("\r")
+            comments.append(Comment(number, col + 1, col + 1 + len(text), text, not line[:col].strip()))
     return comments
+
+
+_KEYWORDS = re.compile(r"noqa|ftaudit|NOLINT", re.IGNORECASE)
+
+
+def _comment_start(line: str, starts_in_string: bool) -> int:
+    """Index of the `#` that starts a comment on a Python line, or -1."""
+    if starts_in_string:
+        # The line continues a triple-quoted string; only text after its closing quotes can hold a comment.
+        ends = [line.find(q) for q in ('"""', "'''") if q in line]
+        if not ends:
+            return -1
+        offset = min(ends) + 3
+        rest = _comment_start(line[offset:], False)
+        return rest + offset if rest >= 0 else -1
+    quote = ""
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == "\\":
+                i += 2
+                continue
+            if line.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif char == "#":
+            return i
+        elif char in "\"'":
+            quote = line[i:i + 3] if line[i:i + 3] in ('"""', "'''") else char
+            i += len(quote)
+            continue
+        i += 1
+    return -1
 
 
 def _hash_comments(source: SourceFile) -> list[Comment]:
@@ -99,9 +140,9 @@ def _hash_comments(source: SourceFile) -> list[Comment]:
     return comments
 
 
-def comments_of(source: SourceFile) -> list[Comment]:
+def comments_of(source: SourceFile, python_nodes: list | None = None) -> list[Comment]:
     if source.language is Language.PYTHON:
-        return _python_comments(source)
+        return _python_comments(source, python_nodes)
     if source.language.comment_style == "c":
         return _c_comments(source)
     return _hash_comments(source)
@@ -125,11 +166,11 @@ def _next_code_line(source: SourceFile, line: int, comment_lines: set[int]) -> i
     return line + 1
 
 
-def find_suppressions(source: SourceFile) -> tuple[list[Suppression], list[Comment]]:
+def find_suppressions(source: SourceFile, python_nodes: list | None = None) -> tuple[list[Suppression], list[Comment]]:
     """All ftaudit suppressions in the file, and NOLINTBEGIN comments left without an END."""
     if not _might_suppress(source.data):
         return [], []
-    comments = comments_of(source)
+    comments = comments_of(source, python_nodes)
     own_lines = {c.line for c in comments if c.own_line}
     found: list[Suppression] = []
     open_regions: list[tuple[Comment, tuple[str, ...]]] = []

@@ -82,7 +82,8 @@ def read_fix(ctx: FileContext, use: Use) -> Fix | None:
     if text(node.child_by_field_name("operator")) != "->":
         return None
     parent = node.parent
-    if parent is not None and parent.type == "pointer_expression" and text(parent.child_by_field_name("operator")) == "&":
+    if parent is not None and parent.type == "pointer_expression" and text(
+            parent.child_by_field_name("operator")) == "&":
         return None
     unit = ctx.c_unit
     assert unit is not None
@@ -165,7 +166,8 @@ class FrameFieldAccess(_CApiRule):
         "`Py_DECREF` (that is why the edit is not offered automatically), and pythoncapi_compat.h backports them "
         "to older versions:\n\n" + markdown_table(["FT401"])
     )
-    suggestion = "Use the PyFrame_Get* accessors (3.9–3.12; backported by pythoncapi_compat.h) and release what they return."
+    suggestion = ("Use the PyFrame_Get* accessors (3.9–3.12; backported by pythoncapi_compat.h) and release what "
+                  "they return.")
     fix_safety = ("Only `frame->f_lineno` → `PyFrame_GetLineNumber(frame)` is offered (same type, no reference to "
                   "release); it is safe.")
     references = (WHATSNEW_311, FRAME_DOCS, "https://peps.python.org/pep-0667/", COMPAT)

@@ -62,9 +62,9 @@ def _ids(paths: list[Path]) -> list[str]:
 @pytest.fixture(scope="session", params=FT_PYTHONS, ids=lambda p: Path(p).name if p else "ft-python")
 def ft_python(request: pytest.FixtureRequest) -> Interpreter:
     """A free-threaded interpreter: named by FTAUDIT_FT_PYTHON, else built or reused by the script."""
-    if os.environ.get("FTAUDIT_FT_UNAVAILABLE"):
-        pytest.skip(f"no free-threaded CPython: {os.environ['FTAUDIT_FT_UNAVAILABLE']}")
     path = request.param
+    if not path and os.environ.get("FTAUDIT_FT_UNAVAILABLE"):
+        pytest.skip(f"no free-threaded CPython: {os.environ['FTAUDIT_FT_UNAVAILABLE']}")
     if not path:
         # Reuses the cached build at once; builds it (about 10 minutes) only the first time.
         proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=3600)
@@ -78,7 +78,7 @@ def ft_python(request: pytest.FixtureRequest) -> Interpreter:
         pytest.fail(f"FTAUDIT_FT_PYTHON / build script gave an unusable interpreter: {exc}")
     assert interpreter.free_threaded, f"{path} is not a free-threaded build"
     assert interpreter.include_dir is not None and interpreter.ext_suffix, f"{path} has no C headers"
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
+    if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no C compiler (cc/gcc) to build the fixtures with")
     return interpreter
 

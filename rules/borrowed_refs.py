@@ -1,0 +1,309 @@
+"""FT301–FT303: borrowed references and unlocked container access that free-threading turns into races.
+
+With the GIL, a borrowed pointer from a dict or list stayed valid until the code released the GIL;
+on a free-threaded build another thread can remove the item and free it at any moment. Which names
+are affected, and their strong-reference replacements, come from ``ftaudit.facts.capi``; where
+the container is evidently private (created in this function, the function's own ``kwargs``, or
+inside a critical section on it) the finding drops to a note or disappears.
+"""
+
+from __future__ import annotations
+
+from ftaudit.analysis.capi_uses import Use, container_origin, in_critical_section_on, uses
+from ftaudit.context import FileContext
+from ftaudit.facts.capi import markdown_table
+from ftaudit.findings import Severity
+from ftaudit.rule import Example, Rule
+from ftaudit.source import Language
+
+C_LANGUAGES = frozenset({Language.C, Language.CPP})
+HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
+HOWTO_BORROWED = HOWTO + "#borrowed-references"
+COMPAT = "https://pythoncapi-compat.readthedocs.io/"
+_ORIGIN_NOTE = {
+    "fresh": "it is created in this function, so no other thread can see it yet",
+    "kwargs": "it is this function's keyword-argument dict, which no other thread sees",
+    "args": "it is this function's argument tuple",
+}
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class _ContainerRule(Rule):
+    languages = C_LANGUAGES
+
+    def check(self, ctx: FileContext) -> None:
+        unit = ctx.c_unit
+        if unit is None or not ctx.target.free_threaded:
+            return  # with the GIL these are the documented, correct idioms
+        for use in uses(unit, ctx.target):
+            if use.api.rule == self.code and use.api.kind == "call":
+                self.judge(ctx, use)
+
+    def container(self, ctx: FileContext, use: Use) -> tuple[str, str, bool]:
+        """(container text, origin, inside a critical section on it)."""
+        unit = ctx.c_unit
+        assert unit is not None
+        name = " ".join(unit.text(use.obj).split()) if use.obj is not None else "the container"
+        origin = container_origin(unit, use.function, use.obj) if use.macro is None else "shared"
+        locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
+        return name, origin, locked
+
+    def judge(self, ctx: FileContext, use: Use) -> None:
+        raise NotImplementedError
+
+
+class BorrowedReferenceApi(_ContainerRule):
+    code = "FT301"
+    slug = "borrowed-reference-api"
+    summary = "API that returns a borrowed reference into a container other threads can change"
+    severity = Severity.WARNING
+    precision = "medium"
+    what = (
+        "On a free-threaded target, finds calls of `PyDict_GetItem`, `PyDict_GetItemWithError`, "
+        "`PyDict_GetItemString`, `PyDict_SetDefault`, `PyList_GetItem`, `PyWeakref_GetObject`, "
+        "`PyWeakref_GET_OBJECT`, `PyImport_AddModule[Object]`, `PySys_GetObject`, `PyCell_GET`/`PyCell_SET` and "
+        "the private dict getters (also inside same-file macro bodies). The severity drops to note when the "
+        "container is evidently private: created in the same function (`PyDict_New`, `PyList_New`, "
+        "`PyDict_Copy`, `PySequence_List`, …), the function's own `kwargs`/`kwds` parameter, or accessed inside "
+        "`Py_BEGIN_CRITICAL_SECTION` on it. Tuple getters (`PyTuple_GetItem`, `PyTuple_GET_ITEM`) are not "
+        "findings: tuples are immutable. Code not compiled for the target (`#ifndef Py_GIL_DISABLED`, "
+        "`#if PY_VERSION_HEX < 0x030D0000`) is not reported."
+    )
+    why = (
+        "A borrowed reference is only valid while something else keeps the object alive. With the GIL, nothing "
+        "could remove the item between the lookup and its use; without it, another thread can delete the key or "
+        "replace the list item and free the object while this thread still uses the pointer. Even "
+        "`Py_NewRef(PyDict_GetItem(d, k))` races: the object can be freed before the increment."
+    )
+    instead = (
+        "Use the strong-reference variant and release the result with `Py_DECREF` when done:\n\n"
+        + markdown_table(["FT301"])
+    )
+    suggestion = "Use the *Ref variant (3.13; pythoncapi_compat.h backports it) and Py_DECREF the result."
+    references = (HOWTO_BORROWED, "https://py-free-threading.github.io/porting-extensions/", COMPAT)
+    tags = ("free-threading", "borrowed-reference", "use-after-free")
+    bad = (
+        Example(
+            "static PyObject *cache;  /* dict shared by every thread */\n"
+            "static PyObject *lookup(PyObject *self, PyObject *key) {\n"
+            "    PyObject *hit = PyDict_GetItem(cache, key);  // <- FT301\n"
+            "    if (hit != NULL) {\n"
+            "        return Py_NewRef(hit);\n"
+            "    }\n"
+            "    Py_RETURN_NONE;\n"
+            "}\n"
+            "static PyObject *first(PyObject *self, PyObject *list) {\n"
+            "    return Py_XNewRef(PyList_GetItem(list, 0));  // <- FT301\n"
+            "}\n",
+        ),
+        Example(
+            "static PyObject *option(PyObject *self, PyObject *args, PyObject *kwargs) {\n"
+            "    PyObject *seen = PyDict_New();\n"
+            "    PyObject *v = PyDict_GetItemString(kwargs, \"verbose\");  // <- FT301\n"
+            "    PyObject *w = PyDict_GetItemString(seen, \"x\");  // <- FT301\n"
+            "    Py_DECREF(seen);\n"
+            "    return Py_NewRef(v ? v : w ? w : Py_None);\n"
+            "}\n",
+            title="Private containers are still reported, as notes",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *cache;\n"
+            "static PyObject *lookup(PyObject *self, PyObject *key) {\n"
+            "    PyObject *hit;\n"
+            "    if (PyDict_GetItemRef(cache, key, &hit) < 0) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    return hit != NULL ? hit : Py_NewRef(Py_None);  /* PyDict_GetItem would race */\n"
+            "}\n"
+            "static PyObject *second(PyObject *self, PyObject *tuple) {\n"
+            "    return Py_XNewRef(PyTuple_GetItem(tuple, 1));\n"
+            "}\n",
+        ),
+        Example(
+            "static PyObject *lookup(PyObject *self, PyObject *key) {\n"
+            "#ifndef Py_GIL_DISABLED\n"
+            "    PyObject *hit = PyDict_GetItem(self_cache(self), key);\n"
+            "    return Py_XNewRef(hit);\n"
+            "#else\n"
+            "    PyObject *hit;\n"
+            "    PyDict_GetItemRef(self_cache(self), key, &hit);\n"
+            "    return hit;\n"
+            "#endif\n"
+            "}\n",
+            title="Code compiled only for the GIL build",
+        ),
+    )
+
+    def judge(self, ctx: FileContext, use: Use) -> None:
+        api = use.api
+        name, origin, locked = self.container(ctx, use)
+        severity = Severity.WARNING
+        if api.name.startswith("PyCell_"):
+            message = f"`{api.name}` on `{name}` {api.change()}: {api.reason}"
+        elif api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
+            message = f"`{api.name}` returns a borrowed reference: {api.reason}"
+        else:
+            message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
+        if origin in _ORIGIN_NOTE and not api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
+            severity = Severity.NOTE
+            message += f" (`{name}`: {_ORIGIN_NOTE[origin]})"
+        elif locked:
+            severity = Severity.NOTE
+            message += f" (inside a critical section on `{name}`: the pointer is safe only until it ends)"
+        if use.macro is not None:
+            message += f" (in the body of macro `{use.macro.name}`)"
+        ctx.report(use.anchor, message, help=_capital(api.advice()) + ".", severity=severity)
+
+
+class UnlockedDictIteration(_ContainerRule):
+    code = "FT302"
+    slug = "unlocked-dict-iteration"
+    summary = "`PyDict_Next` outside a critical section on the same dict"
+    severity = Severity.WARNING
+    what = (
+        "On a free-threaded target, finds `PyDict_Next(d, …)` calls that are not inside "
+        "`Py_BEGIN_CRITICAL_SECTION(d)` (or a `Py_BEGIN_CRITICAL_SECTION2` that includes `d`). A dict created in "
+        "the same function or the function's own `kwargs` dict is a note; iteration under some other lock is a "
+        "note too (fine only if every writer of the dict takes that lock)."
+    )
+    why = (
+        "`PyDict_Next` takes no lock: another thread can insert or delete while the loop runs, which can skip or "
+        "repeat entries, and the borrowed key and value it hands out can be freed under the loop."
+    )
+    instead = (
+        "Hold a critical section on the dict for the whole loop: `Py_BEGIN_CRITICAL_SECTION(d);` … "
+        "`Py_END_CRITICAL_SECTION();` (3.13; pythoncapi_compat.h defines no-op macros for older versions), and "
+        "take strong references (`Py_NewRef`) to keys or values that must outlive it. Alternatively iterate over "
+        "a snapshot: `PyDict_Items(d)` or `PyDict_Copy(d)`."
+    )
+    suggestion = "Wrap the loop in Py_BEGIN_CRITICAL_SECTION(d) … Py_END_CRITICAL_SECTION() (3.13; compat has no-ops)."
+    references = (HOWTO + "#pydict-next", "https://docs.python.org/3/c-api/init.html#critical-sections", COMPAT)
+    tags = ("free-threading", "borrowed-reference", "data-race")
+    bad = (
+        Example(
+            "static PyObject *registry;\n"
+            "static int count_callables(void) {\n"
+            "    PyObject *key, *value;\n"
+            "    Py_ssize_t pos = 0;\n"
+            "    int n = 0;\n"
+            "    while (PyDict_Next(registry, &pos, &key, &value)) {  // <- FT302\n"
+            "        n += PyCallable_Check(value);\n"
+            "    }\n"
+            "    return n;\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *registry;\n"
+            "static int count_callables(void) {\n"
+            "    PyObject *key, *value;\n"
+            "    Py_ssize_t pos = 0;\n"
+            "    int n = 0;\n"
+            "    Py_BEGIN_CRITICAL_SECTION(registry);\n"
+            "    while (PyDict_Next(registry, &pos, &key, &value)) {\n"
+            "        n += PyCallable_Check(value);\n"
+            "    }\n"
+            "    Py_END_CRITICAL_SECTION();\n"
+            "    return n;\n"
+            "}\n",
+        ),
+    )
+
+    def judge(self, ctx: FileContext, use: Use) -> None:
+        if use.macro is not None:
+            return  # the loop is at the macro's use; the body alone says nothing about locking
+        unit = ctx.c_unit
+        assert unit is not None
+        name, origin, locked = self.container(ctx, use)
+        if locked:
+            return
+        severity = Severity.WARNING
+        message = (f"`PyDict_Next` iterates `{name}` without a critical section on it: another thread can "
+                   "change the dict during the loop and free the borrowed keys and values")
+        if origin in ("fresh", "kwargs"):
+            severity = Severity.NOTE
+            message += f" (`{name}`: {_ORIGIN_NOTE[origin]})"
+        elif use.node is not None and unit.lock_state(use.node).locked:
+            severity = Severity.NOTE
+            held = ", ".join(f"`{lock}`" for lock in unit.lock_state(use.node).held)
+            message += f" (under {held}: safe only if every writer of `{name}` holds it too)"
+        ctx.report(use.anchor, message, help=self.suggestion, severity=severity)
+
+
+class UnlockedSequenceAccess(_ContainerRule):
+    code = "FT303"
+    slug = "unlocked-sequence-access"
+    summary = "Unlocked list/sequence accessor macro on a container that may be shared"
+    severity = Severity.NOTE
+    what = (
+        "On a free-threaded target, finds `PyList_GET_ITEM`, `PyList_SET_ITEM`, `PySequence_Fast_ITEMS` and "
+        "`PySequence_Fast_GET_ITEM` on a container that was not created in the same function and is not inside "
+        "a critical section on it. Filling a fresh `PyList_New`/`PyTuple_New`/`PySequence_List` result is never a "
+        "finding, nor is `PySequence_Fast` over the function's own argument tuple."
+    )
+    why = (
+        "The macros neither lock nor check bounds. `PySequence_Fast(arg)` returns `arg` itself when it is a list, "
+        "so iterating `PySequence_Fast_ITEMS` of a caller's list races with threads that append to it (the item "
+        "array can be reallocated) or replace items (the items can be freed)."
+    )
+    instead = (
+        "Hold `Py_BEGIN_CRITICAL_SECTION(seq)` … `Py_END_CRITICAL_SECTION()` around the loop (3.13; "
+        "pythoncapi_compat.h provides no-op macros), read single items with `PyList_GetItemRef` (3.13, "
+        "backported), write with `PyList_SetItem`, or iterate over a snapshot (`PySequence_Tuple`)."
+    )
+    suggestion = ("Lock the container with Py_BEGIN_CRITICAL_SECTION for the loop, or iterate over a "
+                  "PySequence_Tuple snapshot.")
+    references = (HOWTO, COMPAT)
+    tags = ("free-threading", "data-race")
+    bad = (
+        Example(
+            "static double total(PyObject *self, PyObject *values) {\n"
+            "    PyObject *seq = PySequence_Fast(values, \"expected a sequence\");\n"
+            "    double sum = 0;\n"
+            "    PyObject **items = PySequence_Fast_ITEMS(seq);  // <- FT303\n"
+            "    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {\n"
+            "        sum += PyFloat_AsDouble(items[i]);\n"
+            "    }\n"
+            "    Py_DECREF(seq);\n"
+            "    return sum;\n"
+            "}\n",
+        ),
+    )
+    good = (
+        Example(
+            "static PyObject *squares(PyObject *self, PyObject *arg) {\n"
+            "    Py_ssize_t n = PyLong_AsSsize_t(arg);\n"
+            "    PyObject *list = PyList_New(n);\n"
+            "    for (Py_ssize_t i = 0; i < n; i++) {\n"
+            "        PyList_SET_ITEM(list, i, PyLong_FromSsize_t(i * i));\n"
+            "    }\n"
+            "    return list;\n"
+            "}\n"
+            "static PyObject *head(PyObject *self, PyObject *list) {\n"
+            "    PyObject *item = NULL;\n"
+            "    Py_BEGIN_CRITICAL_SECTION(list);\n"
+            "    item = Py_XNewRef(PyList_GET_ITEM(list, 0));\n"
+            "    Py_END_CRITICAL_SECTION();\n"
+            "    return item;\n"
+            "}\n",
+        ),
+    )
+
+    def judge(self, ctx: FileContext, use: Use) -> None:
+        if use.macro is not None:
+            return
+        name, origin, locked = self.container(ctx, use)
+        if locked or origin in ("fresh", "args"):
+            return
+        api = use.api
+        verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"
+        message = f"`{api.name}` {verb} `{name}` without locking it: {api.reason}"
+        if origin == "kwargs":
+            return
+        ctx.report(use.anchor, message, help=_capital(api.advice()) + ".", severity=Severity.NOTE)
