@@ -20,6 +20,9 @@ from ftaudit.source import Language
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
 
 
+_INCLUDE = re.compile(r"""^\s*include\s+["']([^"']+\.pyx?i?)["']""", re.MULTILINE)
+
+
 def folder_of(path: str) -> PurePosixPath:
     return PurePosixPath(path).parent
 
@@ -80,8 +83,10 @@ class CythonMissingFreethreadingDirective(Rule):
                                    "setup(ext_modules=cythonize('fastmath.pyx'))\n"}),
     )
     good = (
-        Example("# cython: language_level=3, freethreading_compatible=True\n\ndef add(int a, int b):\n"
-                "    return a + b\n", path="fastmath.pyx"),
+        Example("# cython: language_level=3, freethreading_compatible=True\n\ninclude \"helpers.pyx\"\n\n"
+                "def add(int a, int b):\n    return a + b\n", path="fastmath.pyx",
+                files={"helpers.pyx": "cdef int twice(int x):\n    return 2 * x\n"},
+                title="An included .pyx is part of the module that includes it"),
         Example("def add(int a, int b):\n    return a + b\n", path="pkg/fastmath.pyx",
                 files={"setup.py": "from setuptools import setup\nfrom Cython.Build import cythonize\n"
                                    "setup(ext_modules=cythonize('pkg/*.pyx', compiler_directives="
@@ -101,12 +106,19 @@ class CythonMissingFreethreadingDirective(Rule):
         source = ctx.source
         name = source.path.name
         if source.language is Language.CYTHON:
-            if source.path.suffix != ".pyx":
-                return None  # .pxd/.pxi are included into modules, they are not modules
+            if source.path.suffix == ".pxd":
+                return None  # declarations only, never a module
+            if source.path.suffix == ".pxi":
+                folder = PurePosixPath(source.display).parent
+                includes = sorted({(folder / m.group(1)).as_posix() for m in _INCLUDE.finditer(source.text)})
+                return {"kind": "pxi", "includes": includes} if includes else None
             module = parse_cython(source.text)
             first = source.line_text(1)
             ctx.keep_lines(1)
-            return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first)}
+            folder = PurePosixPath(source.display).parent
+            includes = sorted({(folder / m.group(1)).as_posix() for m in _INCLUDE.finditer(source.text)})
+            return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first),
+                    "includes": includes}
         if name == "setup.py":
             value = read_setup_py(source.text).compiler_directives.get("freethreading_compatible")
         elif name == "pyproject.toml":
@@ -119,8 +131,10 @@ class CythonMissingFreethreadingDirective(Rule):
 
     def check_project(self, project: ProjectContext) -> None:
         builds = [(folder_of(path), s["declared"]) for path, s in project.summaries.items() if s["kind"] == "build"]
+        # A .pyx pulled into another with `include "x.pyx"` (uvloop does this) is part of that module.
+        included = {target for s in project.summaries.values() for target in s.get("includes", ())}
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "pyx" or summary["declared"] is not None:
+            if summary["kind"] != "pyx" or summary["declared"] is not None or path in included:
                 continue
             if any(declared is not None and governs(folder, path) for folder, declared in builds):
                 continue  # a build file decides for it (True: declared; False: deliberately not)

@@ -8,7 +8,7 @@ where an edit is mechanical, the fix.
 
 from __future__ import annotations
 
-from ftaudit.analysis.capi_uses import Use, uses
+from ftaudit.analysis.capi_uses import Use, uses, uses_internals
 from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import CApi, fmt, markdown_table
@@ -131,8 +131,12 @@ class _CApiRule(Rule):
         if use.evidence in _UNKNOWN_TYPE and use.api.kind == "field":
             severity = lower(severity)
         where = " in a macro body" if use.macro is not None else ""
-        message = (f"{subject(use, ctx)}{where} is {use.api.change()}{compiled_note(use, ctx)}: "
+        message = (f"{subject(use, ctx)}{where} {use.api.change()}{compiled_note(use, ctx)}: "
                    f"{use.api.reason}{evidence_note(use)}")
+        if use.api.kind == "field" and ctx.c_unit is not None and uses_internals(ctx.c_unit):
+            severity = Severity.NOTE
+            message += (" (this file builds against CPython's internal headers, where the field may exist; such "
+                        "code must be revisited for every CPython release)")
         help_text = use.api.advice()[0].upper() + use.api.advice()[1:] + "."
         return severity, message, help_text, read_fix(ctx, use)
 
@@ -537,7 +541,6 @@ class RemovedCApi(_CApiRule):
         api = use.api
         severity = Severity.ERROR if use.broken else Severity.WARNING
         where = " in a macro body" if use.macro is not None else ""
-        message = f"`{api.name}`{where} is {api.change()}{compiled_note(use, ctx)} ({api.reason})"
-        if api.name.endswith("*") and isinstance(use.anchor, tuple) is False:
-            message = f"`{text(use.anchor)}`{where} is {api.change()}{compiled_note(use, ctx)} ({api.reason})"
+        name = text(use.anchor) if api.name.endswith("*") and not isinstance(use.anchor, tuple) else api.name
+        message = f"`{name}`{where} {api.change()}{compiled_note(use, ctx)} ({api.reason})"
         return severity, message, api.advice()[0].upper() + api.advice()[1:] + ".", None

@@ -152,13 +152,14 @@ def test_hostile_repository_renders_as_text(tmp_path: Path) -> None:
     assert '"><svg onload=window.__ftaudit_pwned=9>.c' in body
     assert "<img src=x onerror=window.__ftaudit_pwned=8>.py" in body
     assert "</script><script>window.__ftaudit_pwned = 1;</script>" in body
-    assert '"</script><script>window.__ftaudit_pwned=4</script>"' in body
+    assert "/* <script>window.__ftaudit_pwned=5</script><style>body{display:none}</style> */" in body
+    assert '// </textarea><iframe src="javascript:alert(1)">' in body
     assert "{{ 7 * 7 }}" in body  # template syntax in a comment is not evaluated
     assert "<U+202E>" in body and "\u202e" not in body  # Trojan Source controls are made visible
     # The JSON data block cannot close its <script> element early.
     data_block = next(s for s in page.scripts if s.lstrip().startswith("["))
     assert "</script" not in data_block.lower() and "<" not in data_block
-    assert any("__ftaudit_pwned=7" in d["message"] for d in json.loads(data_block))
+    assert any("</script><script>window.__ftaudit_pw" in d["message"] for d in json.loads(data_block))
 
 
 # -- headless Chromium --------------------------------------------------------------------------
@@ -326,7 +327,10 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
         problems = [e for e in tools.events if e.get("method") in ("Runtime.exceptionThrown", "Log.entryAdded")
                     and (e.get("method") == "Runtime.exceptionThrown" or e["params"]["entry"]["level"] == "error")]
         assert problems == []  # no CSP violation, no script error
-        page.js("location.hash = '#' + document.querySelector('article[data-rule=FT201]').id")
+        # A deep link to one finding (scrolled without animation, for the screenshot).
+        page.js("(() => { const a = document.querySelector('article[data-rule=FT201]'); location.hash = '#' + a.id;"
+                "a.scrollIntoView({block: 'start', behavior: 'instant'}); })()")
+        assert page.js("document.querySelector(':target').dataset.rule") == "FT201"
         page.screenshot(tmp_path / "report.png")
     finally:
         tools.close()

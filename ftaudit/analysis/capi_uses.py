@@ -108,17 +108,51 @@ def _target_at(target: Target, version: tuple[int, int]) -> Target:
     return replace(target, version=version, free_threaded=target.free_threaded and version >= (3, 13))
 
 
+# Project macros whose name says which CPython they mean (greenlet's GREENLET_PY311, PY_3_11_PLUS,
+# IS_PY3K): defined in another header the one-file model cannot see, so their value is inferred from
+# the name. Anything else stays unknown (MAYBE) and the code counts as compiled.
+_VERSION_MACRO = re.compile(r"(?i)(?:^|_)PY_?3_?(1[0-9]|[0-9])(?:_?PLUS|_OR_(?:LATER|NEWER|ABOVE|GREATER))?$")
+_PY3_MACRO = re.compile(r"(?i)^(?:IS_)?PY(?:THON)?_?3K?$")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def version_defines(unit: CUnit, target: Target) -> dict[str, int | None]:
+    """Values of version-named project macros used in this file's ``#if``s, for ``target``."""
+    names = unit.__dict__.get("_ftaudit_version_macros")
+    if names is None:
+        names = {}
+        for directive in unit.directives:
+            if directive.kind not in ("if", "elif", "ifdef", "ifndef"):
+                continue
+            for word in _IDENT.findall(directive.text):
+                match = _VERSION_MACRO.search(word)
+                if match and not word.startswith("PY_VERSION"):
+                    names[word] = (3, int(match.group(1)))
+                elif _PY3_MACRO.match(word):
+                    names[word] = (3, 0)
+        unit.__dict__["_ftaudit_version_macros"] = names
+    return {name: int(target.version >= version) for name, version in names.items()}
+
+
+def compiled(unit: CUnit, offset: int, target: Target) -> Tri:
+    """``unit.compiled`` with version-named project macros filled in."""
+    extra = version_defines(unit, target)
+    if not extra:
+        return unit.compiled(offset, target)
+    return unit.guard_index.compiled(offset, target, {**unit.defines, **extra})
+
+
 def relevant_versions(unit: CUnit, offset: int, api: CApi, target: Target) -> tuple[tuple, bool] | None:
     """(versions where the code is compiled and the name broken, broken by the target) or None: silent."""
     removed = api.removed_in
     if api.ft_only and not target.free_threaded:
         removed = None
     if removed is None:
-        return ((), False) if unit.compiled(offset, target) is not Tri.NO else None
+        return ((), False) if compiled(unit, offset, target) is not Tri.NO else None
     lowest = target.minimum if target.minimum is not None else target.version
     first, last = max(removed, lowest), max(target.version, removed)
     candidates = [(3, minor) for minor in range(first[1], last[1] + 1)] if first <= last else [removed]
-    live = tuple(v for v in candidates if unit.compiled(offset, _target_at(target, v)) is not Tri.NO)
+    live = tuple(v for v in candidates if compiled(unit, offset, _target_at(target, v)) is not Tri.NO)
     if not live:
         return None
     return live, removed <= target.version and live[0] <= target.version
@@ -171,6 +205,17 @@ def struct_fields(unit: CUnit) -> dict[str, dict[str, str]]:
     return found
 
 
+def uses_internals(unit: CUnit) -> bool:
+    """The file builds against CPython's internal headers (Py_BUILD_CORE, pycore_*.h, _PyInterpreterFrame),
+    where the private structs are complete: the access may compile, tied to one CPython release."""
+    cached = unit.__dict__.get("_ftaudit_internals")
+    if cached is None:
+        cached = bool(re.search(rb"Py_BUILD_CORE|internal/pycore_|\b_PyInterpreterFrame\b|\b_PyCFrame\b",
+                                unit.source))
+        unit.__dict__["_ftaudit_internals"] = cached
+    return cached
+
+
 def strip(node: Node | None) -> Node | None:
     """Through parentheses (not casts)."""
     while node is not None and node.type == "parenthesized_expression":
@@ -186,6 +231,8 @@ def expression_type(unit: CUnit, node: Node | None, macro: Macro | None = None) 
         return None, "unknown"
     if node.type == "cast_expression":
         return owner_of(unit, text(node.child_by_field_name("type"))), "cast"
+    if node.type == "this":
+        return "<this>", "type"  # a C++ class's own member, never a CPython struct
     if node.type == "identifier":
         if macro is not None and macro.params and text(node) in macro.params:
             return None, "param"

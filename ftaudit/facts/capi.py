@@ -57,13 +57,13 @@ class CApi:
         return f"use {self.where()}{release}"
 
     def change(self) -> str:
-        """``removed in 3.13``, ``private since 3.11``, ``scheduled for removal in 3.15``."""
+        """A verb phrase: ``was removed in 3.13``, ``is private``, ``is scheduled for removal in 3.15``."""
         if self.version is None:
             return {"borrowed": "returns a borrowed reference", "unlocked": "does not lock the container",
-                    "direct": "is direct struct access", "private": "is a private field"}.get(self.status, self.status)
-        word = {"removed": "removed in", "private": "private since", "no-op": "does nothing since",
-                "changed": "changed in", "deprecated": "deprecated since",
-                "pending": "scheduled for removal in"}[self.status]
+                    "direct": "is direct header access", "private": "is a private field"}.get(self.status, self.status)
+        word = {"removed": "was removed in", "private": "is private since", "no-op": "does nothing since",
+                "changed": "changed in", "deprecated": "is deprecated since",
+                "pending": "is scheduled for removal in"}[self.status]
         build = " (free-threaded build)" if self.ft_only else ""
         return f"{word} {fmt(self.version)}{build}"
 
@@ -82,11 +82,11 @@ _DICT = "another thread can delete the key and free the value while the borrowed
 _LIST = "another thread can replace or remove the item and free it while the borrowed pointer is in use"
 _WEAK = "the referent can die right after the call; the API is also scheduled for removal in 3.15"
 _MACRO = "the macro neither locks nor checks the container, so a concurrent writer can free or move the items"
-_FRAME = "PyFrameObject became opaque in 3.11 (PEP 523 frames moved to _PyInterpreterFrame); the field is gone"
+_FRAME = "PyFrameObject is opaque since 3.11 (frame objects are created lazily from internal frames)"
 _LOCALS_SYNC = "PEP 667 made frame locals a write-through proxy; the call has no effect"
-_TSTATE_GONE = "PyThreadState was reorganised in 3.11–3.13 and the field no longer exists"
+_TSTATE_GONE = "PyThreadState was reorganised in 3.11–3.13"
 _TSTATE_PRIVATE = "PyThreadState fields are internal: their meaning changed between releases"
-_CODE = "PyCodeObject was reorganised in 3.11 (co_localsplusnames, adaptive bytecode); the field is gone"
+_CODE = "PyCodeObject was reorganised in 3.11 (co_localsplusnames, adaptive bytecode)"
 _PEP623 = "legacy Py_UNICODE / codec API (PEP 623, 3.13 deprecation)"
 _INIT = "old Python initialisation API; configure with PyConfig"
 _FLAG = "global configuration variable; read PyConfig instead"
