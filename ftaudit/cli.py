@@ -104,6 +104,9 @@ def _fail(message: str) -> None:
 @click.option("--force-exclude/--no-force-exclude", default=None,
               help="Apply excludes to paths passed explicitly too (what pre-commit needs).")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing cached results.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to keep cached results [default: .ftaudit_cache beside the configuration].")
 @click.option("--show-settings", is_flag=True, help="Print the resolved settings as JSON and exit.")
 @click.option("--show-files", is_flag=True, help="Print the files that would be scanned and exit.")
 def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, target_version: str | None,
@@ -115,7 +118,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
-         show_settings: bool, show_files: bool) -> None:
+         no_cache: bool, cache_dir: Path | None, show_settings: bool, show_files: bool) -> None:
     """Scan PATHS (default: the current folder) and report findings."""
     from ftaudit.engine import scan as run_scan
     from ftaudit.registry import load_registry
@@ -130,6 +133,10 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             overrides[key] = value
     if per_file_ignores:
         overrides["extend-per-file-ignores"] = _per_file_ignores(per_file_ignores)
+    if no_cache:
+        overrides["cache"] = False
+    if cache_dir is not None:
+        overrides["cache-dir"] = str(cache_dir.resolve())
     for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),
                        ("fail-on", fail_on), ("output-format", output_format),
                        ("force-exclude", force_exclude), ("respect-gitignore", respect_gitignore)):
@@ -231,7 +238,7 @@ def _explain(result: Any, settings: Settings, elapsed: float) -> None:
          + (f", oldest supported {settings.target.minimum[0]}.{settings.target.minimum[1]}"
             if settings.target.minimum else "")
          + (f"; from {settings.python.executable}" if settings.python else ""))
-    echo(f"{len(result.rules)} rules enabled; {len(result.files)} files scanned; "
+    echo(f"{len(result.rules)} rules enabled; {len(result.files)} files scanned ({result.cached} from the cache); "
          f"{result.suppressed} findings suppressed inline; {elapsed:.3f}s")
     for path, reason in result.skipped:
         echo(f"skipped {path}: {reason}")

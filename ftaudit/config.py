@@ -23,7 +23,7 @@ CONFIG_NAMES = ("ftaudit.toml", "pyproject.toml")
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "html")
 DEFAULT_EXCLUDES = (
     ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
-    ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",
+    ".pytest_cache", ".pytype", ".ruff_cache", ".ftaudit_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",
     "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv",
     "*.egg-info",
 )
@@ -51,6 +51,8 @@ class Settings:
     force_exclude: bool = False
     output_format: str = "full"
     max_file_size_kb: int = 4096
+    cache: bool = True
+    cache_dir: Path | None = None  # default: .ftaudit_cache beside the configuration
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The interpreter `python` named; its include_dir is what a header-aware engine (libclang) uses.
     python: Interpreter | None = None
@@ -92,6 +94,8 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "force-exclude": (bool, "true or false"),
     "output-format": (str, f"one of {', '.join(OUTPUT_FORMATS)}"),
     "max-file-size-kb": (int, "a positive integer"),
+    "cache": (bool, "true or false"),
+    "cache-dir": (str, "a folder path"),
     "rule-options": (dict, "a table of CODE = { option = value }"),
 }
 
@@ -250,6 +254,9 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
             if value <= 0:
                 raise ConfigError(f"{_where(path)}: 'max-file-size-kb' must be positive, got {value}")
             settings.max_file_size_kb = value
+        elif key == "cache-dir":
+            folder = Path(value).expanduser()
+            settings.cache_dir = folder if folder.is_absolute() or path is None else (path.parent / folder)
         elif key == "rule-options":
             settings.rule_options = _rule_options(value, rules, path)
         else:
@@ -311,6 +318,9 @@ def load_settings(
         settings.target = target_from_requires_python(requires_python(pyproject))
         if config is not None:
             apply_table(settings, read_table(config), config, rules)
+    env_cache = os.environ.get("FTAUDIT_CACHE_DIR")
+    if env_cache and "cache-dir" not in overrides:
+        apply_table(settings, {"cache-dir": env_cache}, None, rules)
     env_format = os.environ.get("FTAUDIT_OUTPUT_FORMAT")
     if env_format and "output-format" not in overrides:
         apply_table(settings, {"output-format": env_format}, None, rules)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ftaudit import cache
 from ftaudit.config import Settings, requires_python, target_from_requires_python
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.discover import FoundFile, PatternSet, discover
@@ -53,6 +54,7 @@ class FileResult:
     lines: dict[int, str] = field(default_factory=dict)
     fingerprints: dict[int, str] = field(default_factory=dict)  # line -> GitHub primaryLocationLineHash
     analysed: bool = False
+    from_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class WorkerConfig:
     target: Target
     rule_options: dict[str, dict[str, Any]]
     max_bytes: int
+    cache_dir: Path | None = None
+    cache_salt: str = ""
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ScanResult:
     settings: Settings
     suppressed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    cached: int = 0  # files whose results came from the cache
     # path -> line -> GitHub's primaryLocationLineHash, for the lines findings can start on (SARIF, baselines)
     fingerprints: dict[str, dict[int, str]] = field(default_factory=dict)
     # project-level rule code -> path -> that file's summary (the HTML report's readiness verdicts)
@@ -135,6 +140,21 @@ def analyse_file(task: FileTask) -> FileResult:
     source = _read(task.file, config, result)
     if source is None:
         return result
+    cache_key = ""
+    if config.cache_dir is not None:
+        cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
+                              task.target or config.target, config.rule_options)
+        cached = cache.load(config.cache_dir, task.file.path, cache_key)
+        if isinstance(cached, FileResult):
+            cached.from_cache = True
+            return cached
+    result = _analyse(task, config, source, result)
+    if config.cache_dir is not None and not any(d.is_error for d in result.diagnostics):
+        cache.store(config.cache_dir, task.file.path, cache_key, result)
+    return result
+
+
+def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: FileResult) -> FileResult:
     result.analysed = True
     ctx = FileContext(source, task.target or config.target)
     for code in task.rules:
@@ -252,7 +272,14 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             and (in_focus or cls.project_level)
         )
         tasks.append(FileTask(f, codes, minimum_for(f.path), in_focus))
-    config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024)
+    cache_dir, salt = None, ""
+    if settings.cache:
+        try:
+            cache_dir = cache.prepare(settings.cache_dir or settings.root / cache.CACHE_DIR_NAME)
+            salt = cache.code_salt()
+        except OSError:
+            cache_dir = None  # a read-only checkout: scan without a cache
+    config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
     by_path = {r.display: r for r in results}
@@ -281,6 +308,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         files=sorted(r.display for r in results if r.analysed and r.display in focus),
         lines={path: r.lines for path, r in by_path.items() if path in focus},
         rules=list(rules.values()), settings=settings, suppressed=suppressed, skipped=found.skipped,
+        cached=sum(1 for r in results if r.from_cache),
         fingerprints={path: r.fingerprints for path, r in by_path.items() if path in focus and r.fingerprints},
         summaries={code: {p: r.summaries[code] for p, r in by_path.items() if p in focus and code in r.summaries}
                    for code in project_rules},

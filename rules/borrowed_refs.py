@@ -9,7 +9,9 @@ inside a critical section on it) the finding drops to a note or disappears.
 
 from __future__ import annotations
 
-from ftaudit.analysis.capi_uses import Use, container_origin, in_critical_section_on, uses
+from fnmatch import fnmatchcase
+
+from ftaudit.analysis.capi_uses import Use, container_origin, in_critical_section_on, normal_expr, uses
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -33,14 +35,22 @@ def _capital(text: str) -> str:
 
 class _ContainerRule(Rule):
     languages = C_LANGUAGES
+    # Containers the project never mutates after creation (NumPy's dtype `fields`), as glob patterns
+    # over the argument text with casts and spaces removed: ["*->fields", "PyDataType_FIELDS(*)"].
+    options = {"immutable-containers": ()}
 
     def check(self, ctx: FileContext) -> None:
         unit = ctx.c_unit
         if unit is None or not ctx.target.free_threaded:
             return  # with the GIL these are the documented, correct idioms
+        patterns = [str(p) for p in self.config.get("immutable-containers") or ()]
         for use in uses(unit, ctx.target):
-            if use.api.rule == self.code and use.api.kind == "call":
-                self.judge(ctx, use)
+            if use.api.rule != self.code or use.api.kind != "call":
+                continue
+            if patterns and use.obj is not None and any(
+                    fnmatchcase(normal_expr(unit.text(use.obj)), p) for p in patterns):
+                continue
+            self.judge(ctx, use)
 
     def container(self, ctx: FileContext, use: Use) -> tuple[str, str, bool]:
         """(container text, origin, inside a critical section on it)."""

@@ -110,3 +110,32 @@ def test_entry_point_plugin_is_loaded() -> None:
     assert {"XMP101", "XMP201", "XMP301", "XMP401", "XMP901"} <= registry.plugin_codes
     assert "FT001" not in registry.plugin_codes
     assert registry.problems == []
+
+
+def _verbose_cached(result_stderr: str) -> str:
+    line = next(line for line in result_stderr.splitlines() if "rules enabled" in line)
+    return line.split("scanned (")[1].split(" from")[0]
+
+
+def test_result_cache_reuses_unchanged_files_only(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.py": "danger()\n", "b.py": "safe()\n", "ftaudit.toml": "select = ['XMP2']\n"})
+    first = run(["scan", ".", "-v", "--output-format", "json"], tmp_path)
+    assert _verbose_cached(first.stderr) == "0"
+    assert (tmp_path / ".ftaudit_cache" / ".gitignore").read_text().endswith("*\n")
+    second = run(["scan", ".", "-v", "--output-format", "json"], tmp_path)
+    assert _verbose_cached(second.stderr) == "2" and second.stdout == first.stdout
+    (tmp_path / "b.py").write_text("safe()\ndanger()\n")
+    third = run(["scan", ".", "-v", "--output-format", "json"], tmp_path)
+    assert _verbose_cached(third.stderr) == "1"
+    assert [f["filename"] for f in json.loads(third.stdout)] == ["a.py", "b.py"]
+    # Another rule selection is another key: nothing is reused for it.
+    other = run(["scan", ".", "-v", "--select", "XMP201,XMP301", "--output-format", "json"], tmp_path)
+    assert _verbose_cached(other.stderr) == "0"
+
+
+def test_no_cache_writes_nothing(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.py": "danger()\n"})
+    run(["scan", ".", "--isolated", "--no-cache", "--select", "XMP201"], tmp_path)
+    assert not (tmp_path / ".ftaudit_cache").exists()
+    run(["scan", ".", "--isolated", "--cache-dir", "elsewhere", "--select", "XMP201"], tmp_path)
+    assert (tmp_path / "elsewhere" / "CACHEDIR.TAG").is_file()

@@ -287,7 +287,8 @@ def normal_expr(expression: str) -> str:
     return compact
 
 
-def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0) -> str:
+def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0,
+                     before: int | None = None) -> str:
     """"fresh" (made in this function), "kwargs", "args" (the argument tuple), or "shared"."""
     arg = strip(arg)
     while arg is not None and arg.type == "cast_expression":
@@ -296,17 +297,21 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
         return "shared"
     if arg.type == "call_expression":
         return "fresh" if text(arg.child_by_field_name("function")) in CREATORS else "shared"
-    if arg.type != "identifier":
-        return "shared"
-    variable = unit.type_of(arg)
-    if variable is None or variable.function != function.name or variable.is_static:
-        return "shared"
-    if variable.is_parameter:
-        name = variable.name.lower()
-        return "kwargs" if name in KWARGS_NAMES else "args" if name in ARGS_NAMES else "shared"
-    sources = [variable.initializer] if variable.initializer is not None else []
+    before = arg.start_byte if before is None else before
+    sources: list[Node] = []
+    if arg.type == "identifier":
+        variable = unit.type_of(arg)
+        if variable is None or variable.is_static or variable.function != function.name:
+            return "shared"
+        if variable.is_parameter:
+            name = variable.name.lower()
+            return "kwargs" if name in KWARGS_NAMES else "args" if name in ARGS_NAMES else "shared"
+        if variable.initializer is not None:
+            sources.append(variable.initializer)
+    # `x = PyList_New(n)`, `*ret = PyList_New(1)`, `self->items = PyDict_New()` earlier in this function.
+    wanted = normal_expr(unit.text(arg))
     for call in function.calls:
-        if _assigned_to(call.node) == variable.name:
+        if call.start < before and _assigned_to(call.node) == wanted:
             sources.append(call.node)
     origins = set()
     for source in sources:
@@ -321,11 +326,12 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
         elif callee == "PySequence_Fast" and depth < 2:
             args = named(source.child_by_field_name("arguments"))
             origins.add(container_origin(unit, function, args[0] if args else None, depth + 1))
-        elif callee not in ("NULL",):
+        else:
             origins.add("shared")
-    if not origins:
+    if len(origins) != 1 or ("->" in wanted or "." in wanted):
+        # A member filled right after creation is already reachable through its owner: stay conservative.
         return "shared"
-    return origins.pop() if len(origins) == 1 else "shared"
+    return origins.pop()
 
 
 def _assigned_to(call: Node) -> str | None:
@@ -336,7 +342,7 @@ def _assigned_to(call: Node) -> str | None:
         return None
     if parent.type == "assignment_expression" and parent.child_by_field_name("right") == node:
         left = parent.child_by_field_name("left")
-        return text(left) if left is not None and left.type == "identifier" else None
+        return normal_expr(text(left)) if left is not None else None
     if parent.type == "init_declarator":
         name = declarator_name(parent.child_by_field_name("declarator"))
         return text(name) if name is not None else None
@@ -362,6 +368,12 @@ _ALL_CODES = frozenset(api.rule for api in CATALOGUE)
 # Compatibility shims define the replacement names; uses inside them are the backport, not a finding.
 _REPLACEMENTS = frozenset(re.findall(r"\b(Py[A-Za-z_]+|_Py[A-Za-z_]+)\(", " ".join(a.replacement for a in CATALOGUE)))
 _SHIM_NAMES = _REPLACEMENTS | {"_PyFrame_GetCodeBorrow", "_PyFrame_GetBackBorrow", "_PyThreadState_GetFrameBorrow"}
+# A function or macro a project defines in CPython's own namespace is a backport (pythoncapi_compat.h).
+_CPYTHON_NAMESPACE = re.compile(r"^_?Py[A-Z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
+
+
+def is_shim(name: str | None) -> bool:
+    return name is not None and (name in _SHIM_NAMES or bool(_CPYTHON_NAMESPACE.match(name)))
 
 
 class _Collector:
@@ -391,12 +403,12 @@ class _Collector:
                     self._rewritten(match.group().decode(), start, end)
                     continue
                 function = unit.function_at(start)
-                if function is not None and function.name in _SHIM_NAMES:
+                if function is not None and is_shim(function.name):
                     continue
                 self._classify(node, function, None)
         for definitions in unit.macro_definitions.values():
             for macro in definitions:
-                if macro.name in _SHIM_NAMES or not (_EXACT.search(macro.body) or _PREFIX.search(macro.body)):
+                if is_shim(macro.name) or not (_EXACT.search(macro.body) or _PREFIX.search(macro.body)):
                     continue
                 for node in _identifiers_in(macro):
                     self._classify(node, None, macro)

@@ -1,0 +1,124 @@
+"""pre-commit integration: the hook manifest, quiet output under PRE_COMMIT=1, project context for a
+few files, and the real ``pre-commit try-repo`` against a copy of this checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from support import REPO, run, write_tree
+
+from ftaudit.registry import load_registry
+
+RACY = """\
+#include <Python.h>
+
+static long calls;
+
+static PyObject *
+count(PyObject *self, PyObject *args)
+{
+    calls++;
+    return PyLong_FromLong(calls);
+}
+
+static PyMethodDef methods[] = {{"count", count, METH_NOARGS, NULL}, {NULL}};
+"""
+FIXED = RACY.replace("static long calls;", "static _Atomic long calls;").replace(
+    "    calls++;\n    return PyLong_FromLong(calls);", "    return PyLong_FromLong(atomic_fetch_add(&calls, 1) + 1);"
+).replace("#include <Python.h>\n", "#include <Python.h>\n#include <stdatomic.h>\n")
+
+
+def test_manifest_matches_the_conventions() -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    focused, project = hooks["ftaudit"], hooks["ftaudit-project"]
+    assert focused["entry"] == "ftaudit scan --force-exclude"
+    assert focused["language"] == project["language"] == "python"
+    assert focused["types_or"] == project["types_or"] == ["c", "c++", "cython", "python", "pyi"]
+    assert focused["require_serial"] is project["require_serial"] is True
+    assert focused.get("pass_filenames", True) is True
+    assert project["pass_filenames"] is False and project["args"] == ["."]
+
+
+def test_quiet_under_pre_commit(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"ok.c": FIXED})
+    result = run(["scan", "ok.c", "--isolated"], tmp_path, env={"PRE_COMMIT": "1"})
+    assert result.exit_code == 0
+    assert result.output == ""
+    assert "All checks passed!" in run(["scan", "ok.c", "--isolated"], tmp_path).output
+
+
+def test_a_few_files_keep_the_project_as_context(tmp_path: Path) -> None:
+    # FT108 in module.c depends on the racy cache in cache.c (linked by setup.py).
+    example = load_registry().rules["FT108"].bad[1]
+    write_tree(tmp_path, {**example.files, example.path: example.code, "pyproject.toml": "[tool.ftaudit]\n"})
+    only_module = run(["scan", "src/module.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
+    assert [line.split(" ")[:2] for line in only_module.stdout.splitlines() if line.startswith("src/")] == [
+        ["src/module.c:2:5:", "FT108"]]
+    # Given only cache.c, the FT108 finding belongs to a file not in focus: not reported.
+    only_cache = run(["scan", "src/cache.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
+    codes = {line.split(" ")[1] for line in only_cache.stdout.splitlines() if line.startswith("src/")}
+    assert "FT108" not in codes and "FT202" in codes
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", "-c", "user.name=ftaudit tests", "-c", "user.email=tests@example.invalid",
+                    "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+                   cwd=cwd, check=True, capture_output=True)
+
+
+def _hook_repository(target: Path) -> Path:
+    """A committed copy of this checkout's package files (the working tree, so uncommitted work counts)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    wanted = ("ftaudit/", "rules/")
+    for name in listed:
+        if name and (name.startswith(wanted) or name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml")):
+            source = REPO / name
+            if source.is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / name)
+    _git("init", "-q", cwd=target)
+    _git("add", "-A", cwd=target)
+    _git("commit", "-q", "-m", "hook repository snapshot", cwd=target)
+    return target
+
+
+@pytest.mark.precommit
+def test_real_pre_commit_fails_on_a_finding_and_passes_when_fixed(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    pre_commit = [sys.executable, "-m", "pre_commit"]
+    if subprocess.run([*pre_commit, "--version"], capture_output=True).returncode != 0:
+        pytest.skip("pre-commit is not installed (it is in the test extras)")
+    hooks = _hook_repository(tmp_path / "hooks")
+    project = tmp_path / "project"
+    write_tree(project, {"src/counter.c": RACY, "README.md": "demo\n"})
+    _git("init", "-q", cwd=project)
+    _git("add", "-A", cwd=project)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PRE_COMMIT_COLOR": "never",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)  # the hook runs from its own virtualenv, not from this checkout
+
+    def try_repo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*pre_commit, "try-repo", str(hooks), "ftaudit", "--files", "src/counter.c"],
+                              cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+    failing = try_repo()
+    if failing.returncode == 3 or "Could not find a version" in failing.stdout + failing.stderr:
+        pytest.skip(f"pre-commit could not build the hook environment (PyPI unreachable?):\n{failing.stdout[-2000:]}")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "ftaudit (free-threading readiness)" in failing.stdout
+    assert "Failed" in failing.stdout
+    assert "src/counter.c:8:5" in failing.stdout and "FT201" in failing.stdout
+
+    (project / "src" / "counter.c").write_text(FIXED)
+    _git("add", "-A", cwd=project)
+    passing = try_repo()
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "ftaudit (free-threading readiness)" in passing.stdout and "Passed" in passing.stdout
