@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Paired benchmark: ftaudit against the floor scan (read + parse + one combined query), same run.
 
-Two measurements, each reported as the median per-pair wall-time ratio A/B so machine noise cancels:
-  whole  - ``ftaudit scan --jobs J CORPUS`` vs ``floor_scan.py --query rules --jobs J CORPUS``
-  single - ``ftaudit scan FILE`` (a pre-commit run on one file) vs ``floor_scan.py FILE``
+Each measurement is reported as the median per-pair wall-time ratio A/B so machine noise cancels:
+  cold   - ``ftaudit scan --no-cache --jobs J CORPUS`` vs ``floor_scan.py --query rules --jobs J CORPUS``
+           (the full analysis cost: every file parsed and every rule run)
+  warm   - the same scan reusing ``.ftaudit_cache`` (what a second CI run or a re-run costs)
+  single - ``ftaudit scan FILE`` (a pre-commit run on one file, its project read as context, warm
+           cache) vs ``floor_scan.py FILE``
 
 The yardsticks live in ``../shared/bench`` beside the repository; without them this script says so
 and exits 0. Usage: ``python bench/scan_bench.py CORPUS [--jobs 2] [--runs 5] [--file F]``.
@@ -45,7 +48,9 @@ def main() -> int:
     floor = f"{sys.executable} {SHARED_BENCH / 'floor_scan.py'} --query rules"
     ftaudit = f"{sys.executable} -m ftaudit scan --isolated --exit-zero -q --output-format concise"
     corpus = args.corpus.resolve()
-    paired(f"whole corpus, jobs={args.jobs}", f"{ftaudit} --jobs {args.jobs} {corpus}",
+    paired(f"cold: whole corpus, no cache, jobs={args.jobs}", f"{ftaudit} --no-cache --jobs {args.jobs} {corpus}",
+           f"{floor} --jobs {args.jobs} {corpus}", args.runs)
+    paired(f"warm: whole corpus, cache, jobs={args.jobs}", f"{ftaudit} --jobs {args.jobs} {corpus}",
            f"{floor} --jobs {args.jobs} {corpus}", args.runs)
     single = args.file or max(corpus.rglob("*.c"), key=lambda p: p.stat().st_size)
     paired(f"single file ({single.name}, {single.stat().st_size // 1024} KiB)", f"{ftaudit} {single}",

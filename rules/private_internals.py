@@ -21,7 +21,7 @@ WHATSNEW_311 = "https://docs.python.org/3/whatsnew/3.11.html#c-api-changes"
 WHATSNEW_313 = "https://docs.python.org/3/whatsnew/3.13.html#c-api-changes"
 COMPAT = "https://pythoncapi-compat.readthedocs.io/"
 FRAME_DOCS = "https://docs.python.org/3/c-api/frame.html"
-_UNKNOWN_TYPE = ("name", "field", "param", "unknown")
+_UNKNOWN_TYPE = ("name", "fieldname")
 _LOWER = {Severity.ERROR: Severity.WARNING, Severity.WARNING: Severity.NOTE, Severity.NOTE: Severity.NOTE}
 
 
@@ -58,7 +58,7 @@ def subject(use: Use, ctx: FileContext) -> str:
 def evidence_note(use: Use) -> str:
     if use.evidence == "name":
         return " (the object's type is not visible here; its name suggests a " + use.api.owner + ")"
-    if use.evidence in ("field", "param", "unknown") and use.api.kind == "field" and use.api.owner != "PyObject":
+    if use.evidence == "fieldname" and use.api.kind == "field" and use.api.owner != "PyObject":
         return " (the object's type is not visible here; the field name is specific to " + use.api.owner + ")"
     return ""
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from support import run, write_tree
+from test_sarif import schema_errors
 
 from ftaudit.fingerprint import line_fingerprints
 
@@ -132,6 +133,8 @@ def test_baseline_results_in_sarif_are_new(tmp_path: Path) -> None:
     _tree(tmp_path, changed.replace("    hits++;\n", "    hits++;\n    total += 2;\n"))
     result = run([*ARGS, "--baseline", "baseline.json", "--sarif-output", "out.sarif"], tree)
     assert result.exit_code == 1
-    results = json.loads((tree / "out.sarif").read_text())["runs"][0]["results"]
+    document = json.loads((tree / "out.sarif").read_text())
+    assert schema_errors(document) == []
+    results = document["runs"][0]["results"]
     assert [(r["locations"][0]["physicalLocation"]["region"]["startLine"], r["baselineState"]) for r in results] == [
         (9, "new")]

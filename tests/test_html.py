@@ -8,6 +8,7 @@ the standard library: it clicks a real filter checkbox and reads the DOM back.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -234,10 +235,8 @@ class DevTools:
             self.events.append(event)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, OSError):
             self.call("Browser.close")
-        except (RuntimeError, OSError):
-            pass
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -332,6 +331,15 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
                 "a.scrollIntoView({block: 'start', behavior: 'instant'}); })()")
         assert page.js("document.querySelector(':target').dataset.rule") == "FT201"
         page.screenshot(tmp_path / "report.png")
+
+        # With JavaScript off the findings are all there (rendered on the server); the filters stay hidden.
+        no_js = Page(tools)
+        no_js.call("Emulation.setScriptExecutionDisabled", {"value": True})
+        no_js.goto(report.as_uri())
+        no_js.call("Emulation.setScriptExecutionDisabled", {"value": False})  # to read the DOM back
+        assert no_js.js("document.querySelectorAll('article[data-finding]').length") == total
+        assert no_js.js("document.getElementById('filters').hidden") is True
+        assert no_js.js("document.getElementById('filter-status').textContent") == ""
     finally:
         tools.close()
     assert (tmp_path / "report.png").stat().st_size > 10_000

@@ -82,7 +82,7 @@ class Use:
     obj: Node | None  # object of a field access, first argument of a call
     function: Function | None
     macro: Macro | None  # set when the use is inside a #define body
-    evidence: str  # "type", "cast", "call", "field", "name", "unknown"
+    evidence: str  # known type: "type", "cast", "call", "field" (a struct member); else "name", "fieldname", "api"
     versions: tuple[tuple[int, int], ...]  # versions where it is compiled and broken (may be empty)
     broken: bool  # removed/no-op in some version <= the target (not only scheduled)
     write: bool = False  # the field/lvalue is assigned or incremented
@@ -369,7 +369,11 @@ _ALL_CODES = frozenset(api.rule for api in CATALOGUE)
 _REPLACEMENTS = frozenset(re.findall(r"\b(Py[A-Za-z_]+|_Py[A-Za-z_]+)\(", " ".join(a.replacement for a in CATALOGUE)))
 _SHIM_NAMES = _REPLACEMENTS | {"_PyFrame_GetCodeBorrow", "_PyFrame_GetBackBorrow", "_PyThreadState_GetFrameBorrow"}
 # A function or macro a project defines in CPython's own namespace is a backport (pythoncapi_compat.h).
-_CPYTHON_NAMESPACE = re.compile(r"^_?Py[A-Z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
+_CPYTHON_NAMESPACE = re.compile(
+    r"^_?Py(?:_|(?:Object|Dict|List|Tuple|Unicode|Bytes|Long|Float|Err|Eval|ThreadState|InterpreterState|Frame|Code"
+    r"|Module|Type|Import|Sys|Weakref|Mem|Mapping|Sequence|Number|Cell|Config|Time|Mutex|Unstable|GILState|Buffer"
+    r"|Iter|Capsule|Set|Function|Method|CFunction|Bool|Arg|Vectorcall|LongWriter|UnicodeWriter|BytesWriter"
+    r"|Interpreter|Gen|Coro|Context|Exception|Slice|Capsule)_)\w+$")
 
 
 def is_shim(name: str | None) -> bool:
@@ -497,11 +501,11 @@ class _Collector:
                     continue
                 evidence = how
             elif api.owner == "PyObject":
-                evidence = "field"  # ob_refcnt/ob_type/ob_size name nothing else
+                evidence = "fieldname"  # ob_refcnt/ob_type/ob_size name nothing else
             elif api.owner in NAMING and NAMING[api.owner].search(last_name(obj) or ""):
                 evidence = "name"
             elif not api.generic:
-                evidence = "field"
+                evidence = "fieldname"
             else:
                 continue
             self._add(api, node, expr, obj, function, macro, evidence, write=write)

@@ -45,7 +45,7 @@ WRITES_THROUGH: dict[str, tuple[int, ...] | None] = {
     "_PyArg_ParseStackAndKeywords": None, "_PyArg_UnpackKeywords": None, "PyArg_ParseArray": None,
     "PyArg_ParseArrayAndKeywords": None,
 }
-_NULLISH = frozenset({"NULL", "0", "nullptr", "false", "-1", "0L", "Py_None"})
+_NULLISH = frozenset({"NULL", "0", "nullptr", "false", "-1", "0L", "0.0", "0.", "0.0f", "FALSE", "Py_None"})
 
 
 @dataclass(frozen=True)
@@ -202,30 +202,34 @@ def _walk(node: Node):
 def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
     """Every write to shared storage inside function bodies, racy or not, each write once.
 
-    Every definition is walked (a function may be defined once per `#if` branch); a write is owned
-    by its innermost enclosing function.
+    The candidates come from the model's one query (assignments, updates, calls); each write is
+    owned by its innermost enclosing function definition.
     """
     collector = _Collector(unit, target)
-    for function in unit.function_list:
-        if function.body is None:
-            continue
-        stack = [function.body]
-        while stack:
-            node = stack.pop()
-            kind = node.type
-            if kind == "function_definition":
-                continue  # a nested definition (C++ local class, or a parse artefact): walked on its own
-            if kind == "assignment_expression":
-                collector.add(node.child_by_field_name("left"), node, function.name, "assignment")
-            elif kind == "update_expression":
-                collector.add(node.child_by_field_name("argument"), node, function.name, "increment")
-            elif kind == "call_expression" and collector.call(node, function.name):
+    for kind, nodes in (("assignment", unit.assignments), ("increment", unit.updates)):
+        for node in nodes:
+            function = unit.function_at(node)
+            if function is None:
                 continue
-            stack.extend(reversed(node.named_children))
+            target_expr = node.child_by_field_name("left" if kind == "assignment" else "argument")
+            collector.add(target_expr, node, function.name, kind)
+    for call in unit.calls:
+        if call.function is not None and not _inside_atomic(unit, call.node):
+            collector.call(call.node, call.function)
     unique: dict[tuple[int, int], GlobalWrite] = {}
     for write in collector.writes:
         unique.setdefault((write.node.start_byte, write.node.end_byte), write)
     return sorted(unique.values(), key=lambda w: w.node.start_byte)
+
+
+def _inside_atomic(unit: CUnit, node: Node) -> bool:
+    """A call nested in the arguments of an atomic operation belongs to that operation."""
+    parent = node.parent
+    while parent is not None and parent.type not in ("expression_statement", "compound_statement"):
+        if parent.type == "call_expression" and _is_atomic(unit, parent, "", ""):
+            return True
+        parent = parent.parent
+    return False
 
 
 def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> GlobalWrite | None:

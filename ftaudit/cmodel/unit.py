@@ -80,6 +80,8 @@ _QUERY = """
 (type_definition) @typedef
 (preproc_def) @define
 (preproc_function_def) @define
+(assignment_expression) @assignment
+(update_expression) @update
 """
 _HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".tpp")
 _INIT_SLOTS = frozenset({"Py_mod_exec", "Py_mod_create"})
@@ -223,6 +225,9 @@ class CUnit:
         declarations: list[Node] = []
         typedef_nodes: list[Node] = []
         self._define_nodes: dict[int, Node] = {}
+        # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis, from the same single query.
+        self.assignments: list[Node] = []
+        self.updates: list[Node] = []
         for index, captures in tree_sitter.QueryCursor(_query(self.language)).matches(self.root):
             for node in next(iter(captures.values())):
                 if index == 0:
@@ -233,6 +238,10 @@ class CUnit:
                     declarations.append(node)
                 elif index == 3:
                     typedef_nodes.append(node)
+                elif index == 6:
+                    self.assignments.append(node)
+                elif index == 7:
+                    self.updates.append(node)
                 else:
                     self._define_nodes[node.start_byte] = node
 

@@ -138,7 +138,7 @@ CATALOGUE: tuple[CApi, ...] = (
     # FT401: PyFrameObject fields and frame functions
     _row(FT401, "f_code", "PyFrame_GetCode(frame)", (3, 9), True, _FRAME, status="removed", version=(3, 11),
          kind="field", owner=_F, strong=True),
-    _row(FT401, "f_back", "PyFrame_GetBack(frame)", (3, 9), True, _FRAME + " (f_back is computed lazily)",
+    _row(FT401, "f_back", "PyFrame_GetBack(frame)", (3, 9), True, _FRAME + "; f_back is computed on demand",
          status="removed", version=(3, 11), kind="field", owner=_F, strong=True, generic=True),
     _row(FT401, "f_lineno", "PyFrame_GetLineNumber(frame)", None, False, _FRAME, status="removed",
          version=(3, 11), kind="field", owner=_F, rewrite="PyFrame_GetLineNumber({obj})"),

@@ -120,7 +120,7 @@ class FindingView:
     help: list[tuple[bool, str]]
     rows: list[Row]
     diff: list[DiffLine]
-    rule_summary: str
+    rule_summary: list[tuple[bool, str]]
     rule_url: str
     baseline: str = ""
 
@@ -250,7 +250,7 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
         view = FindingView(
             anchor=_anchor(finding), finding=finding, message=code_parts(finding.message),
             help=code_parts(finding.help), rows=_snippet(finding, lines), diff=_diff(finding, lines),
-            rule_summary=rule.summary if rule else "", rule_url=rule_url(finding.code),
+            rule_summary=code_parts(rule.summary) if rule else [], rule_url=rule_url(finding.code),
             baseline="new" if baseline is not None and id(finding) not in baselined_ids else "",
         )
         anchors[id(finding)] = view.anchor
