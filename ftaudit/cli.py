@@ -77,6 +77,10 @@ def _fail(message: str) -> None:
 @click.option("--fail-on", type=_SEVERITIES, help="Exit 1 when a finding at or above this severity is found "
               "[default: warning].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes to the files (and unsafe ones with --unsafe-fixes).")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that may change behaviour.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when --fix changed anything.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), help="Output format [default: full].")
 @click.option("-o", "--output-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the output to this file instead of stdout.")
@@ -113,6 +117,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          python: str | None,
          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
          per_file_ignores: tuple[str, ...], min_severity: str | None, fail_on: str | None, exit_zero: bool,
+         fix: bool, unsafe_fixes: bool, show_diff: bool, exit_non_zero_on_fix: bool,
          output_format: str | None, output_file: Path | None, json_output: Path | None, sarif_output: Path | None,
          sarif_category: str | None, html_output: Path | None, baseline_path: Path | None,
          write_baseline: Path | None, statistics: bool,
@@ -175,6 +180,21 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
 
         context = context_roots([p for p in targets if p.exists()], settings.root)
     result = run_scan(targets, settings, jobs=jobs, context_paths=context)
+    fixed = 0
+    if show_diff:
+        sys.exit(_show_diff(result, unsafe_fixes, silent))
+    if fix:
+        from ftaudit import fixes
+
+        plans = fixes.plan(result.findings, unsafe=unsafe_fixes)
+        for file_plan in plans:
+            fixes.write(file_plan)
+        fixed = sum(len(p.fixed) for p in plans)
+        if plans:  # positions moved: report what is left, from a fresh scan (the cache keeps it cheap)
+            result = run_scan(targets, settings, jobs=jobs, context_paths=context)
+        if not silent:
+            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(plans)} "
+                       f"file{'s' if len(plans) != 1 else ''}.", err=True)
     elapsed = time.perf_counter() - started
     # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
     chatty = not silent and not quiet and os.environ.get("PRE_COMMIT") != "1"
@@ -221,7 +241,24 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
                        sarif_output=sarif_output, html_output=html_output, extras=extras)
     except OSError as exc:
         _fail(f"cannot write output: {exc}")
-    sys.exit(exit_code(result, settings, exit_zero))
+    code = exit_code(result, settings, exit_zero)
+    sys.exit(EXIT_FINDINGS if code == EXIT_CLEAN and exit_non_zero_on_fix and fixed else code)
+
+
+def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
+    """`--diff`: the edits `--fix` would make, as a unified diff; exit 1 when there are any."""
+    from ftaudit import fixes
+
+    plans = fixes.plan(result.findings, unsafe=unsafe)
+    if not silent:
+        for file_plan in plans:
+            click.echo(fixes.unified_diff(file_plan), nl=False)
+        count = sum(len(p.fixed) for p in plans)
+        click.echo(f"Would fix {count} finding{'s' if count != 1 else ''} in {len(plans)} "
+                   f"file{'s' if len(plans) != 1 else ''}.", err=True)
+    if result.has_internal_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if plans else EXIT_CLEAN
 
 
 def exit_code(result: Any, settings: Settings, exit_zero: bool) -> int:

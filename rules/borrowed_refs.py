@@ -37,7 +37,7 @@ class _ContainerRule(Rule):
     languages = C_LANGUAGES
     # Containers the project never mutates after creation (NumPy's dtype `fields`), as glob patterns
     # over the argument text with casts and spaces removed: ["*->fields", "PyDataType_FIELDS(*)"].
-    options = {"immutable-containers": ()}
+    options = {"immutable-containers": []}
 
     def check(self, ctx: FileContext) -> None:
         unit = ctx.c_unit

@@ -198,11 +198,16 @@ class MissingGilSlot(Rule):
                             f"{' && '.join(g.condition for g in dead[0].guards) or 'excluded'})")
             declaration = module_def.slots.node if module_def.slots is not None else module_def.node
             anchor = declared_name_node(declaration, module_def.slots.name if module_def.slots else module_def.name)
+            # With a slot already present under the wrong guard, a second one would be a duplicate slot
+            # (CPython refuses the module): the fix is to change that guard, which is not mechanical.
+            fix = None if dead else _slot_fix(ctx, module_def)
+            help_text = (f"Compile the existing slot at line {dead[0].line} for {ctx.target.label}: guard it with "
+                         f"`{SLOT_GUARD}`." if dead else None)
             ctx.report(
                 anchor,
                 f"Module `{name}` does not declare `Py_mod_gil`{why_dead}: importing it re-enables the GIL "
                 f"on free-threaded {ctx.target.label}",
-                fix=_slot_fix(ctx, module_def),
+                fix=fix, help=help_text,
             )
 
 

@@ -542,5 +542,5 @@ class RemovedCApi(_CApiRule):
         severity = Severity.ERROR if use.broken else Severity.WARNING
         where = " in a macro body" if use.macro is not None else ""
         name = text(use.anchor) if api.name.endswith("*") and not isinstance(use.anchor, tuple) else api.name
-        message = f"`{name}`{where} {api.change()}{compiled_note(use, ctx)} ({api.reason})"
+        message = f"`{name}`{where} {api.change()}{compiled_note(use, ctx)}: {api.reason}"
         return severity, message, api.advice()[0].upper() + api.advice()[1:] + ".", None

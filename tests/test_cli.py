@@ -167,3 +167,26 @@ def test_real_process_entry_point(tree: Path) -> None:
     proc = run_process(["scan", ".", "--isolated", "--select", "XMP201", "--output-format", "concise"], tree)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("pkg/m.py:3:1: XMP201 danger() called")
+
+
+def test_fix_diff_and_unsafe_fixes(tmp_path: Path) -> None:
+    from support import REPO
+
+    source = (REPO / "fixtures" / "ft1xx" / "multiphase" / "_bare.c").read_text()
+    write_tree(tmp_path, {"_bare.c": source})
+    base = ["scan", ".", "--isolated", "--select", "FT101", "--no-cache"]
+    # --diff writes nothing; FT101's edit is unsafe, so it only shows with --unsafe-fixes.
+    assert run([*base, "--diff"], tmp_path).stdout == ""
+    diff = run([*base, "--diff", "--unsafe-fixes"], tmp_path)
+    assert diff.exit_code == 1
+    assert "+#if PY_VERSION_HEX >= 0x030D0000\n+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n+#endif\n" in diff.stdout
+    assert (tmp_path / "_bare.c").read_text() == source
+    summary = run([*base, "--color", "never"], tmp_path).stdout
+    assert "(1 more fix available with `--fix --unsafe-fixes`" in summary
+    # --fix alone applies only safe fixes: nothing changes.
+    assert run([*base, "--fix"], tmp_path).exit_code == 1
+    assert (tmp_path / "_bare.c").read_text() == source
+    fixed = run([*base, "--fix", "--unsafe-fixes", "--exit-non-zero-on-fix"], tmp_path)
+    assert "Fixed 1 finding in 1 file." in fixed.stderr
+    assert fixed.exit_code == 1  # clean now, but something was fixed
+    assert run(base, tmp_path).exit_code == 0

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import TextIO
 
 from ftaudit.engine import ScanResult
-from ftaudit.findings import Finding, Severity
+from ftaudit.findings import Applicability, Finding, Severity
 from ftaudit.report.colour import SEVERITY_COLOURS, Painter
 
 TAB = 4
@@ -22,11 +22,19 @@ def summary_line(result: ScanResult) -> str:
         return f"All checks passed! ({_plural(len(result.files), 'file')} scanned)"
     counts = Counter(f.severity for f in findings)
     files = len({f.path for f in findings})
-    return (
+    line = (
         f"Found {_plural(len(findings), 'finding')} ({_plural(counts[Severity.ERROR], 'error')}, "
         f"{_plural(counts[Severity.WARNING], 'warning')}, {_plural(counts[Severity.NOTE], 'note')}) "
         f"in {_plural(files, 'file')}."
     )
+    safe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.SAFE)
+    unsafe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.UNSAFE)
+    if safe:
+        line += f"\n[*] {safe} fixable with the `--fix` option."
+    if unsafe:
+        line += (f"\n({unsafe} more fix{'es' if unsafe != 1 else ''} available with `--fix --unsafe-fixes`; "
+                 "review them: they can change behaviour.)")
+    return line
 
 
 def statistics(result: ScanResult, paint: Painter) -> list[str]:

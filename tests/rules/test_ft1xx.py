@@ -27,6 +27,7 @@ def test_every_declaration_style() -> None:
         ("declared_racy/src/core.c", "FT108", 32),             # racy state in the linked stats.c
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
+        ("multiphase/_bare.c", "FT101", 21),                   # no slot at all
         ("multiphase/_compress.c", "FT101", 34),               # slot only compiled for 3.15
         ("multiphase/_legacy_gil.c", "FT109", 6),              # deliberate Py_MOD_GIL_USED
         ("nanobind_ext/CMakeLists.txt", "FT106", 9),           # _legacy lacks FREE_THREADED
@@ -77,10 +78,19 @@ def _fix_and_rescan(tmp_path: Path, relative: str, code: str) -> tuple[str, list
 
 
 def test_ft101_fix_inserts_a_guarded_slot_that_satisfies_the_rule(tmp_path: Path) -> None:
-    text, remaining = _fix_and_rescan(tmp_path, "multiphase/_compress.c", "FT101")
+    text, remaining = _fix_and_rescan(tmp_path, "multiphase/_bare.c", "FT101")
     assert remaining == []
-    assert ("#endif\n#if PY_VERSION_HEX >= 0x030D0000\n    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n#endif\n"
-            "    {0, NULL},\n") in text
+    assert ("    {Py_mod_exec, bare_exec},\n#if PY_VERSION_HEX >= 0x030D0000\n    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n"
+            "#endif\n    {0, NULL},\n") in text
+
+
+def test_ft101_offers_no_edit_when_a_slot_exists_under_the_wrong_guard() -> None:
+    result = run(["scan", "multiphase/_compress.c", "--isolated", "--select", "FT101", "--output-format", "json"],
+                 FIXTURES)
+    [finding] = json.loads(result.stdout)
+    assert finding["fix"] is None  # a second slot would be a duplicate: CPython refuses the module
+    assert finding["help"] == ("Compile the existing slot at line 38 for 3.14t: guard it with "
+                               "`#if PY_VERSION_HEX >= 0x030D0000`.")
 
 
 def test_ft102_fix_goes_after_the_null_check(tmp_path: Path) -> None:

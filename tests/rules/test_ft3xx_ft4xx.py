@@ -1,0 +1,220 @@
+"""FT3xx/FT4xx on realistic modules (a line tracer, a memoising cache, the demo extension), plus the
+precision requirements: types, version guards, macro bodies, comments and strings, targets, fixes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from support import REPO, run, write_tree
+
+from ftaudit.analysis.capi_uses import _EXACT, _PREFIX
+from ftaudit.config import Settings
+from ftaudit.engine import scan
+from ftaudit.facts.capi import CATALOGUE, markdown_table
+from ftaudit.findings import Applicability
+from ftaudit.fixes import apply_edits
+from ftaudit.registry import load_registry
+from ftaudit.target import parse_target
+
+FIXTURES = REPO / "fixtures" / "c"
+EXPECT = re.compile(r"expect: (FT\d{3})/(error|warning|note)")
+
+
+def findings(folder: Path, *args: str, isolated: bool = True) -> list[tuple[str, int, str, str]]:
+    options = ["--isolated"] if isolated else []
+    result = run(["scan", ".", *options, "--output-format", "json", "--select", "FT3,FT4", *args], folder)
+    assert result.exit_code in (0, 1), result.output
+    return [(f["filename"], f["location"]["row"], f["code"], f["severity"]) for f in json.loads(result.stdout)]
+
+
+def expected(path: Path, relative: str) -> list[tuple[str, int, str, str]]:
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        found += [(relative, number, m.group(1), m.group(2)) for m in EXPECT.finditer(line)]
+    return found
+
+
+@pytest.mark.parametrize("relative", ["tracer/_linetracer.c", "memo/_memo.c"])
+def test_fixture_findings_are_exactly_the_marked_lines(relative: str) -> None:
+    got = [f for f in findings(FIXTURES) if f[0] == relative]
+    assert got == expected(FIXTURES / relative, relative)
+
+
+def test_demo_extension() -> None:
+    assert findings(REPO / "fixtures" / "demo_ext") == [
+        ("src/_legacy.c", 10, "FT301", "warning"),      # PyList_GetItem on the registry list
+        ("src/_legacy.c", 24, "FT405", "warning"),      # Py_REFCNT(list) == 1, then mutates it
+        ("src/_legacy.c", 42, "FT404", "error"),        # obj->ob_refcnt
+        ("src/_speedups.c", 41, "FT301", "warning"),    # PyDict_GetItem on the module cache
+        ("src/_speedups.c", 95, "FT401", "error"),      # frame->f_lineno (the guarded f_code is fine)
+    ]
+
+
+def test_gil_target_has_no_ft3xx_and_ob_refcnt_is_only_a_warning() -> None:
+    got = findings(FIXTURES / "memo", "--target-version", "3.12")
+    assert [f for f in got if f[2].startswith("FT3")] == []
+    assert ("_memo.c", 168, "FT404", "warning") in got   # ob_refcnt exists on the default build
+    assert ("_memo.c", 167, "FT404", "error") in got     # Py_TYPE(x) = t broke in 3.11
+
+
+def test_code_guarded_for_supported_old_versions_counts_with_requires_python(tmp_path: Path) -> None:
+    code = (
+        "static int line_of(PyFrameObject *frame) {\n"
+        "#if PY_VERSION_HEX < 0x030C0000\n"
+        "    return frame->f_code->co_firstlineno;\n"
+        "#else\n"
+        "    return PyFrame_GetLineNumber(frame);\n"
+        "#endif\n"
+        "}\n"
+    )
+    write_tree(tmp_path / "old", {"mod.c": code, "pyproject.toml": "[project]\nrequires-python = '>=3.9'\n"})
+    write_tree(tmp_path / "new", {"mod.c": code, "pyproject.toml": "[project]\nrequires-python = '>=3.12'\n"})
+    assert findings(tmp_path / "old", isolated=False) == [("mod.c", 3, "FT401", "error")]   # built for 3.11 too
+    assert findings(tmp_path / "new", isolated=False) == []
+    assert findings(tmp_path / "old") == []   # target 3.14t alone: the guarded line is not built
+    result = run(["scan", ".", "--select", "FT401", "--output-format", "json"], tmp_path / "old")
+    assert "this code is compiled for 3.11" in json.loads(result.stdout)[0]["message"]
+
+
+def test_precision_types_names_comments_strings_and_macros(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.cpp": (
+        "// PyDict_GetItem(d, k) and frame->f_back in a comment\n"
+        "static const char *doc = \"tstate->frame, PyList_GetItem\";\n"
+        "int my_PyDict_GetItem_calls;\n"
+        "struct node { node *f_back; node *frame; int ob_size_hint; };\n"
+        "struct Walker { node *frame; int depth() { return this->frame ? 1 : 0; } };\n"
+        "#define NEXT(n) ((n)->f_back)\n"                               # generic field, no frame-like name
+        "#define BACK(frame) ((frame)->f_back)  // <- warning\n"       # frame-like macro parameter
+        "#define ROOT(ts) ((ts)->recursion_depth)\n"                   # macro parameter named like a tstate
+        "static int depth(node *n) { return n->f_back ? 1 : n->frame != nullptr; }\n"
+        "#if MYLIB_PY311\n"
+        "static int ok(PyFrameObject *f) { return PyFrame_GetLineNumber(f); }\n"
+        "#else\n"
+        "static int old(PyFrameObject *f) { return f->f_lineno; }\n"   # only for < 3.11 (name says so)
+        "#endif\n"
+        "static PyObject *t(PyObject *tuple) { return PyTuple_GetItem(tuple, 0); }\n"
+    )})
+    assert findings(tmp_path) == [("mod.cpp", 7, "FT401", "warning"), ("mod.cpp", 8, "FT402", "warning")]
+
+
+def test_compat_shims_and_same_file_definitions_are_not_findings(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"compat.h": (
+        "static inline PyCodeObject *PyFrame_GetCode(PyFrameObject *frame) {\n"
+        "    return (PyCodeObject *)Py_NewRef(frame->f_code);\n"
+        "}\n"
+        "static inline int PySys_GetOptionalAttrString(const char *name, PyObject **value) {\n"
+        "    *value = Py_XNewRef(PySys_GetObject(name));\n"
+        "    return *value != NULL;\n"
+        "}\n"
+        "#define PyEval_CallObject(func, args) PyObject_CallObject(func, args)\n"
+        "static PyObject *call(PyObject *f, PyObject *a) { return PyEval_CallObject(f, a); }\n"
+    )})
+    assert findings(tmp_path) == []
+
+
+def test_fixes_rewrite_and_satisfy_the_rules(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "c")
+    folder = tmp_path / "c"
+    settings = Settings(root=folder, select=["FT401", "FT402", "FT404"], respect_gitignore=False)
+    result = scan([folder], settings, jobs=1)
+    fixable = [f for f in result.findings if f.fix is not None]
+    assert sorted((Path(f.path).name, f.start.line, f.code, f.fix.applicability) for f in fixable) == [
+        ("_linetracer.c", 46, "FT401", Applicability.SAFE),
+        ("_linetracer.c", 96, "FT402", Applicability.SAFE),
+        ("_memo.c", 167, "FT404", Applicability.SAFE),
+        ("_memo.c", 168, "FT404", Applicability.SAFE),
+    ]
+    for path in {f.path for f in fixable}:
+        source = Path(path)
+        edits = [e for f in fixable if f.path == path for e in f.fix.edits]
+        source.write_text(apply_edits(source.read_text(), edits))
+    tracer, memo = (folder / "tracer/_linetracer.c").read_text(), (folder / "memo/_memo.c").read_text()
+    assert "int lineno = PyFrame_GetLineNumber(frame);" in tracer
+    assert "if (PyThreadState_GetInterpreter(tstate) != PyInterpreterState_Main())" in tracer
+    assert "    Py_SET_TYPE(obj, frozen_type);  " in memo
+    assert "return PyLong_FromSsize_t(Py_REFCNT(obj));" in memo
+    after = {(Path(f.path).name, f.start.line) for f in scan([folder], settings, jobs=1).findings}
+    assert not {(Path(f.path).name, f.start.line) for f in fixable} & after
+
+
+def test_uniqueness_fix_is_unsafe_and_keeps_the_branch_direction(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.c": (
+        "static void grow(PyObject *list) {\n"
+        "    if (Py_REFCNT(list) > 1) { copy(list); } else { append(list); }\n"
+        "}\n"
+    )})
+    [finding] = scan([tmp_path], Settings(root=tmp_path, select=["FT405"], respect_gitignore=False), jobs=1).findings
+    assert finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE
+    assert "if (!PyUnstable_Object_IsUniquelyReferenced(list))" in apply_edits(
+        (tmp_path / "mod.c").read_text(), finding.fix.edits)
+
+
+def test_fix_needs_the_backport_when_older_pythons_are_supported(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.c": "static void f(PyObject *o, PyTypeObject *t) { Py_TYPE(o) = t; }\n",
+                          "pyproject.toml": "[project]\nrequires-python = '>=3.8'\n"})
+    result = run(["scan", ".", "--select", "FT404", "--output-format", "json"], tmp_path)
+    [finding] = json.loads(result.stdout)
+    assert finding["fix"]["applicability"] == "unsafe"
+
+
+def test_immutable_containers_option(tmp_path: Path) -> None:
+    code = ("static int n(PyArray_Descr *descr) {\n"
+            "    PyObject *k, *v; Py_ssize_t pos = 0; int n = 0;\n"
+            "    while (PyDict_Next(descr->fields, &pos, &k, &v)) { n++; }\n"
+            "    return n + (PyDict_GetItem(descr->fields, k) != NULL);\n"
+            "}\n")
+    write_tree(tmp_path, {"mod.c": code})
+    assert [f[2] for f in findings(tmp_path)] == ["FT302", "FT301"]
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.ftaudit.rule-options.FT301]\nimmutable-containers = ['*->fields']\n"
+        "[tool.ftaudit.rule-options.FT302]\nimmutable-containers = ['*->fields']\n")
+    result = run(["scan", ".", "--select", "FT3", "--output-format", "json"], tmp_path)
+    assert json.loads(result.stdout) == []
+
+
+def test_critical_section_two_objects_and_other_locks(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.c": (
+        "static PyMutex m;\n"
+        "static void merge(PyObject *a, PyObject *b) {\n"
+        "    PyObject *k, *v; Py_ssize_t pos = 0;\n"
+        "    Py_BEGIN_CRITICAL_SECTION2(a, b);\n"
+        "    while (PyDict_Next(b, &pos, &k, &v)) { PyDict_SetItem(a, k, v); }\n"
+        "    Py_END_CRITICAL_SECTION2();\n"
+        "    PyMutex_Lock(&m);\n"
+        "    while (PyDict_Next(a, &pos, &k, &v)) { }\n"
+        "    PyMutex_Unlock(&m);\n"
+        "}\n"
+    )})
+    assert findings(tmp_path) == [("mod.c", 8, "FT302", "note")]
+
+
+def test_catalogue_is_consistent_and_documented() -> None:
+    codes = set(load_registry().rules)
+    seen = set()
+    for api in CATALOGUE:
+        assert api.rule in codes, api
+        key = (api.rule, api.kind, api.owner, api.name)
+        assert key not in seen, f"duplicate row {key}"
+        seen.add(key)
+        assert api.reason and not api.reason.endswith(".")
+        if api.since and api.version and api.status in ("removed", "pending", "deprecated"):
+            assert api.since <= max(api.version, (3, 13)), api  # the replacement exists when the name goes
+        if api.kind == "field":
+            assert api.owner in ("PyFrameObject", "PyThreadState", "PyCodeObject", "PyObject")
+        name = api.name.rstrip("*")
+        assert _EXACT.fullmatch(name) or _PREFIX.match(name + "x"), api
+        table = markdown_table([api.rule])
+        assert f"{api.name}`" in table or f"{api.name}(x)" in table
+    doc = load_registry().rules["FT406"].instead
+    assert "`PyEval_CallObject`" in doc and "`_PyThreadState_UncheckedGet`" in doc
+
+
+def test_target_3_15_makes_scheduled_removals_errors(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.c": "static PyObject *imp(const char *n) { return PyImport_ImportModuleNoBlock(n); }\n"})
+    assert findings(tmp_path) == [("mod.c", 1, "FT406", "warning")]
+    assert findings(tmp_path, "--target-version", "3.15t") == [("mod.c", 1, "FT406", "error")]
+    assert parse_target("3.15t").version == (3, 15)
