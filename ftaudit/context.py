@@ -101,6 +101,7 @@ class FileContext:
         severity: Severity | None = None,
         fix: Fix | None = None,
         related: tuple[RelatedLocation, ...] = (),
+        subject: str = "",
     ) -> None:
         rule = self.rule
         assert rule is not None, "report() is only valid while a rule runs"
@@ -109,7 +110,7 @@ class FileContext:
             code=rule.code, name=rule.slug, message=message,
             severity=severity if severity is not None else rule.severity,
             path=self.source.display, start=start, end=end,
-            help=help if help is not None else rule.suggestion, fix=fix, related=related,
+            help=help if help is not None else rule.suggestion, fix=fix, related=related, subject=subject,
         ))
 
     def related(self, anchor: Anchor, message: str) -> RelatedLocation:
@@ -135,7 +136,7 @@ class ProjectContext:
     def report(
         self, path: str, start: Position, end: Position, message: str, *,
         help: str | None = None, severity: Severity | None = None, fix: Fix | None = None,
-        related: tuple[RelatedLocation, ...] = (),
+        related: tuple[RelatedLocation, ...] = (), subject: str = "",
     ) -> None:
         if path not in self.focus:
             return
@@ -143,7 +144,7 @@ class ProjectContext:
         self.emit(Finding(
             code=rule.code, name=rule.slug, message=message,
             severity=severity if severity is not None else rule.severity, path=path, start=start, end=end,
-            help=help if help is not None else rule.suggestion, fix=fix, related=related,
+            help=help if help is not None else rule.suggestion, fix=fix, related=related, subject=subject,
         ))
 
 

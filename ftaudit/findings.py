@@ -77,6 +77,8 @@ class Finding:
     help: str = ""  # what to write instead: API, version, backport
     fix: Fix | None = None
     related: tuple[RelatedLocation, ...] = ()
+    # What the finding is about when a reporter groups by it (FT1xx: the module's name); not serialised.
+    subject: str = field(default="", compare=False)
     # Lines of the enclosing statement; a suppression on any of them applies (not serialised).
     statement: tuple[int, int] | None = field(default=None, compare=False)
 

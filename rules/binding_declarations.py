@@ -145,6 +145,7 @@ class CythonMissingFreethreadingDirective(Rule):
                 f"importing it re-enables the GIL on free-threaded {project.target.label}",
                 fix=Fix(Applicability.UNSAFE, "Declare the module free-threading compatible",
                         (Edit("# cython: freethreading_compatible=True\n", start, start),)),
+                subject=PurePosixPath(path).stem,
             )
 
 
@@ -211,7 +212,8 @@ class NanobindMissingFreeThreaded(Rule):
                 line = module["line"]
                 project.report(path, *_line_span(project, line, module["width"]),
                                f"nanobind module `{module['target']}` is added without FREE_THREADED: importing "
-                               f"it re-enables the GIL on free-threaded {project.target.label}")
+                               f"it re-enables the GIL on free-threaded {project.target.label}",
+                               subject=module["target"])
 
     @staticmethod
     def _builds_nb_module(folder: PurePosixPath, sources: list[str], nb_sources: set[str]) -> bool:
@@ -307,7 +309,8 @@ class Pyo3GilUsed(Rule):
                     severity, detail = None, f"PyO3 {version[0]}.{version[1]} still defaults to gil_used = true"
                 project.report(path, *_line_span(project, module["line"], module["width"]),
                                f"PyO3 module `{name}` does not declare gil_used = false ({detail}): importing it "
-                               f"re-enables the GIL on free-threaded {project.target.label}", severity=severity)
+                               f"re-enables the GIL on free-threaded {project.target.label}", severity=severity,
+                               subject=name)
 
     @staticmethod
     def _nearest(cargos: dict[PurePosixPath, dict], folder: PurePosixPath) -> dict | None:

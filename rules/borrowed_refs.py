@@ -26,6 +26,7 @@ _ORIGIN_NOTE = {
     "fresh": "it is created in this function, so no other thread can see it yet",
     "kwargs": "it is this function's keyword-argument dict, which no other thread sees",
     "args": "it is this function's argument tuple",
+    "init": "this code runs only while the module is initialised, before other threads can see it",
 }
 
 
@@ -58,6 +59,8 @@ class _ContainerRule(Rule):
         assert unit is not None
         name = " ".join(unit.text(use.obj).split()) if use.obj is not None else "the container"
         origin = container_origin(unit, use.function, use.obj) if use.macro is None else "shared"
+        if origin == "shared" and use.function is not None and unit.is_init_only(use.function.name):
+            origin = "init"
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
         return name, origin, locked
 
@@ -236,7 +239,7 @@ class UnlockedDictIteration(_ContainerRule):
         severity = Severity.WARNING
         message = (f"`PyDict_Next` iterates `{name}` without a critical section on it: another thread can "
                    "change the dict during the loop and free the borrowed keys and values")
-        if origin in ("fresh", "kwargs"):
+        if origin in ("fresh", "kwargs", "init"):
             severity = Severity.NOTE
             message += f" (`{name}`: {_ORIGIN_NOTE[origin]})"
         elif use.node is not None and unit.lock_state(use.node).locked:
@@ -309,7 +312,7 @@ class UnlockedSequenceAccess(_ContainerRule):
         if use.macro is not None:
             return
         name, origin, locked = self.container(ctx, use)
-        if locked or origin in ("fresh", "args"):
+        if locked or origin in ("fresh", "args", "init"):
             return
         api = use.api
         verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"

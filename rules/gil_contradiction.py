@@ -218,5 +218,5 @@ class GilDeclarationContradicted(Rule):
                     path, Position(*declaration["start"]), Position(*declaration["end"]),
                     f"Module `{declaration['module']}` declares it does not need the GIL ({declaration['how']}), "
                     f"but its extension still has racy global state: {named}{more}",
-                    related=related,
+                    related=related, subject=declaration["module"],
                 )

@@ -207,7 +207,7 @@ class MissingGilSlot(Rule):
                 anchor,
                 f"Module `{name}` does not declare `Py_mod_gil`{why_dead}: importing it re-enables the GIL "
                 f"on free-threaded {ctx.target.label}",
-                fix=fix, help=help_text,
+                fix=fix, help=help_text, subject=name,
             )
 
 
@@ -262,13 +262,15 @@ class ModuleRequiresGil(Rule):
             for entry in gil_entries(module_def, ctx.target)[0]:
                 if entry.value == "Py_MOD_GIL_USED":
                     ctx.report(entry.node, f"Module `{module_def.m_name or module_def.name}` declares "
-                               "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds")
+                               "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds",
+                               subject=module_def.m_name or module_def.name)
         for init in unit.module_inits:
             for call in init.set_gil_calls:
                 compiled = unit.compiled(call.node, ctx.target) is not Tri.NO
                 if compiled and _set_gil_value(ctx, call) == "Py_MOD_GIL_USED":
                     ctx.report(call.node, f"Module `{init.module_name}` calls PyUnstable_Module_SetGIL with "
-                               "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds")
+                               "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds",
+                               subject=init.module_name)
 
 
 def _set_gil_value(ctx: FileContext, call) -> str:
@@ -374,7 +376,7 @@ class MissingSetGil(Rule):
                 init.create_call.node,
                 f"Single-phase module `{init.module_name}` never calls PyUnstable_Module_SetGIL: importing it "
                 f"re-enables the GIL on free-threaded {ctx.target.label}",
-                fix=_set_gil_fix(ctx, init),
+                fix=_set_gil_fix(ctx, init), subject=init.module_name,
             )
 
 
@@ -523,4 +525,4 @@ class Pybind11MissingModGilNotUsed(Rule):
                 continue
             anchor = module.node if module.node is not None else _whole_line(ctx, module.line)
             ctx.report(anchor, f"pybind11 module `{module.name}` does not declare `py::mod_gil_not_used()`: "
-                       f"importing it re-enables the GIL on free-threaded {ctx.target.label}")
+                       f"importing it re-enables the GIL on free-threaded {ctx.target.label}", subject=module.name)

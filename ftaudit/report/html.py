@@ -206,7 +206,7 @@ def verdicts(result: ScanResult, anchors: dict[int, str]) -> list[Verdict]:
     out: dict[tuple[str, str], Verdict] = {}
     for finding in result.findings:
         anchor = anchors.get(id(finding), "")
-        key = (finding.path, _module_name(finding.message, finding.path))
+        key = (finding.path, finding.subject or _module_name(finding.message, finding.path))
         if finding.code == "FT108":
             out[key] = Verdict(key[1], finding.path, "declared but racy", "racy", finding.message, anchor)
         elif finding.code in DECLARATION_RULES and out.get(key) is None:

@@ -218,3 +218,16 @@ def test_target_3_15_makes_scheduled_removals_errors(tmp_path: Path) -> None:
     assert findings(tmp_path) == [("mod.c", 1, "FT406", "warning")]
     assert findings(tmp_path, "--target-version", "3.15t") == [("mod.c", 1, "FT406", "error")]
     assert parse_target("3.15t").version == (3, 15)
+
+
+def test_module_initialisation_is_private(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"mod.c": (
+        "static PyObject *pi;\n"
+        "static int exec_mod(PyObject *m) {\n"
+        "    PyObject *d = PyModule_GetDict(m);\n"
+        "    pi = Py_XNewRef(PyDict_GetItemString(d, \"pi\"));\n"
+        "    return pi == NULL ? -1 : 0;\n"
+        "}\n"
+        "static PyModuleDef_Slot slots[] = {{Py_mod_exec, exec_mod}, {0, NULL}};\n"
+    )})
+    assert findings(tmp_path) == [("mod.c", 4, "FT301", "note")]
