@@ -10,7 +10,8 @@ import ast
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Fix, Position, RelatedLocation, Severity
@@ -73,8 +74,8 @@ class FileContext:
             return None
         from ftaudit.cmodel import build_unit
 
-        return build_unit(self.source.data, path=self.source.display, target=self.target,
-                          language=self.source.language.value)
+        return build_unit(self.source.data, path=str(self.source.path), target=self.target,
+                          language=self.source.language.value, read_header=read_header)
 
     # -- reporting -----------------------------------------------------------------------------
     def span(self, anchor: Anchor) -> tuple[Position, Position]:
@@ -146,6 +147,24 @@ class ProjectContext:
             severity=severity if severity is not None else rule.severity, path=path, start=start, end=end,
             help=help if help is not None else rule.suggestion, fix=fix, related=related, subject=subject,
         ))
+
+
+@lru_cache(maxsize=256)
+def _header_bytes(path: Path, mtime_ns: int) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if len(data) <= 2_000_000 else None
+
+
+def read_header(path: Path) -> bytes | None:
+    """A project header's bytes for guard evaluation (preprocessing, not analysis), cached per process."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _header_bytes(path, stat.st_mtime_ns) if path.is_file() else None
 
 
 def _running_python() -> str:

@@ -311,6 +311,20 @@ def test_removed_api_findings_are_where_compilation_fails(source: Path, ft_pytho
     assert not {c for c, _ in verdicts[f"{source.stem}_fixed"] if c == code}
 
 
+DEMO_SOURCES = sorted((REPO / "fixtures" / "demo_ext" / "src").glob("*.c"))
+
+
+@freethreaded
+@pytest.mark.parametrize("source", DEMO_SOURCES, ids=_ids(DEMO_SOURCES))
+def test_every_compile_failure_of_the_demo_extension_has_an_ft4_finding(source: Path, ft_python: Interpreter) -> None:
+    """The other direction, on code not written for this test: whatever fails to compile against
+    the free-threaded headers must have been predicted by an FT4xx finding on that line."""
+    result = run(["scan", str(source.relative_to(REPO)), "--isolated", "--python", str(ft_python.executable),
+                  "--select", "FT4", "--output-format", "json", "--exit-zero", "--no-cache"], REPO)
+    predicted = {f["location"]["row"] for f in json.loads(result.stdout)}
+    assert error_lines(ft_python.executable, source) <= predicted
+
+
 REPLACEMENTS_RUN = """
 import json, sys
 sys.path.insert(0, sys.argv[1])

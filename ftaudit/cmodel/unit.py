@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
+from pathlib import Path
 
 import tree_sitter
 from tree_sitter import Node
@@ -27,6 +28,7 @@ from ftaudit.cmodel.declarations import (
 from ftaudit.cmodel.directives import Directive, RawScan, scan
 from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
 from ftaudit.cmodel.guards import Guard, GuardIndex
+from ftaudit.cmodel.includes import HeaderReader, header_facts
 from ftaudit.cmodel.locks import (
     ATOMIC_METHODS,
     AllowThreadsRegion,
@@ -105,15 +107,23 @@ class Reference:
 
 
 def build_unit(
-    source: bytes, path: str = "<src>", target: Target | None = None, language: str | None = None
+    source: bytes, path: str = "<src>", target: Target | None = None, language: str | None = None,
+    read_header: HeaderReader | None = None,
 ) -> CUnit:
-    """Parse one C/C++ file once and index it. ``language`` is "c", "cpp" or None (from the path)."""
+    """Parse one C/C++ file once and index it. ``language`` is "c", "cpp" or None (from the path).
+
+    ``read_header`` (a path -> bytes-or-None reader) lets guard evaluation use the object-like
+    defines of the project's own quoted includes; without it only the file's own defines count.
+    """
     raw = scan(source)
     lang = language if language in ("c", "cpp") else choose_language(path, raw.mask, source)
     guards = GuardIndex(raw.directives)
     normalised = normalise(raw, guards)
     tree = parser(lang).parse(normalised.text)
-    return CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
+    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
+    if read_header is not None:
+        unit.header_facts = header_facts(raw.directives, Path(path).parent, read_header)
+    return unit
 
 
 class CUnit:
@@ -200,7 +210,20 @@ class CUnit:
             return cache[target]
         defines = dict(self.defines)
         values: dict[str, set[int | None]] = {}
+        facts = getattr(self, "header_facts", None)
+        if facts is not None:  # the project's headers come first, as their #include lines usually do
+            for name, body in facts.defined.items():
+                if name in _PYTHON_H_FACTS:
+                    continue
+                value = None if body is None else _integer_value(body)
+                values[name] = {value}
+                if value is not None or body is None:
+                    defines[name] = value
+            for name in facts.unknown:
+                values.setdefault(name, set()).add(_UNKNOWN)
         for directive in self.raw.directives:
+            if directive.kind == "undef" and not directive.name:
+                directive = replace(directive, name=(directive.text.split() or [""])[0])
             if directive.kind not in ("define", "undef") or not directive.name or directive.name in _PYTHON_H_FACTS:
                 continue
             if directive.kind == "define" and directive.params is not None:
