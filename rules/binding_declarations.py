@@ -20,9 +20,6 @@ from ftaudit.source import Language
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
 
 
-_INCLUDE = re.compile(r"""^\s*include\s+["']([^"']+\.pyx?i?)["']""", re.MULTILINE)
-
-
 def folder_of(path: str) -> PurePosixPath:
     return PurePosixPath(path).parent
 
@@ -110,13 +107,13 @@ class CythonMissingFreethreadingDirective(Rule):
                 return None  # declarations only, never a module
             if source.path.suffix == ".pxi":
                 folder = PurePosixPath(source.display).parent
-                includes = sorted({(folder / m.group(1)).as_posix() for m in _INCLUDE.finditer(source.text)})
+                includes = sorted({(folder / name).as_posix() for name in parse_cython(source.text).includes})
                 return {"kind": "pxi", "includes": includes} if includes else None
             module = parse_cython(source.text)
             first = source.line_text(1)
             ctx.keep_lines(1)
             folder = PurePosixPath(source.display).parent
-            includes = sorted({(folder / m.group(1)).as_posix() for m in _INCLUDE.finditer(source.text)})
+            includes = sorted({(folder / name).as_posix() for name in module.includes})
             return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first),
                     "includes": includes}
         if name == "setup.py":

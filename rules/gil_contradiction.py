@@ -19,7 +19,7 @@ from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 
-from .gil_declarations import HOWTO, multi_phase_defs, node_text
+from .gil_declarations import HOWTO, multi_phase_defs
 
 MAX_NAMED = 5
 
@@ -41,7 +41,7 @@ def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
                 add(entry.node, module_def.m_name or f"{module_def.name} (PyModuleDef)", "the Py_mod_gil slot")
     for init in unit.module_inits:
         for call in init.set_gil_calls:
-            value = node_text(ctx, call.args[1]).strip() if len(call.args) > 1 else ""
+            value = ctx.c_unit.text(call.args[1]).strip() if len(call.args) > 1 else ""
             if value == "Py_MOD_GIL_NOT_USED" and unit.compiled(call.node, ctx.target) is not Tri.NO:
                 add(call.node, init.module_name, "PyUnstable_Module_SetGIL")
     for module in unit.binding_modules:

@@ -38,11 +38,6 @@ def gil_entries(module_def, target: Target) -> tuple[list, list]:
     return live, [e for e in entries if e not in live]
 
 
-def node_text(ctx: FileContext, node) -> str:
-    """The original source text of a node (the model parses a same-length normalised copy)."""
-    return ctx.source.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
-
-
 def _line_start(ctx: FileContext, offset: int) -> int:
     data = ctx.source.data
     return data.rfind(b"\n", 0, offset) + 1
@@ -92,7 +87,7 @@ def _sentinel(ctx: FileContext, declaration):
     if not entries:
         return None
     first = entries[-1].named_children[0] if entries[-1].named_children else None
-    return entries[-1] if first is not None and node_text(ctx, first).strip() in _SENTINELS else None
+    return entries[-1] if first is not None and ctx.c_unit.text(first).strip() in _SENTINELS else None
 
 
 def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
@@ -274,7 +269,7 @@ class ModuleRequiresGil(Rule):
 
 
 def _set_gil_value(ctx: FileContext, call) -> str:
-    return node_text(ctx, call.args[1]).strip() if len(call.args) >= 2 else ""
+    return ctx.c_unit.text(call.args[1]).strip() if len(call.args) >= 2 else ""
 
 
 def _statement_of(node):
@@ -291,7 +286,7 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
     anchor = statement
     following = statement.next_named_sibling
     if following is not None and following.type == "if_statement":
-        condition = node_text(ctx, following.child_by_field_name("condition") or following)
+        condition = ctx.c_unit.text(following.child_by_field_name("condition") or following)
         if init.module_var in condition and ("NULL" in condition or "!" in condition):
             anchor = following
     insert_at = ctx.source.data.find(b"\n", anchor.end_byte)

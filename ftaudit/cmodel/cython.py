@@ -33,6 +33,7 @@ class CythonModule:
     directives: dict[str, str] = field(default_factory=dict)  # e.g. {"freethreading_compatible": "True"}
     directive_lines: dict[str, int] = field(default_factory=dict)  # directive -> 1-based line
     functions: list[CythonFunction] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)  # `include "x.pxi"` targets, as written
     errors: list[str] = field(default_factory=list)
 
     def directive(self, name: str) -> str | None:
@@ -68,6 +69,10 @@ def _split_directives(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# `include "helpers.pxi"` pastes another file into this module (uvloop includes whole .pyx files).
+_INCLUDE = re.compile(r"""^\s*include\s+["']([^"']+)["']""")
+
+
 def parse_cython(text: str | bytes) -> CythonModule:
     module = CythonModule()
     try:
@@ -88,6 +93,10 @@ def parse_cython(text: str | bytes) -> CythonModule:
                     continue
                 # "before any code": the first other line (a docstring too) ends the header.
                 in_header = False
+            included = _INCLUDE.match(line)
+            if included is not None:
+                module.includes.append(included.group(1))
+                continue
             found = _FUNCTION.match(line)
             if found is None:
                 continue
