@@ -59,10 +59,33 @@ def _rules_in(module: ModuleType) -> list[type[Rule]]:
     ]
 
 
+def _builtin_rules_package() -> ModuleType:
+    """`ftaudit.rules`: installed from the top-level `rules/` folder; in a source checkout that is run
+    without installing (`python -m ftaudit` from the repository root), loaded from that folder."""
+    try:
+        return importlib.import_module("ftaudit.rules")
+    except ModuleNotFoundError:
+        import sys
+        from importlib.util import module_from_spec, spec_from_file_location
+        from pathlib import Path
+
+        import ftaudit
+
+        folder = Path(ftaudit.__file__).resolve().parent.parent / "rules"
+        spec = spec_from_file_location(
+            "ftaudit.rules", folder / "__init__.py", submodule_search_locations=[str(folder)])
+        if spec is None or spec.loader is None or not folder.is_dir():
+            raise
+        module = module_from_spec(spec)
+        sys.modules["ftaudit.rules"] = module
+        spec.loader.exec_module(module)
+        return module
+
+
 @lru_cache(maxsize=1)
 def load_registry() -> Registry:
     registry = Registry()
-    import ftaudit.rules as builtin
+    builtin = _builtin_rules_package()
 
     for info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
