@@ -74,8 +74,10 @@ class FileContext:
             return None
         from ftaudit.cmodel import build_unit
 
+        # A `.h` may be C++ (templates, namespaces): the model decides from its contents.
+        language = None if self.source.path.suffix.lower() == ".h" else self.source.language.value
         return build_unit(self.source.data, path=str(self.source.path), target=self.target,
-                          language=self.source.language.value, read_header=read_header)
+                          language=language, read_header=read_header)
 
     # -- reporting -----------------------------------------------------------------------------
     def span(self, anchor: Anchor) -> tuple[Position, Position]:
