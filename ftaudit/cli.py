@@ -108,6 +108,8 @@ def _fail(message: str) -> None:
 @click.option("--force-exclude/--no-force-exclude", default=None,
               help="Apply excludes to paths passed explicitly too (what pre-commit needs).")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option("--scan-generated", is_flag=True,
+              help="Also analyse files whose header says they are generated (Cython's C output, f2c, @generated).")
 @click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing cached results.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to keep cached results [default: .ftaudit_cache beside the configuration].")
@@ -123,7 +125,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
-         no_cache: bool, cache_dir: Path | None, show_settings: bool, show_files: bool) -> None:
+         scan_generated: bool, no_cache: bool, cache_dir: Path | None, show_settings: bool,
+         show_files: bool) -> None:
     """Scan PATHS (default: the current folder) and report findings."""
     from ftaudit.engine import scan as run_scan
     from ftaudit.registry import load_registry
@@ -140,6 +143,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         overrides["extend-per-file-ignores"] = _per_file_ignores(per_file_ignores)
     if no_cache:
         overrides["cache"] = False
+    if scan_generated:
+        overrides["scan-generated"] = True
     if cache_dir is not None:
         overrides["cache-dir"] = str(cache_dir.resolve())
     for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),

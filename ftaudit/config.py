@@ -52,6 +52,7 @@ class Settings:
     output_format: str = "full"
     max_file_size_kb: int = 4096
     cache: bool = True
+    scan_generated: bool = False  # files whose header says a tool generated them are skipped
     cache_dir: Path | None = None  # default: .ftaudit_cache beside the configuration
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The interpreter `python` named; its include_dir is what a header-aware engine (libclang) uses.
@@ -95,6 +96,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "output-format": (str, f"one of {', '.join(OUTPUT_FORMATS)}"),
     "max-file-size-kb": (int, "a positive integer"),
     "cache": (bool, "true or false"),
+    "scan-generated": (bool, "true or false"),
     "cache-dir": (str, "a folder path"),
     "rule-options": (dict, "a table of CODE = { option = value }"),
 }
