@@ -108,6 +108,11 @@ def _fail(message: str) -> None:
 @click.option("--force-exclude/--no-force-exclude", default=None,
               help="Apply excludes to paths passed explicitly too (what pre-commit needs).")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Honour .gitignore files.")
+@click.option("--engine", type=click.Choice(["tree-sitter", "libclang"]),
+              help="How #if guards are decided: tree-sitter evaluation (default) or the real preprocessor "
+                   "(libclang, with compile_commands.json flags): the precise mode.")
+@click.option("-p", "--build-path", type=click.Path(path_type=Path),
+              help="Folder (or file) of compile_commands.json for --engine libclang [default: searched].")
 @click.option("--scan-generated", is_flag=True,
               help="Also analyse files whose header says they are generated (Cython's C output, f2c, @generated).")
 @click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing cached results.")
@@ -125,7 +130,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
-         scan_generated: bool, no_cache: bool, cache_dir: Path | None, show_settings: bool,
+         engine: str | None, build_path: Path | None, scan_generated: bool, no_cache: bool,
+         cache_dir: Path | None, show_settings: bool,
          show_files: bool) -> None:
     """Scan PATHS (default: the current folder) and report findings."""
     from ftaudit.engine import scan as run_scan
@@ -145,6 +151,10 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         overrides["cache"] = False
     if scan_generated:
         overrides["scan-generated"] = True
+    if engine is not None:
+        overrides["engine"] = engine
+    if build_path is not None:
+        overrides["build-path"] = str(build_path.resolve())
     if cache_dir is not None:
         overrides["cache-dir"] = str(cache_dir.resolve())
     for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),

@@ -52,6 +52,8 @@ class Settings:
     output_format: str = "full"
     max_file_size_kb: int = 4096
     cache: bool = True
+    engine: str = "tree-sitter"  # "libclang": the real preprocessor decides #if guards (precise mode)
+    build_path: Path | None = None  # folder (or file) of compile_commands.json for precise mode
     scan_generated: bool = False  # files whose header says a tool generated them are skipped
     cache_dir: Path | None = None  # default: .ftaudit_cache beside the configuration
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,6 +98,8 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "output-format": (str, f"one of {', '.join(OUTPUT_FORMATS)}"),
     "max-file-size-kb": (int, "a positive integer"),
     "cache": (bool, "true or false"),
+    "engine": (str, "'tree-sitter' or 'libclang'"),
+    "build-path": (str, "the folder holding compile_commands.json"),
     "scan-generated": (bool, "true or false"),
     "cache-dir": (str, "a folder path"),
     "rule-options": (dict, "a table of CODE = { option = value }"),
@@ -256,6 +260,14 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
             if value <= 0:
                 raise ConfigError(f"{_where(path)}: 'max-file-size-kb' must be positive, got {value}")
             settings.max_file_size_kb = value
+        elif key == "engine":
+            if value not in ("tree-sitter", "libclang"):
+                raise ConfigError(f"{_where(path)}: invalid value for 'engine': {value!r}; expected 'tree-sitter' "
+                                  "or 'libclang'")
+            settings.engine = value
+        elif key == "build-path":
+            folder = Path(value).expanduser()
+            settings.build_path = folder if folder.is_absolute() or path is None else (path.parent / folder)
         elif key == "cache-dir":
             folder = Path(value).expanduser()
             settings.cache_dir = folder if folder.is_absolute() or path is None else (path.parent / folder)

@@ -20,6 +20,7 @@ from ftaudit.target import Target
 
 if TYPE_CHECKING:
     from ftaudit.cmodel import CUnit
+    from ftaudit.precise import PreciseConfig
     from ftaudit.rule import Rule
 
 # Anything a rule may report at: a tree-sitter node, an ast node, a (start, end) byte span,
@@ -34,6 +35,8 @@ class FileContext:
         self.findings: list[Finding] = []
         self.diagnostics: list[Diagnostic] = []
         self.rule: Rule | None = None  # the rule being run; set by the engine
+        self.precise: PreciseConfig | None = None  # set by the engine in precise mode (--engine libclang)
+        self.precise_state = ""  # what precise mode did for this file, for the run's summary
         self.kept_lines: set[int] = set()
 
     def keep_lines(self, *lines: int) -> None:
@@ -76,8 +79,28 @@ class FileContext:
 
         # A `.h` may be C++ (templates, namespaces): the model decides from its contents.
         language = None if self.source.path.suffix.lower() == ".h" else self.source.language.value
+        skipped = self._preprocessor_skipped(language or "c")
         return build_unit(self.source.data, path=str(self.source.path), target=self.target,
-                          language=language, read_header=read_header)
+                          language=language, read_header=read_header, skipped=skipped)
+
+    def _preprocessor_skipped(self, language: str) -> tuple[tuple[int, int], ...] | None:
+        """Precise mode: the real preprocessor's skipped ranges, when it ran for the audit target."""
+        if self.precise is None:
+            return None
+        from ftaudit.precise import PreciseUnavailable, matches_target, preprocess
+
+        try:
+            result = preprocess(self.source.path, self.source.data, self.precise, language)
+        except PreciseUnavailable as exc:
+            self.precise_state = f"failed: {exc}"
+            return None
+        if not matches_target(result, self.target):
+            built = (f"{result.python[0]}.{result.python[1]}{'t' if result.free_threaded else ''}"
+                     if result.python else "an unknown CPython (Python.h not found)")
+            self.precise_state = f"mismatch: preprocessed for {built}"
+            return None
+        self.precise_state = f"exact ({result.flags_source})"
+        return result.skipped
 
     # -- reporting -----------------------------------------------------------------------------
     def span(self, anchor: Anchor) -> tuple[Position, Position]:

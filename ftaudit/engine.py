@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftaudit import cache
 from ftaudit.config import Settings, requires_python, target_from_requires_python
@@ -30,6 +30,9 @@ from ftaudit.source import Language, SourceFile
 from ftaudit.statements import multiline_statements
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
+
+if TYPE_CHECKING:
+    from ftaudit.precise import PreciseConfig
 
 UNUSED_SUPPRESSION = "FT001"
 CONTEXT_LINES = 3  # lines kept around each finding for code frames and the HTML report
@@ -57,6 +60,7 @@ class FileResult:
     analysed: bool = False
     from_cache: bool = False
     skipped_reason: str = ""
+    precise_state: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class WorkerConfig:
     cache_dir: Path | None = None
     cache_salt: str = ""
     scan_generated: bool = False
+    precise: PreciseConfig | None = None
 
 
 @dataclass
@@ -173,7 +178,7 @@ def analyse_file(task: FileTask) -> FileResult:
     cache_key = ""
     if config.cache_dir is not None:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
-                              task.target or config.target, config.rule_options)
+                              task.target or config.target, config.rule_options, config.precise)
         cached = cache.load(config.cache_dir, task.file.path, cache_key)
         if isinstance(cached, FileResult):
             cached.from_cache = True
@@ -187,6 +192,7 @@ def analyse_file(task: FileTask) -> FileResult:
 def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: FileResult) -> FileResult:
     result.analysed = True
     ctx = FileContext(source, task.target or config.target)
+    ctx.precise = config.precise
     for code in task.rules:
         rule = _rule(code)
         ctx.rule = rule
@@ -205,6 +211,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
                 rule=code,
             ))
     ctx.rule = None
+    result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
     nodes = ctx.python_nodes if source.language is Language.PYTHON else None
@@ -276,9 +283,59 @@ def _ignored_for(found: FoundFile, root: Path, table: list[tuple[PatternSet, lis
     return ignored
 
 
+def _precise_config(settings: Settings, paths: Iterable[Path]) -> tuple[PreciseConfig | None, list[Diagnostic]]:
+    """Precise mode's flags (and what to tell the user about them), or None when it is off or unusable."""
+    if settings.engine != "libclang":
+        return None, []
+    from ftaudit import precise
+
+    def note(message: str) -> Diagnostic:
+        return Diagnostic("", DiagnosticKind.PRECISE, message)
+
+    reason = precise.available()
+    if reason is not None:
+        return None, [note(f"--engine libclang is unavailable ({reason}); #if guards are evaluated by tree-sitter")]
+    first = next(iter(paths), Path("."))
+    start = (first if first.is_dir() else first.parent).resolve()
+    database = precise.find_database(start, settings.build_path)
+    try:
+        commands = precise.load_database(database) if database is not None else {}
+    except precise.PreciseUnavailable as exc:
+        return None, [note(str(exc))]
+    include = settings.python.include_dir if settings.python is not None and settings.python.include_dir else None
+    if include is None:
+        import sysconfig
+
+        include = sysconfig.get_paths().get("include")
+    fallback = precise.fallback_flags(str(include) if include else None, settings.target)
+    notes = [] if database is not None else [note(
+        "no compile_commands.json found (meson and CMake write one; `bear -- pip install -e .` does for "
+        f"setuptools): files are preprocessed with guessed flags ({' '.join(fallback)})")]
+    return precise.PreciseConfig(commands, fallback, str(database) if database else None), notes
+
+
+def _precise_summary(results: list[FileResult], target: Target, focus: set[str]) -> list[Diagnostic]:
+    """One line when the preprocessor ran for another CPython than the target (then its ranges are
+    not used and tree-sitter evaluates the guards), or failed; silence when every guard was exact."""
+    states = [r.precise_state for r in results if r.precise_state and r.display in focus]
+    other = sorted({s.split("preprocessed for ", 1)[1] for s in states
+                    if s.startswith("mismatch") and "unknown" not in s})
+    failed = [s.split(": ", 1)[1] for s in states if s.startswith("failed")]
+    parts = []
+    if other:
+        count = sum(1 for s in states if s.startswith("mismatch") and "unknown" not in s)
+        parts.append(f"{count} file{'s were' if count != 1 else ' was'} preprocessed for CPython {', '.join(other)}, "
+                     f"not the target {target.label}: pass --python with the target interpreter (or use a matching "
+                     "build's compile_commands.json); their guards were evaluated without libclang")
+    if failed:
+        parts.append(f"{len(failed)} file{'s' if len(failed) != 1 else ''} could not be preprocessed ({failed[0]})")
+    return [Diagnostic("", DiagnosticKind.PRECISE, "; ".join(parts))] if parts else []
+
+
 def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
          context_paths: Iterable[Path] = ()) -> ScanResult:
     """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context."""
+    paths = list(paths)
     rules = enabled_rules(settings)
     exclude = [*settings.exclude, *settings.extend_exclude]
     found = discover(list(paths), root=settings.root, exclude=exclude,
@@ -309,13 +366,16 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             salt = cache.code_salt()
         except OSError:
             cache_dir = None  # a read-only checkout: scan without a cache
+    precise, precise_notes = _precise_config(settings, paths)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
-                          settings.scan_generated)
+                          settings.scan_generated, precise)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
     by_path = {r.display: r for r in results}
     findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
-    diagnostics = [d for r in results for d in r.diagnostics]
+    diagnostics = [d for r in results for d in r.diagnostics] + precise_notes
+    if precise is not None:
+        diagnostics.extend(_precise_summary(results, settings.target, focus))
 
     # Project pass: rules that need facts from several files.
     registry_rules = load_registry().rules

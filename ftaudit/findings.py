@@ -97,6 +97,7 @@ class DiagnosticKind(enum.Enum):
     SYNTAX = "syntax"
     CONFIG = "config"
     INTERNAL = "internal-error"
+    PRECISE = "precise-mode"  # how the libclang engine could (not) settle this scan's guards
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class Reference:
 
 def build_unit(
     source: bytes, path: str = "<src>", target: Target | None = None, language: str | None = None,
-    read_header: HeaderReader | None = None,
+    read_header: HeaderReader | None = None, skipped: tuple[tuple[int, int], ...] | None = None,
 ) -> CUnit:
     """Parse one C/C++ file once and index it. ``language`` is "c", "cpp" or None (from the path).
 
@@ -123,6 +123,8 @@ def build_unit(
     unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
     if read_header is not None:
         unit.header_facts = header_facts(raw.directives, Path(path).parent, read_header)
+    if skipped is not None:  # from the real preprocessor (precise mode); exact for ``target``
+        unit.skipped_ranges = sorted(skipped)
     return unit
 
 
@@ -195,6 +197,11 @@ class CUnit:
     def compiled(self, where: NodeOrOffset, target: Target | None = None) -> Tri:
         """Whether the code at a node/offset is compiled for ``target`` (default: the unit's)."""
         offset = where if isinstance(where, int) else where.start_byte
+        skipped = self.__dict__.get("skipped_ranges")
+        if skipped is not None and (target is None or target == self.target):
+            # The real preprocessor ran with this build's flags (precise mode): its answer is exact.
+            index = bisect_right(skipped, (offset, float("inf"))) - 1
+            return Tri.NO if index >= 0 and skipped[index][0] <= offset < skipped[index][1] else Tri.YES
         return self.guard_index.compiled(offset, target or self.target, self.defines_for(target or self.target))
 
     def defines_for(self, target: Target) -> dict[str, int | None]:

@@ -1,0 +1,197 @@
+"""Precise mode: the real C preprocessor (libclang) decides which code is compiled.
+
+tree-sitter sees `#if FEATURE` without knowing FEATURE when it comes from another header or a `-D`
+flag, so such guards are MAYBE. With `--engine libclang`, each C/C++ file is preprocessed by libclang
+with its real flags — from `compile_commands.json` (meson and CMake write one; `bear` does for
+setuptools) or, failing that, the target interpreter's include folder — and the ranges the
+preprocessor skipped become exact answers for `CUnit.compiled()`. The tree-sitter parse stays the
+model; libclang only settles the guards, and only when the build's Python is the audit target.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ftaudit.target import Target
+
+BUILD_DIRS = ("", "build", "builddir", "_build", "cmake-build-debug", "cmake-build-release", "out")
+_DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "-MD", "-MMD", "--serialize-diagnostics"}
+_DROP = {"-c", "-M", "-MM", "-MP", "-MG", "-fcolor-diagnostics", "-fdiagnostics-color=always"}
+
+
+class PreciseUnavailable(Exception):
+    """libclang cannot be used here; the message says why (the scan goes on without it)."""
+
+
+@dataclass(frozen=True)
+class PreciseConfig:
+    """What the workers need: per-file flags from the database, and flags for files it lacks."""
+
+    commands: dict[str, tuple[str, ...]] = field(default_factory=dict)  # resolved path -> arguments
+    fallback: tuple[str, ...] = ()
+    database: str | None = None  # where the commands came from (None: guessed flags)
+
+
+def find_database(start: Path, build_path: Path | None = None) -> Path | None:
+    """`compile_commands.json` in --build-path, or the scan root and its usual build folders."""
+    if build_path is not None:
+        candidate = build_path / "compile_commands.json" if build_path.is_dir() else build_path
+        return candidate if candidate.is_file() else None
+    for folder in (start, *start.parents):
+        for sub in BUILD_DIRS:
+            candidate = folder / sub / "compile_commands.json"
+            if candidate.is_file():
+                return candidate
+        if (folder / ".git").exists():
+            break
+    for candidate in sorted(start.glob(".mesonpy-*/compile_commands.json")):
+        return candidate
+    return None
+
+
+def load_database(path: Path) -> dict[str, tuple[str, ...]]:
+    """Resolved source path -> compiler arguments (compiler, output and source file removed)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PreciseUnavailable(f"cannot read {path}: {exc}") from None
+    commands: dict[str, tuple[str, ...]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or "file" not in entry:
+            continue
+        directory = Path(entry.get("directory", path.parent))
+        source = (directory / entry["file"]).resolve()
+        argv = entry.get("arguments") or shlex.split(entry.get("command", ""))
+        commands[str(source)] = tuple(_clean(argv[1:], directory, source))
+    return commands
+
+
+def _clean(args: list[str], directory: Path, source: Path) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in _DROP_WITH_VALUE:
+            skip = True
+            continue
+        if arg in _DROP or (not arg.startswith("-") and (directory / arg).resolve() == source):
+            continue
+        if arg.startswith(("-I", "-isystem")) and len(arg) > 2 and not arg.startswith("-isystem"):
+            include = Path(arg[2:])
+            arg = "-I" + str(include if include.is_absolute() else directory / include)
+        out.append(arg)
+    return out
+
+
+def fallback_flags(include_dir: str | None, target: Target) -> tuple[str, ...]:
+    """Flags for a file the database does not list: the interpreter's headers, the target's build."""
+    flags = [f"-I{include_dir}"] if include_dir else []
+    if target.free_threaded:
+        flags.append("-DPy_GIL_DISABLED=1")
+    flags.extend(_system_includes())
+    return tuple(flags)
+
+
+@lru_cache(maxsize=1)
+def _system_includes() -> tuple[str, ...]:
+    """The C compiler's own header folder (stddef.h, stdarg.h): the libclang wheel ships none."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        return ()
+    try:
+        folder = subprocess.run([compiler, "-print-file-name=include"], capture_output=True, text=True,
+                                timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return ("-isystem", folder) if folder and Path(folder).is_dir() else ()
+
+
+class _RangeList(ctypes.Structure):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _clang():  # type: ignore[no-untyped-def]
+    try:
+        from clang import cindex
+    except ImportError:
+        raise PreciseUnavailable("the libclang package is not installed (pip install 'ftaudit[precise]')") from None
+    _RangeList._fields_ = [("count", ctypes.c_uint), ("ranges", ctypes.POINTER(cindex.SourceRange))]
+    try:
+        index = cindex.Index.create()
+        lib = cindex.conf.lib
+    except Exception as exc:  # the shared library itself failed to load
+        raise PreciseUnavailable(f"libclang cannot be loaded: {exc}") from None
+    lib.clang_getSkippedRanges.restype = ctypes.POINTER(_RangeList)
+    lib.clang_getSkippedRanges.argtypes = [cindex.TranslationUnit, cindex.File]
+    lib.clang_disposeSourceRangeList.argtypes = [ctypes.POINTER(_RangeList)]
+    return cindex, index, lib
+
+
+def available() -> str | None:
+    """None when precise mode can run, else why not."""
+    try:
+        _clang()
+    except PreciseUnavailable as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    skipped: tuple[tuple[int, int], ...]  # byte ranges the preprocessor did not compile
+    python: tuple[int, int] | None  # the CPython version the file was preprocessed against
+    free_threaded: bool | None
+    flags_source: str  # "compile_commands.json" or "guessed flags"
+
+
+def preprocess(path: Path, data: bytes, config: PreciseConfig, language: str) -> Preprocessed:
+    """Run libclang's preprocessor over one file (function bodies are not parsed: it is faster)."""
+    cindex, index, lib = _clang()
+    listed = config.commands.get(str(path.resolve()))
+    args = list(listed) if listed is not None else ["-x", "c++" if language == "cpp" else "c", *config.fallback]
+    options = (cindex.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD
+               | cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES | cindex.TranslationUnit.PARSE_INCOMPLETE)
+    try:
+        unit = index.parse(str(path), args=args, unsaved_files=[(str(path), data)], options=options)
+    except cindex.TranslationUnitLoadError as exc:
+        raise PreciseUnavailable(f"libclang could not preprocess the file: {exc}") from None
+    ranges = lib.clang_getSkippedRanges(unit, cindex.File.from_name(unit, str(path)))
+    try:
+        skipped = tuple((ranges.contents.ranges[i].start.offset, ranges.contents.ranges[i].end.offset)
+                        for i in range(ranges.contents.count))
+    finally:
+        lib.clang_disposeSourceRangeList(ranges)
+    major = minor = None
+    free_threaded: bool | None = None
+    for cursor in unit.cursor.get_children():
+        if cursor.kind != cindex.CursorKind.MACRO_DEFINITION:
+            continue
+        if cursor.spelling in ("PY_MAJOR_VERSION", "PY_MINOR_VERSION"):
+            tokens = [t.spelling for t in cursor.get_tokens()]
+            if len(tokens) == 2 and tokens[1].isdigit():
+                if cursor.spelling == "PY_MAJOR_VERSION":
+                    major = int(tokens[1])
+                else:
+                    minor = int(tokens[1])
+        elif cursor.spelling == "Py_GIL_DISABLED":
+            free_threaded = True
+    python = (major, minor) if major is not None and minor is not None else None
+    if python is not None and free_threaded is None:
+        free_threaded = False
+    return Preprocessed(skipped, python, free_threaded,
+                        "compile_commands.json" if listed is not None else "guessed flags")
+
+
+def matches_target(result: Preprocessed, target: Target) -> bool:
+    """Skipped ranges answer for the build they came from; trust them only for that target."""
+    return result.python == target.version and result.free_threaded == target.free_threaded
