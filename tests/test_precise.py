@@ -8,9 +8,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from support import run, write_tree
 
 from ftaudit import precise
-from support import run, write_tree
 
 INCLUDE = sysconfig.get_paths().get("include")
 pytestmark = [
