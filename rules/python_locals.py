@@ -6,8 +6,7 @@ guard around it makes it the correct compatibility pattern, and say what to writ
 
 from __future__ import annotations
 
-from ftaudit.rules.python_scopes import PEP667, Hit, analyse, new_only, old_only
-
+from ftaudit.analysis.python_scopes import PEP667, Hit, analyse, new_only, old_only
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from ftaudit.rules.python_scopes import Hit, analyse, old_only
-
+from ftaudit.analysis.python_scopes import Hit, analyse, old_only
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule

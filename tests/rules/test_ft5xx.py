@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ftaudit.rules.python_scopes import analyse
 from support import REPO, run, write_tree
+
+from ftaudit.analysis.python_scopes import analyse
 
 FIXTURES = REPO / "fixtures" / "python"
 MARK = re.compile(r"(?<!`)#\s*(FT50\d|ok)\b")  # a code comment, not the docstring's `# FT501`
