@@ -25,7 +25,7 @@ def main() -> int:
     args = ap.parse_args()
     rows: list[tuple[str, Counter[str], float, int]] = []
     codes: set[str] = set()
-    for project in sorted(p for p in args.corpus.iterdir() if p.is_dir()):
+    for project in sorted(p for p in args.corpus.iterdir() if p.is_dir() and not p.name.startswith(".")):
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "ftaudit", "scan", str(project), "--isolated", "--exit-zero", "--select",

@@ -26,7 +26,7 @@ from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
-from ftaudit.source import Language, SourceFile
+from ftaudit.source import Language, SourceFile, is_template
 from ftaudit.statements import multiline_statements
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
@@ -340,7 +340,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     exclude = [*settings.exclude, *settings.extend_exclude]
     found = discover(list(paths), root=settings.root, exclude=exclude,
                      respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
-    focus = {f.display for f in found.files}
+    focus = {f.display for f in found.files if not is_template(f.path)}
     files = list(found.files)
     project_rules = [code for code, cls in rules.items() if cls.project_level]
     if project_rules and context_paths:

@@ -58,8 +58,23 @@ _NAMES = {
 BUILD_FILE_NAMES = frozenset({"setup.py", *_NAMES})
 
 
+# numpy/SciPy-style templated sources (`conv_template`: `/**begin repeat` blocks, `@TYPE@` names).
+# They are read as context only: project-level rules learn who calls what from them (numpy's module
+# init reaches `initialize_legacy_dtypemeta_aliases()` through `arraytypes.c.src`), but findings are
+# never reported inside them, where the placeholders make the code only half parseable.
+TEMPLATE_SUFFIXES = {".c.src": Language.C, ".h.src": Language.C, ".cpp.src": Language.CPP}
+
+
+def is_template(path: Path) -> bool:
+    return path.name.lower().endswith(tuple(TEMPLATE_SUFFIXES))
+
+
 def language_for(path: Path) -> Language | None:
     """The language ftaudit analyses ``path`` as, or None when it is not a file ftaudit reads."""
+    name = path.name.lower()
+    for suffix, language in TEMPLATE_SUFFIXES.items():
+        if name.endswith(suffix):
+            return language
     return _NAMES.get(path.name) or _SUFFIXES.get(path.suffix.lower())
 
 

@@ -7,7 +7,7 @@ directives, so a sorted list of (offset, stack) answers ``guards_at`` with one b
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -135,10 +135,16 @@ class GuardIndex:
         """Enclosing guards of a byte offset, outermost first."""
         return self._stacks[bisect_right(self._offsets, offset) - 1]
 
-    def compiled(self, offset: int, target: Target, defines: Mapping[str, int | None] | None = None) -> Tri:
+    def compiled(
+        self, offset: int, target: Target,
+        defines: Mapping[str, int | None] | Callable[[int], Mapping[str, int | None]] | None = None,
+    ) -> Tri:
+        """``defines`` is a mapping, or a function giving the defines in force at a directive's offset
+        (a macro may be defined as 0 for one stretch of the file and `#undef`'d later)."""
         result = Tri.YES
         for guard in self.at(offset):
-            result = result & guard.evaluate(target, defines)
+            facts = defines(guard.offset) if callable(defines) else defines
+            result = result & guard.evaluate(target, facts)
             if result is Tri.NO:
                 break
         return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
@@ -202,32 +203,39 @@ class CUnit:
             # The real preprocessor ran with this build's flags (precise mode): its answer is exact.
             index = bisect_right(skipped, (offset, float("inf"))) - 1
             return Tri.NO if index >= 0 and skipped[index][0] <= offset < skipped[index][1] else Tri.YES
-        return self.guard_index.compiled(offset, target or self.target, self.defines_for(target or self.target))
+        return self.guard_index.compiled(offset, target or self.target, self.defines_at(target or self.target))
 
     def defines_for(self, target: Target) -> dict[str, int | None]:
-        """Language facts plus the file's own integer `#define`s as they come out for ``target``.
+        """The defines in force at the end of the file for ``target`` (see ``defines_at``)."""
+        return self._define_timeline(target)[1][-1]
+
+    def defines_at(self, target: Target) -> Callable[[int], dict[str, int | None]]:
+        """Language facts plus the integer `#define`s in force at an offset, for ``target``.
 
         zope.interface writes `#if PY_VERSION_HEX < 0x030b0000 / #define USE_STATIC_TYPES 1 / #else /
-        #define USE_STATIC_TYPES 0` and then guards code with `#if USE_STATIC_TYPES`; without this,
-        every such guard would be MAYBE. A name is used only when every definition compiled (or maybe
-        compiled) for the target agrees on one integer value; anything else stays unknown.
+        #define USE_STATIC_TYPES 0` and then guards code with `#if USE_STATIC_TYPES`; numpy defines a
+        size as 0 for free-threaded builds, tests it, and `#undef`s it later. Without this, every such
+        guard would be MAYBE. A definition under a MAYBE condition makes the name unknown from there on.
         """
+        offsets, states = self._define_timeline(target)
+
+        def at(offset: int) -> dict[str, int | None]:
+            return states[bisect_right(offsets, offset) - 1]
+
+        return at
+
+    def _define_timeline(self, target: Target) -> tuple[list[int], list[dict[str, int | None]]]:
         cache = self.__dict__.setdefault("_defines_cache", {})
         if target in cache:
             return cache[target]
         defines = dict(self.defines)
-        values: dict[str, set[int | None]] = {}
         facts = getattr(self, "header_facts", None)
         if facts is not None:  # the project's headers come first, as their #include lines usually do
             for name, body in facts.defined.items():
-                if name in _PYTHON_H_FACTS:
-                    continue
                 value = None if body is None else _integer_value(body)
-                values[name] = {value}
-                if value is not None or body is None:
+                if name not in _PYTHON_H_FACTS and (value is not None or body is None):
                     defines[name] = value
-            for name in facts.unknown:
-                values.setdefault(name, set()).add(_UNKNOWN)
+        offsets, states = [-1], [dict(defines)]
         for directive in self.raw.directives:
             if directive.kind == "undef" and not directive.name:
                 directive = replace(directive, name=(directive.text.split() or [""])[0])
@@ -239,14 +247,14 @@ class CUnit:
             if tri is Tri.NO:
                 continue
             value = None if directive.kind == "undef" else _integer_value(directive.text[len(directive.name):])
-            seen = values.setdefault(directive.name, set())
-            seen.add(value if tri is Tri.YES else _UNKNOWN)
-            if len(seen) == 1 and _UNKNOWN not in seen and (value is not None or directive.kind == "undef"):
+            if tri is Tri.YES and (value is not None or directive.kind == "undef"):
                 defines[directive.name] = value
             else:
-                defines.pop(directive.name, None)
-        cache[target] = defines
-        return defines
+                defines.pop(directive.name, None)  # not an integer, or only maybe defined: unknown
+            offsets.append(directive.start)
+            states.append(dict(defines))
+        cache[target] = (offsets, states)
+        return offsets, states
 
     # -- collection (one query over the tree) --------------------------------------------------------
     def _collect(self) -> None:
@@ -624,9 +632,10 @@ class CUnit:
         candidates = self._globals_by_name.get(name, [])
         visible = [v for v in candidates if v.function is None or (function and v.function == function.name)]
         before = [v for v in visible if v.node.start_byte <= offset]
-        if before:
-            return before[-1]
-        return visible[0] if visible else None
+        # A name used before any file-scope declaration of it is not that variable (C needs the
+        # declaration first): f2c's K&R parameters (`pow_zi(p, a, b) integer *b; { integer n; …`)
+        # are locals the reader misses, not the global `n` declared 400 lines further down.
+        return before[-1] if before else None
 
     # -- 5. module definitions ------------------------------------------------------------------------
     @cached_property
