@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from ftaudit.cmodel.declarations import (
 from ftaudit.cmodel.directives import Directive, RawScan, scan
 from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
 from ftaudit.cmodel.guards import Guard, GuardIndex
-from ftaudit.cmodel.includes import HeaderReader, header_facts
+from ftaudit.cmodel.includes import MAX_DEPTH, HeaderReader, header, include_guard, quoted_include
 from ftaudit.cmodel.locks import (
     ATOMIC_METHODS,
     AllowThreadsRegion,
@@ -123,7 +123,7 @@ def build_unit(
     tree = parser(lang).parse(normalised.text)
     unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
     if read_header is not None:
-        unit.header_facts = header_facts(raw.directives, Path(path).parent, read_header)
+        unit.read_header = read_header
     if skipped is not None:  # from the real preprocessor (precise mode); exact for ``target``
         unit.skipped_ranges = sorted(skipped)
     return unit
@@ -229,30 +229,63 @@ class CUnit:
         if target in cache:
             return cache[target]
         defines = dict(self.defines)
-        facts = getattr(self, "header_facts", None)
-        if facts is not None:  # the project's headers come first, as their #include lines usually do
-            for name, body in facts.defined.items():
-                value = None if body is None else _integer_value(body)
-                if name not in _PYTHON_H_FACTS and (value is not None or body is None):
-                    defines[name] = value
         offsets, states = [-1], [dict(defines)]
+        read = self.__dict__.get("read_header")
+
+        def apply(directives: list[Directive], guards: GuardIndex, folder: Path | None, depth: int,
+                  own_file: bool, seen: set[Path]) -> None:
+            guard_name = include_guard(directives)
+            if guard_name is not None:
+                if defines.get(guard_name) is not None:
+                    return  # included before: the include guard keeps it out
+                defines[guard_name] = None  # first inclusion: `#ifndef X_H` is taken ...
+            for directive in directives:
+                kind = directive.kind
+                if kind == "include":
+                    name = quoted_include(directive)
+                    if read is None or folder is None or name is None or depth >= MAX_DEPTH:
+                        continue
+                    if guards.compiled(directive.start, target, defines) is Tri.NO:
+                        continue
+                    path = (folder / name).resolve()
+                    found = header(path, read) if path not in seen else None
+                    if found is not None:
+                        seen.add(path)
+                        apply(found[0], found[1], path.parent, depth + 1, False, seen)
+                    continue
+                if kind not in ("define", "undef"):
+                    continue
+                name = directive.name if kind == "define" else (directive.text.split() or [""])[0]
+                if not name or name in _PYTHON_H_FACTS or (kind == "define" and directive.params is not None):
+                    continue
+                if name == guard_name and not own_file:
+                    continue  # ... and stays taken for the rest of this header (set below)
+                tri = guards.compiled(directive.start, target, defines)
+                if tri is Tri.NO:
+                    continue
+                value = None if kind == "undef" else _integer_value(directive.text[len(name):])
+                if tri is Tri.YES and (value is not None or kind == "undef"):
+                    defines[name] = value
+                else:
+                    defines.pop(name, None)  # not an integer, or only maybe defined: unknown
+                if own_file:
+                    offsets.append(directive.start)
+                    states.append(dict(defines))
+            if guard_name is not None and not own_file:
+                defines[guard_name] = 1
+
+        own_guard = include_guard(self.raw.directives)
+        if own_guard is not None:
+            defines[own_guard] = None
+            states[0] = dict(defines)
         for directive in self.raw.directives:
-            if directive.kind == "undef" and not directive.name:
-                directive = replace(directive, name=(directive.text.split() or [""])[0])
-            if directive.kind not in ("define", "undef") or not directive.name or directive.name in _PYTHON_H_FACTS:
-                continue
-            if directive.kind == "define" and directive.params is not None:
-                continue
-            tri = self.guard_index.compiled(directive.start, target, defines)
-            if tri is Tri.NO:
-                continue
-            value = None if directive.kind == "undef" else _integer_value(directive.text[len(directive.name):])
-            if tri is Tri.YES and (value is not None or directive.kind == "undef"):
-                defines[directive.name] = value
-            else:
-                defines.pop(directive.name, None)  # not an integer, or only maybe defined: unknown
-            offsets.append(directive.start)
-            states.append(dict(defines))
+            if directive.kind == "define" and directive.name == own_guard:
+                continue  # a header analysed on its own: its include guard stays open
+            before = dict(defines)
+            apply([directive], self.guard_index, Path(self.path).parent if read else None, 0, True, set())
+            if directive.kind == "include" and defines != before:
+                offsets.append(directive.start)
+                states.append(dict(defines))
         cache[target] = (offsets, states)
         return offsets, states
 
