@@ -1,0 +1,48 @@
+"""Never breaking: mangled real-looking sources must give findings or diagnostics, never an internal error."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from support import REPO
+
+from ftaudit.config import Settings
+from ftaudit.engine import scan
+
+SOURCES = sorted(
+    p for pattern in ("fixtures/**/*.c", "fixtures/**/*.cpp", "fixtures/**/*.py", "fixtures/**/*.pyx",
+                      "fixtures/**/CMakeLists.txt", "fixtures/**/setup.py", "fixtures/**/*.toml")
+    for p in REPO.glob(pattern) if "hostile" not in p.parts
+)
+
+
+def mangle(data: bytes, rng: random.Random) -> list[bytes]:
+    """Truncations, a burst of random bytes, an unbalanced brace and a stray #if/#endif."""
+    cut = rng.randrange(1, max(2, len(data)))
+    spot = rng.randrange(0, max(1, len(data)))
+    noise = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 40)))  # no NUL: stays "text"
+    return [
+        data[:cut],
+        data[:spot] + noise + data[spot:],
+        data[:spot] + b"{" + data[spot:],
+        data[:spot] + b"\n#endif\n" + data[spot:] + b"\n#if PY_VERSION_HEX >= \n",
+        data.replace(b"\n", b"\r\n"),
+        b"\xef\xbb\xbf" + data[: len(data) // 2].replace(b"(", b""),
+    ]
+
+
+def test_mangled_fixtures_never_crash_a_rule(tmp_path: Path) -> None:
+    assert len(SOURCES) > 40
+    rng = random.Random(20261127)
+    for index, source in enumerate(SOURCES):
+        for variant, data in enumerate(mangle(source.read_bytes(), rng)):
+            folder = tmp_path / f"{index}-{variant}"
+            folder.mkdir()
+            (folder / source.name).write_bytes(data)
+        # Siblings give the project-level rules (FT104/FT106/FT107/FT108) something to combine.
+    settings = Settings(root=tmp_path, respect_gitignore=False, cache=False, scan_generated=True)
+    result = scan([tmp_path], settings, jobs=2)
+    internal = [d.render() for d in result.diagnostics if d.is_error]
+    assert internal == []
+    assert len(result.files) > 200 and len(result.findings) > 100  # and the scan really analysed them
