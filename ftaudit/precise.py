@@ -15,11 +15,17 @@ import json
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ftaudit.findings import Diagnostic, DiagnosticKind
 from ftaudit.target import Target
+
+if TYPE_CHECKING:
+    from ftaudit.config import Settings
 
 BUILD_DIRS = ("", "build", "builddir", "_build", "cmake-build-debug", "cmake-build-release", "out")
 _DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "-MD", "-MMD", "--serialize-diagnostics"}
@@ -195,3 +201,49 @@ def preprocess(path: Path, data: bytes, config: PreciseConfig, language: str) ->
 def matches_target(result: Preprocessed, target: Target) -> bool:
     """Skipped ranges answer for the build they came from; trust them only for that target."""
     return result.python == target.version and result.free_threaded == target.free_threaded
+
+
+def configure(settings: Settings, paths: Iterable[Path]) -> tuple[PreciseConfig | None, list[Diagnostic]]:
+    """Precise mode's flags (and what to tell the user about them), or None when it is off or unusable."""
+    if settings.engine != "libclang":
+        return None, []
+    def note(message: str) -> Diagnostic:
+        return Diagnostic("", DiagnosticKind.PRECISE, message)
+
+    reason = available()
+    if reason is not None:
+        return None, [note(f"--engine libclang is unavailable ({reason}); #if guards are evaluated by tree-sitter")]
+    first = next(iter(paths), Path("."))
+    start = (first if first.is_dir() else first.parent).resolve()
+    database = find_database(start, settings.build_path)
+    try:
+        commands = load_database(database) if database is not None else {}
+    except PreciseUnavailable as exc:
+        return None, [note(str(exc))]
+    include = settings.python.include_dir if settings.python is not None and settings.python.include_dir else None
+    if include is None:
+        import sysconfig
+
+        include = sysconfig.get_paths().get("include")
+    fallback = fallback_flags(str(include) if include else None, settings.target)
+    notes = [] if database is not None else [note(
+        "no compile_commands.json found (meson and CMake write one; `bear -- pip install -e .` does for "
+        f"setuptools): files are preprocessed with guessed flags ({' '.join(fallback)})")]
+    return PreciseConfig(commands, fallback, str(database) if database else None), notes
+
+
+def summary(states: list[str], target: Target) -> list[Diagnostic]:
+    """One line when the preprocessor ran for another CPython than the target (then its ranges are
+    not used and tree-sitter evaluates the guards), or failed; silence when every guard was exact."""
+    other = sorted({s.split("preprocessed for ", 1)[1] for s in states
+                    if s.startswith("mismatch") and "unknown" not in s})
+    failed = [s.split(": ", 1)[1] for s in states if s.startswith("failed")]
+    parts = []
+    if other:
+        count = sum(1 for s in states if s.startswith("mismatch") and "unknown" not in s)
+        parts.append(f"{count} file{'s were' if count != 1 else ' was'} preprocessed for CPython {', '.join(other)}, "
+                     f"not the target {target.label}: pass --python with the target interpreter (or use a matching "
+                     "build's compile_commands.json); their guards were evaluated without libclang")
+    if failed:
+        parts.append(f"{len(failed)} file{'s' if len(failed) != 1 else ''} could not be preprocessed ({failed[0]})")
+    return [Diagnostic("", DiagnosticKind.PRECISE, "; ".join(parts))] if parts else []
