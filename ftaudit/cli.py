@@ -81,6 +81,8 @@ def _fail(message: str) -> None:
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that may change behaviour.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when --fix changed anything.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add a suppression comment (// NOLINT(...) or # noqa: ...) to every line with findings.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), help="Output format [default: full].")
 @click.option("-o", "--output-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the output to this file instead of stdout.")
@@ -124,7 +126,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          python: str | None,
          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
          per_file_ignores: tuple[str, ...], min_severity: str | None, fail_on: str | None, exit_zero: bool,
-         fix: bool, unsafe_fixes: bool, show_diff: bool, exit_non_zero_on_fix: bool,
+         fix: bool, unsafe_fixes: bool, show_diff: bool, exit_non_zero_on_fix: bool, add_noqa: bool,
          output_format: str | None, output_file: Path | None, json_output: Path | None, sarif_output: Path | None,
          sarif_category: str | None, html_output: Path | None, baseline_path: Path | None,
          write_baseline: Path | None, statistics: bool,
@@ -196,6 +198,16 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         context = context_roots([p for p in targets if p.exists()], settings.root)
     result = run_scan(targets, settings, jobs=jobs, context_paths=context)
     fixed = 0
+    if add_noqa:
+        from ftaudit.add_noqa import add_noqa as write_suppressions
+
+        added = write_suppressions(result.findings)
+        if not silent:
+            lines = f"{added.skipped} line{'s' if added.skipped != 1 else ''}"
+            note = f" ({lines} could not take a comment)" if added.skipped else ""
+            click.echo(f"Added {added.added} suppression comment{'s' if added.added != 1 else ''} in {added.files} "
+                       f"file{'s' if added.files != 1 else ''}{note}.", err=True)
+        sys.exit(EXIT_ERROR if result.has_internal_error else EXIT_CLEAN)
     if show_diff:
         sys.exit(_show_diff(result, unsafe_fixes, silent))
     if fix:

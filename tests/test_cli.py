@@ -190,3 +190,25 @@ def test_fix_diff_and_unsafe_fixes(tmp_path: Path) -> None:
     assert "Fixed 1 finding in 1 file." in fixed.stderr
     assert fixed.exit_code == 1  # clean now, but something was fixed
     assert run(base, tmp_path).exit_code == 0
+
+
+def test_add_noqa_writes_comments_that_silence_every_finding(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "m.c": "void f(void) {\n    forbidden_write(1);\n    forbidden_write(2);  // NOLINT(XMP999)\n}\n",
+        "frame.c": "#include <Python.h>\n#define CODE_OF(f) \\\n    ((PyFrameObject *)(f))->f_code + \\\n    0\n",
+        "p.py": 'danger()\nx = 1  # noqa: E501\ndanger(); y = 2  # noqa: E731\ndanger("""\ntext\n""")\n',
+    })
+    base = ["scan", ".", "--isolated", "--no-cache", "--select", "XMP101,XMP201,FT401"]
+    result = run([*base, "--add-noqa"], tmp_path)
+    assert result.exit_code == 0
+    assert "Added 5 suppression comments in 3 files (1 line could not take a comment)." in result.stderr
+    assert (tmp_path / "m.c").read_text() == (
+        "void f(void) {\n    forbidden_write(1);  // NOLINT(XMP101)\n"
+        "    forbidden_write(2);  // NOLINT(XMP999, XMP101)\n}\n")
+    # Inside a macro, a line comment would swallow the continuation backslash.
+    assert "((PyFrameObject *)(f))->f_code + /* NOLINT(FT401) */ \\\n" in (tmp_path / "frame.c").read_text()
+    assert (tmp_path / "p.py").read_text().splitlines()[:3] == [
+        "danger()  # noqa: XMP201", "x = 1  # noqa: E501", "danger(); y = 2  # noqa: E731, XMP201"]
+    # What is left is the call whose line ends inside a string literal.
+    after = run([*base, "--output-format", "concise", "-q"], tmp_path)
+    assert after.stdout == "p.py:4:1: XMP201 danger() called\n"
