@@ -180,6 +180,12 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
                 summary = rule.summarize(ctx)
                 if summary is not None:
                     result.summaries[code] = summary
+        except RecursionError:
+            # Pathological input (thousands of nested blocks), not a rule bug: say so and go on.
+            result.diagnostics.append(Diagnostic(
+                source.display, DiagnosticKind.TOO_COMPLEX,
+                "nested too deeply to analyse; this rule skipped the file", rule=code,
+            ))
         except Exception as exc:  # a rule bug must not lose the other rules' findings
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             result.diagnostics.append(Diagnostic(

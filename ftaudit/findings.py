@@ -95,6 +95,7 @@ class DiagnosticKind(enum.Enum):
     TOO_LARGE = "too-large"
     ENCODING = "encoding"
     SYNTAX = "syntax"
+    TOO_COMPLEX = "too-complex"  # nesting deeper than an analysis can follow: that analysis skips the file
     CONFIG = "config"
     INTERNAL = "internal-error"
     PRECISE = "precise-mode"  # how the libclang engine could (not) settle this scan's guards

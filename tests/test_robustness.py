@@ -46,3 +46,16 @@ def test_mangled_fixtures_never_crash_a_rule(tmp_path: Path) -> None:
     internal = [d.render() for d in result.diagnostics if d.is_error]
     assert internal == []
     assert len(result.files) > 200 and len(result.findings) > 100  # and the scan really analysed them
+
+
+def test_pathological_nesting_is_a_diagnostic_not_an_internal_error(tmp_path: Path) -> None:
+    depth = 3000
+    (tmp_path / "deep.c").write_text(
+        "static long n;\nint f(void) {" + "{" * depth + "n++;" + "}" * depth + "return 0; }\n"
+        "static PyMethodDef m[] = {{\"f\", f, METH_NOARGS, NULL}, {NULL}};\n")
+    (tmp_path / "deep.py").write_text("y = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = scan([tmp_path], Settings(root=tmp_path, cache=False), jobs=1)
+    assert [d.render() for d in result.diagnostics if d.is_error] == []
+    kinds = {(Path(d.path).name, d.kind.value) for d in result.diagnostics}
+    assert ("deep.py", "syntax") in kinds
+    assert ("deep.c", "too-complex") in kinds
