@@ -117,6 +117,8 @@ def _fail(message: str) -> None:
               help="Folder (or file) of compile_commands.json for --engine libclang [default: searched].")
 @click.option("--scan-generated", is_flag=True,
               help="Also analyse files whose header says they are generated (Cython's C output, f2c, @generated).")
+@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False),
+              help="With PATH '-': the file the text on standard input stands for (editors pass unsaved buffers).")
 @click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing cached results.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to keep cached results [default: .ftaudit_cache beside the configuration].")
@@ -132,7 +134,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
-         engine: str | None, build_path: Path | None, scan_generated: bool, no_cache: bool,
+         engine: str | None, build_path: Path | None, scan_generated: bool, stdin_filename: Path | None,
+         no_cache: bool,
          cache_dir: Path | None, show_settings: bool,
          show_files: bool) -> None:
     """Scan PATHS (default: the current folder) and report findings."""
@@ -140,6 +143,14 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     from ftaudit.registry import load_registry
 
     started = time.perf_counter()
+    stdin: tuple[Path, bytes] | None = None
+    if [str(p) for p in paths] == ["-"]:
+        if stdin_filename is None:
+            raise click.UsageError("reading from standard input (PATH '-') needs --stdin-filename")
+        if fix or show_diff or add_noqa:
+            raise click.UsageError("--fix, --diff and --add-noqa change files: they do not take standard input")
+        stdin = (stdin_filename, click.get_binary_stream("stdin").read())
+        paths = (stdin_filename,)
     targets = list(paths) or [Path(".")]
     overrides: dict[str, Any] = {}
     for key, value in (("select", _split(select)), ("extend-select", _split(extend_select)),
@@ -192,11 +203,12 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         return
 
     context = []
-    if all(p.is_file() for p in targets if p.exists()):
+    if stdin is not None or all(p.is_file() for p in targets if p.exists()):
         from ftaudit.discover import context_roots
 
-        context = context_roots([p for p in targets if p.exists()], settings.root)
-    result = run_scan(targets, settings, jobs=jobs, context_paths=context)
+        context = context_roots([p.resolve() for p in targets if p.exists() or stdin is not None],
+                                settings.root)
+    result = run_scan(targets, settings, jobs=jobs, context_paths=context, stdin=stdin)
     fixed = 0
     if add_noqa:
         from ftaudit.add_noqa import add_noqa as write_suppressions

@@ -24,6 +24,7 @@ class FoundFile:
     display: str  # POSIX, relative to the working directory when inside it
     language: Language
     size: int
+    content: bytes | None = None  # given on standard input (an editor's unsaved buffer): not read from disk
 
 
 @dataclass

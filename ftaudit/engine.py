@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from ftaudit import cache
 from ftaudit.config import Settings, requires_python, target_from_requires_python
 from ftaudit.context import FileContext, ProjectContext
-from ftaudit.discover import FoundFile, PatternSet, discover
+from ftaudit.discover import Discovery, FoundFile, PatternSet, discover
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
-from ftaudit.source import Language, SourceFile, generated_marker, is_template
+from ftaudit.source import Language, SourceFile, generated_marker, is_template, language_for
 from ftaudit.statements import multiline_statements
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
@@ -126,7 +126,7 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult) -> SourceF
              "limit (max-file-size-kb); skipped")
         return None
     try:
-        data = found.path.read_bytes()
+        data = found.content if found.content is not None else found.path.read_bytes()
     except OSError as exc:
         skip(DiagnosticKind.UNREADABLE, f"cannot read: {exc.strerror or exc}; skipped")
         return None
@@ -267,13 +267,20 @@ def _ignored_for(found: FoundFile, root: Path, table: list[tuple[PatternSet, lis
 
 
 def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
-         context_paths: Iterable[Path] = ()) -> ScanResult:
-    """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context."""
+         context_paths: Iterable[Path] = (), stdin: tuple[Path, bytes] | None = None) -> ScanResult:
+    """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context.
+
+    ``stdin`` is (the path the text stands for, its bytes): analysed instead of ``paths``, in place
+    of that file on disk (an editor's unsaved buffer).
+    """
     paths = list(paths)
     rules = enabled_rules(settings)
     exclude = [*settings.exclude, *settings.extend_exclude]
-    found = discover(list(paths), root=settings.root, exclude=exclude,
-                     respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
+    if stdin is not None:
+        found = Discovery([stdin_file(*stdin)], [])
+    else:
+        found = discover(list(paths), root=settings.root, exclude=exclude,
+                         respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
     focus = {f.display for f in found.files if not is_template(f.path)}
     files = list(found.files)
     project_rules = [code for code, cls in rules.items() if cls.project_level]
@@ -347,6 +354,15 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         summaries={code: {p: r.summaries[code] for p, r in by_path.items() if p in focus and code in r.summaries}
                    for code in project_rules},
     )
+
+
+def stdin_file(path: Path, data: bytes) -> FoundFile:
+    """The FoundFile for text given on standard input as the contents of ``path``."""
+    from ftaudit.discover import display_path
+
+    resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    language = language_for(resolved) or Language.PYTHON
+    return FoundFile(resolved, display_path(resolved, Path.cwd()), language, len(data), data)
 
 
 class _MinimumVersions:

@@ -212,3 +212,26 @@ def test_add_noqa_writes_comments_that_silence_every_finding(tmp_path: Path) -> 
     # What is left is the call whose line ends inside a string literal.
     after = run([*base, "--output-format", "concise", "-q"], tmp_path)
     assert after.stdout == "p.py:4:1: XMP201 danger() called\n"
+
+
+def test_standard_input_stands_for_a_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ftaudit.cli import main
+
+    write_tree(tmp_path, {"pkg/m.py": "safe()\n"})  # on disk the file is clean; the editor buffer is not
+    runner = CliRunner()
+    import os
+
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = runner.invoke(main, ["scan", "-", "--stdin-filename", "pkg/m.py", "--isolated", "--select",
+                                      "XMP201", "--output-format", "concise", "-q"], input="x = 1\ndanger()\n")
+        missing = runner.invoke(main, ["scan", "-", "--isolated"], input="danger()\n")
+        refused = runner.invoke(main, ["scan", "-", "--stdin-filename", "a.py", "--fix"], input="danger()\n")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 1 and result.stdout == "pkg/m.py:2:1: XMP201 danger() called\n"
+    assert missing.exit_code == 2 and "needs --stdin-filename" in missing.output
+    assert refused.exit_code == 2
