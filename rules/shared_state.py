@@ -214,6 +214,20 @@ class RacyLazyInit(RunTimeRule):
             "}\n"
             "static PyMethodDef methods[] = {{\"get\", get, METH_NOARGS, NULL}, {NULL}};\n",
         ),
+        Example(
+            "static PyObject *cache = NULL;\n"
+            "static PyObject *get(PyObject *self, PyObject *args) {\n"
+            "    if (cache == NULL) {\n"
+            "        PyObject *fresh = PyDict_New(), *expected = NULL;\n"
+            "        if (!_Py_atomic_compare_exchange_ptr(&cache, &expected, fresh)) {\n"
+            "            Py_DECREF(fresh);  /* another thread published first */\n"
+            "        }\n"
+            "    }\n"
+            "    return Py_XNewRef(cache);\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"get\", get, METH_NOARGS, NULL}, {NULL}};\n",
+            title="Publishing with an atomic compare-exchange and discarding the loser",
+        ),
     )
 
     def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
