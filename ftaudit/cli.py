@@ -149,7 +149,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             raise click.UsageError("reading from standard input (PATH '-') needs --stdin-filename")
         if fix or show_diff or add_noqa:
             raise click.UsageError("--fix, --diff and --add-noqa change files: they do not take standard input")
-        stdin = (stdin_filename, click.get_binary_stream("stdin").read())
+        stdin = (stdin_filename, sys.stdin.buffer.read())
         paths = (stdin_filename,)
     targets = list(paths) or [Path(".")]
     overrides: dict[str, Any] = {}
