@@ -211,13 +211,30 @@ class LockAnalysis:
         self.target = target
         self.defines = defines
         self.macro_locks: dict[str, tuple[str, str, str | None]] = {}
+        # Same-file helpers that take or drop a lock for their caller (`enter_table_lock()`):
+        # name -> (op, kind, lock expression); found by a first pass, used by the second.
+        self.wrappers: dict[str, tuple[str, str, str | None]] = {}
+        self.exit_states: dict[str, LockState] = {}
+        self.unmatched_releases: dict[str, list[tuple[str, str]]] = {}
         self.states: dict[int, LockState] = {}
         self.critical_sections: list[CriticalSectionRegion] = []
         self.stray_critical_section_ends: list[Node] = []
         self.allow_threads_regions: list[AllowThreadsRegion] = []
 
     def run(self, function: str, body: Node) -> None:
-        _Walk(self, function, body).run()
+        self.exit_states[function] = _Walk(self, function, body).run() or EMPTY_STATE
+
+    def find_wrappers(self) -> dict[str, tuple[str, str, str | None]]:
+        """Functions that end holding a lock they took, or that release one they did not take."""
+        found: dict[str, tuple[str, str, str | None]] = {}
+        for function, state in self.exit_states.items():
+            held = [lock for lock in state.locks if lock.kind not in ("critical_section", "scoped")]
+            if held:
+                found[function] = ("acquire", held[-1].kind, held[-1].expr)
+        for function, releases in self.unmatched_releases.items():
+            if function not in found and releases:
+                found[function] = ("release", releases[0][0], releases[0][1])
+        return found
 
     def state_at(self, node: Node) -> LockState:
         current: Node | None = node
@@ -238,6 +255,20 @@ def _meet(states: Iterable[LockState | None]) -> LockState | None:
         return first
     locks = tuple(lock for lock in first.locks if all(lock in state.locks for state in live[1:]))
     return LockState(locks, all(state.allow_threads for state in live))
+
+
+def _meet_alternatives(outs: list[LockState | None], entry: LockState) -> LockState | None:
+    """Join of `#if`/`#else` alternatives: exactly one of them is compiled, so when every one takes
+    a new lock (`pthread_mutex_lock` on POSIX, `EnterCriticalSection` on Windows), a lock is held
+    after them whichever it is; otherwise the ordinary meet."""
+    met = _meet(outs)
+    live = [out for out in outs if out is not None]
+    if met is None or not live or len(live) < 2:
+        return met
+    added = [[lock for lock in out.locks if lock not in entry.locks and lock not in met.locks] for out in live]
+    if all(added):
+        return replace(met, locks=(*met.locks, added[0][-1]))
+    return met
 
 
 @dataclass(slots=True)
@@ -269,8 +300,9 @@ class _Walk:
         self.open_sections: dict[int, CriticalSectionRegion] = {}
         self.deferred_guards: dict[str, str] = {}  # unique_lock variable -> mutex
 
-    def run(self) -> None:
-        self.statement(self.body, EMPTY_STATE)
+    def run(self) -> LockState | None:
+        """The state when the body falls through its end (None: it never does)."""
+        return self.statement(self.body, EMPTY_STATE)
 
     # -- statements -------------------------------------------------------------------------------
     def sequence(self, children: Iterable[Node], state: LockState | None) -> LockState | None:
@@ -450,7 +482,7 @@ class _Walk:
             outs.append(state)
         if not outs:
             return state
-        return _meet(outs)
+        return _meet_alternatives(outs, state)
 
     # -- events -----------------------------------------------------------------------------------
     def simple(self, node: Node, state: LockState) -> LockState | None:
@@ -500,6 +532,11 @@ class _Walk:
             return self.release(state, RELEASE[name], first)
         if name in self.a.macro_locks:
             return self.macro_lock(name, first, call, state)
+        if name in self.a.wrappers and name != self.function:
+            op, kind, expr = self.a.wrappers[name]
+            if op == "acquire":
+                return replace(state, locks=(*state.locks, HeldLock(kind, expr or name, call.start_byte)))
+            return self.release(state, kind, expr or "")
         guessed = guessed_lock_op(name)
         if guessed == "acquire" and first:
             return replace(state, locks=(*state.locks, HeldLock("macro", first, call.start_byte)))
@@ -600,8 +637,10 @@ class _Walk:
         for index in range(len(locks) - 1, -1, -1):
             if locks[index].kind == kind:
                 del locks[index]
-                break
-        return replace(state, locks=tuple(locks))
+                return replace(state, locks=tuple(locks))
+        # Nothing of that kind is held here: this function releases its caller's lock.
+        self.a.unmatched_releases.setdefault(self.function, []).append((kind, expr))
+        return state
 
     def begin_section(
         self,

@@ -847,6 +847,15 @@ class CUnit:
         for function in self.function_list:
             if function.body is not None:
                 analysis.run(function.name, function.body)
+        wrappers = analysis.find_wrappers()
+        if wrappers:  # a second pass in which calling such a helper takes (or drops) its lock
+            second = LockAnalysis(self.normalised.events, self.guard_index, self.target,
+                                  self.defines_for(self.target))
+            second.macro_locks, second.wrappers = analysis.macro_locks, wrappers
+            for function in self.function_list:
+                if function.body is not None:
+                    second.run(function.name, function.body)
+            analysis = second
         return analysis
 
     def lock_state(self, node: Node) -> LockState:

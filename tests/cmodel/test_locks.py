@@ -363,3 +363,29 @@ def test_trashcan_block_is_not_a_detached_region(unit) -> None:
     """)
     assert u.allow_threads_regions == []
     assert u.lock_state(node_at(u, "PyObject_ClearWeakRefs")).allow_threads is False
+
+
+def test_same_file_lock_helpers_and_platform_alternatives(unit) -> None:
+    u = unit("""
+        static pthread_mutex_t table_lock;
+        static long n;
+        static void lock_table(void) {
+        #ifndef _WIN32
+            pthread_mutex_lock(&table_lock);
+        #else
+            EnterCriticalSection(&table_cs);
+        #endif
+        }
+        static void unlock_table(void) {
+            pthread_mutex_unlock(&table_lock);
+        }
+        static int f(void) {
+            lock_table();
+            n = 1;
+            unlock_table();
+            n = 2;
+            return 0;
+        }
+    """)
+    assert u.lock_state(node_at(u, "n = 1")).locked
+    assert not u.lock_state(node_at(u, "n = 2")).locked
