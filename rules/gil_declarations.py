@@ -21,7 +21,6 @@ C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
 MODULE_DOCS = "https://docs.python.org/3/c-api/module.html#c.Py_mod_gil"
 SETGIL_DOCS = "https://docs.python.org/3/c-api/module.html#c.PyUnstable_Module_SetGIL"
-_SENTINELS = {"0", "NULL", "nullptr", "0x0", "(0)"}
 
 
 def multi_phase_defs(unit: CUnit) -> list:
@@ -55,44 +54,8 @@ def _insert_before_line(ctx: FileContext, offset: int, lines: list[str]) -> Edit
     return Edit("".join(line + "\n" for line in lines), position, position)
 
 
-def _find(node, node_type: str):
-    """First descendant (pre-order) of a type, without recursion limits."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.type == node_type:
-            return current
-        stack.extend(reversed(current.named_children))
-    return None
-
-
-def declared_name_node(declaration, name: str):
-    """The identifier that a declaration declares (a short anchor instead of the whole initializer)."""
-    stack = [declaration]
-    while stack:
-        current = stack.pop()
-        if current.type == "identifier" and current.text == name.encode():
-            return current
-        if current.type != "initializer_list":
-            stack.extend(reversed(current.named_children))
-    return declaration
-
-
-def _sentinel(ctx: FileContext, declaration):
-    """The `{0, NULL}` entry that ends a slot array, where a new slot must go before."""
-    outer = _find(declaration, "initializer_list")
-    if outer is None:
-        return None
-    entries = [c for c in outer.named_children if c.type == "initializer_list"]
-    if not entries:
-        return None
-    first = entries[-1].named_children[0] if entries[-1].named_children else None
-    return entries[-1] if first is not None and ctx.c_unit.text(first).strip() in _SENTINELS else None
-
-
 def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
-    slots = module_def.slots
-    sentinel = _sentinel(ctx, slots.node) if slots is not None else None
+    sentinel = module_def.slots.sentinel if module_def.slots is not None else None
     if sentinel is None:
         return None
     indent = _indent_of(ctx, sentinel.start_byte)
@@ -191,8 +154,8 @@ class MissingGilSlot(Rule):
             if dead:
                 why_dead = (f" (the one at line {dead[0].line} is not compiled for {ctx.target.label}: "
                             f"{' && '.join(g.condition for g in dead[0].guards) or 'excluded'})")
-            declaration = module_def.slots.node if module_def.slots is not None else module_def.node
-            anchor = declared_name_node(declaration, module_def.slots.name if module_def.slots else module_def.name)
+            declared = module_def.slots if module_def.slots is not None else module_def
+            anchor = declared.name_node or declared.node
             # With a slot already present under the wrong guard, a second one would be a duplicate slot
             # (CPython refuses the module): the fix is to change that guard, which is not mechanical.
             fix = None if dead else _slot_fix(ctx, module_def)

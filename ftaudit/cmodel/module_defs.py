@@ -105,6 +105,8 @@ class SlotArray:
     entries: list[SlotEntry]
     terminated: bool  # ends with {0, NULL}
     line: int
+    name_node: Node | None = None  # the declared identifier (a short anchor for findings)
+    sentinel: Node | None = None  # the `{0, NULL}` entry, before which a new slot goes
 
     def find(self, slot: str) -> list[SlotEntry]:
         return [entry for entry in self.entries if entry.slot == slot]
@@ -124,6 +126,7 @@ class ModuleDef:
     slots: SlotArray | None
     line: int
     guards: tuple[Guard, ...] = ()
+    name_node: Node | None = None  # the declared identifier
 
     @property
     def methods_name(self) -> str | None:
@@ -169,11 +172,12 @@ class BindingModule:
 
 def read_slot_entries(
     init: Node | None, guards_at: Callable[[int], tuple[Guard, ...]], target: Target
-) -> tuple[list[SlotEntry], bool]:
+) -> tuple[list[SlotEntry], Node | None]:
+    """The entries of a slot array's initializer, and its `{0, NULL}` sentinel (None: unterminated)."""
     entries: list[SlotEntry] = []
-    terminated = False
+    sentinel: Node | None = None
     if init is None or init.type != "initializer_list":
-        return entries, terminated
+        return entries, sentinel
     for element in named(init):
         if element.type != "initializer_list":
             continue
@@ -181,12 +185,12 @@ def read_slot_entries(
         slot = flat(values.get("slot"))
         value = flat(values.get("value")) if "value" in values else ""
         if slot in ("0", "") and value in ("", *_NULLS):
-            terminated = True
+            sentinel = element
             continue
         entries.append(
             SlotEntry(slot, value, element, guards_at(element.start_byte), target, values.get("value"))
         )
-    return entries, terminated
+    return entries, sentinel
 
 
 def string_value(node: Node | None) -> str | None:

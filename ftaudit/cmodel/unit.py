@@ -680,13 +680,14 @@ class CUnit:
                 or not variable.is_array
             ):
                 continue
-            entries, terminated = read_slot_entries(variable.initializer, self.guards_at, self.target)
+            entries, sentinel = read_slot_entries(variable.initializer, self.guards_at, self.target)
             for entry in entries:
                 entry.defines = self.defines
             # A forward declaration (`static PyModuleDef_Slot slots[];`) yields to the definition.
             if variable.name not in arrays or variable.initializer is not None:
                 arrays[variable.name] = SlotArray(
-                    variable.name, variable.declaration, entries, terminated, variable.line
+                    variable.name, variable.declaration, entries, sentinel is not None, variable.line,
+                    variable.node, sentinel
                 )
         return arrays
 
@@ -715,6 +716,7 @@ class CUnit:
                     self.slot_arrays.get(slots_name) if slots_name else None,
                     variable.line,
                     variable.guards,
+                    variable.node,
                 )
             )
         return found

@@ -216,3 +216,18 @@ def test_positional_initializer_skips_branches_not_compiled_for_the_target(unit)
     assert module_def.m_size == "sizeof(state_t)"
     assert module_def.slots_name == "module_slots"
     assert module_def.slots is not None and module_def.slots.name == "module_slots"
+
+
+def test_slot_array_exposes_its_name_and_sentinel(unit) -> None:
+    u = unit("""
+        static PyModuleDef_Slot slots[] = {
+            {Py_mod_exec, module_exec},
+            {0, NULL},
+        };
+        static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, .m_name = "m", .m_slots = slots};
+    """)
+    [module_def] = u.module_defs
+    assert u.text(module_def.name_node) == "mod"
+    assert u.text(module_def.slots.name_node) == "slots"
+    assert u.text(module_def.slots.sentinel) == "{0, NULL}"
+    assert module_def.slots.terminated
