@@ -436,3 +436,15 @@ def parse_rust_pymodules(text: str | bytes) -> list[RustPyModule]:
             )
         )
     return found
+
+
+_GIL_USED_FALSE_CALL = re.compile(r"\.gil_used\s*\(\s*false\s*\)")
+
+
+def declares_gil_not_used_by_call(text: str | bytes) -> bool:
+    """A `module.gil_used(false)` call outside comments (PyO3's declaration for modules built by hand)."""
+    try:
+        source = _strip_rust_comments(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    except Exception:
+        return False
+    return bool(_GIL_USED_FALSE_CALL.search(source))
