@@ -45,7 +45,7 @@ class RunTimeRule(Rule):
                 ctx.keep_lines(start.line, end.line)
                 pending.append({"start": (start.line, start.column), "end": (end.line, end.column),
                                 "message": message, "help": help_text, "roots": sorted(roots)})
-        return {"reach": state.reach.summary() if state.reach else None, "pending": pending}
+        return {"reach": state.reach.summary if state.reach else None, "pending": pending}
 
     def check_project(self, project: ProjectContext) -> None:
         reach = {path: s["reach"] for path, s in project.summaries.items() if s.get("reach")}

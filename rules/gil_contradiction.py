@@ -187,7 +187,7 @@ class GilDeclarationContradicted(Rule):
         # Always summarised: a file with nothing to report may still be the one whose init code
         # calls another file's exported helper, which the project pass must know.
         return {"kind": "c", "declarations": declarations, "racy": entries,
-                "reach": state.reach.summary() if state.reach else None}
+                "reach": state.reach.summary if state.reach else None}
 
     def check_project(self, project: ProjectContext) -> None:
         summaries = project.summaries

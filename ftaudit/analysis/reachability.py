@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ftaudit.cmodel import CUnit
@@ -96,8 +97,10 @@ class FileReach:
             return Reach(True, frozenset())
         return Reach(False, frozenset(r for r, names in self._reach.items() if function in names))
 
+    @cached_property
     def summary(self) -> dict[str, Any]:
-        """What the project pass needs to decide which exported functions run at run time."""
+        """What the project pass needs to decide which exported functions run at run time (computed
+        once per file, however many rules carry it to the project pass)."""
         unit = self.unit
         defined = set(unit.functions)
 

@@ -158,7 +158,7 @@ class _Collector:
         name = _callee_name(unit, node)
         args_node = node.child_by_field_name("arguments")
         args = list(args_node.named_children) if args_node is not None else []
-        if _is_atomic(unit, node, name, function):
+        if _is_atomic(unit, node):
             return True  # an atomic operation on its operands: not a race
         if name in WRITING_MACROS and args:
             self.add(args[0], node, function, "macro")
@@ -183,7 +183,7 @@ def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> boo
     return name.endswith(("_r", "_s")) and index == count - 1
 
 
-def _is_atomic(unit: CUnit, node: Node, name: str, function: str) -> bool:
+def _is_atomic(unit: CUnit, node: Node) -> bool:
     atomic = unit.__dict__.get("_ftaudit_atomic_calls")
     if atomic is None:
         atomic = unit.__dict__["_ftaudit_atomic_calls"] = {
@@ -226,7 +226,7 @@ def _inside_atomic(unit: CUnit, node: Node) -> bool:
     """A call nested in the arguments of an atomic operation belongs to that operation."""
     parent = node.parent
     while parent is not None and parent.type not in ("expression_statement", "compound_statement"):
-        if parent.type == "call_expression" and _is_atomic(unit, parent, "", ""):
+        if parent.type == "call_expression" and _is_atomic(unit, parent):
             return True
         parent = parent.parent
     return False
