@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from ftaudit.config import Settings
 
 BUILD_DIRS = ("", "build", "builddir", "_build", "cmake-build-debug", "cmake-build-release", "out")
-_DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "-MD", "-MMD", "--serialize-diagnostics"}
-_DROP = {"-c", "-M", "-MM", "-MP", "-MG", "-fcolor-diagnostics", "-fdiagnostics-color=always"}
+_DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "--serialize-diagnostics"}
+_DROP = {"-c", "-M", "-MM", "-MD", "-MMD", "-MP", "-MG", "-fcolor-diagnostics", "-fdiagnostics-color=always"}
 
 
 class PreciseUnavailable(Exception):
@@ -79,23 +79,37 @@ def load_database(path: Path) -> dict[str, tuple[str, ...]]:
     return commands
 
 
+_INCLUDE_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter")
+
+
 def _clean(args: list[str], directory: Path, source: Path) -> list[str]:
+    """Compiler arguments libclang can use from any folder: no output or dependency-file options, no
+    source file, and include folders made absolute (the database's paths are relative to its entry's
+    `directory`, libclang's to ftaudit's working folder)."""
     out: list[str] = []
+    pending: str | None = None  # an include flag whose folder is the next argument
     skip = False
     for arg in args:
         if skip:
             skip = False
-            continue
-        if arg in _DROP_WITH_VALUE:
+        elif pending is not None:
+            out += [pending, _absolute(arg, directory)]
+            pending = None
+        elif arg in _DROP_WITH_VALUE:
             skip = True
+        elif arg in _INCLUDE_FLAGS:
+            pending = arg
+        elif arg in _DROP or (not arg.startswith("-") and (directory / arg).resolve() == source):
             continue
-        if arg in _DROP or (not arg.startswith("-") and (directory / arg).resolve() == source):
-            continue
-        if arg.startswith(("-I", "-isystem")) and len(arg) > 2 and not arg.startswith("-isystem"):
-            include = Path(arg[2:])
-            arg = "-I" + str(include if include.is_absolute() else directory / include)
-        out.append(arg)
+        else:
+            flag = next((f for f in _INCLUDE_FLAGS if arg.startswith(f) and len(arg) > len(f)), None)
+            out.append(flag + _absolute(arg[len(flag):], directory) if flag else arg)
     return out
+
+
+def _absolute(folder: str, directory: Path) -> str:
+    path = Path(folder)
+    return str(path if path.is_absolute() else directory / path)
 
 
 def fallback_flags(include_dir: str | None, target: Target) -> tuple[str, ...]:

@@ -86,3 +86,14 @@ def test_without_a_database_the_guessed_flags_are_announced(tmp_path: Path) -> N
     result = scan(tmp_path, "--engine", "libclang")
     assert "no compile_commands.json found" in result.stderr and "guessed flags" in result.stderr
     assert rows(result) == []
+
+
+def test_database_arguments_are_usable_from_any_folder(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    build.mkdir()
+    source = tmp_path / "src" / "mod.c"
+    database = [{"directory": str(build), "file": "../src/mod.c",
+                 "command": "cc -Iinclude -isystem ../vendor -I /abs -DX=1 -MD -MF mod.d -c ../src/mod.c -o mod.o"}]
+    (build / "compile_commands.json").write_text(json.dumps(database))
+    args = precise.load_database(build / "compile_commands.json")[str(source.resolve())]
+    assert args == (f"-I{build / 'include'}", "-isystem", str(build / "../vendor"), "-I", "/abs", "-DX=1")
