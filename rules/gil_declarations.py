@@ -422,12 +422,14 @@ class UnguardedGilDeclaration(Rule):
                     if entry.compiled(oldest) is Tri.YES:
                         ctx.report(entry.node, f"`Py_mod_gil` is compiled for CPython {oldest.label}, which does "
                                    f"not define it (the project supports {_minimum_label(target)})",
-                                   help=f"Wrap the slot in `{SLOT_GUARD}` … `#endif`.")
+                                   help=f"Wrap the slot in `{SLOT_GUARD}` … `#endif`.",
+                                   subject=module_def.m_name or module_def.name)
         gil_build = Target(version=max(target.minimum or target.version, (3, 13)), free_threaded=False)
         for call in unit.set_gil_calls:
             if unit.compiled(call.node, gil_build) is Tri.YES:
+                module = next((i.module_name for i in unit.module_inits if call in i.set_gil_calls), "")
                 ctx.report(call.node, "`PyUnstable_Module_SetGIL` is called in builds with the GIL, where it is "
-                           "not declared", help=f"Wrap the call in `{SET_GIL_GUARD}` … `#endif`.")
+                           "not declared", help=f"Wrap the call in `{SET_GIL_GUARD}` … `#endif`.", subject=module)
 
 
 def _whole_line(ctx: FileContext, line: int) -> tuple[Position, Position]:

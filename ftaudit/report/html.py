@@ -196,17 +196,13 @@ def _diff(finding: Finding, lines: dict[int, str]) -> list[DiffLine]:
     return out
 
 
-def _module_name(message: str, path: str) -> str:
-    match = re.search(r"[Mm]odule `([^`]+)`", message)
-    return match.group(1) if match else PurePosixPath(path).name
-
-
 def verdicts(result: ScanResult, anchors: dict[int, str]) -> list[Verdict]:
     """Readiness per module, from the findings and FT108's per-file declarations (no re-analysis)."""
     out: dict[tuple[str, str], Verdict] = {}
     for finding in result.findings:
         anchor = anchors.get(id(finding), "")
-        key = (finding.path, finding.subject or _module_name(finding.message, finding.path))
+        # FT1xx findings name their module in `subject`; any other rule groups under its file.
+        key = (finding.path, finding.subject or PurePosixPath(finding.path).name)
         if finding.code == "FT108":
             out[key] = Verdict(key[1], finding.path, "declared but racy", "racy", finding.message, anchor)
         elif finding.code in DECLARATION_RULES and out.get(key) is None:
