@@ -22,7 +22,7 @@ LEGACY_C_API = "https://docs.python.org/3/c-api/frame.html"
 
 def _hits(ctx: FileContext, code: str) -> list[Hit]:
     tree = ctx.python_ast
-    return [] if tree is None else list(analyse(tree, ctx.source.text).for_rule(code))
+    return [] if tree is None else list(analyse(tree, ctx.source.text, ctx.python_nodes).for_rule(code))
 
 
 class LocalsMutation(Rule):

@@ -20,7 +20,7 @@ IMMORTAL_SINCE = (3, 12)
 
 def _hits(ctx: FileContext, code: str) -> list[Hit]:
     tree = ctx.python_ast
-    return [] if tree is None else list(analyse(tree, ctx.source.text).for_rule(code))
+    return [] if tree is None else list(analyse(tree, ctx.source.text, ctx.python_nodes).for_rule(code))
 
 
 def is_test_file(path: str) -> bool:

@@ -122,13 +122,16 @@ class PythonFacts:
 _CACHE: weakref.WeakKeyDictionary[ast.Module, PythonFacts] = weakref.WeakKeyDictionary()
 
 
-def analyse(tree: ast.Module, text: str) -> PythonFacts:
-    """The FT5xx facts of one file, computed once and shared by the five rules."""
+def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None) -> PythonFacts:
+    """The FT5xx facts of one file, computed once and shared by the five rules.
+
+    ``nodes`` is the file's shared flat node list (``FileContext.python_nodes``), reused rather than
+    walking the whole tree again."""
     facts = _CACHE.get(tree)
     if facts is None:
         facts = PythonFacts()
         if any(word in text for word in TRIGGERS):
-            _Walker(facts).run(tree)
+            _Walker(facts).run(tree, nodes if nodes is not None else ast.walk(tree))
         _CACHE[tree] = facts
     return facts
 
@@ -282,10 +285,10 @@ class _Walker:
         self.restores: list[tuple[Hit, str]] = []
 
     # -- driver -------------------------------------------------------------------------------------------
-    def run(self, tree: ast.Module) -> None:
+    def run(self, tree: ast.Module, nodes: Iterable[ast.AST]) -> None:
         bound, _, _ = _bindings(tree.body)
         # A `global x` in any function binds x at module level too.
-        declared = {name for n in ast.walk(tree) if isinstance(n, ast.Global) for name in n.names}
+        declared = {name for n in nodes if isinstance(n, ast.Global) for name in n.names}
         self.module = Scope("module", tree, None, bound | declared)
         self.scope = self.module
         self.block(tree.body)
