@@ -68,9 +68,9 @@ def _c_comments(source: SourceFile) -> list[Comment]:
         start = source.position(match.start())
         end = source.position(match.end())
         text = token.decode("utf-8", errors="replace")
-        before = source.line_bytes(start.line)[: source.offset(start) - source.line_starts[start.line - 1]]
-        after_line = source.line_bytes(end.line)[source.offset(end) - source.line_starts[end.line - 1]:]
-        own = not before.strip() and not after_line.strip()
+        before = source.data[source.line_starts[start.line - 1]:match.start()]
+        after = source.line_bytes(end.line)[match.end() - source.line_starts[end.line - 1]:]
+        own = not before.strip() and not after.strip()
         comments.append(Comment(start.line, start.column, end.column, text, own))
     return comments
 
