@@ -93,7 +93,12 @@ def write(result: ScanResult, target: Path, cwd: Path | None = None) -> int:
                 "comment": "Findings accepted when this file was written; `ftaudit scan --baseline` reports only "
                            "new ones. Regenerate with --write-baseline to drop fixed entries.",
                 "entries": entries}
-    target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from ftaudit.safe_write import WriteRefused, write_new
+
+    try:
+        write_new(target, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    except WriteRefused as exc:
+        raise OSError(str(exc)) from None
     return len(entries)
 
 

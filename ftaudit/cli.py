@@ -1,15 +1,21 @@
 """The ``ftaudit`` command: parses options, runs the engine, hands the result to reporters.
 
-It knows nothing about C or Python; exit codes follow ruff: 0 clean, 1 findings at or above
-``--fail-on``, 2 usage, configuration or internal error (an error outranks findings).
+It knows nothing about C or Python. Exit codes (the README's table): 0 clean, 1 findings at or above
+``--fail-on``, 2 usage, configuration or internal error (an error outranks findings; any uncaught
+error is one line, its traceback only with ``-v``), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). A closed output pipe (``ftaudit … | head``) ends the run quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import signal
 import sys
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,11 +26,55 @@ from ftaudit import __version__
 from ftaudit.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_PIPE_CLOSED = 130, 143, 141
+MAX_JOBS = 1024
 _SEVERITIES = click.Choice(["error", "warning", "note"], case_sensitive=False)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind (the worker pool is torn down on the way) and exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 class DefaultToScan(click.Group):
     """``ftaudit PATH`` means ``ftaudit scan PATH``, as ``semgrep`` runs ``scan`` by default."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Every way out follows the exit-code table: no traceback unless ``-v``, never exit 1 for a crash."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        if threading_main():
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.ClickException as exc:
+            exc.show()
+            code = EXIT_ERROR
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _quiet_echo("ftaudit: interrupted")
+            code = EXIT_INTERRUPTED
+        except _Terminated:
+            _quiet_echo("ftaudit: terminated")
+            code = EXIT_TERMINATED
+        except BrokenPipeError:
+            _silence_stdout()
+            code = EXIT_PIPE_CLOSED
+        except SystemExit:
+            raise
+        except Exception as exc:  # a bug of ours: one line, exit 2 (a crash must never read as "findings")
+            if "-v" in argv or "--verbose" in argv:
+                traceback.print_exc()
+            _quiet_echo(f"ftaudit: error: internal error: {type(exc).__name__}: {exc}"
+                        + ("" if "-v" in argv or "--verbose" in argv else " (run with -v for the traceback)"))
+            code = EXIT_ERROR
+        sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
@@ -53,6 +103,26 @@ def _per_file_ignores(values: tuple[str, ...]) -> dict[str, list[str]]:
                                      param_hint="--per-file-ignores")
         table.setdefault(glob, []).extend(_split((codes,)))
     return table
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _quiet_echo(message: str) -> None:
+    with contextlib.suppress(OSError):
+        click.echo(message, err=True)
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush cannot complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _fail(message: str) -> None:
@@ -104,7 +174,10 @@ def _fail(message: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing; only the exit code speaks.")
 @click.option("-v", "--verbose", is_flag=True, help="Explain what is scanned, skipped and how long it took.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: CPU count].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1, max=MAX_JOBS),
+              help="Worker processes [default: CPU count].")
+@click.option("--per-file-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Give up on a file after this long, with a too-complex diagnostic (0: never) [default: 30].")
 @click.option("--exclude", multiple=True, help="Glob patterns to exclude (replaces the default list).")
 @click.option("--extend-exclude", multiple=True, help="Glob patterns to exclude in addition.")
 @click.option("--force-exclude/--no-force-exclude", default=None,
@@ -134,6 +207,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
          write_baseline: Path | None, statistics: bool,
          color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
          extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
+         per_file_timeout: float | None,
          engine: str | None, build_path: Path | None, scan_generated: bool, stdin_filename: Path | None,
          no_cache: bool,
          cache_dir: Path | None, show_settings: bool,
@@ -143,6 +217,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     from ftaudit.registry import load_registry
 
     started = time.perf_counter()
+    if add_noqa and (fix or show_diff or write_baseline is not None):
+        raise click.UsageError("--add-noqa writes suppression comments; it cannot be combined with --fix, --diff "
+                               "or --write-baseline (run them one after the other)")
     stdin: tuple[Path, bytes] | None = None
     if [str(p) for p in paths] == ["-"]:
         if stdin_filename is None:
@@ -168,6 +245,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         overrides["engine"] = engine
     if build_path is not None:
         overrides["build-path"] = str(build_path.resolve())
+    if per_file_timeout is not None:
+        overrides["per-file-timeout"] = per_file_timeout
     if cache_dir is not None:
         overrides["cache-dir"] = str(cache_dir.resolve())
     for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),
@@ -186,6 +265,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     except ConfigError as exc:
         _fail(str(exc))
         return
+    if not silent:
+        for warning in settings.warnings:
+            click.echo(f"ftaudit: warning: {warning}", err=True)
     if show_settings:
         from ftaudit.engine import enabled_rules
 
@@ -213,7 +295,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     if add_noqa:
         from ftaudit.add_noqa import add_noqa as write_suppressions
 
-        added = write_suppressions(result.findings)
+        added = write_suppressions(result.findings, digests=result.digests, roots=result.roots)
+        for reason in added.refused:
+            click.echo(f"ftaudit: warning: {reason}", err=True)
         if not silent:
             lines = f"{added.skipped} line{'s' if added.skipped != 1 else ''}"
             note = f" ({lines} could not take a comment)" if added.skipped else ""
@@ -225,15 +309,23 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     if fix:
         from ftaudit import fixes
 
-        plans = fixes.plan(result.findings, unsafe=unsafe_fixes)
-        for file_plan in plans:
-            fixes.write(file_plan)
-        fixed = sum(len(p.fixed) for p in plans)
-        if plans:  # positions moved: report what is left, from a fresh scan (the cache keeps it cheap)
+        plans = fixes.plan(result.findings, unsafe=unsafe_fixes, digests=result.digests)
+        refused = list(plans.skipped)
+        written = []
+        for file_plan in plans.files:
+            reason = fixes.write(file_plan, result.roots)
+            if reason is None:
+                written.append(file_plan)
+            else:
+                refused.append(reason)
+        fixed = sum(len(p.fixed) for p in written)
+        for reason in refused:  # the findings stay, so the rescan still reports them
+            click.echo(f"ftaudit: warning: {reason}", err=True)
+        if written:  # positions moved: report what is left, from a fresh scan (the cache keeps it cheap)
             result = run_scan(targets, settings, jobs=jobs, context_paths=context)
         if not silent:
-            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(plans)} "
-                       f"file{'s' if len(plans) != 1 else ''}.", err=True)
+            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(written)} "
+                       f"file{'s' if len(written) != 1 else ''}.", err=True)
     elapsed = time.perf_counter() - started
     # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
     chatty = not silent and not quiet and os.environ.get("PRE_COMMIT") != "1"
@@ -288,16 +380,17 @@ def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
     """`--diff`: the edits `--fix` would make, as a unified diff; exit 1 when there are any."""
     from ftaudit import fixes
 
-    plans = fixes.plan(result.findings, unsafe=unsafe)
+    plans = fixes.plan(result.findings, unsafe=unsafe, digests=result.digests)
     if not silent:
-        for file_plan in plans:
+        for reason in plans.skipped:
+            click.echo(f"ftaudit: warning: {reason}", err=True)
+        for file_plan in plans.files:
             click.echo(fixes.unified_diff(file_plan), nl=False)
-        count = sum(len(p.fixed) for p in plans)
-        click.echo(f"Would fix {count} finding{'s' if count != 1 else ''} in {len(plans)} "
-                   f"file{'s' if len(plans) != 1 else ''}.", err=True)
+        click.echo(f"Would fix {plans.count} finding{'s' if plans.count != 1 else ''} in {len(plans.files)} "
+                   f"file{'s' if len(plans.files) != 1 else ''}.", err=True)
     if result.has_internal_error:
         return EXIT_ERROR
-    return EXIT_FINDINGS if plans else EXIT_CLEAN
+    return EXIT_FINDINGS if plans.files else EXIT_CLEAN
 
 
 def exit_code(result: Any, settings: Settings, exit_zero: bool) -> int:
@@ -347,12 +440,13 @@ def _write_outputs(result: Any, settings: Settings, output_file: Path | None, js
         return
     for name, extra_path in (("json", json_output), ("sarif", sarif_output), ("html", html_output)):
         if extra_path is not None:
-            with extra_path.open("w", encoding="utf-8") as stream:
-                _configured(name, extras).render(result, stream, color=False)
+            buffer = io.StringIO()
+            _configured(name, extras).render(result, buffer, color=False)
+            _write_file(extra_path, buffer.getvalue())
     if silent:
         return
     stream: TextIO
-    with (output_file.open("w", encoding="utf-8") if output_file else _stdout()) as stream:
+    with (_FileOutput(output_file) if output_file else _stdout()) as stream:
         paint_on = not reporter.machine and use_colour(color, stream)
         if statistics and not reporter.machine:
             for line in stats_lines(result, Painter(paint_on)):
@@ -362,6 +456,31 @@ def _write_outputs(result: Any, settings: Settings, output_file: Path | None, js
         # Under pre-commit (PRE_COMMIT=1) a passing hook prints nothing at all.
         if not reporter.machine and not quiet and (result.findings or os.environ.get("PRE_COMMIT") != "1"):
             stream.write(summary_line(result) + "\n")
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Reports go through the one safe writer: atomic, never through a planted symlink."""
+    from ftaudit.safe_write import WriteRefused, write_new
+
+    try:
+        write_new(path, text.encode("utf-8"))
+    except WriteRefused as exc:
+        raise OSError(str(exc)) from None
+
+
+class _FileOutput:
+    """An output file collected in memory and written in one atomic step when the report is done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.buffer = io.StringIO()
+
+    def __enter__(self) -> TextIO:
+        return self.buffer
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            _write_file(self.path, self.buffer.getvalue())
 
 
 class _stdout:

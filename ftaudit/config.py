@@ -8,6 +8,7 @@ Command-line options override the file. ``target-version`` defaults from ``requi
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -55,7 +56,10 @@ class Settings:
     engine: str = "tree-sitter"  # "libclang": the real preprocessor decides #if guards (precise mode)
     build_path: Path | None = None  # folder (or file) of compile_commands.json for precise mode
     scan_generated: bool = False  # files whose header says a tool generated them are skipped
-    cache_dir: Path | None = None  # default: .ftaudit_cache beside the configuration
+    cache_dir: Path | None = None  # default: a folder per project in the user's cache folder (ftaudit.cache)
+    per_file_timeout: float = 30.0  # seconds of analysis per file before a too-complex diagnostic; 0: none
+    # Problems with the scanned project's own metadata (not ftaudit's configuration): warned, with the fallback.
+    warnings: list[str] = field(default_factory=list)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The interpreter `python` named; its include_dir is what a header-aware engine (libclang) uses.
     python: Interpreter | None = None
@@ -102,6 +106,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "build-path": (str, "the folder holding compile_commands.json"),
     "scan-generated": (bool, "true or false"),
     "cache-dir": (str, "a folder path"),
+    "per-file-timeout": ((int, float), "a number of seconds (0: no limit)"),
     "rule-options": (dict, "a table of CODE = { option = value }"),
 }
 
@@ -130,12 +135,13 @@ def _has_tool_table(path: Path) -> bool:
         data = path.read_bytes()
     except OSError:
         return False
-    if b"tool.ftaudit" not in data:  # cheap test before parsing
+    if b"ftaudit" not in data:  # cheap test before parsing; `[tool]\nftaudit = 5` must still be seen
         return False
     try:
-        return "ftaudit" in tomllib.loads(data.decode("utf-8")).get("tool", {})
+        tool = tomllib.loads(data.decode("utf-8")).get("tool", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return True  # let load_config report the broken file
+    return not isinstance(tool, dict) or "ftaudit" in tool
 
 
 def read_table(path: Path) -> dict[str, Any]:
@@ -146,21 +152,42 @@ def read_table(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if path.name == "pyproject.toml":
-        table = document.get("tool", {}).get("ftaudit", {})
+        tool = document.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: 'tool' must be a table, got {tool!r}")
+        table = tool.get("ftaudit", {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [tool.ftaudit] must be a table")
+            raise ConfigError(f"{path}: [tool.ftaudit] must be a table, got {table!r}")
         return table
     return document
 
 
-def requires_python(pyproject: Path | None) -> str | None:
+def requires_python(pyproject: Path | None, warnings: list[str] | None = None) -> str | None:
+    """The project's `requires-python`; a value that is not a version specifier is warned about in
+    ``warnings`` (the scanned project's metadata, not ftaudit's configuration: never fatal)."""
     if pyproject is None:
         return None
     try:
-        value = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("requires-python")
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
-    return value if isinstance(value, str) else None
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    problem = None
+    if value is not None and not isinstance(value, str):
+        problem = f"is {value!r}, not a string"
+    elif isinstance(value, str):
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            problem = f"{value!r} is not a version specifier"
+    if problem is not None:
+        if warnings is not None:
+            warnings.append(f"{pyproject}: requires-python {problem}; using the default target "
+                            f"{Target().label} (set target-version to choose)")
+        return None
+    return value
 
 
 def target_from_requires_python(spec: str | None) -> Target:
@@ -268,9 +295,16 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
         elif key == "build-path":
             folder = Path(value).expanduser()
             settings.build_path = folder if folder.is_absolute() or path is None else (path.parent / folder)
+            if not settings.build_path.exists():
+                raise ConfigError(f"{_where(path)}: 'build-path': {settings.build_path} does not exist")
         elif key == "cache-dir":
             folder = Path(value).expanduser()
             settings.cache_dir = folder if folder.is_absolute() or path is None else (path.parent / folder)
+        elif key == "per-file-timeout":
+            if value < 0 or value != value or value == float("inf"):
+                raise ConfigError(f"{_where(path)}: 'per-file-timeout' must be a number of seconds >= 0 "
+                                  f"(0: no limit), got {value}")
+            settings.per_file_timeout = float(value)
         elif key == "rule-options":
             settings.rule_options = _rule_options(value, rules, path)
         else:
@@ -283,10 +317,34 @@ def _interpreter(value: str, path: Path | None) -> Interpreter:
     if not value.strip():
         raise ConfigError(f"{_where(path)}: 'python' must name an interpreter, got an empty string")
     base = path.parent if path is not None else Path.cwd()
+    executable = resolve(value, base)
+    if path is not None and executable.exists():  # named by the (untrusted) scanned project, not by the user
+        _check_runnable_from_config(executable, path)
     try:
-        return query(resolve(value, base))
+        return query(executable)
     except InterpreterError as exc:
         raise ConfigError(f"{_where(path)}: 'python': cannot query the interpreter: {exc}") from None
+
+
+_INTERPRETER_NAME = re.compile(r"^(?:python|pypy)(?:\d+(?:\.\d+)*)?[td]*(?:\.exe)?$", re.IGNORECASE)
+
+
+def _check_runnable_from_config(executable: Path, config: Path) -> None:
+    """ftaudit runs no program that the scanned repository supplies: a `python` from a configuration
+    file must be a real interpreter (by name) whose real path lies outside the project folder (a
+    virtual environment's link to the system interpreter is fine; a file committed to the repository
+    is not). The command line's --python is the user's own choice and is not restricted."""
+    try:
+        real = executable.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(f"{config}: 'python': cannot resolve {executable}: {exc}") from None
+    project = config.parent.resolve()
+    if real == project or project in real.parents:
+        raise ConfigError(f"{config}: 'python': {executable} is a file inside the project ({real}); ftaudit "
+                          "does not run programs from the scanned repository (pass --python on the command line)")
+    if not _INTERPRETER_NAME.match(real.name):
+        raise ConfigError(f"{config}: 'python': {real} does not look like a Python interpreter; ftaudit runs "
+                          "only interpreters named from a configuration file (pass --python on the command line)")
 
 
 def _rule_options(value: Mapping[str, Any], rules: Mapping[str, Any], path: Path | None) -> dict[str, dict]:
@@ -329,7 +387,7 @@ def load_settings(
             pyproject = find_pyproject(start)
             if pyproject is not None:
                 settings.root = pyproject.parent.resolve()
-        settings.target = target_from_requires_python(requires_python(pyproject))
+        settings.target = target_from_requires_python(requires_python(pyproject, settings.warnings))
         if config is not None:
             apply_table(settings, read_table(config), config, rules)
     env_cache = os.environ.get("FTAUDIT_CACHE_DIR")

@@ -7,8 +7,12 @@ the same result because everything after the per-file stage happens here, in fil
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +62,7 @@ class FileResult:
     fingerprints: dict[int, str] = field(default_factory=dict)  # line -> GitHub primaryLocationLineHash
     analysed: bool = False
     from_cache: bool = False
+    digest: str = ""  # SHA-256 of the bytes analysed: --fix and --add-noqa skip a file changed since
     skipped_reason: str = ""
     precise_state: str = ""
 
@@ -69,6 +74,8 @@ class WorkerConfig:
     max_bytes: int
     cache_dir: Path | None = None
     cache_salt: str = ""
+    cache_secret: bytes = b""
+    per_file_timeout: float = 0.0  # seconds; 0: no budget
     scan_generated: bool = False
     precise: PreciseConfig | None = None
 
@@ -88,6 +95,8 @@ class ScanResult:
     fingerprints: dict[str, dict[int, str]] = field(default_factory=dict)
     # project-level rule code -> path -> that file's summary (the HTML report's readiness verdicts)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 of the bytes analysed
+    roots: list[Path] = field(default_factory=list)  # the resolved scan boundary: nothing outside is written
 
     def fingerprint(self, finding: Finding) -> str | None:
         return self.fingerprints.get(finding.path, {}).get(finding.start.line)
@@ -106,6 +115,50 @@ def _init_worker(config: WorkerConfig) -> None:
     global _worker
     _worker = config
     _instances.clear()
+
+
+def _init_pool_worker(config: WorkerConfig) -> None:
+    """A pool worker dies with the process that started it: an orphan would block on its queue forever
+    and hold the caller's stdout open, so the caller would never see EOF."""
+    _init_worker(config)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Where no death signal exists (macOS, BSD): notice within a second that the parent is gone."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+class _Overrun(BaseException):
+    """The per-file budget ran out (a BaseException, so no rule's `except Exception` swallows it)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Overrun
+
+
+def _budget(seconds: float) -> bool:
+    """Arm the per-file timer; False where signals cannot be used (not the main thread, no SIGALRM)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
 
 
 def _rule(code: str) -> Rule:
@@ -152,17 +205,31 @@ def analyse_file(task: FileTask) -> FileResult:
     source = _read(task.file, config, result)
     if source is None:
         return result
+    digest = hashlib.sha256(source.data).hexdigest()
     cache_key = ""
     if config.cache_dir is not None:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
                               task.target or config.target, config.rule_options, config.precise)
-        cached = cache.load(config.cache_dir, task.file.path, cache_key)
+        cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
         if isinstance(cached, FileResult):
             cached.from_cache = True
+            cached.digest = digest
             return cached
-    result = _analyse(task, config, source, result)
-    if config.cache_dir is not None and not any(d.is_error for d in result.diagnostics):
-        cache.store(config.cache_dir, task.file.path, cache_key, result)
+    armed = _budget(config.per_file_timeout)
+    try:
+        result = _analyse(task, config, source, result)
+    except _Overrun:
+        result = FileResult(task.file.display, analysed=True, diagnostics=[Diagnostic(
+            task.file.display, DiagnosticKind.TOO_COMPLEX,
+            f"analysis took longer than the per-file budget of {config.per_file_timeout:g} s "
+            "(per-file-timeout); no findings are reported for this file")])
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    result.digest = digest
+    overran = any(d.kind is DiagnosticKind.TOO_COMPLEX for d in result.diagnostics)
+    if config.cache_dir is not None and not overran and not any(d.is_error for d in result.diagnostics):
+        cache.store(config.cache_dir, task.file.path, cache_key, result, config.cache_secret)
     return result
 
 
@@ -300,25 +367,29 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             and (in_focus or cls.project_level)
         )
         tasks.append(FileTask(f, codes, minimum_for(f.path), in_focus))
-    cache_dir, salt = None, ""
+    cache_dir, salt, secret, cache_notes = None, "", b"", []
     if settings.cache:
         try:
-            cache_dir = cache.prepare(settings.cache_dir or settings.root / cache.CACHE_DIR_NAME)
+            cache_dir = cache.prepare(settings.cache_dir or cache.default_dir(settings.root), settings.root)
+            secret = cache.user_secret()
             salt = cache.code_salt()
+        except cache.CacheUnavailable as exc:
+            cache_dir = None
+            cache_notes.append(Diagnostic("", DiagnosticKind.CONFIG, f"cache not used: {exc}"))
         except OSError:
-            cache_dir = None  # a read-only checkout: scan without a cache
+            cache_dir = None  # a read-only home or cache folder: scan without a cache
     precise, precise_notes = None, []
     if settings.engine == "libclang":  # imported only then: one-file runs stay quick
         from ftaudit import precise as precise_mode
 
         precise, precise_notes = precise_mode.configure(settings, paths)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
-                          settings.scan_generated, precise)
+                          secret, settings.per_file_timeout, settings.scan_generated, precise)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
     by_path = {r.display: r for r in results}
     findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
-    diagnostics = [d for r in results for d in r.diagnostics] + precise_notes
+    diagnostics = [d for r in results for d in r.diagnostics] + precise_notes + cache_notes + found.diagnostics
     if precise is not None:
         from ftaudit import precise as precise_mode
 
@@ -353,6 +424,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         fingerprints={path: r.fingerprints for path, r in by_path.items() if path in focus and r.fingerprints},
         summaries={code: {p: r.summaries[code] for p, r in by_path.items() if p in focus and code in r.summaries}
                    for code in project_rules},
+        digests={r.display: r.digest for r in results if r.digest and r.display in focus},
+        roots=found.roots,
     )
 
 
@@ -403,11 +476,24 @@ def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileRes
 
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         batches = _batches(tasks, jobs)
-        with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
-                                 initializer=_init_worker, initargs=(config,)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
+                                   initializer=_init_pool_worker, initargs=(config,))
+        try:
             results = [r for batch in pool.map(_analyse_batch, batches) for r in batch]
+        except BaseException:
+            _tear_down(pool)  # Ctrl-C or SIGTERM: stop the workers now, do not wait for their batches
+            raise
+        pool.shutdown()
     results.sort(key=lambda r: r.display)
     return results
+
+
+def _tear_down(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
 
 
 def _apply_suppressions(findings: list[Finding], by_path: dict[str, FileResult],

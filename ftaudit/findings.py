@@ -101,6 +101,10 @@ class DiagnosticKind(enum.Enum):
     PRECISE = "precise-mode"  # how the libclang engine could (not) settle this scan's guards
 
 
+# Diagnostics that mean a file's findings may be missing: every output format carries them.
+INCOMPLETE = frozenset({DiagnosticKind.TOO_COMPLEX, DiagnosticKind.INTERNAL})
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     path: str

@@ -1,58 +1,102 @@
 """Apply findings' edits: `--fix` (safe), `--unsafe-fixes`, `--diff`, and the tests' round trips.
 
-Nothing is written unless the user asked for it; overlapping edits are left for the next run.
+Nothing is written unless the user asked for it; overlapping edits are left for the next run. Edits
+are applied to the bytes that were analysed: a file that changed since (an editor saved it during
+the run) is skipped, the file's own line endings are kept byte for byte (an edit's newlines take the
+file's style), and every write goes through `ftaudit.safe_write` (atomic, mode kept, never out of
+the scanned tree).
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-import shutil
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftaudit.findings import Applicability, Edit, Finding, Position
+from ftaudit.safe_write import WriteRefused, replace_file
+from ftaudit.source import Language, SourceFile
 
 
-def _offset(lines: list[str], position: Position) -> int:
-    return sum(len(line) for line in lines[: position.line - 1]) + position.column - 1
+def newline_of(data: bytes) -> bytes:
+    """The file's line ending: CRLF when most of its line breaks are, a lone CR for classic Mac files."""
+    lf = data.count(b"\n")
+    crlf = data.count(b"\r\n")
+    if lf and crlf * 2 > lf:
+        return b"\r\n"
+    if not lf and b"\r" in data:
+        return b"\r"
+    return b"\n"
+
+
+def apply_edits_bytes(data: bytes, edits: Iterable[Edit]) -> bytes:
+    """``data`` with every edit applied. Positions are 1-based lines and character columns, mapped
+    to bytes exactly as the analysis mapped them (`SourceFile`); edits' newlines become the file's."""
+    source = SourceFile(Path("<edit>"), "<edit>", data, Language.C)
+    newline = newline_of(data)
+    spans = sorted(((source.offset(e.start), source.offset(e.end),
+                     e.content.encode("utf-8").replace(b"\n", newline) if newline != b"\n"
+                     else e.content.encode("utf-8")) for e in edits), reverse=True)
+    for start, end, content in spans:
+        data = data[:start] + content + data[end:]
+    return data
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    """The text with every edit applied; positions are 1-based lines and character columns."""
-    lines = text.splitlines(keepends=True)
-    spans = sorted(((_offset(lines, e.start), _offset(lines, e.end), e.content) for e in edits), reverse=True)
-    for start, end, content in spans:
-        text = text[:start] + content + text[end:]
-    return text
+    """The text with every edit applied (the tests' round trips; ``--fix`` works on bytes)."""
+    return apply_edits_bytes(text.encode("utf-8"), edits).decode("utf-8")
 
 
 @dataclass
 class FilePlan:
     path: Path
     display: str
-    before: str
-    after: str
+    before: bytes
+    after: bytes
     fixed: list[Finding]
 
 
-def plan(findings: Iterable[Finding], *, unsafe: bool, cwd: Path | None = None) -> list[FilePlan]:
+@dataclass
+class Plans:
+    files: list[FilePlan] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # one line each: which file, and why it was left
+
+    @property
+    def count(self) -> int:
+        return sum(len(p.fixed) for p in self.files)
+
+
+def plan(findings: Iterable[Finding], *, unsafe: bool, cwd: Path | None = None,
+         digests: dict[str, str] | None = None) -> Plans:
     """Which edits to apply, file by file: safe fixes (and unsafe ones when asked), never
-    display-only ones, and never two edits that overlap (the later one waits for the next run)."""
+    display-only ones, and never two edits that overlap (the later one waits for the next run).
+
+    ``digests`` maps a display path to the SHA-256 of the bytes analysed; a file whose bytes differ
+    now is skipped rather than patched at positions that no longer mean the same thing.
+    """
     cwd = cwd or Path.cwd()
     allowed = {Applicability.SAFE} | ({Applicability.UNSAFE} if unsafe else set())
     by_file: dict[str, list[Finding]] = {}
     for finding in findings:
         if finding.fix is not None and finding.fix.applicability in allowed and finding.fix.edits:
             by_file.setdefault(finding.path, []).append(finding)
-    plans = []
+    plans = Plans()
     for display, chosen in sorted(by_file.items()):
         path = Path(display) if Path(display).is_absolute() else cwd / display
         try:
-            before = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # not writable as text: leave it alone
+            before = path.read_bytes()
+            before.decode("utf-8")
+        except OSError as exc:
+            plans.skipped.append(f"{display}: cannot read: {exc.strerror or exc}; not fixed")
+            continue
+        except UnicodeDecodeError:
+            plans.skipped.append(f"{display}: not UTF-8; not fixed")
+            continue
+        if digests is not None and digests.get(display) != hashlib.sha256(before).hexdigest():
+            plans.skipped.append(f"{display}: changed since it was analysed; not fixed (run again)")
+            continue
         taken: list[tuple[Position, Position]] = []
         edits: list[Edit] = []
         fixed: list[Finding] = []
@@ -63,9 +107,9 @@ def plan(findings: Iterable[Finding], *, unsafe: bool, cwd: Path | None = None) 
             taken.extend(spans)
             edits.extend(finding.fix.edits)  # type: ignore[union-attr]
             fixed.append(finding)
-        after = apply_edits(before, edits)
+        after = apply_edits_bytes(before, edits)
         if after != before:
-            plans.append(FilePlan(path, display, before, after, fixed))
+            plans.files.append(FilePlan(path, display, before, after, fixed))
     return plans
 
 
@@ -76,15 +120,18 @@ def _overlaps(a: tuple[Position, Position], b: tuple[Position, Position]) -> boo
 
 
 def unified_diff(file_plan: FilePlan) -> str:
+    before = file_plan.before.decode("utf-8", errors="replace")
+    after = file_plan.after.decode("utf-8", errors="replace")
     return "".join(difflib.unified_diff(
-        file_plan.before.splitlines(keepends=True), file_plan.after.splitlines(keepends=True),
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
         fromfile=f"a/{file_plan.display}", tofile=f"b/{file_plan.display}",
     ))
 
 
-def write(file_plan: FilePlan) -> None:
-    """Replace the file's contents in one step, keeping its permissions."""
-    temporary = file_plan.path.with_name(f".{file_plan.path.name}.ftaudit-fix")
-    temporary.write_text(file_plan.after, encoding="utf-8")
-    shutil.copymode(file_plan.path, temporary)
-    os.replace(temporary, file_plan.path)
+def write(file_plan: FilePlan, roots: Iterable[Path] | None = None) -> str | None:
+    """Replace the file's contents in one step (see `ftaudit.safe_write`); the reason when refused."""
+    try:
+        replace_file(file_plan.path, file_plan.after, roots)
+    except WriteRefused as exc:
+        return str(exc)
+    return None

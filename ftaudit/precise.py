@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 BUILD_DIRS = ("", "build", "builddir", "_build", "cmake-build-debug", "cmake-build-release", "out")
 _DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "--serialize-diagnostics"}
 _DROP = {"-c", "-M", "-MM", "-MD", "-MMD", "-MP", "-MG", "-fcolor-diagnostics", "-fdiagnostics-color=always"}
+# compile_commands.json comes from the scanned (untrusted) repository. Only flags that shape how a file
+# is preprocessed and parsed reach libclang; anything that could load code into this process
+# (-fplugin, -Xclang -load, -fpass-plugin), read a response file (@file) or name other programs is dropped.
+_KEEP_WITH_VALUE = {"-D", "-U", "-x", "-include", "-imacros", "-isysroot", "--sysroot", "-target", "--target",
+                    "-arch", "-std"}
+_KEEP_PREFIXES = ("-D", "-U", "-std=", "--std=", "-f", "-m", "-W", "-O", "-g", "-pthread", "-ansi", "-pedantic",
+                  "-nostdinc", "-include", "-imacros", "-isysroot", "--sysroot=", "--target=", "-target",
+                  "-w", "-x")
+_NEVER_PREFIXES = ("-fplugin", "-fpass-plugin", "-Wl,", "-Wa,", "-Wp,", "-Xclang", "-load", "-B", "--config",
+                   "-fprofile", "-fcrash", "-ftime-trace", "-save-temps", "-fmodules-cache-path", "-fmodule-file",
+                   "-fopenmp-targets", "-fsave-optimization-record")
 
 
 class PreciseUnavailable(Exception):
@@ -70,11 +81,16 @@ def load_database(path: Path) -> dict[str, tuple[str, ...]]:
         raise PreciseUnavailable(f"cannot read {path}: {exc}") from None
     commands: dict[str, tuple[str, ...]] = {}
     for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or "file" not in entry:
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             continue
-        directory = Path(entry.get("directory", path.parent))
-        source = (directory / entry["file"]).resolve()
-        argv = entry.get("arguments") or shlex.split(entry.get("command", ""))
+        try:
+            directory = Path(entry.get("directory", path.parent))
+            source = (directory / entry["file"]).resolve()
+            argv = entry.get("arguments") or shlex.split(entry.get("command", ""))
+            if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+                continue
+        except (TypeError, ValueError, OSError, RuntimeError):
+            continue  # a malformed entry: that file is preprocessed with guessed flags
         commands[str(source)] = tuple(_clean(argv[1:], directory, source))
     return commands
 
@@ -89,14 +105,22 @@ def _clean(args: list[str], directory: Path, source: Path) -> list[str]:
     out: list[str] = []
     pending: str | None = None  # an include flag whose folder is the next argument
     skip = False
+    value_of: str | None = None  # a kept flag whose value is the next argument
     for arg in args:
+        if "\0" in arg:
+            continue
         if skip:
             skip = False
+        elif value_of is not None:
+            out += [value_of, arg]
+            value_of = None
         elif pending is not None:
             out += [pending, _absolute(arg, directory)]
             pending = None
-        elif arg in _DROP_WITH_VALUE:
-            skip = True
+        elif arg in _DROP_WITH_VALUE or arg == "-Xclang" or not _safe_flag(arg):
+            skip = arg in _DROP_WITH_VALUE or arg in ("-Xclang", "-B", "--config", "-load")
+        elif arg in _KEEP_WITH_VALUE:
+            value_of = arg
         elif arg in _INCLUDE_FLAGS:
             pending = arg
         elif arg in _DROP or (not arg.startswith("-") and (directory / arg).resolve() == source):
@@ -105,6 +129,16 @@ def _clean(args: list[str], directory: Path, source: Path) -> list[str]:
             flag = next((f for f in _INCLUDE_FLAGS if arg.startswith(f) and len(arg) > len(f)), None)
             out.append(flag + _absolute(arg[len(flag):], directory) if flag else arg)
     return out
+
+
+def _safe_flag(arg: str) -> bool:
+    """Whether a database argument may reach libclang (see _KEEP_PREFIXES); a bare word (the source
+    file, the compiler's own inputs) is judged by the caller."""
+    if not arg.startswith("-"):
+        return not arg.startswith("@")
+    if arg.startswith(_NEVER_PREFIXES):
+        return False
+    return arg in _INCLUDE_FLAGS or arg.startswith(_INCLUDE_FLAGS) or arg.startswith(_KEEP_PREFIXES) or arg in _DROP
 
 
 def _absolute(folder: str, directory: Path) -> str:

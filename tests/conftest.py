@@ -13,6 +13,9 @@ from support import REPO
 from ftaudit.registry import load_registry
 
 _PLUGIN_SITE = tempfile.TemporaryDirectory(prefix="ftaudit-plugin-site-")
+# The per-user cache folder (results and the cache's HMAC key) of this test session, not the user's own.
+_USER_CACHE = tempfile.TemporaryDirectory(prefix="ftaudit-user-cache-")
+os.environ["FTAUDIT_CACHE_HOME"] = _USER_CACHE.name
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,3 +34,4 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _PLUGIN_SITE.cleanup()
+    _USER_CACHE.cleanup()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import run, write_tree
 
+from ftaudit.cache import default_dir, user_cache_root
 from ftaudit.config import Settings
 from ftaudit.engine import scan
 from ftaudit.registry import load_registry
@@ -121,7 +122,10 @@ def test_result_cache_reuses_unchanged_files_only(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.py": "danger()\n", "b.py": "safe()\n", "ftaudit.toml": "select = ['XMP2']\n"})
     first = run(["scan", ".", "-v", "--output-format", "json"], tmp_path)
     assert _verbose_cached(first.stderr) == "0"
-    assert (tmp_path / ".ftaudit_cache" / ".gitignore").read_text().endswith("*\n")
+    # The default cache is the user's, outside the scanned tree (a repository cannot plant entries).
+    assert not (tmp_path / ".ftaudit_cache").exists()
+    folder = default_dir(tmp_path)
+    assert user_cache_root() in folder.parents and (folder / ".gitignore").read_text().endswith("*\n")
     second = run(["scan", ".", "-v", "--output-format", "json"], tmp_path)
     assert _verbose_cached(second.stderr) == "2" and second.stdout == first.stdout
     (tmp_path / "b.py").write_text("safe()\ndanger()\n")

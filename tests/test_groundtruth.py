@@ -372,15 +372,33 @@ def test_python_option_sets_the_target_from_the_interpreter(tmp_path: Path) -> N
 
 
 def test_config_python_is_relative_to_the_config_file(tmp_path: Path) -> None:
-    wrapper = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
-    write_tree(tmp_path, {"ftaudit.toml": "python = 'env/bin/py'\n", "env/bin/py": wrapper, "src/m.c": "int x;\n"})
-    (tmp_path / "env/bin/py").chmod(0o755)
+    # As in a virtual environment: a link in the project to the real interpreter outside it.
+    write_tree(tmp_path, {"ftaudit.toml": "python = 'env/bin/py'\n", "src/m.c": "int x;\n"})
+    (tmp_path / "env/bin").mkdir(parents=True)
+    (tmp_path / "env/bin/py").symlink_to(Path(sys.executable).resolve())
     data = json.loads(run(["scan", "--show-settings"], tmp_path / "src").stdout)
     assert data["target"]["version"] == _this_python()
     assert data["python"]["executable"] == (tmp_path / "env/bin/py").as_posix()
     # A later layer's target-version replaces the interpreter's facts.
     data = json.loads(run(["scan", "--show-settings", "--target-version", "3.12"], tmp_path / "src").stdout)
     assert data["target"]["version"] == "3.12" and data["python"] is None
+
+
+def test_config_never_runs_a_program_from_the_scanned_repository(tmp_path: Path) -> None:
+    marker = tmp_path.parent / f"{tmp_path.name}-ran"
+    script = f'#!/bin/sh\ntouch "{marker}"\nexec "{sys.executable}" "$@"\n'
+    write_tree(tmp_path, {"ftaudit.toml": "python = 'env/bin/python3'\n", "env/bin/python3": script, "m.c": "int x;\n"})
+    (tmp_path / "env/bin/python3").chmod(0o755)
+    result = run(["scan", "."], tmp_path)
+    assert result.exit_code == 2 and "does not run programs from the scanned repository" in result.stderr
+    # A system program that is not an interpreter is not run either.
+    (tmp_path / "ftaudit.toml").write_text("python = '/bin/sh'\n")
+    result = run(["scan", "."], tmp_path)
+    assert result.exit_code == 2 and "does not look like a Python interpreter" in result.stderr
+    assert not marker.exists()
+    # The user's own --python on the command line is their choice.
+    allowed = run(["scan", "--isolated", "--python", "env/bin/python3", "--show-settings"], tmp_path)
+    assert allowed.exit_code == 0 and marker.exists()
 
 
 def test_interpreter_facts_decide_free_threading(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ftaudit.engine import ScanResult
-from ftaudit.findings import Finding, Severity
+from ftaudit.findings import INCOMPLETE, Finding, Severity
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 
@@ -39,3 +39,8 @@ class GithubReporter:
     def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
         for f in sorted(result.findings, key=lambda f: (-f.severity, f.sort_key)):
             out.write(annotation(f) + "\n")
+        for d in result.diagnostics:
+            if d.path and d.kind in INCOMPLETE:
+                level = "error" if d.is_error else "warning"
+                out.write(f"::{level} title={escape_property('ftaudit (' + d.kind.value + ')')},"
+                          f"file={escape_property(d.path)}::{escape_data(d.render())}\n")

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from ftaudit import HOMEPAGE
 from ftaudit.engine import ScanResult
-from ftaudit.findings import Finding, Position
+from ftaudit.findings import INCOMPLETE, Diagnostic, Finding, Position
 
 
 def rule_url(code: str) -> str:
@@ -46,11 +46,26 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
+def incomplete_dict(d: Diagnostic) -> dict[str, Any]:
+    """A file that was not analysed in full, as an entry with no rule code (as ruff reports syntax errors),
+    so a machine reading only this output still learns that the file's findings may be missing."""
+    start = {"row": 1, "column": 1}
+    return {"code": None, "name": d.kind.value, "message": d.render(),
+            "severity": "error" if d.is_error else "warning", "filename": d.path, "location": start,
+            "end_location": start, "help": None, "fix": None, "related": [],
+            "url": f"{HOMEPAGE}#exit-codes-and-diagnostics"}
+
+
+def entries(result: ScanResult) -> list[dict[str, Any]]:
+    incomplete = [incomplete_dict(d) for d in result.diagnostics if d.path and d.kind in INCOMPLETE]
+    return [finding_dict(f) for f in result.findings] + incomplete
+
+
 class JsonReporter:
     machine = True
 
     def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
-        json.dump([finding_dict(f) for f in result.findings], out, indent=2, ensure_ascii=False)
+        json.dump(entries(result), out, indent=2, ensure_ascii=False)
         out.write("\n")
 
 
@@ -58,6 +73,6 @@ class JsonLinesReporter:
     machine = True
 
     def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
-        for f in result.findings:
-            out.write(json.dumps(finding_dict(f), ensure_ascii=False))
+        for entry in entries(result):
+            out.write(json.dumps(entry, ensure_ascii=False))
             out.write("\n")
