@@ -370,6 +370,8 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     try:
         _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent,
                        sarif_output=sarif_output, html_output=html_output, extras=extras)
+    except BrokenPipeError:
+        raise  # `ftaudit … | head`: ends quietly (DefaultToScan.main)
     except OSError as exc:
         _fail(f"cannot write output: {exc}")
     code = exit_code(result, settings, exit_zero)

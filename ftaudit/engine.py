@@ -148,17 +148,31 @@ class _Overrun(BaseException):
     """The per-file budget ran out (a BaseException, so no rule's `except Exception` swallows it)."""
 
 
+_alarm_live = False  # a late SIGALRM (handled after the file was done) must not hit the next file
+
+
 def _on_alarm(signum: int, frame: object) -> None:
-    raise _Overrun
+    global _alarm_live
+    if _alarm_live:
+        _alarm_live = False
+        raise _Overrun
 
 
-def _budget(seconds: float) -> bool:
+def _arm(seconds: float) -> bool:
     """Arm the per-file timer; False where signals cannot be used (not the main thread, no SIGALRM)."""
+    global _alarm_live
     if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         return False
     signal.signal(signal.SIGALRM, _on_alarm)
+    _alarm_live = True
     signal.setitimer(signal.ITIMER_REAL, seconds)
     return True
+
+
+def _disarm() -> None:
+    global _alarm_live
+    _alarm_live = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _rule(code: str) -> Rule:
@@ -215,17 +229,19 @@ def analyse_file(task: FileTask) -> FileResult:
             cached.from_cache = True
             cached.digest = digest
             return cached
-    armed = _budget(config.per_file_timeout)
+    armed = False
     try:
-        result = _analyse(task, config, source, result)
+        try:
+            armed = _arm(config.per_file_timeout)
+            result = _analyse(task, config, source, result)
+        finally:
+            if armed:
+                _disarm()
     except _Overrun:
         result = FileResult(task.file.display, analysed=True, diagnostics=[Diagnostic(
             task.file.display, DiagnosticKind.TOO_COMPLEX,
             f"analysis took longer than the per-file budget of {config.per_file_timeout:g} s "
             "(per-file-timeout); no findings are reported for this file")])
-    finally:
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
     result.digest = digest
     overran = any(d.kind is DiagnosticKind.TOO_COMPLEX for d in result.diagnostics)
     if config.cache_dir is not None and not overran and not any(d.is_error for d in result.diagnostics):
