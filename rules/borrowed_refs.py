@@ -2,16 +2,18 @@
 
 With the GIL, a borrowed pointer from a dict or list stayed valid until the code released the GIL;
 on a free-threaded build another thread can remove the item and free it at any moment. Which names
-are affected, and their strong-reference replacements, come from ``ftaudit.facts.capi``; where
-the container is evidently private (created in this function, the function's own ``kwargs``, or
-inside a critical section on it) the finding drops to a note or disappears.
+are affected, and their strong-reference replacements, come from ``ftaudit.facts.capi``. A container
+no other thread can change is not a finding (`capi_uses.container_origin`): one created in this
+function (also by a same-file function that returns a new one), the call's own ``args``/``kwargs``,
+the per-thread dict, a global filled only at module init and only read afterwards, or a use inside
+module init itself. Inside a critical section on the container the finding drops to a note.
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from ftaudit.analysis.capi_uses import Use, container_origin, in_critical_section_on, normal_expr, uses
+from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -22,12 +24,11 @@ C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
 HOWTO_BORROWED = HOWTO + "#borrowed-references"
 COMPAT = "https://pythoncapi-compat.readthedocs.io/"
-_ORIGIN_NOTE = {
-    "fresh": "it is created in this function, so no other thread can see it yet",
-    "kwargs": "it is this function's keyword-argument dict, which no other thread sees",
-    "args": "it is this function's argument tuple",
-    "init": "this code runs only while the module is initialised, before other threads can see it",
-}
+_PRIVATE_WHAT = ("Containers no other thread can change are not findings: one created in the same function (by "
+                 "`PyDict_New`, `PyList_New`, `PyDict_Copy`, `PySequence_List`, … or by a same-file function "
+                 "that returns such a new container), the call's own `args`/`kwargs`, the per-thread dict of "
+                 "`PyThreadState_GetDict()`, a global container filled only at module init (or cleared at "
+                 "module teardown) and only read afterwards, and any use inside module init.")
 
 
 def _capital(text: str) -> str:
@@ -78,10 +79,9 @@ class BorrowedReferenceApi(_ContainerRule):
         "On a free-threaded target, finds calls of `PyDict_GetItem`, `PyDict_GetItemWithError`, "
         "`PyDict_GetItemString`, `PyDict_SetDefault`, `PyList_GetItem`, `PyWeakref_GetObject`, "
         "`PyWeakref_GET_OBJECT`, `PyImport_AddModule[Object]`, `PySys_GetObject`, `PyCell_GET`/`PyCell_SET` and "
-        "the private dict getters (also inside same-file macro bodies). The severity drops to note when the "
-        "container is evidently private: created in the same function (`PyDict_New`, `PyList_New`, "
-        "`PyDict_Copy`, `PySequence_List`, …), the function's own `kwargs`/`kwds` parameter, or accessed inside "
-        "`Py_BEGIN_CRITICAL_SECTION` on it. Tuple getters (`PyTuple_GetItem`, `PyTuple_GET_ITEM`) are not "
+        "the private dict getters (also inside same-file macro bodies). " + _PRIVATE_WHAT + " Inside "
+        "`Py_BEGIN_CRITICAL_SECTION` on the container the severity drops to note. Tuple getters "
+        "(`PyTuple_GetItem`, `PyTuple_GET_ITEM`) are not "
         "findings: tuples are immutable. Code not compiled for the target (`#ifndef Py_GIL_DISABLED`, "
         "`#if PY_VERSION_HEX < 0x030D0000`) is not reported."
     )
@@ -112,16 +112,6 @@ class BorrowedReferenceApi(_ContainerRule):
             "    return Py_XNewRef(PyList_GetItem(list, 0));  // <- FT301\n"
             "}\n",
         ),
-        Example(
-            "static PyObject *option(PyObject *self, PyObject *args, PyObject *kwargs) {\n"
-            "    PyObject *seen = PyDict_New();\n"
-            "    PyObject *v = PyDict_GetItemString(kwargs, \"verbose\");  // <- FT301\n"
-            "    PyObject *w = PyDict_GetItemString(seen, \"x\");  // <- FT301\n"
-            "    Py_DECREF(seen);\n"
-            "    return Py_NewRef(v ? v : w ? w : Py_None);\n"
-            "}\n",
-            title="Private containers are still reported, as notes",
-        ),
     )
     good = (
         Example(
@@ -150,6 +140,33 @@ class BorrowedReferenceApi(_ContainerRule):
             "}\n",
             title="Code compiled only for the GIL build",
         ),
+        Example(
+            "static PyObject *codecs;  /* filled once in PyInit_m, only looked up afterwards */\n"
+            "static PyObject *new_options(void) {\n"
+            "    PyObject *d = PyDict_New();\n"
+            "    return d;\n"
+            "}\n"
+            "static PyObject *option(PyObject *self, PyObject *args, PyObject *kwargs) {\n"
+            "    PyObject *seen = new_options();\n"
+            "    PyObject *v = PyDict_GetItemString(kwargs, \"verbose\");\n"
+            "    PyObject *w = PyDict_GetItemString(seen, \"x\");\n"
+            "    PyObject *t = PyDict_GetItemString(PyThreadState_GetDict(), \"depth\");\n"
+            "    PyObject *c = PyDict_GetItemString(codecs, \"utf-8\");\n"
+            "    Py_DECREF(seen);\n"
+            "    return Py_NewRef(v ? v : w ? w : t ? t : c ? c : Py_None);\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"option\", (PyCFunction)option, METH_VARARGS | METH_KEYWORDS, NULL},\n"
+            "                                {NULL}};\n"
+            "static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, \"m\", NULL, -1, methods};\n"
+            "PyMODINIT_FUNC PyInit_m(void) {\n"
+            "    codecs = PyDict_New();\n"
+            "    if (codecs == NULL || PyDict_SetItemString(codecs, \"utf-8\", Py_None) < 0) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    return PyModule_Create(&def);\n"
+            "}\n",
+            title="Containers no other thread can change",
+        ),
     )
 
     def judge(self, ctx: FileContext, use: Use) -> None:
@@ -162,10 +179,9 @@ class BorrowedReferenceApi(_ContainerRule):
             message = f"`{api.name}` returns a borrowed reference: {api.reason}"
         else:
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
-        if origin in _ORIGIN_NOTE and not api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
-            severity = Severity.NOTE
-            message += f" (`{name}`: {_ORIGIN_NOTE[origin]})"
-        elif locked:
+        if origin in PRIVATE_ORIGINS and not api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
+            return
+        if locked:
             severity = Severity.NOTE
             message += f" (inside a critical section on `{name}`: the pointer is safe only until it ends)"
         if use.macro is not None:
@@ -180,9 +196,8 @@ class UnlockedDictIteration(_ContainerRule):
     severity = Severity.WARNING
     what = (
         "On a free-threaded target, finds `PyDict_Next(d, …)` calls that are not inside "
-        "`Py_BEGIN_CRITICAL_SECTION(d)` (or a `Py_BEGIN_CRITICAL_SECTION2` that includes `d`). A dict created in "
-        "the same function or the function's own `kwargs` dict is a note; iteration under some other lock is a "
-        "note too (fine only if every writer of the dict takes that lock)."
+"`Py_BEGIN_CRITICAL_SECTION(d)` (or a `Py_BEGIN_CRITICAL_SECTION2` that includes `d`). " + _PRIVATE_WHAT
+        + " Iteration under some other lock is a note (fine only if every writer of the dict takes that lock)."
     )
     why = (
         "`PyDict_Next` takes no lock: another thread can insert or delete while the loop runs, which can skip or "
@@ -236,13 +251,12 @@ class UnlockedDictIteration(_ContainerRule):
         name, origin, locked = self.container(ctx, use)
         if locked:
             return
+        if origin in PRIVATE_ORIGINS:
+            return
         severity = Severity.WARNING
         message = (f"`PyDict_Next` iterates `{name}` without a critical section on it: another thread can "
                    "change the dict during the loop and free the borrowed keys and values")
-        if origin in ("fresh", "kwargs", "init"):
-            severity = Severity.NOTE
-            message += f" (`{name}`: {_ORIGIN_NOTE[origin]})"
-        elif use.node is not None and unit.lock_state(use.node).locked:
+        if use.node is not None and unit.lock_state(use.node).locked:
             severity = Severity.NOTE
             held = ", ".join(f"`{lock}`" for lock in unit.lock_state(use.node).held)
             message += f" (under {held}: safe only if every writer of `{name}` holds it too)"
@@ -312,11 +326,9 @@ class UnlockedSequenceAccess(_ContainerRule):
         if use.macro is not None:
             return
         name, origin, locked = self.container(ctx, use)
-        if locked or origin in ("fresh", "args", "init"):
+        if locked or origin in PRIVATE_ORIGINS:
             return
         api = use.api
         verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"
         message = f"`{api.name}` {verb} `{name}` without locking it: {api.reason}"
-        if origin == "kwargs":
-            return
         ctx.report(use.anchor, message, help=_capital(api.advice()) + ".", severity=Severity.NOTE)

@@ -66,6 +66,24 @@ CREATORS = frozenset({
     "PyDict_Items", "PyMapping_Keys", "PyMapping_Values", "PyMapping_Items", "PyObject_Dir", "PyTuple_Pack",
     "Py_BuildValue", "PySet_New", "PyFrozenSet_New",
 })
+# A per-thread dict: no other thread ever sees it.
+PER_THREAD = frozenset({"PyThreadState_GetDict"})
+# Reads that leave a container as it is; at run time these are the only uses a global container filled
+# at module init may have for it to stay private (anything else could mutate it or hand it to Python).
+READERS = frozenset({
+    "PyDict_GetItem", "PyDict_GetItemWithError", "PyDict_GetItemString", "PyDict_GetItemRef",
+    "PyDict_GetItemStringRef", "PyDict_Contains", "PyDict_ContainsString", "PyDict_Size", "PyDict_GET_SIZE",
+    "PyDict_Next", "_PyDict_GetItem_KnownHash", "_PyDict_GetItemId", "_PyDict_GetItemStringWithError",
+    "PyList_GetItem", "PyList_GET_ITEM", "PyList_GetItemRef", "PyList_Size", "PyList_GET_SIZE",
+    "PyMapping_GetOptionalItem", "PyMapping_GetOptionalItemString", "PyMapping_HasKey", "PyMapping_HasKeyString",
+    "PySequence_Contains", "PySequence_Fast_GET_ITEM", "PySequence_Fast_GET_SIZE", "PySequence_Fast_ITEMS",
+})
+# Filling a container at module init (or emptying it at teardown) keeps it private to the module.
+FILLERS = frozenset({
+    "PyDict_SetItem", "PyDict_SetItemString", "PyList_Append", "PyList_SetItem", "PyList_SET_ITEM",
+    "PyList_Insert", "PyDict_Update", "PyDict_Merge", "PyDict_MergeFromSeq2", "PyDict_DelItem",
+    "PyDict_DelItemString", "PyDict_Clear", "Py_CLEAR", "Py_XDECREF", "Py_DECREF", "Py_XSETREF", "Py_SETREF",
+}) | READERS
 KWARGS_NAMES = frozenset({"kwargs", "kwds", "kw", "kwdict", "kwargs_dict", "keywords", "kwnames"})
 ARGS_NAMES = frozenset({"args", "argv_tuple"})
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -287,20 +305,37 @@ def normal_expr(expression: str) -> str:
     return compact
 
 
+PRIVATE_ORIGINS = frozenset({"fresh", "kwargs", "args", "init", "thread", "init-filled"})
+
+
+def _creator_origin(unit: CUnit, callee: str) -> str | None:
+    if callee in CREATORS or callee in fresh_returning(unit):
+        return "fresh"
+    if callee in PER_THREAD:
+        return "thread"
+    return None
+
+
 def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0,
                      before: int | None = None) -> str:
-    """"fresh" (made in this function), "kwargs", "args" (the argument tuple), or "shared"."""
+    """Whose container ``arg`` is: "fresh" (made in this function, also by a same-file function that
+    returns a new container), "kwargs", "args" (the argument tuple), "thread" (the per-thread dict),
+    "init-filled" (a global only filled at module init or emptied at teardown, only read at run time),
+    or "shared". Every origin but "shared" is in PRIVATE_ORIGINS: no other thread can change it."""
     arg = strip(arg)
     while arg is not None and arg.type == "cast_expression":
         arg = strip(arg.child_by_field_name("value"))
     if arg is None or function is None:
         return "shared"
     if arg.type == "call_expression":
-        return "fresh" if text(arg.child_by_field_name("function")) in CREATORS else "shared"
+        return _creator_origin(unit, text(arg.child_by_field_name("function"))) or "shared"
     before = arg.start_byte if before is None else before
     sources: list[Node] = []
     if arg.type == "identifier":
         variable = unit.type_of(arg)
+        if variable is not None and variable.function is None and not variable.is_parameter \
+                and text(arg) in init_filled_globals(unit):
+            return "init-filled"
         if variable is None or variable.is_static or variable.function != function.name:
             return "shared"
         if variable.is_parameter:
@@ -321,8 +356,9 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
         if source is None or source.type != "call_expression":
             continue
         callee = text(source.child_by_field_name("function"))
-        if callee in CREATORS:
-            origins.add("fresh")
+        created = _creator_origin(unit, callee)
+        if created is not None:
+            origins.add(created)
         elif callee == "PySequence_Fast" and depth < 2:
             args = named(source.child_by_field_name("arguments"))
             origins.add(container_origin(unit, function, args[0] if args else None, depth + 1))
@@ -332,6 +368,169 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
         # A member filled right after creation is already reachable through its owner: stay conservative.
         return "shared"
     return origins.pop()
+
+
+def fresh_returning(unit: CUnit) -> frozenset[str]:
+    """Same-file functions every `return` of which hands out a new container (a `PyDict_New()` result,
+    directly or through a local, or another such function's result) or NULL: a project's own
+    `make_result_dict()` is a creator like `PyDict_New`. Cached on the unit."""
+    cached = unit.__dict__.get("_ftaudit_fresh_returning")
+    if cached is not None:
+        return cached
+    candidates = {name: f for name, f in unit.functions.items() if f.body is not None}
+    found: set[str] = set()
+    changed = True
+    while changed:  # a fixed point: fresh-returning functions may call each other
+        changed = False
+        for name, function in candidates.items():
+            if name not in found and _returns_fresh(unit, function, found):
+                found.add(name)
+                changed = True
+    result = frozenset(found)
+    unit.__dict__["_ftaudit_fresh_returning"] = result
+    return result
+
+
+def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
+    returns = [n for n in _walk(function.body) if n.type == "return_statement"]
+    if not returns:
+        return False
+    for statement in returns:
+        value = strip(named(statement)[0]) if named(statement) else None
+        while value is not None and value.type == "cast_expression":
+            value = strip(value.child_by_field_name("value"))
+        if value is None:
+            return False
+        if value.type in ("null", "number_literal") or text(value) == "NULL":
+            continue
+        if value.type == "call_expression":
+            callee = text(value.child_by_field_name("function"))
+            if callee in CREATORS or callee in known:
+                continue
+            return False
+        if value.type != "identifier":
+            return False
+        variable = unit.type_of(value)
+        if variable is None or variable.is_static or variable.is_parameter or variable.function != function.name:
+            return False
+        sources = [c.node for c in function.calls if _assigned_to(c.node) == text(value)]
+        if variable.initializer is not None and strip(variable.initializer) is not None:
+            initial = strip(variable.initializer)
+            if initial is not None and initial.type == "call_expression":
+                sources.append(initial)
+        callees = {text(c.child_by_field_name("function")) for c in sources}
+        if not callees or not callees <= (CREATORS | known):
+            return False
+        if _reassigned_otherwise(unit, function, text(value)):
+            return False
+    return True
+
+
+def _reassigned_otherwise(unit: CUnit, function: Function, name: str) -> bool:
+    """`x = other;` anywhere in the function (beside the creating calls) makes `x` not surely fresh."""
+    for node in _walk(function.body):
+        if node.type == "assignment_expression":
+            left, right = node.child_by_field_name("left"), strip(node.child_by_field_name("right"))
+            if left is not None and text(left) == name and (right is None or right.type != "call_expression"):
+                return True
+    return False
+
+
+def _walk(node: Node | None) -> Iterator[Node]:
+    """Every node below ``node``, iteratively (deep nesting must not recurse)."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def teardown_functions(unit: CUnit) -> set[str]:
+    """The module object's own teardown callbacks (`m_clear`, `m_free`) of every PyModuleDef."""
+    names = set()
+    for module_def in unit.module_defs:
+        for field_name in ("m_clear", "m_free"):
+            value = module_def.fields.get(field_name)
+            if value and re.fullmatch(r"\(?\w+\)?", value) and value.strip("()") in unit.functions:
+                names.add(value.strip("()"))
+    return names
+
+
+_IDENT_B = re.compile(rb"[A-Za-z_]\w*")
+
+
+def init_filled_globals(unit: CUnit) -> frozenset[str]:
+    """File-scope container variables written only at module init (or cleared at teardown) and, at run
+    time, only read through READERS: a registry built once in `PyInit_*` and then looked up. Handing
+    the variable to anything else (a Python-visible module attribute, a return value) disqualifies it.
+    Cached on the unit."""
+    cached = unit.__dict__.get("_ftaudit_init_filled")
+    if cached is not None:
+        return cached
+    # Static only: another file could change an exported one.
+    candidates = {v.name for v in unit.globals if v.function is None and v.is_static and v.pointer_depth == 1
+                  and not v.is_array and not v.is_function_pointer}
+    ruled_out: set[str] = set()
+    used: set[str] = set()
+    created: set[str] = set()  # assigned at init: positive evidence that the module builds it
+    teardown = teardown_functions(unit)
+    mask = unit.raw.mask
+    for match in _IDENT_B.finditer(mask):
+        name = match.group(0).decode("ascii", "replace")
+        if name not in candidates or name in ruled_out:
+            continue
+        node = unit.root.descendant_for_byte_range(match.start(), match.end())
+        if node is None or node.type != "identifier" or node.start_byte != match.start():
+            continue
+        verdict = _global_use(unit, node, teardown)
+        if verdict is None:
+            continue  # the declaration itself
+        used.add(name)
+        if verdict == "assigned":
+            created.add(name)
+        elif not verdict:
+            ruled_out.add(name)
+    result = frozenset((used & created) - ruled_out)
+    unit.__dict__["_ftaudit_init_filled"] = result
+    return result
+
+
+def _global_use(unit: CUnit, node: Node, teardown: set[str]) -> bool | str | None:
+    """Whether this use of a global container keeps it private (None: not a use, e.g. its declaration)."""
+    parent = node.parent
+    if parent is None:
+        return None
+    if parent.type in ("init_declarator", "declaration", "pointer_declarator"):
+        return None
+    function = unit.function_at(node)
+    if function is None:
+        return False  # used in another global's initializer or a macro: unknown
+    at_init = unit.is_init_only(function.name) or function.name in teardown
+    # Climb casts and parentheses to see what the expression is part of.
+    child = node
+    while parent is not None and parent.type in ("cast_expression", "parenthesized_expression"):
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type == "assignment_expression" and parent.child_by_field_name("left") == child:
+        return "assigned" if at_init else False
+    if parent.type in ("binary_expression", "unary_expression") and text(parent).replace(" ", "").startswith(
+            ("!", text(child) + "==", text(child) + "!=", "NULL==", "NULL!=")):
+        return True  # a NULL check
+    if parent.type in ("if_statement", "condition_clause"):
+        return True
+    if parent.type == "argument_list":
+        call = parent.parent
+        callee = text(call.child_by_field_name("function")) if call is not None else ""
+        first = bool(named(parent)) and named(parent)[0] == child
+        if first and callee in READERS:
+            return True
+        if first and callee in FILLERS:
+            return at_init
+        return False
+    return False
 
 
 def _assigned_to(call: Node) -> str | None:
