@@ -117,8 +117,15 @@ class CythonMissingFreethreadingDirective(Rule):
             return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first),
                     "includes": includes}
         if name == "setup.py":
+            setup = read_setup_py(source.text)
+            return {"kind": "build", "declared": _truthy(setup.compiler_directives.get("freethreading_compatible")),
+                    "imports": sorted(set(setup.imports))}
+        if source.language is Language.PYTHON and b"cythonize" in source.data:
+            # A build helper that setup.py imports (lxml's setupinfo.py calls cythonize for it).
             value = read_setup_py(source.text).compiler_directives.get("freethreading_compatible")
-        elif name == "pyproject.toml":
+            return {"kind": "helper", "module": source.path.stem, "declared": _truthy(value)} \
+                if value is not None else None
+        if name == "pyproject.toml":
             value = read_pyproject(source.text).cython_directives.get("freethreading_compatible")
         elif name == "meson.build":
             value = read_meson(source.text).cython_directives.get("freethreading_compatible")
@@ -128,6 +135,11 @@ class CythonMissingFreethreadingDirective(Rule):
 
     def check_project(self, project: ProjectContext) -> None:
         builds = [(folder_of(path), s["declared"]) for path, s in project.summaries.items() if s["kind"] == "build"]
+        # Helpers count where a setup.py in the same folder imports them.
+        importers = {(folder_of(path), module) for path, s in project.summaries.items() if s["kind"] == "build"
+                     for module in s.get("imports", ())}
+        builds += [(folder_of(path), s["declared"]) for path, s in project.summaries.items()
+                   if s["kind"] == "helper" and (folder_of(path), s["module"]) in importers]
         # A .pyx pulled into another with `include "x.pyx"` (uvloop does this) is part of that module.
         included = {target for s in project.summaries.values() for target in s.get("includes", ())}
         for path, summary in sorted(project.summaries.items()):

@@ -8,6 +8,8 @@ state of every file linked with it, or of its own file when the linkage is unkno
 
 from __future__ import annotations
 
+import re
+from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -22,6 +24,17 @@ from ftaudit.source import Language
 from .gil_declarations import HOWTO, multi_phase_defs
 
 MAX_NAMED = 5
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _expand(group: set[str], summaries: dict[str, Any]) -> set[str]:
+    """An extension's sources with `glob("src/*.c")` patterns matched against the scanned files."""
+    patterns = [p for p in group if _GLOB.search(p)]
+    if not patterns:
+        return group
+    return (group - set(patterns)) | {path for path in summaries for p in patterns if fnmatchcase(path, p)}
 
 
 def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
@@ -196,7 +209,8 @@ class GilDeclarationContradicted(Rule):
         for path, summary in sorted(summaries.items()):
             if summary["kind"] != "c" or not summary["declarations"]:
                 continue
-            linked = set().union(*(group for group in extensions if path in group)) or {path}
+            groups = [_expand(group, summaries) for group in extensions]
+            linked = set().union(*(group for group in groups if path in group)) or {path}
             racy = []
             for other in sorted(linked):
                 other_summary = summaries.get(other)

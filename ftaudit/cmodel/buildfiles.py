@@ -7,6 +7,7 @@ Each reader returns a small result with an ``errors`` list and never raises on b
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class SetupInfo:
     compiler_directives: dict[str, Any] = field(default_factory=dict)
     cythonize_lines: list[int] = field(default_factory=list)
     extensions: list[ExtensionInfo] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # top-level module names it imports (build helpers)
     errors: list[str] = field(default_factory=list)
 
 
@@ -53,17 +55,25 @@ def _call_name(node: ast.Call) -> str:
 
 
 def read_setup_py(text: str | bytes) -> SetupInfo:
+    """What a setup.py (or a build helper module it imports) declares, read statically (`pyvalues`):
+    sources through variables, concatenation, `.append()`/`.extend()`, loops and f-strings;
+    directives through a dict variable later changed with `d["x"] = …` or `.update()`. A directive
+    whose value is not a literal (`FREE_THREADED_BUILD`) is recorded as the string "unknown"."""
+    from ftaudit.cmodel.pyvalues import UNKNOWN, Evaluator, loop_names
+
     info = SetupInfo()
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         info.errors.append(f"setup.py does not parse: {exc}")
         return info
-    names: dict[str, ast.AST] = {}
+    values = Evaluator(tree)
+    loops = loop_names(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            names.setdefault(node.targets[0].id, node.value)
-    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            info.imports.extend(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            info.imports.append(node.module.split(".")[0])
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
@@ -72,39 +82,43 @@ def read_setup_py(text: str | bytes) -> SetupInfo:
             info.cythonize_lines.append(node.lineno)
             value = keywords.get("compiler_directives")
             if value is not None:
-                directives = _literal(value, names)
-                if isinstance(directives, dict):
-                    info.compiler_directives.update({str(k): v for k, v in directives.items()})
+                directives = values.dict_items(value)
+                if directives:
+                    info.compiler_directives.update(
+                        {k: ("unknown" if v is UNKNOWN else v) for k, v in directives.items()})
                 else:
-                    info.errors.append(f"line {node.lineno}: compiler_directives is not a literal dict")
+                    info.errors.append(f"line {node.lineno}: compiler_directives cannot be read statically")
         elif name in ("Extension", "Pybind11Extension", "CppExtension", "CUDAExtension"):
-            args = list(node.args)
-            ext_name = (
-                _literal(args[0], names)
-                if args
-                else _literal(keywords["name"], names)
-                if "name" in keywords
-                else None
-            )
-            sources_node = args[1] if len(args) > 1 else keywords.get("sources")
-            sources = _literal(sources_node, names) if sources_node is not None else None
-            macros = _literal(keywords["define_macros"], names) if "define_macros" in keywords else None
-            limited = _literal(keywords["py_limited_api"], names) if "py_limited_api" in keywords else None
-            info.extensions.append(
-                ExtensionInfo(
-                    ext_name if isinstance(ext_name, str) else None,
-                    [s for s in sources if isinstance(s, str)] if isinstance(sources, list | tuple) else [],
-                    [
-                        tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
-                        for m in macros
-                    ]
-                    if isinstance(macros, list | tuple)
-                    else [],
-                    node.lineno,
-                    limited if isinstance(limited, bool) else None,
-                )
-            )
+            info.extensions.extend(_extensions(node, keywords, values, loops.get(node, [])))
     return info
+
+
+def _extensions(node: ast.Call, keywords: dict[str | None, ast.expr], values: Any,
+                loops: list[Any]) -> list[ExtensionInfo]:
+    """One ExtensionInfo per iteration of the loops around the call that its arguments use (a
+    `for name in MODULES: Extension(name, [f"src/{name}.c"])` builds one extension per name)."""
+    args = list(node.args)
+    name_node = args[0] if args else keywords.get("name")
+    sources_node = args[1] if len(args) > 1 else keywords.get("sources")
+    used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    varying = [loop for loop in loops if loop.target.id in used]
+    choices = [[v for v in values.strings(loop.iter)] for loop in varying]
+    bindings = [dict(zip([loop.target.id for loop in varying], combination, strict=True))
+                for combination in itertools.islice(itertools.product(*choices), 64)] if varying else [{}]
+    macros = _literal(keywords["define_macros"], {}) if "define_macros" in keywords else None
+    limited = _literal(keywords["py_limited_api"], {}) if "py_limited_api" in keywords else None
+    out = []
+    for fixed in bindings or [{}]:
+        names = values.strings(name_node, fixed) if name_node is not None else []
+        out.append(ExtensionInfo(
+            names[0] if len(names) == 1 else None,
+            values.strings(sources_node, fixed) if sources_node is not None else [],
+            [tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
+             for m in macros] if isinstance(macros, list | tuple) else [],
+            node.lineno,
+            limited if isinstance(limited, bool) else None,
+        ))
+    return out
 
 
 # -- pyproject.toml -------------------------------------------------------------------------------

@@ -151,3 +151,50 @@ def test_rust_pymodules() -> None:
         (10, 11, "declarative", "mod", True),
     ]
     assert parse_rust_pymodules(b"\xff") == []
+
+
+def test_setup_py_sources_through_variables_concatenation_and_loops() -> None:
+    from ftaudit.cmodel.buildfiles import read_setup_py
+
+    info = read_setup_py(
+        "import os, sys, glob\n"
+        "from setuptools import Extension, setup\n"
+        "common = ['src/a.c']\n"
+        "extra = []\n"
+        "if sys.platform == 'win32':\n"
+        "    extra.append('src/win.c')\n"
+        "else:\n"
+        "    extra += [os.path.join('src', 'posix.c')]\n"
+        "exts = [Extension('pkg.core', sources=common + extra + glob.glob('src/gen/*.c'))]\n"
+        "for name in ('x', 'y'):\n"
+        "    exts.append(Extension('pkg.' + name, [f'src/{name}.c', 'src/shared.c']))\n"
+        "exts += [Extension(f'pkg.{n}_fast', [f'fast/{n}.c']) for n in ['p']]\n"
+        "setup(ext_modules=exts)\n")
+    assert sorted((e.name, e.sources) for e in info.extensions) == [
+        ("pkg.core", ["src/a.c", "src/win.c", "src/posix.c", "src/gen/*.c"]),
+        ("pkg.p_fast", ["fast/p.c"]),
+        ("pkg.x", ["src/x.c", "src/shared.c"]),
+        ("pkg.y", ["src/y.c", "src/shared.c"]),
+    ]
+
+
+def test_setup_py_directives_changed_after_the_literal_and_unknown_values() -> None:
+    from ftaudit.cmodel.buildfiles import read_setup_py
+
+    info = read_setup_py(
+        "from Cython.Build import cythonize\n"
+        "directives = {'language_level': 3}\n"
+        "directives['freethreading_compatible'] = True\n"
+        "directives.update(binding=False, embedsignature=FLAG)\n"
+        "cythonize('*.pyx', compiler_directives=directives)\n")
+    assert info.compiler_directives == {"language_level": 3, "freethreading_compatible": True, "binding": False,
+                                        "embedsignature": "unknown"}
+    assert read_setup_py("import setupinfo\nfrom helpers.build import x\n").imports == ["setupinfo", "helpers"]
+
+
+def test_setup_py_reader_never_raises_on_deep_or_cyclic_input() -> None:
+    from ftaudit.cmodel.buildfiles import read_setup_py
+
+    assert read_setup_py("x = " + "[" * 5000 + "]" * 5000 + "\n").errors  # too deep for ast: one error
+    cyclic = read_setup_py("a = b\nb = a + ['s.c']\nExtension('m', a)\n")
+    assert [e.sources for e in cyclic.extensions] == [["s.c"]]

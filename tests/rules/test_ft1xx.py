@@ -23,8 +23,14 @@ def findings(*args: str) -> list[tuple[str, str, int]]:
 
 def test_every_declaration_style() -> None:
     assert findings("--select", "FT1") == [
+        ("cython_ext/helper_unused/lonely.pyx", "FT104", 1),   # its buildinfo.py is not imported by setup.py
+        # helper_module/fast/scan.pyx: declared by setupinfo.py, which setup.py imports (no finding)
         ("cython_ext/plain/stats.pyx", "FT104", 1),            # ready.pyx declares; tidy/ via setup.py
         ("declared_racy/src/core.c", "FT108", 32),             # racy state in the linked stats.c
+        # sources=["src/core.c"] + platform_sources: clock_posix.c's racy state is linked in; the loop-built
+        # timing.alpha is its own extension, so beta.c's counter does not contradict alpha's declaration.
+        ("declared_racy_platform/src/beta.c", "FT109", 20),    # deliberate Py_MOD_GIL_USED
+        ("declared_racy_platform/src/core.c", "FT108", 18),
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
         ("multiphase/_bare.c", "FT101", 21),                   # no slot at all
@@ -61,6 +67,8 @@ def test_racy_state_of_the_linked_file_is_reported_through_the_project_pass() ->
         ("declared_racy/src/stats.c", "FT201", 11),
         ("declared_racy/src/stats.c", "FT201", 12),
         ("declared_racy/src/stats.c", "FT202", 18),
+        ("declared_racy_platform/src/beta.c", "FT201", 9),
+        ("declared_racy_platform/src/clock_posix.c", "FT201", 15),
     ]
 
 
