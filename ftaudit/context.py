@@ -7,15 +7,17 @@ so a file is parsed at most once per language however many rules run.
 from __future__ import annotations
 
 import ast
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Fix, Position, RelatedLocation, Severity
-from ftaudit.source import Language, SourceFile
+from ftaudit.source import Language, SourceFile, lone_cr_as_lf
 from ftaudit.target import Target
 
 if TYPE_CHECKING:
@@ -51,9 +53,7 @@ class FileContext:
         if self.source.language is not Language.PYTHON:
             return None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is the user's business
-                return ast.parse(self.source.text, filename=self.source.display)
+            return parse_python(self.source.text, self.source.display)
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
             where = f" at line {line}" if line else ""
@@ -62,7 +62,12 @@ class FileContext:
                 f"cannot be parsed by Python {_running_python()}{where}: {getattr(exc, 'msg', exc)} "
                 "(it may use newer syntax); Python rules skipped for this file",
             ))
-            return None
+        except (RecursionError, MemoryError):
+            # Valid but deeper than this Python's parser can build even with room to spare
+            # (tens of thousands of `elif`s or `+` terms): not a crash, and not a syntax error.
+            self.too_complex("nested too deeply for Python's parser to build its syntax tree; "
+                             "Python rules skipped for this file")
+        return None
 
     @cached_property
     def python_nodes(self) -> list[ast.AST]:
@@ -80,7 +85,7 @@ class FileContext:
         # A `.h` may be C++ (templates, namespaces): the model decides from its contents.
         language = None if self.source.path.suffix.lower() == ".h" else self.source.language.value
         skipped = self._preprocessor_skipped(language or "c")
-        return build_unit(self.source.data, path=str(self.source.path), target=self.target,
+        return build_unit(self.source.c_data, path=str(self.source.path), target=self.target,
                           language=language, read_header=read_header, skipped=skipped)
 
     def _preprocessor_skipped(self, language: str) -> tuple[tuple[int, int], ...] | None:
@@ -101,6 +106,12 @@ class FileContext:
             return None
         self.precise_state = f"exact ({result.flags_source})"
         return result.skipped
+
+    def too_complex(self, message: str) -> None:
+        """One ``too-complex`` diagnostic per message, however many rules run into the same limit."""
+        diagnostic = Diagnostic(self.source.display, DiagnosticKind.TOO_COMPLEX, message)
+        if diagnostic not in self.diagnostics:
+            self.diagnostics.append(diagnostic)
 
     # -- reporting -----------------------------------------------------------------------------
     def span(self, anchor: Anchor) -> tuple[Position, Position]:
@@ -174,13 +185,102 @@ class ProjectContext:
         ))
 
 
+def parse_python(text: str, filename: str) -> ast.Module:
+    """``ast.parse`` of decoded text (a coding cookie in it is ignored, never looked up again).
+
+    Building the tree recurses once per nesting level (a 3,000-term ``a + a + …`` is 3,000 levels);
+    when that exceeds the default recursion limit, the parse is retried with more room (`run_deep`).
+    """
+    def parse() -> ast.Module:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is the user's business
+            return ast.parse(text, filename=filename)
+
+    try:
+        return parse()
+    except RecursionError:
+        return run_deep(parse)
+
+
+DEEP_RECURSION_LIMIT = 30_000
+DEEP_STACK_BYTES = 256 * 1024 * 1024  # address space only: pages are touched as the recursion needs them
+_DEEP_THREAD = "ftaudit-deep"
+_deep_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def run_deep(work: Callable[[], T]) -> T:
+    """``work()`` with a raised recursion limit, in a thread whose C stack is large enough for it.
+
+    For deep but valid input that recursive code (``ast.parse``, tree walks) cannot handle within
+    the default limit. Raising the limit on the calling thread could overflow its C stack and kill
+    the process, so the work gets its own thread. Raises RecursionError when even this is not
+    enough (or no such thread can be started); re-raises whatever ``work`` raised.
+    """
+    if threading.current_thread().name == _DEEP_THREAD:
+        return work()  # already as deep as it gets
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    with _deep_lock:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, DEEP_RECURSION_LIMIT))  # before the thread starts: it reads it
+        try:
+            thread = _start_deep_thread(target)
+            if thread is None:
+                raise RecursionError("no thread with a large enough stack could be started")
+            try:
+                thread.join()
+            except BaseException:  # Ctrl-C or the engine's per-file budget: stop the work too
+                _interrupt(thread)
+                raise
+        finally:
+            sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def _start_deep_thread(target: Callable[[], None]) -> threading.Thread | None:
+    try:
+        previous = threading.stack_size(DEEP_STACK_BYTES)
+    except (ValueError, RuntimeError):
+        return None
+    try:
+        thread = threading.Thread(target=target, name=_DEEP_THREAD, daemon=True)
+        thread.start()
+    except RuntimeError:  # no memory for the stack
+        return None
+    finally:
+        threading.stack_size(previous)
+    return thread
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise SystemExit in ``thread`` at its next bytecode, so abandoned work does not run on."""
+    try:
+        import ctypes
+
+        if thread.ident is not None and thread.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+    except (ImportError, AttributeError, OSError):
+        pass  # it finishes on its own: the work is bounded by the input's size
+
+
 @lru_cache(maxsize=256)
 def _header_bytes(path: Path, mtime_ns: int) -> bytes | None:
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    return data if len(data) <= 2_000_000 else None
+    if len(data) > 2_000_000:
+        return None
+    return lone_cr_as_lf(data) if b"\r" in data else data  # lines as the compiler counts them
 
 
 def read_header(path: Path) -> bytes | None:

@@ -79,6 +79,10 @@ def language_for(path: Path) -> Language | None:
 
 
 _PY_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+# Line ends as C compilers, tree-sitter-facing offsets and Python's tokenizer count them: CRLF, LF, lone CR.
+_LINE_END = re.compile(rb"\r\n?|\n")
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_TEXT_LINE_SPLIT = re.compile(r"\r(?!\n)|\n")  # keeps the CR of a CRLF, as the LF-only split does
 
 
 @dataclass
@@ -91,20 +95,44 @@ class SourceFile:
 
     @cached_property
     def text(self) -> str:
-        encoding = self._declared_python_encoding() or "utf-8"
-        if not _codec_exists(encoding):
-            self.encoding_problem = f"declares unknown encoding {encoding!r}; read as UTF-8"
-            encoding = "utf-8"
+        encoding = self._source_encoding()
         try:
             return self.data.decode(encoding)
         except UnicodeDecodeError as exc:
             self.encoding_problem = (
                 f"not valid {encoding} (byte offset {exc.start}); undecodable bytes were replaced, columns may be off"
             )
+        except Exception as exc:  # a codec is arbitrary code: `undefined` raises its own error
+            self.encoding_problem = (f"cannot be decoded as {encoding} ({type(exc).__name__}: {exc}); "
+                                     "read as UTF-8, undecodable bytes were replaced")
+            encoding = "utf-8"
+        try:
             return self.data.decode(encoding, errors="replace")
+        except Exception:  # the codec fails even when told to replace: UTF-8 never does
+            return self.data.decode("utf-8", errors="replace")
+
+    def _source_encoding(self) -> str:
+        """The declared encoding when it can decode this file, else UTF-8 (and ``encoding_problem`` says why)."""
+        declared = self._declared_python_encoding()
+        if declared is None:
+            return "utf-8"
+        problem = _unusable_encoding(declared, bom=self.data.startswith(b"\xef\xbb\xbf"))
+        if problem:
+            self.encoding_problem = f"declares {problem}; read as UTF-8"
+            return "utf-8"
+        return declared
+
+    @cached_property
+    def lone_cr(self) -> bool:
+        """True when a CR not followed by LF ends a line (classic Mac files, or a mix): the slow path."""
+        data = self.data
+        count = data.count(b"\r")
+        return count > 0 and count != data.count(b"\r\n")
 
     @cached_property
     def text_lines(self) -> list[str]:
+        if self.lone_cr:
+            return _TEXT_LINE_SPLIT.split(self.text)
         return self.text.split("\n")
 
     def position_from_ast(self, lineno: int, col_offset: int) -> Position:
@@ -116,10 +144,10 @@ class SourceFile:
         return Position(lineno, len(line.encode("utf-8")[:col_offset].decode("utf-8", errors="replace")) + 1)
 
     def _declared_python_encoding(self) -> str | None:
-        # PEP 263: a coding cookie on line 1 or 2 of Python sources.
+        # PEP 263: a coding cookie on line 1 or 2 of Python sources (a lone CR ends a line too).
         if self.language not in (Language.PYTHON, Language.CYTHON):
             return None
-        for line in self.data.split(b"\n", 2)[:2]:
+        for line in _LINE_END.split(self.data.removeprefix(b"\xef\xbb\xbf"), 2)[:2]:
             match = _PY_CODING.match(line)
             if match:
                 return match.group(1).decode("ascii", "replace")
@@ -128,6 +156,8 @@ class SourceFile:
     @cached_property
     def line_starts(self) -> list[int]:
         """Byte offset at which each line starts (index 0 is line 1)."""
+        if self.lone_cr:
+            return [0, *(m.end() for m in _LINE_END.finditer(self.data))]
         starts = [0]
         find = self.data.find
         pos = find(b"\n")
@@ -162,24 +192,57 @@ class SourceFile:
         return start + len(chars.encode("utf-8"))
 
     def line_bytes(self, line: int) -> bytes:
-        start = self.line_starts[line - 1]
-        end = self.line_starts[line] - 1 if line < len(self.line_starts) else len(self.data)
-        return self.data[start:end].rstrip(b"\r")
+        """A line's bytes without its line end."""
+        starts = self.line_starts
+        start = starts[line - 1]
+        if line >= len(starts):
+            return self.data[start:]
+        if not self.lone_cr:
+            return self.data[start:starts[line] - 1].rstrip(b"\r")
+        end = starts[line]
+        return self.data[start:end - 2 if self.data.startswith(b"\r\n", end - 2) else end - 1]
 
     def line_text(self, line: int) -> str:
         if not 1 <= line <= len(self.line_starts):
             return ""
         return self.line_bytes(line).decode("utf-8", errors="replace")
 
+    @cached_property
+    def c_data(self) -> bytes:
+        """``data`` for the C model, with each lone CR made an LF: the same length, so every byte offset
+        stays valid, while code that counts LFs (tree-sitter rows, directive scanning) sees the lines
+        a compiler sees (a lone CR ends a line, and with it a `#define` or a `//` comment)."""
+        return lone_cr_as_lf(self.data) if self.lone_cr else self.data
 
-def _codec_exists(name: str) -> bool:
+
+def lone_cr_as_lf(data: bytes) -> bytes:
+    """Each CR that ends a line on its own made an LF (same length: byte offsets do not move)."""
+    return _LONE_CR.sub(b"\n", data)
+
+
+def _unusable_encoding(name: str, *, bom: bool = False) -> str | None:
+    """Why a declared encoding cannot decode source text (None when it can).
+
+    Only text encodings are accepted: `rot13`, `base64`, `zlib`, `hex` and the like are codecs too,
+    but ``bytes.decode`` refuses them with a LookupError, as Python's own tokenizer does. The cookie
+    line is ASCII, so an encoding that cannot read it back (UTF-16, EBCDIC) cannot be the file's.
+    """
     import codecs
 
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
-        return False
-    return True
+        return f"unknown encoding {name!r}"
+    if not getattr(info, "_is_text_encoding", True):
+        return f"{name!r}, which is not a text encoding"
+    if bom and info.name not in ("utf-8", "utf-8-sig"):
+        return f"{name!r} but starts with a UTF-8 byte order mark"
+    probe = b"# -*- coding: x -*-\n"
+    try:
+        readable = info.decode(probe)[0] == probe.decode("ascii")
+    except Exception:  # codecs are arbitrary code
+        readable = False
+    return None if readable else f"{name!r}, which cannot decode the ASCII line that declares it"
 
 
 _GENERATED = re.compile(

@@ -61,7 +61,8 @@ _C_TOKEN = re.compile(
 
 def _c_comments(source: SourceFile) -> list[Comment]:
     comments = []
-    for match in _C_TOKEN.finditer(source.data):
+    # c_data: a lone CR ends a `//` comment as it ends the line (same offsets as data).
+    for match in _C_TOKEN.finditer(source.c_data):
         token = match.group()
         if not token.startswith((b"//", b"/*")):
             continue  # a string or character literal: skipped so its contents never count

@@ -6,7 +6,7 @@ guard around it makes it the correct compatibility pattern, and say what to writ
 
 from __future__ import annotations
 
-from ftaudit.analysis.python_scopes import PEP667, Hit, analyse, new_only, old_only
+from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
@@ -18,11 +18,6 @@ WHATS_NEW_313 = "https://docs.python.org/3/whatsnew/3.13.html#defined-mutation-s
 LOCALS_DOC = "https://docs.python.org/3/library/functions.html#locals"
 FRAME_DOC = "https://docs.python.org/3/reference/datamodel.html#frame.f_locals"
 LEGACY_C_API = "https://docs.python.org/3/c-api/frame.html"
-
-
-def _hits(ctx: FileContext, code: str) -> list[Hit]:
-    tree = ctx.python_ast
-    return [] if tree is None else list(analyse(tree, ctx.source.text, ctx.python_nodes).for_rule(code))
 
 
 class LocalsMutation(Rule):
@@ -127,7 +122,7 @@ class LocalsMutation(Rule):
     )
 
     def check(self, ctx: FileContext) -> None:
-        for hit in _hits(ctx, self.code):
+        for hit in file_hits(ctx, self.code):
             if old_only(hit.versions):
                 continue  # the snapshot semantics only change on 3.13+
             if hit.kind == "write":
@@ -280,7 +275,7 @@ class FrameLocalsWrite(Rule):
     def check(self, ctx: FileContext) -> None:
         if ctx.target.version < PEP667:
             return
-        for hit in _hits(ctx, self.code):
+        for hit in file_hits(ctx, self.code):
             if old_only(hit.versions) or new_only(hit.versions):
                 continue
             if hit.kind == "typecheck":
@@ -386,7 +381,7 @@ class CtypesFrameLocalsSync(Rule):
     def check(self, ctx: FileContext) -> None:
         if ctx.target.version < PEP667:
             return
-        for hit in _hits(ctx, self.code):
+        for hit in file_hits(ctx, self.code):
             if old_only(hit.versions):
                 continue
             if hit.subject == "PyFrame_LocalsToFast":

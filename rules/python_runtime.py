@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from ftaudit.analysis.python_scopes import Hit, analyse, old_only
+from ftaudit.analysis.python_scopes import file_hits, old_only
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
@@ -16,11 +16,6 @@ from ftaudit.source import Language
 
 PYTHON = frozenset({Language.PYTHON})
 IMMORTAL_SINCE = (3, 12)
-
-
-def _hits(ctx: FileContext, code: str) -> list[Hit]:
-    tree = ctx.python_ast
-    return [] if tree is None else list(analyse(tree, ctx.source.text, ctx.python_nodes).for_rule(code))
 
 
 def is_test_file(path: str) -> bool:
@@ -126,7 +121,7 @@ class RefcountAssumption(Rule):
         if ctx.target.version < IMMORTAL_SINCE:
             return
         in_tests = is_test_file(ctx.source.display)
-        for hit in _hits(ctx, self.code):
+        for hit in file_hits(ctx, self.code):
             if old_only(hit.versions, IMMORTAL_SINCE):
                 continue
             if hit.kind == "immortal":
@@ -227,7 +222,7 @@ class SwitchIntervalReliance(Rule):
     def check(self, ctx: FileContext) -> None:
         if not ctx.target.free_threaded:
             return
-        for hit in _hits(ctx, self.code):
+        for hit in file_hits(ctx, self.code):
             if hit.kind == "set":
                 message = (f"`{hit.subject}` changes how often the GIL is handed over; the free-threaded build has no "
                            "GIL, so this neither forces nor prevents thread interleaving there")

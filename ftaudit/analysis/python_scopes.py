@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ftaudit.context import FileContext, run_deep
+
 Version = tuple[int, int]
 # Half-open range [low, high) of CPython minor versions a piece of code can run on.
 VersionRange = tuple[Version, Version]
@@ -114,12 +116,14 @@ class Scope:
 @dataclass
 class PythonFacts:
     hits: list[Hit] = field(default_factory=list)
+    too_deep: bool = False  # the walk ran out of recursion even with room to spare: no hits at all
 
     def for_rule(self, code: str) -> Iterator[Hit]:
         return (hit for hit in self.hits if hit.code == code)
 
 
 _CACHE: weakref.WeakKeyDictionary[ast.Module, PythonFacts] = weakref.WeakKeyDictionary()
+TOO_DEEP = "nested too deeply for the FT5xx scope analysis; FT501-FT505 skipped for this file"
 
 
 def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None) -> PythonFacts:
@@ -131,9 +135,38 @@ def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None)
     if facts is None:
         facts = PythonFacts()
         if any(word in text for word in TRIGGERS):
-            _Walker(facts).run(tree, nodes if nodes is not None else ast.walk(tree))
+            facts = _walk(tree, nodes if isinstance(nodes, list) else list(nodes or ast.walk(tree)))
         _CACHE[tree] = facts
     return facts
+
+
+def _walk(tree: ast.Module, nodes: list[ast.AST]) -> PythonFacts:
+    """The walk recurses per nesting level (5,000 ``elif``s are 5,000 levels): retried with more room
+    when the default limit is too small, and given up (``too_deep``) when even that is not enough."""
+    def walk() -> PythonFacts:
+        facts = PythonFacts()
+        _Walker(facts).run(tree, nodes)
+        return facts
+
+    try:
+        return walk()
+    except RecursionError:
+        pass
+    try:
+        return run_deep(walk)
+    except RecursionError:
+        return PythonFacts(too_deep=True)
+
+
+def file_hits(ctx: FileContext, code: str) -> list[Hit]:
+    """A rule's hits in the file of ``ctx`` (one ``too-complex`` diagnostic when it is too deep to walk)."""
+    tree = ctx.python_ast
+    if tree is None:
+        return []
+    facts = analyse(tree, ctx.source.text, ctx.python_nodes)
+    if facts.too_deep:
+        ctx.too_complex(TOO_DEEP)
+    return list(facts.for_rule(code))
 
 
 def old_only(versions: VersionRange, version: Version = PEP667) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ftaudit import __version__
 from ftaudit.engine import ScanResult
@@ -40,16 +40,42 @@ FAMILIES = {
 }
 DECLARATION_RULES = {"FT101", "FT102", "FT103", "FT104", "FT105", "FT106", "FT107"}
 MANY_FINDINGS = 5_000  # past this, the report warns that it gets slow to browse
+HIGHLIGHT_LIMIT = 8_000  # characters in a snippet; longer ones are shown plain (Pygments can take seconds)
 _LEXERS = {"c": "c", "h": "c", "cc": "cpp", "cpp": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp", "hxx": "cpp",
            "pyx": "cython", "pxd": "cython", "pxi": "cython", "py": "python", "pyi": "python", "rs": "rust",
            "toml": "toml", "build": "meson", "txt": "cmake"}
-# Trojan Source: bidi controls and invisible characters are shown as visible escapes.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+# Trojan Source: bidi controls, invisible and control characters (tab aside) are shown as visible escapes,
+# in code and in everything else scanned (file names, messages). Surrogates are how a file name that is not
+# UTF-8 arrives (os.fsdecode); they could not even be written out as UTF-8.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+                        "\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=visible_text)
+    env.filters["visible"] = visible
+    return env
+
+
+def _escape_name(char: str) -> str:
+    """How an invisible character is spelled out: <U+202E>, or <0xFF> for an undecodable file-name byte."""
+    code = ord(char)
+    return f"<0x{code - 0xDC00:02X}>" if 0xDC80 <= code <= 0xDCFF else f"<U+{code:04X}>"
+
+
+def visible(text: Any) -> Markup:
+    """Scanned text shown as text: escaped, with invisible and control characters as marked escapes."""
+    return Markup(_visible_controls(str(escape(text))))
+
+
+def visible_text(value: Any) -> Any:
+    """Every other ``{{ }}`` output (attributes, ``<option>``): the same characters spelled out as plain
+    text (escaped later by autoescape), so no raw control byte or bidi override reaches the page."""
+    if isinstance(value, str) and not isinstance(value, Markup) and not value.isprintable():
+        return _INVISIBLE.sub(lambda m: _escape_name(m.group()), value)
+    return value
 
 
 @cache
@@ -74,7 +100,7 @@ def _lexer_for(path: str) -> Any:
 
 
 def _visible_controls(markup: str) -> str:
-    return _INVISIBLE.sub(lambda m: f'<span class="ctrl" title="invisible character">&lt;U+{ord(m.group()):04X}&gt;'
+    return _INVISIBLE.sub(lambda m: f'<span class="ctrl" title="invisible character">{escape(_escape_name(m.group()))}'
                                     "</span>", markup)
 
 
@@ -85,6 +111,8 @@ def highlight(path: str, lines: list[str]) -> list[Markup]:
 
     if not lines:
         return []
+    if sum(map(len, lines)) > HIGHLIGHT_LIMIT:  # minified or mangled code: Pygments' regexes crawl through it
+        return [visible(line) for line in lines]
     html = pyg_highlight("\n".join(lines) + "\n", _lexer_for(path), HtmlFormatter(nowrap=True))
     out = html.split("\n")[: len(lines)]
     out += [""] * (len(lines) - len(out))

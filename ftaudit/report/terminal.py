@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TextIO
 
 from ftaudit.engine import ScanResult
-from ftaudit.findings import Applicability, Finding, Severity
+from ftaudit.findings import INCOMPLETE, Applicability, Finding, Severity
 from ftaudit.report.colour import SEVERITY_COLOURS, Painter
 
 TAB = 4
@@ -16,16 +17,22 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _incomplete(result: ScanResult) -> str:
+    """Files whose findings may be missing (budget ran out, nesting too deep, a rule failed)."""
+    files = {d.path for d in result.diagnostics if d.path and d.kind in INCOMPLETE}
+    return f"; {_plural(len(files), 'file')} not analysed in full (see the diagnostics above)" if files else ""
+
+
 def summary_line(result: ScanResult) -> str:
     findings = result.findings
     if not findings:
-        return f"All checks passed! ({_plural(len(result.files), 'file')} scanned)"
+        return f"All checks passed! ({_plural(len(result.files), 'file')} scanned{_incomplete(result)})"
     counts = Counter(f.severity for f in findings)
     files = len({f.path for f in findings})
     line = (
         f"Found {_plural(len(findings), 'finding')} ({_plural(counts[Severity.ERROR], 'error')}, "
         f"{_plural(counts[Severity.WARNING], 'warning')}, {_plural(counts[Severity.NOTE], 'note')}) "
-        f"in {_plural(files, 'file')}."
+        f"in {_plural(files, 'file')}{_incomplete(result)}."
     )
     safe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.SAFE)
     unsafe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.UNSAFE)
@@ -49,12 +56,38 @@ def statistics(result: ScanResult, paint: Painter) -> list[str]:
     ]
 
 
+# Scanned text must not drive the terminal: an ESC from a source line, a message or a file name could set
+# the window title or clear the screen and hide findings. C0 controls and DEL become their Unicode control
+# pictures (ESC is ␛, one column wide as it was one character); C1 controls, bidi overrides and invisible
+# characters (Trojan Source) become <U+XXXX>, as in the HTML report. Tabs are kept: frames expand them.
+# A file name that is not UTF-8 reaches us with surrogate escapes, which no terminal encoding can write.
+_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if code != 0x09}
+_PICTURES[0x7F] = "\u2421"
+_INVISIBLE = re.compile("[\x80-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+                        "\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape for an undecodable byte: show the byte
+        return f"<0x{code - 0xDC00:02X}>"
+    return f"<U+{code:04X}>"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control or invisible character shown as something printable."""
+    if text.isprintable():
+        return text  # the common case: nothing to replace
+    return _INVISIBLE.sub(_escape, text.translate(_PICTURES))
+
+
 def _expand(text: str) -> str:
-    return text.expandtabs(TAB)
+    """A source line as the frame prints it: controls made visible, then tabs expanded."""
+    return visible(text).expandtabs(TAB)
 
 
 def _display_col(text: str, column: int) -> int:
-    """Display column (0-based) of a 1-based character column, after tab expansion."""
+    """Display column (0-based) of a 1-based character column, in the line as ``_expand`` prints it."""
     return len(_expand(text[: column - 1]))
 
 
@@ -75,8 +108,8 @@ class ConciseReporter:
         paint = Painter(color)
         for f in result.findings:
             fix = " [*]" if f.fix else ""
-            out.write(f"{paint(f.path, bold=True)}:{f.start.line}:{f.start.column}: "
-                      f"{paint(f.code, fg=SEVERITY_COLOURS[f.severity], bold=True)}{fix} {f.message}\n")
+            out.write(f"{paint(visible(f.path), bold=True)}:{f.start.line}:{f.start.column}: "
+                      f"{paint(f.code, fg=SEVERITY_COLOURS[f.severity], bold=True)}{fix} {visible(f.message)}\n")
 
 
 class FullReporter:
@@ -91,8 +124,8 @@ class FullReporter:
     def frame(self, f: Finding, lines: dict[int, str], paint: Painter) -> str:
         colour = SEVERITY_COLOURS[f.severity]
         fix = " [*]" if f.fix else ""
-        parts = [f"{paint(f.code, fg=colour, bold=True)}{fix} {paint(f.message, bold=True)}\n",
-                 f" {paint('-->', fg='blue', bold=True)} {f.path}:{f.start.line}:{f.start.column}\n"]
+        parts = [f"{paint(f.code, fg=colour, bold=True)}{fix} {paint(visible(f.message), bold=True)}\n",
+                 f" {paint('-->', fg='blue', bold=True)} {visible(f.path)}:{f.start.line}:{f.start.column}\n"]
         last_shown = min(f.end.line, f.start.line + 4)
         shown = [n for n in range(f.start.line - 1, last_shown + 2) if n in lines]
         # Trim blank context lines at the edges, as ruff does.
@@ -115,11 +148,13 @@ class FullReporter:
                     parts.append(f"{' ' * width} {bar} {' ' * start}{paint(carets, fg=colour, bold=True)}\n")
             parts.append(f"{' ' * width} {bar}\n")
         for related in f.related:
-            parts.append(f" {paint('note', bold=True)}: {related.message} ({related.path}:{related.start.line})\n")
+            parts.append(f" {paint('note', bold=True)}: {visible(related.message)} "
+                         f"({visible(related.path)}:{related.start.line})\n")
         if f.help:
-            parts.append(f"{paint('help', fg='cyan', bold=True)}: {f.help}\n")
+            parts.append(f"{paint('help', fg='cyan', bold=True)}: {visible(f.help)}\n")
         if f.fix:
-            parts.append(f"{paint('fix', fg='green', bold=True)} ({f.fix.applicability.value}): {f.fix.message}\n")
+            parts.append(f"{paint('fix', fg='green', bold=True)} ({f.fix.applicability.value}): "
+                         f"{visible(f.fix.message)}\n")
             for edit in f.fix.edits:
                 if edit.start == edit.end:
                     where = f"insert at {edit.start.line}:{edit.start.column}"
@@ -127,8 +162,8 @@ class FullReporter:
                     where = f"replace {edit.start.line}:{edit.start.column}-{edit.end.line}:{edit.end.column}"
                     removed = _span_text(lines, edit.start.line, edit.start.column, edit.end.line, edit.end.column)
                     for line in removed.splitlines():
-                        parts.append(f"   {paint('- ' + line, fg='red')}\n")
+                        parts.append(f"   {paint('- ' + visible(line), fg='red')}\n")
                 parts.append(f"   {paint(where, dim=True)}\n")
                 for added in edit.content.splitlines():
-                    parts.append(f"   {paint('+ ' + added, fg='green')}\n")
+                    parts.append(f"   {paint('+ ' + visible(added), fg='green')}\n")
         return "".join(parts)
