@@ -116,6 +116,19 @@ def _quiet_echo(message: str) -> None:
         click.echo(message, err=True)
 
 
+def visible(text: str) -> str:
+    """Scanned text (paths, messages) with control and bidi characters shown, never sent to the terminal."""
+    from ftaudit.report.terminal import visible as shown
+
+    return shown(text)
+
+
+def visible_lines(text: str) -> str:
+    """A diff's lines with control characters shown (each line's own newline kept)."""
+    return "".join(visible(line.rstrip("\n")) + "\n" if line.endswith("\n") else visible(line)
+                   for line in text.splitlines(keepends=True))
+
+
 def _silence_stdout() -> None:
     """After EPIPE, point stdout at /dev/null so the interpreter's final flush cannot complain again."""
     try:
@@ -281,7 +294,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         found = discover(targets, root=settings.root, exclude=[*settings.exclude, *settings.extend_exclude],
                          respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
         for f in found.files:
-            click.echo(f.display)
+            click.echo(visible(f.display))
         return
 
     context = []
@@ -333,7 +346,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     if not silent:
         for diagnostic in result.diagnostics:
             level = "error" if diagnostic.is_error else "warning"
-            click.echo(f"ftaudit: {level}: {diagnostic.render()}", err=True)
+            click.echo(f"ftaudit: {level}: {visible(diagnostic.render())}", err=True)
         if verbose:
             _explain(result, settings, elapsed)
     if write_baseline is not None:
@@ -363,7 +376,7 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
                        f"{'y' if len(outcome.stale) == 1 else 'ies'} (fixed since; rewrite it with "
                        "--write-baseline to tighten it):", err=True)
             for entry in outcome.stale:
-                click.echo(f"  {entry.path}:{entry.line}: {entry.code} {entry.message}", err=True)
+                click.echo(visible(f"  {entry.path}:{entry.line}: {entry.code} {entry.message}"), err=True)
     extras = {"paths": targets, "category": sarif_category, "baseline": outcome,
               "baseline_state": "new" if outcome is not None else None,
               "command": " ".join(["ftaudit", *sys.argv[1:]])}
@@ -387,7 +400,7 @@ def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
         for reason in plans.skipped:
             click.echo(f"ftaudit: warning: {reason}", err=True)
         for file_plan in plans.files:
-            click.echo(fixes.unified_diff(file_plan), nl=False)
+            click.echo(visible_lines(fixes.unified_diff(file_plan)), nl=False)
         click.echo(f"Would fix {plans.count} finding{'s' if plans.count != 1 else ''} in {len(plans.files)} "
                    f"file{'s' if len(plans.files) != 1 else ''}.", err=True)
     if result.has_internal_error:
@@ -412,7 +425,7 @@ def _explain(result: Any, settings: Settings, elapsed: float) -> None:
     echo(f"{len(result.rules)} rules enabled; {len(result.files)} files scanned ({result.cached} from the cache); "
          f"{result.suppressed} findings suppressed inline; {elapsed:.3f}s")
     for path, reason in result.skipped:
-        echo(f"skipped {path}: {reason}")
+        echo(visible(f"skipped {path}: {reason}"))
 
 
 def _configured(name: str, extras: dict[str, Any]) -> Any:

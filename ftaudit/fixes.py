@@ -21,14 +21,12 @@ from ftaudit.source import Language, SourceFile
 
 
 def newline_of(data: bytes) -> bytes:
-    """The file's line ending: CRLF when most of its line breaks are, a lone CR for classic Mac files."""
+    """The file's line ending: the most common of LF, CRLF and a lone CR (classic Mac files)."""
     lf = data.count(b"\n")
     crlf = data.count(b"\r\n")
-    if lf and crlf * 2 > lf:
-        return b"\r\n"
-    if not lf and b"\r" in data:
-        return b"\r"
-    return b"\n"
+    cr = data.count(b"\r") - crlf
+    counts = {b"\n": lf - crlf, b"\r\n": crlf, b"\r": cr}
+    return max(counts, key=lambda k: (counts[k], k == b"\n"))
 
 
 def apply_edits_bytes(data: bytes, edits: Iterable[Edit]) -> bytes:

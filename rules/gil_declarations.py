@@ -38,8 +38,8 @@ def gil_entries(module_def, target: Target) -> tuple[list, list]:
 
 
 def _line_start(ctx: FileContext, offset: int) -> int:
-    data = ctx.source.data
-    return data.rfind(b"\n", 0, offset) + 1
+    """Where the line holding ``offset`` starts, counted as the analysis counts lines (a lone CR ends one)."""
+    return ctx.source.line_starts[ctx.source.line_of(offset) - 1]
 
 
 def _indent_of(ctx: FileContext, offset: int) -> str:
@@ -252,8 +252,9 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
         condition = ctx.c_unit.text(following.child_by_field_name("condition") or following)
         if init.module_var in condition and ("NULL" in condition or "!" in condition):
             anchor = following
-    insert_at = ctx.source.data.find(b"\n", anchor.end_byte)
-    insert_at = len(ctx.source.data) if insert_at < 0 else insert_at + 1
+    starts = ctx.source.line_starts
+    line = ctx.source.line_of(anchor.end_byte)  # the next line starts after this one's ending
+    insert_at = starts[line] if line < len(starts) else len(ctx.source.data)
     indent = _indent_of(ctx, statement.start_byte)
     call = f"{indent}PyUnstable_Module_SetGIL({init.module_var}, Py_MOD_GIL_NOT_USED);"
     position = ctx.source.position(insert_at)

@@ -217,7 +217,7 @@ _MESON_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
 def _strip_meson_comments(text: str) -> str:
     # '#' starts a comment unless inside a string; blank comments but keep line structure.
     out = []
-    for line in text.splitlines():
+    for line in re.split(r"\r\n?|\n", text):  # as SourceFile numbers lines
         in_string = False
         for index, char in enumerate(line):
             if char == "'":

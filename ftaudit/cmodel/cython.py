@@ -78,7 +78,7 @@ def parse_cython(text: str | bytes) -> CythonModule:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        lines = text.splitlines()
+        lines = re.split(r"\r\n?|\n", text)  # as SourceFile numbers lines (not at \f or \x85)
         in_header = True
         for number, line in enumerate(lines, 1):
             stripped = line.strip()
