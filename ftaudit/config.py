@@ -27,6 +27,10 @@ DEFAULT_EXCLUDES = (
     ".pytest_cache", ".pytype", ".ruff_cache", ".ftaudit_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",
     "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv",
     "*.egg-info",
+    # Vendored third-party libraries (libuv in uvloop, c-ares in pycares): their authors' code, not the
+    # project's; their C callbacks and test programs are not Python entry points. `exclude = [...]`
+    # (which replaces this list) brings them back.
+    "vendor", "vendored", "third_party", "thirdparty", "third-party", "3rdparty", "deps",
 )
 
 

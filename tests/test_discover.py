@@ -63,3 +63,12 @@ def test_missing_path_is_reported_not_fatal(tmp_path: Path) -> None:
     found = discover([Path("nope.c")], root=tmp_path, exclude=[], respect_gitignore=False,
                      force_exclude=False, cwd=tmp_path)
     assert found.files == [] and found.skipped == [("nope.c", "no such file or directory")]
+
+
+def test_vendored_libraries_are_excluded_by_default_and_can_be_brought_back(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"src/mod.c": "int x;\n", "vendor/libuv/src/uv.c": "int y;\n",
+                          "deps/c-ares/ares.c": "int z;\n", "third_party/zlib/inflate.c": "int w;\n"})
+    shown = run(["scan", ".", "--isolated", "--show-files"], tmp_path).stdout.split()
+    assert shown == ["src/mod.c"]
+    everything = run(["scan", ".", "--isolated", "--show-files", "--exclude", ".git"], tmp_path).stdout.split()
+    assert everything == ["deps/c-ares/ares.c", "src/mod.c", "third_party/zlib/inflate.c", "vendor/libuv/src/uv.c"]
