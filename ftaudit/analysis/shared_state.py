@@ -213,8 +213,9 @@ def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
                 continue
             target_expr = node.child_by_field_name("left" if kind == "assignment" else "argument")
             collector.add(target_expr, node, function.name, kind)
+    inside = _inside_atomic_calls(unit)
     for call in unit.calls:
-        if call.function is not None and not _inside_atomic(unit, call.node):
+        if call.function is not None and call.node.start_byte not in inside:
             collector.call(call.node, call.function)
     unique: dict[tuple[int, int], GlobalWrite] = {}
     for write in collector.writes:
@@ -222,14 +223,24 @@ def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
     return sorted(unique.values(), key=lambda w: w.node.start_byte)
 
 
-def _inside_atomic(unit: CUnit, node: Node) -> bool:
-    """A call nested in the arguments of an atomic operation belongs to that operation."""
-    parent = node.parent
-    while parent is not None and parent.type not in ("expression_statement", "compound_statement"):
-        if parent.type == "call_expression" and _is_atomic(unit, parent):
-            return True
-        parent = parent.parent
-    return False
+def _inside_atomic_calls(unit: CUnit) -> set[int]:
+    """Start offsets of calls nested in the arguments of an atomic operation (they belong to it).
+
+    One sweep over the calls in source order with a stack of the atomic calls still open: call
+    ranges nest or are disjoint, so this is linear, where climbing every call's parents was
+    quadratic on long expressions."""
+    calls = sorted(unit.calls, key=lambda c: (c.node.start_byte, -c.node.end_byte))
+    open_atomic: list[int] = []  # end offsets of the enclosing atomic calls
+    inside: set[int] = set()
+    for call in calls:
+        start, end = call.node.start_byte, call.node.end_byte
+        while open_atomic and open_atomic[-1] <= start:
+            open_atomic.pop()
+        if open_atomic and end <= open_atomic[-1]:
+            inside.add(start)
+        if _is_atomic(unit, call.node):
+            open_atomic.append(end)
+    return inside
 
 
 def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> GlobalWrite | None:
