@@ -168,7 +168,8 @@ class FrameLocalsWrite(Rule):
         "`frame.f_locals` itself). `isinstance(f.f_locals, dict)` and `type(f.f_locals) is dict` are reported "
         "as notes. Not findings: reads of `f_locals`; objects not known to be frames; writes under a "
         "`sys.version_info` test against 3.13 (either branch: the code has chosen its behaviour); stores of "
-        "dunder keys such as debuggers' `__return__`/`__exception__` (they become the frame's extra locals, as "
+        "dunder keys — literal or a module-level string constant — such as debuggers' `__return__`/`__exception__` "
+        "or class advisors' `__interface_tagged_values__` (they become the frame's extra locals, as "
         "before); and a write followed in the same function by a locals-to-fast sync of the same frame "
         "(`PyFrame_LocalsToFast`, pydevd-style `save_locals(frame)`), which wanted write-through all along — "
         "FT503 reports a ctypes sync call itself."
@@ -269,6 +270,17 @@ class FrameLocalsWrite(Rule):
             "    frame.f_locals['__return__'] = None\n",
             title="Written then copied back (write-through was the intent; FT503 reports the call), "
                   "and a debugger's dunder stash key",
+        ),
+        Example(
+            "import sys\n"
+            "\n"
+            "TAGGED_DATA = '__interface_tagged_values__'\n"
+            "\n"
+            "def taggedValue(key, value):\n"
+            "    f_locals = sys._getframe(1).f_locals\n"
+            "    tagged = f_locals.setdefault(TAGGED_DATA, {})\n"
+            "    tagged[key] = value\n",
+            title="A class advisor stashing data under a dunder key kept in a module constant (zope.interface)",
         ),
     )
 

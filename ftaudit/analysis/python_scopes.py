@@ -262,11 +262,17 @@ def _numeric_literal(node: ast.AST) -> bool:
     return False
 
 
-def _dunder_keys(node: ast.AST) -> bool:
-    """True when every key a write names is a literal dunder string (``f_locals['__return__'] = v``)."""
+def _dunder_keys(node: ast.AST, constants: dict[str, str] | None = None) -> bool:
+    """True when every key a write names is a dunder string (``f_locals['__return__'] = v``), written as a
+    literal or as a module constant (``TAGGED = '__tagged_values__'``; ``f_locals.setdefault(TAGGED, {})``)."""
+    constants = constants or {}
+
     def dunder(key: ast.AST | None) -> bool:
-        return isinstance(key, ast.Constant) and isinstance(key.value, str) \
-            and key.value.startswith("__") and key.value.endswith("__")
+        if isinstance(key, ast.Name):
+            value: object = constants.get(key.id)
+        else:
+            value = key.value if isinstance(key, ast.Constant) else None
+        return isinstance(value, str) and value.startswith("__") and value.endswith("__")
 
     if isinstance(node, ast.Subscript):
         return dunder(node.slice)
@@ -305,6 +311,20 @@ def _names_assigned_by(code: str, mode: str) -> tuple[frozenset[str], frozenset[
 
 # -- the walk ----------------------------------------------------------------------------------------------
 
+def _string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level names assigned exactly once, to a string literal (``TAGGED_DATA = '__tagged__'``)."""
+    seen: dict[str, int] = {}
+    values: dict[str, str] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                if isinstance(target, ast.Name):
+                    seen[target.id] = seen.get(target.id, 0) + 1
+                    if isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str):
+                        values[target.id] = statement.value.value
+    return {name: value for name, value in values.items() if seen[name] == 1}
+
+
 class _Walker:
     def __init__(self, facts: PythonFacts) -> None:
         self.facts = facts
@@ -316,9 +336,11 @@ class _Walker:
         self.handled_calls: set[int] = set()  # getswitchinterval() calls that only save the value
         self.saved_intervals: set[str] = set()  # dotted targets holding a saved switch interval
         self.restores: list[tuple[Hit, str]] = []
+        self.constants: dict[str, str] = {}  # module-level names bound once to a string literal
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module, nodes: Iterable[ast.AST]) -> None:
+        self.constants = _string_constants(tree)
         bound, _, _ = _bindings(tree.body)
         # A `global x` in any function binds x at module level too.
         declared = {name for n in nodes if isinstance(n, ast.Global) for name in n.names}
@@ -829,7 +851,7 @@ class _Walker:
             if value is not None:
                 deleting = isinstance(node.ctx, ast.Del)
                 text = f"del {source(node)}" if deleting else f"{source(node)} = …"
-                self.mutation(node, value, text, deleting, _dunder_keys(node))
+                self.mutation(node, value, text, deleting, _dunder_keys(node, self.constants))
         elif isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             self.note_key_read(node.value, node.slice.value, node)
         self.generic_visit(node)
@@ -850,7 +872,8 @@ class _Walker:
             if func.attr in DICT_MUTATORS:
                 target = self.value_of(func.value)
                 if target is not None:
-                    self.mutation(node, target, source(node), func.attr in DELETING_METHODS, _dunder_keys(node))
+                    self.mutation(node, target, source(node), func.attr in DELETING_METHODS,
+                                  _dunder_keys(node, self.constants))
             elif func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant) \
                     and isinstance(node.args[0].value, str):
                 self.note_key_read(func.value, node.args[0].value, node)
