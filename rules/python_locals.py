@@ -32,7 +32,8 @@ class LocalsMutation(Rule):
         "with no argument: item assignment or deletion (`locals()[k] = v`, `del locals()[k]`), the mutating "
         "methods `update`, `pop`, `popitem`, `clear`, `setdefault`, `__setitem__`, `__delitem__`, and `|=` — on "
         "the call itself or on a local name assigned from it (`ns = locals(); ns['x'] = 1`). It also finds a "
-        "bare `locals()` statement (called only to refresh the frame's cached dict), and `exec`/`eval` of a "
+        "bare `locals()` statement (called only to refresh the frame's cached dict) in a function that also keeps "
+        "a `locals()` snapshot or an `f_locals` alias the refresh was meant to update, and `exec`/`eval` of a "
         "string literal with no namespace (or an explicit `locals()` one) when the function later reads a name "
         "the string assigns — as a variable, as `locals()['x']` or in a later `exec`/`eval` literal. "
         "Module-level and class-body `locals()` (real namespaces), reads of `locals()` in any form, a local "
@@ -89,6 +90,13 @@ class LocalsMutation(Rule):
             "    for _name in ('red', 'green'):\n"
             "        locals()[_name.upper()] = _name\n",
             title="Module level and class bodies: locals() is the real namespace",
+        ),
+        Example(
+            "class Socket:\n"
+            "    def __del__(self):\n"
+            "        locals()  # an old interpreter bug's workaround: nothing here reads a snapshot\n"
+            "        self.close()\n",
+            title="A bare locals() in a function that keeps no snapshot or f_locals alias",
         ),
         Example(
             "def render(template, name, count):\n"

@@ -103,6 +103,10 @@ class Scope:
     # FT502: writes to a frame's f_locals (with the frame's source text) and later locals-to-fast syncs.
     frame_writes: list[tuple[Hit, str]] = field(default_factory=list)
     syncs: list[tuple[tuple[int, int], str]] = field(default_factory=list)
+    # FT501: bare `locals()` refreshes, reported only where the scope also keeps a snapshot or f_locals
+    # alias that the refresh was meant to update (alone, the call had no effect anyone could see).
+    refreshes: list[Hit] = field(default_factory=list)
+    holds_snapshot: bool = False
 
     @property
     def optimized(self) -> bool:
@@ -418,6 +422,8 @@ class _Walker:
             scope.values.pop(name, None)
         else:
             scope.values[name] = value
+            if value.kind in ("snapshot", "f_locals"):
+                scope.holds_snapshot = True
 
     def qual(self, node: ast.AST) -> str | None:
         value = self.value_of(node)
@@ -842,7 +848,8 @@ class _Walker:
         value = self.value_of(node.value)
         if value is not None and value.kind == "snapshot" and isinstance(node.value, ast.Call):
             # Before 3.13 a bare `locals()` re-synced the frame's cached dict; now it builds a snapshot and drops it.
-            self.hit("FT501", "refresh", node.value, source(node.value))
+            self.function_scope().refreshes.append(
+                Hit("FT501", "refresh", node.value, source(node.value), self.versions, "", 0))
         self.visit(node.value)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -1016,6 +1023,8 @@ class _Walker:
 
     def finish_scope(self, scope: Scope) -> None:
         self.check_execs(scope)
+        if scope.holds_snapshot:
+            self.facts.hits.extend(scope.refreshes)
         for hit, frame in scope.frame_writes:
             # Written, then copied back with LocalsToFast: the old way to change a variable, which 3.13's
             # write-through proxy does by itself (FT503 reports the sync call if it goes through ctypes).
