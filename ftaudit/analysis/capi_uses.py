@@ -228,8 +228,11 @@ def uses_internals(unit: CUnit) -> bool:
     where the private structs are complete: the access may compile, tied to one CPython release."""
     cached = unit.__dict__.get("_ftaudit_internals")
     if cached is None:
-        cached = bool(re.search(rb"Py_BUILD_CORE|internal/pycore_|\b_PyInterpreterFrame\b|\b_PyCFrame\b",
-                                unit.source))
+        # Directives and code only: a comment saying "see internal/pycore_frame.h" (yappi) is not an include.
+        cached = any(
+            (d.kind == "include" and "internal/pycore_" in d.text) or (d.kind == "define" and d.name == "Py_BUILD_CORE")
+            for d in unit.directives
+        ) or bool(re.search(rb"\b_PyInterpreterFrame\b|\b_PyCFrame\b", unit.raw.mask))
         unit.__dict__["_ftaudit_internals"] = cached
     return cached
 
