@@ -236,7 +236,8 @@ class ThreadStateFieldAccess(_CApiRule):
         "Finds `PyThreadState` fields: removed ones (`frame`, `cframe`, `recursion_depth`, `use_tracing`, "
         "`curexc_*`, `trash_delete_*`) in code compiled for a version that lacks them. Private fields that "
         "still exist on every targeted version (`exc_info`, `c_tracefunc`, `dict`, …) and the documented public "
-        "member `interp` are not findings: they compile and work. The object must be known to be a `PyThreadState` (declaration, "
+        "member `interp` are not findings: they compile and work. The object must be known to be a "
+        "`PyThreadState` (declaration, "
         "cast, or `PyThreadState_Get()->…`), or, when its type cannot be seen, be named like one (`tstate`, "
         "`ts`, `thread_state`); `->frame` on any other struct is not a finding. Version-guarded code for older "
         "Pythons is not reported."
@@ -529,7 +530,7 @@ class RemovedCApi(_CApiRule):
             "    if (!PyArg_ParseTuple(args, \"OO\", &func, &fargs)) {\n"
             "        return NULL;\n"
             "    }\n"
-            "    PyThreadState *ts = _PyThreadState_UncheckedGet();  /* still an alias of PyThreadState_GetUnchecked */\n"
+            "    PyThreadState *ts = _PyThreadState_UncheckedGet();  /* an alias since 3.13 */\n"
             "    return PyEval_CallObject(func, fargs);  // <- FT406\n"
             "}\n",
         ),
