@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from tree_sitter import Node
+
 from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
+from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -29,6 +32,25 @@ _PRIVATE_WHAT = ("Containers no other thread can change are not findings: one cr
                  "that returns such a new container), the call's own `args`/`kwargs`, the per-thread dict of "
                  "`PyThreadState_GetDict()`, a global container filled only at module init (or cleared at "
                  "module teardown) and only read afterwards, and any use inside module init.")
+
+
+def _only_tested(call: Node) -> bool:
+    """The call's result is only tested against NULL (or as a truth value), never kept or dereferenced."""
+    node, parent = call, call.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type == "unary_expression" and parent.children and parent.children[0].type == "!":
+        return True
+    if parent.type == "binary_expression":
+        operator = parent.child_by_field_name("operator")
+        other = parent.child_by_field_name("right" if parent.child_by_field_name("left") == node else "left")
+        return operator is not None and operator.type in ("==", "!=") and other is not None \
+            and text(other).strip("() ") in ("NULL", "0", "nullptr")
+    if parent.type in ("if_statement", "while_statement", "condition_clause"):
+        return parent.child_by_field_name("condition") in (node, call)
+    return False
 
 
 def _capital(text: str) -> str:
@@ -79,7 +101,8 @@ class BorrowedReferenceApi(_ContainerRule):
         "On a free-threaded target, finds calls of `PyDict_GetItem`, `PyDict_GetItemWithError`, "
         "`PyDict_GetItemString`, `PyDict_SetDefault`, `PyList_GetItem`, `PyWeakref_GetObject`, "
         "`PyWeakref_GET_OBJECT`, `PyImport_AddModule[Object]`, `PySys_GetObject`, `PyCell_GET`/`PyCell_SET` and "
-        "the private dict getters (also inside same-file macro bodies). " + _PRIVATE_WHAT + " Inside "
+        "the private dict getters (also inside same-file macro bodies). " + _PRIVATE_WHAT + " A result only "
+        "tested against NULL (a membership test) is not a finding either. Inside "
         "`Py_BEGIN_CRITICAL_SECTION` on the container the severity drops to note. Tuple getters "
         "(`PyTuple_GetItem`, `PyTuple_GET_ITEM`) are not "
         "findings: tuples are immutable. Code not compiled for the target (`#ifndef Py_GIL_DISABLED`, "
@@ -167,6 +190,16 @@ class BorrowedReferenceApi(_ContainerRule):
             "}\n",
             title="Containers no other thread can change",
         ),
+        Example(
+            "static PyObject *seen;\n"
+            "static PyObject *was_seen(PyObject *self, PyObject *key) {\n"
+            "    if (PyDict_GetItem(seen, key) != NULL) {  /* only tested, never used */\n"
+            "        Py_RETURN_TRUE;\n"
+            "    }\n"
+            "    Py_RETURN_FALSE;\n"
+            "}\n",
+            title="A membership test: the borrowed pointer is never dereferenced",
+        ),
     )
 
     def judge(self, ctx: FileContext, use: Use) -> None:
@@ -181,6 +214,8 @@ class BorrowedReferenceApi(_ContainerRule):
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
         if origin in PRIVATE_ORIGINS and not api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
             return
+        if use.node is not None and use.macro is None and _only_tested(use.node):
+            return  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
             severity = Severity.NOTE
             message += f" (inside a critical section on `{name}`: the pointer is safe only until it ends)"

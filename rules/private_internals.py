@@ -8,7 +8,7 @@ where an edit is mechanical, the fix.
 
 from __future__ import annotations
 
-from ftaudit.analysis.capi_uses import Use, uses, uses_internals
+from ftaudit.analysis.capi_uses import Use, freshly_allocated, uses, uses_internals
 from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import CApi, fmt, markdown_table
@@ -464,6 +464,19 @@ class RefcountUniquenessCheck(_CApiRule):
     )
     good = (
         Example(
+            "static PyObject *make_pair(PyObject *a, PyObject *b) {\n"
+            "    PyObject *pair = PyTuple_New(2);\n"
+            "    if (pair == NULL) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    assert(Py_REFCNT(pair) == 1);  /* just allocated here: nobody else can hold it */\n"
+            "    PyTuple_SET_ITEM(pair, 0, Py_NewRef(a));\n"
+            "    PyTuple_SET_ITEM(pair, 1, Py_NewRef(b));\n"
+            "    return pair;\n"
+            "}\n",
+            title="Asserting that an object this function just allocated is unshared",
+        ),
+        Example(
             "static PyObject *append(PyObject *self, PyObject *args) {\n"
             "    PyObject *list, *item;\n"
             "    if (!PyArg_ParseTuple(args, \"OO\", &list, &item)) {\n"
@@ -485,6 +498,9 @@ class RefcountUniquenessCheck(_CApiRule):
         unit = ctx.c_unit
         assert unit is not None
         comparison = " ".join(unit.text(use.node).split()) if use.node is not None else "Py_REFCNT(o) == 1"
+        if use.in_assert and (freshly_allocated(unit, use.function, use.obj) or (
+                use.function is not None and unit.is_init_only(use.function.name))):
+            return None  # asserting that a just-allocated object is unshared is true on every build
         severity = Severity.NOTE if use.in_assert else Severity.WARNING
         where = " in an assertion" if use.in_assert else ""
         message = (f"`{comparison}`{where} uses the reference count as a uniqueness test: {use.api.reason}")

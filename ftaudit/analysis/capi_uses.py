@@ -373,6 +373,33 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
     return origins.pop()
 
 
+_ALLOCATOR = re.compile(r"(?:_?New\w*|_?[Aa]lloc\w*|_new|Copy|_From\w+|BuildValue|Pack)$")
+
+
+def freshly_allocated(unit: CUnit, function: Function | None, obj: Node | None) -> bool:
+    """``obj`` is a local that this function allocated itself (`o = PyObject_New(...)`, `tp_alloc`,
+    `PyLong_FromLong`, a same-file creator): nobody else holds a reference to it yet."""
+    obj = strip(obj)
+    while obj is not None and obj.type == "cast_expression":
+        obj = strip(obj.child_by_field_name("value"))
+    if obj is None or function is None or obj.type != "identifier":
+        return False
+    variable = unit.type_of(obj)
+    if variable is None or variable.is_static or variable.is_parameter or variable.function != function.name:
+        return False
+    sources = [c.node for c in function.calls if c.start < obj.start_byte and _assigned_to(c.node) == text(obj)]
+    initial = strip(variable.initializer) if variable.initializer is not None else None
+    if initial is not None:
+        while initial is not None and initial.type == "cast_expression":
+            initial = strip(initial.child_by_field_name("value"))
+        if initial is not None and initial.type == "call_expression":
+            sources.append(initial)
+    if not sources:
+        return False
+    names = [text(c.child_by_field_name("function")).rsplit("->", 1)[-1].rsplit(".", 1)[-1] for c in sources]
+    return all(_ALLOCATOR.search(n) or n in CREATORS or n in fresh_returning(unit) for n in names)
+
+
 def fresh_returning(unit: CUnit) -> frozenset[str]:
     """Same-file functions every `return` of which hands out a new container (a `PyDict_New()` result,
     directly or through a local, or another such function's result) or NULL: a project's own
