@@ -9,7 +9,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from ftaudit.analysis.reachability import FileReach
-from ftaudit.cmodel import Tri
+from ftaudit.cmodel import CUnit, Tri
 from ftaudit.context import Anchor, FileContext
 from ftaudit.facts.libc import UNSAFE_LIBC
 from ftaudit.findings import Severity
@@ -197,7 +197,9 @@ class ThreadUnsafeLibcCall(RunTimeRule):
         "`setlocale`, `readdir`, the `getpwnam` and `gethostbyname` families, `inet_ntoa`, `tmpnam`, and "
         f"more ({len(UNSAFE_LIBC)} in `ftaudit/facts/libc.py`) — in code reachable from Python. Calls made "
         "only during module initialisation, or while a lock is held (CPython's own pattern: a function-local "
-        "`static PyMutex` around the call), are not reported."
+        "`static PyMutex` around the call), are not reported; nor are `localtime`, `gmtime`, `ctime`, `asctime`, "
+        "`strerror` and `strtok` in a file built only for Windows (it includes `<windows.h>` outside any `#if`), "
+        "where Microsoft's C runtime keeps their state per thread."
     )
     why = (
         "These functions return pointers into static buffers or keep hidden state. Under the GIL, extension "
@@ -240,15 +242,24 @@ class ThreadUnsafeLibcCall(RunTimeRule):
             "static PyModuleDef_Slot slots[] = {{Py_mod_exec, module_exec}, {0, NULL}};\n",
             title="Called only during module initialisation",
         ),
+        Example(
+            "#include <windows.h>\n"
+            "static PyObject *describe(PyObject *self, PyObject *arg) {\n"
+            "    return PyUnicode_FromString(strerror((int)PyLong_AsLong(arg)));\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"describe\", describe, METH_O, NULL}, {NULL}};\n",
+            title="A Windows-only file: Microsoft's C runtime keeps strerror's buffer per thread",
+        ),
     )
 
     def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
         unit = ctx.c_unit
         reach = _file_reach(ctx)
+        windows = _windows_only(unit)
         found = []
         for call in unit.calls:
             fact = UNSAFE_LIBC.get(call.name)
-            if fact is None or call.function is None:
+            if fact is None or call.function is None or (windows and fact.per_thread_on_windows):
                 continue
             where = reach.of(call.function)
             if not where.reachable or unit.compiled(call.node, ctx.target) is Tri.NO:
@@ -264,6 +275,12 @@ class ThreadUnsafeLibcCall(RunTimeRule):
                 where.roots,
             ))
         return found
+
+
+def _windows_only(unit: CUnit) -> bool:
+    """The file includes <windows.h> outside any #if: it is built for Windows only."""
+    return any(d.kind == "include" and "windows.h" in d.text.lower() and not unit.guards_at(d.start)
+               for d in unit.directives)
 
 
 def _file_reach(ctx: FileContext) -> FileReach:

@@ -16,6 +16,15 @@ class UnsafeLibcFunction:
     why: str  # what is shared between threads
     replacement: str  # what to call instead ("" when there is no re-entrant variant)
 
+    @property
+    def per_thread_on_windows(self) -> bool:
+        """Microsoft's C runtime keeps this function's buffer or state per thread, so a file built only
+        for Windows is safe (the CRT documentation of localtime/gmtime/ctime/asctime/strerror/strtok)."""
+        return self.name in WINDOWS_CRT_PER_THREAD
+
+
+WINDOWS_CRT_PER_THREAD = frozenset({"localtime", "gmtime", "ctime", "asctime", "strerror", "strtok"})
+
 
 def _rows(why: str, pairs: dict[str, str]) -> dict[str, UnsafeLibcFunction]:
     return {name: UnsafeLibcFunction(name, why, replacement) for name, replacement in pairs.items()}
