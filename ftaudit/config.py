@@ -143,7 +143,7 @@ def _has_tool_table(path: Path) -> bool:
         return False
     try:
         tool = tomllib.loads(data.decode("utf-8")).get("tool", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # TOMLDecodeError, or an integer of 5,000 digits
         return True  # let load_config report the broken file
     return not isinstance(tool, dict) or "ftaudit" in tool
 
@@ -153,7 +153,7 @@ def read_table(path: Path) -> dict[str, Any]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or values Python refuses to convert
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if path.name == "pyproject.toml":
         tool = document.get("tool", {})
@@ -173,7 +173,7 @@ def requires_python(pyproject: Path | None, warnings: list[str] | None = None) -
         return None
     try:
         project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     value = project.get("requires-python") if isinstance(project, dict) else None
     problem = None

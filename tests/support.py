@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 from ftaudit.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:

@@ -16,13 +16,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support import REPO, SHARED, run, write_tree
+from support import REPO, run, write_tree
 
 from ftaudit.fingerprint import decode, line_fingerprints, rolling_hashes
 from ftaudit.registry import load_registry
 from ftaudit.ruledocs import plain_text, render_markdown
 
-SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"  # the OASIS schema, see tests/data/README.md
 M64 = 1 << 64
 
 

@@ -341,6 +341,7 @@ class _Walker:
         self.saved_intervals: set[str] = set()  # dotted targets holding a saved switch interval
         self.restores: list[tuple[Hit, str]] = []
         self.constants: dict[str, str] = {}  # module-level names bound once to a string literal
+        self.call_values: dict[int, Value | None] = {}
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module, nodes: Iterable[ast.AST]) -> None:
@@ -487,6 +488,14 @@ class _Walker:
         return None
 
     def call_value(self, node: ast.Call) -> Value | None:
+        # A call is at one program point: its value is computed once, however often an enclosing
+        # expression asks (`f()()()…` and `a.b().c()…` chains would otherwise be quadratic).
+        key = id(node)
+        if key not in self.call_values:
+            self.call_values[key] = self._call_value(node)
+        return self.call_values[key]
+
+    def _call_value(self, node: ast.Call) -> Value | None:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in ("get", "values", "items"):
             base = self.value_of(func.value)
