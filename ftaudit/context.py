@@ -40,6 +40,8 @@ class FileContext:
         self.precise: PreciseConfig | None = None  # set by the engine in precise mode (--engine libclang)
         self.precise_state = ""  # what precise mode did for this file, for the run's summary
         self.kept_lines: set[int] = set()
+        # Where project headers may be read from (the scan boundary); empty: anywhere (library use).
+        self.boundary: tuple[Path, ...] = ()
 
     def keep_lines(self, *lines: int) -> None:
         """Keep these lines (and their context) for code frames of findings the project pass may
@@ -85,8 +87,9 @@ class FileContext:
         # A `.h` may be C++ (templates, namespaces): the model decides from its contents.
         language = None if self.source.path.suffix.lower() == ".h" else self.source.language.value
         skipped = self._preprocessor_skipped(language or "c")
+        reader = read_header if not self.boundary else _bounded_reader(self.boundary)
         return build_unit(self.source.c_data, path=str(self.source.path), target=self.target,
-                          language=language, read_header=read_header, skipped=skipped)
+                          language=language, read_header=reader, skipped=skipped)
 
     def _preprocessor_skipped(self, language: str) -> tuple[tuple[int, int], ...] | None:
         """Precise mode: the real preprocessor's skipped ranges, when it ran for the audit target."""
@@ -281,6 +284,21 @@ def _header_bytes(path: Path, mtime_ns: int) -> bytes | None:
     if len(data) > 2_000_000:
         return None
     return lone_cr_as_lf(data) if b"\r" in data else data  # lines as the compiler counts them
+
+
+def _bounded_reader(boundary: tuple[Path, ...]) -> Callable[[Path], bytes | None]:
+    """A header reader that never leaves the scan: `#include "../../../etc/passwd"` or a header that is a
+    symlink out of the tree reads as a missing header."""
+    def read(path: Path) -> bytes | None:
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError, ValueError):
+            return None
+        if not any(real == root or root in real.parents for root in boundary):
+            return None
+        return read_header(real)
+
+    return read
 
 
 def read_header(path: Path) -> bytes | None:

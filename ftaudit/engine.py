@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ftaudit import cache
 from ftaudit.config import Settings, requires_python, target_from_requires_python
 from ftaudit.context import FileContext, ProjectContext
-from ftaudit.discover import Discovery, FoundFile, PatternSet, discover
+from ftaudit.discover import Discovery, FoundFile, PatternSet, discover, scan_boundary
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
@@ -76,6 +76,7 @@ class WorkerConfig:
     cache_salt: str = ""
     cache_secret: bytes = b""
     per_file_timeout: float = 0.0  # seconds; 0: no budget
+    boundary: tuple[Path, ...] = ()  # the scan boundary: project headers are read only inside it
     scan_generated: bool = False
     precise: PreciseConfig | None = None
 
@@ -253,6 +254,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     result.analysed = True
     ctx = FileContext(source, task.target or config.target)
     ctx.precise = config.precise
+    ctx.boundary = config.boundary
     for code in task.rules:
         rule = _rule(code)
         ctx.rule = rule
@@ -360,7 +362,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     rules = enabled_rules(settings)
     exclude = [*settings.exclude, *settings.extend_exclude]
     if stdin is not None:
-        found = Discovery([stdin_file(*stdin)], [])
+        found = Discovery([stdin_file(*stdin)], [], scan_boundary([stdin[0]], settings.root, Path.cwd()))
     else:
         found = discover(list(paths), root=settings.root, exclude=exclude,
                          respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
@@ -400,7 +402,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
 
         precise, precise_notes = precise_mode.configure(settings, paths)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
-                          secret, settings.per_file_timeout, settings.scan_generated, precise)
+                          secret, settings.per_file_timeout, tuple(found.roots), settings.scan_generated, precise)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
     by_path = {r.display: r for r in results}
