@@ -326,7 +326,8 @@ def test_project_headers_are_read_only_inside_the_scan(tmp_path: Path) -> None:
     # `..` or through a symlink) is never read, so its `#define ENABLE_COUNTER 0` cannot hide the finding.
     repo, outside = tmp_path / "repo", tmp_path / "outside"
     write_tree(outside, {"cfg.h": "#define ENABLE_COUNTER 0\n"})
-    body = ("#if ENABLE_COUNTER\nstatic long n;\nstatic PyObject *f(PyObject *s, PyObject *a) { n++; Py_RETURN_NONE; }\n"
+    body = ("#if ENABLE_COUNTER\nstatic long n;\n"
+            "static PyObject *f(PyObject *s, PyObject *a) { n++; Py_RETURN_NONE; }\n"
             "static PyMethodDef m[] = {{\"f\", f, METH_NOARGS, NULL}, {NULL}};\n#endif\n")
     write_tree(repo, {"up.c": '#include "../outside/cfg.h"\n' + body, "linked.c": '#include "cfg_link.h"\n' + body,
                       "inside.c": '#include "cfg_in.h"\n' + body, "cfg_in.h": "#define ENABLE_COUNTER 0\n"})
