@@ -13,10 +13,18 @@ header under its real name; nothing is parsed twice and every offset stays the o
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ftaudit.cmodel.conditions import Tri
+from ftaudit.cmodel.directives import Directive, RawScan
+from ftaudit.cmodel.guards import GuardIndex
+from ftaudit.cmodel.includes import HeaderReader, header, quoted_include
+from ftaudit.target import Target
 
 MAX_STEPS = 2000  # macro replacements in one expansion
 MAX_OUTPUT = 4096  # tokens of one expansion: a macro that explodes is not followed
@@ -279,3 +287,123 @@ def _close_paren(mask: bytes, open_at: int) -> int:
         elif char in (b"{", b";"):
             return -1
     return -1
+
+
+def header_rewrite(mask: bytes, header: MacroHeader) -> bytes | None:
+    """The same-length text that spells ``header`` plainly for the parser, or None when it does not fit.
+
+    `INIT_MODULE(_psycopg)` becomes `PyInit__psycopg` padded with spaces (its `(void)` follows in the
+    source); `MOD_INIT(crc32c)`, whose expansion carries the parameter list, becomes `PyInit_crc32c()`.
+    Newlines inside the invocation are kept, so every later line keeps its number."""
+    width = header.end - header.start
+    original = mask[header.start:header.end]
+    follows = mask[_skip_space(mask, header.end):_skip_space(mask, header.end) + 1]
+    text = header.name if follows == b"(" else header.name + "()"
+    if len(text) > width - original.count(b"\n"):
+        return None
+    newlines = b"\n" * original.count(b"\n")
+    return text.encode() + b" " * (width - len(text) - len(newlines)) + newlines
+
+
+# -- what the parser is given -------------------------------------------------------------------------
+# Conditions decided by the Python version alone (and literal 0/1) are the ones worth deciding for
+# every supported version; project macros stay as they are (the guard index answers MAYBE for them).
+_VERSION_CONDITION = re.compile(r"\bPY_(?:MAJOR|MINOR)_VERSION\b|\bPY_VERSION_HEX\b|^\s*[01]\s*$")
+_RELEVANT_BODY = re.compile(r"##|PyInit|\binit\w")
+MAX_HEADER_DEPTH = 2
+
+
+def supported_targets(target: Target) -> list[Target]:
+    """Every build the project supports, up to the target: each version from its oldest supported one
+    (any Python 3 when `requires-python` is unknown), with and without the GIL from 3.13 on."""
+    oldest = target.minimum or (3, 0)
+    out = []
+    for minor in range(oldest[1] if oldest[0] == 3 else 0, target.version[1] + 1):
+        version = (3, minor)
+        out.append(replace(target, version=version, free_threaded=False))
+        if version >= (3, 13):
+            out.append(replace(target, version=version, free_threaded=True))
+    return out or [target]
+
+
+def dead_code(directives: Sequence[Directive], guards: GuardIndex, target: Target) -> list[tuple[int, int]]:
+    """Byte ranges no supported build compiles (`#else` of `#if PY_MAJOR_VERSION >= 3`, a branch for
+    Pythons older than `requires-python`), and the directive lines of chains fully decided that way,
+    so a function header split by `#if PY_MAJOR_VERSION >= 3 … #else … #endif {` reads as one."""
+    targets = supported_targets(target)
+    ranges: list[tuple[int, int]] = []
+    for chain in _chains(directives):
+        guarded = [d for d in chain if d.kind not in ("else", "endif")]
+        if not guarded or not all(d.kind in ("if", "elif") and _VERSION_CONDITION.search(d.text) for d in guarded):
+            continue
+        verdicts = []
+        for branch, following in itertools.pairwise(chain):
+            guard = guards.opened.get(branch.start)
+            if guard is None:
+                break
+            answers = {guard.evaluate(t, {}) for t in targets}
+            verdicts.append((branch, following, answers))
+        if len(verdicts) != len(chain) - 1:
+            continue
+        for branch, following, answers in verdicts:
+            if answers == {Tri.NO}:
+                ranges.append((branch.end, following.start))
+        live = [answers for _, _, answers in verdicts if answers != {Tri.NO}]
+        if chain[-1].kind == "endif" and len(live) == 1 and live[0] == {Tri.YES}:
+            ranges.extend((d.start, d.end) for d in chain)  # decided everywhere: the directives go too
+    return ranges
+
+
+def _chains(directives: Sequence[Directive]) -> Iterator[list[Directive]]:
+    stack: list[list[Directive]] = []
+    for directive in directives:
+        if directive.kind in ("if", "ifdef", "ifndef"):
+            stack.append([directive])
+        elif directive.kind in ("elif", "elifdef", "elifndef", "else") and stack:
+            stack[-1].append(directive)
+        elif directive.kind == "endif" and stack:
+            chain = stack.pop()
+            chain.append(directive)
+            yield chain
+
+
+def project_macros(directives: Sequence[Directive], path: str, read_header: HeaderReader | None,
+                   depth: int = 0) -> dict[str, Macro]:
+    """The macros that can spell a function header (bodies that paste tokens or name an init function),
+    from the file and, through quoted includes, from the project's own headers."""
+    table: dict[str, Macro] = {}
+    folder = Path(path).parent
+    for directive in directives:
+        if directive.kind == "include" and read_header is not None and depth < MAX_HEADER_DEPTH:
+            name = quoted_include(directive)
+            found = header(folder / name, read_header) if name else None
+            if found is not None:
+                table.update(project_macros(found[0], str(folder / name), read_header, depth + 1))
+        elif directive.kind == "define" and _RELEVANT_BODY.search(directive.text):
+            macro = parse_define(directive.text)
+            if macro is not None:
+                table[macro.name] = macro
+    return table
+
+
+def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
+               read_header: HeaderReader | None) -> RawScan:
+    """The raw scan the parser should see: dead code blanked and macro-spelled init headers written
+    plainly, every byte at its original offset and every newline kept. The original stays the
+    model's text; this one only shapes the parse."""
+    blanks = dead_code(raw.directives, guards, target)
+    macros = project_macros(raw.directives, path, read_header)
+    headers = init_headers(raw.mask, macros) if macros else []
+    if not blanks and not headers:
+        return raw
+    source, mask = bytearray(raw.source), bytearray(raw.mask)
+    for start, end in blanks:
+        source[start:end] = mask[start:end] = bytes(raw.source[start:end]).translate(_BLANK)
+    for found in headers:
+        text = header_rewrite(raw.mask, found)
+        if text is not None:
+            source[found.start:found.end] = mask[found.start:found.end] = text
+    return RawScan(bytes(source), bytes(mask), raw.directives, raw.line_starts, raw.open_comment)
+
+
+_BLANK = bytes(10 if b == 10 else 32 for b in range(256))  # everything but newlines becomes a space

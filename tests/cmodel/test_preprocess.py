@@ -48,3 +48,45 @@ def test_init_headers_through_macros() -> None:
     found = [(mask[h.start:h.end].decode(), h.name) for h in init_headers(mask, macros)]
     assert found == [("INIT_MODULE(_psycopg)", "PyInit__psycopg"), ("MOD_INIT(crc32c)", "PyInit_crc32c"),
                      ("init_function", "PyInit_ahocorasick")]
+
+
+def _parse_text(src: bytes, target: str = "3.14t", minimum: tuple[int, int] | None = None,
+                headers: dict[str, bytes] | None = None) -> bytes:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ftaudit.cmodel.directives import scan
+    from ftaudit.cmodel.guards import GuardIndex
+    from ftaudit.cmodel.preprocess import parse_text
+    from ftaudit.target import parse_target
+
+    raw = scan(src)
+    chosen = replace(parse_target(target), minimum=minimum)
+    reader = (lambda path: (headers or {}).get(Path(path).name)) if headers is not None else None
+    out = parse_text(raw, GuardIndex(raw.directives), chosen, "src/m.c", reader).source
+    assert len(out) == len(src) and out.count(b"\n") == src.count(b"\n")  # offsets and lines kept
+    return out
+
+
+def test_split_init_header_reads_as_one_function() -> None:
+    src = (b"#if PY_MAJOR_VERSION >= 3\nPyMODINIT_FUNC PyInit_x(void)\n#else\nvoid initx(void)\n#endif\n"
+           b"{\n    return NULL;\n}\n")
+    out = _parse_text(src)
+    assert b"initx" not in out and b"#if" not in out and b"#else" not in out and b"PyMODINIT_FUNC PyInit_x" in out
+
+
+def test_version_branches_are_blanked_only_when_no_supported_build_compiles_them() -> None:
+    src = (b"#if PY_VERSION_HEX < 0x03090000\nint old;\n#else\nint new;\n#endif\n"
+           b"#ifdef Py_GIL_DISABLED\nint ft;\n#endif\n")
+    assert _parse_text(src) == src  # requires-python unknown: 3.8 may be supported
+    out = _parse_text(src, minimum=(3, 9))
+    assert b"old" not in out and b"int new;" in out and b"#ifdef Py_GIL_DISABLED\nint ft;" in out
+    chained = b"#if PY_VERSION_HEX >= 0x030D0000\nint a;\n#elif PY_VERSION_HEX >= 0x030A0000\nint b;\n#endif\n"
+    assert _parse_text(chained, minimum=(3, 11)) == chained  # 3.11 and 3.12 take the #elif: both stay
+
+
+def test_init_headers_from_the_projects_headers_are_rewritten() -> None:
+    src = b'#include "python.h"\nPyMODINIT_FUNC\nINIT_MODULE(_psycopg)(void)\n{\n    return NULL;\n}\n'
+    out = _parse_text(src, headers={"python.h": b"#define INIT_MODULE(m) PyInit_ ## m\n"})
+    assert b"\nPyInit__psycopg      (void)\n" in out
+    assert _parse_text(src, headers={}) == src  # the header is not there: nothing to expand
