@@ -10,6 +10,8 @@ import ast
 import itertools
 import re
 import tomllib
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,7 +168,7 @@ def read_pyproject(text: str | bytes) -> PyprojectInfo:
     info = PyprojectInfo()
     try:
         data = tomllib.loads(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:  # `a = [[[[…` nests too deep
         info.errors.append(f"pyproject.toml does not parse: {exc}")
         return info
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
@@ -229,6 +231,30 @@ def _strip_meson_comments(text: str) -> str:
     return "\n".join(out)
 
 
+class _Lines:
+    """1-based line of an offset by one bisect (``text.count("\\n", 0, offset)`` per match is
+    quadratic on a file with many matches)."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def __call__(self, offset: int) -> int:
+        return bisect_right(self.starts, offset)
+
+
+def _calls(pattern: re.Pattern[str], source: str) -> Iterator[tuple[re.Match[str], str]]:
+    """Each call the pattern finds (it ends at the '('), with its argument text; a match inside an
+    earlier call's arguments is part of that call, not another call (an unclosed call would
+    otherwise be rescanned to the end of the file from every match)."""
+    done = 0
+    for match in pattern.finditer(source):
+        if match.start() < done:
+            continue
+        inner = _balanced_call(source, match.end() - 1)
+        done = match.end() + len(inner)
+        yield match, inner
+
+
 def _balanced_call(text: str, open_paren: int) -> str:
     depth = 0
     in_string = False
@@ -249,6 +275,7 @@ def read_meson(text: str | bytes) -> MesonInfo:
     try:
         source = _strip_meson_comments(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
         strings = list(_MESON_STRING.finditer(source))
+        line_of = _Lines(source)
         for index, match in enumerate(strings):
             value = match.group(1)
             if value in ("-X", "--directive") and index + 1 < len(strings):
@@ -256,13 +283,12 @@ def read_meson(text: str | bytes) -> MesonInfo:
                 value = f"-X {strings[index + 1].group(1)}"
             for key, setting in cython_x_directives(value).items():
                 info.cython_directives[key] = setting
-                info.directive_lines[key] = source.count("\n", 0, match.start()) + 1
-        for match in _MESON_EXTENSION.finditer(source):
-            inner = _balanced_call(source, match.end() - 1)
+                info.directive_lines[key] = line_of(match.start())
+        for match, inner in _calls(_MESON_EXTENSION, source):
             strings = _MESON_STRING.findall(inner)
             if not strings:
                 continue
-            line = source.count("\n", 0, match.start()) + 1
+            line = line_of(match.start())
             sources = [s for s in strings[1:] if "." in s and "=" not in s and not s.startswith("-")]
             info.extension_modules.append(MesonModule(strings[0], sources, line))
     except Exception as exc:  # never take the run down
@@ -322,8 +348,8 @@ def read_cmake(text: str | bytes) -> CMakeInfo:
     try:
         source = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         source = re.sub(r"#[^\n]*", lambda m: " " * len(m.group()), source)  # comments (not in strings: rare)
-        for match in _CMAKE_COMMAND.finditer(source):
-            inner = _balanced_call(source, match.end() - 1)
+        line_of = _Lines(source)
+        for match, inner in _calls(_CMAKE_COMMAND, source):
             args = [m.group(1) if m.group(1) is not None else m.group(2) for m in _CMAKE_ARG.finditer(inner)]
             if not args:
                 continue
@@ -339,7 +365,7 @@ def read_cmake(text: str | bytes) -> CMakeInfo:
                     options.append(f"{arg}={next(rest, '')}")
                 else:
                     sources.append(arg)
-            line = source.count("\n", 0, match.start()) + 1
+            line = line_of(match.start())
             info.modules.append(CMakeModule(kind, args[0], options, sources, line))
     except Exception as exc:
         info.errors.append(f"cannot read CMakeLists.txt: {exc}")
@@ -362,7 +388,7 @@ def read_cargo(text: str | bytes) -> CargoInfo:
     info = CargoInfo()
     try:
         data = tomllib.loads(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:  # `a = [[[[…` nests too deep
         info.errors.append(f"Cargo.toml does not parse: {exc}")
         return info
     tables: list[Any] = [data.get("dependencies"), (data.get("workspace") or {}).get("dependencies")]
@@ -435,14 +461,21 @@ def parse_rust_pymodules(text: str | bytes) -> list[RustPyModule]:
     except Exception:
         return []
     found = []
+    line_of = _Lines(source)
+    item: re.Match[str] | None = None
+    exhausted = False
     for match in _RUST_ATTRIBUTE.finditer(source):
-        item = _RUST_ITEM.search(source, match.end())
-        attribute_line = source.count("\n", 0, match.start()) + 1
+        # The first item after each attribute; attributes come in order, so one search serves all
+        # the attributes before that item (and none after the last item searches again).
+        if not exhausted and (item is None or item.start() < match.end()):
+            item = _RUST_ITEM.search(source, match.end())
+            exhausted = item is None
+        attribute_line = line_of(match.start())
         args = match.group(1) or ""
         found.append(
             RustPyModule(
                 attribute_line,
-                source.count("\n", 0, item.start()) + 1 if item else 0,
+                line_of(item.start()) if item else 0,
                 item.group(2) if item else None,
                 item.group(1) if item else None,
                 bool(_GIL_USED_FALSE.search(args)),

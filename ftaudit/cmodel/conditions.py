@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from enum import Enum
 
+from ftaudit.cmodel.literals import c_char, c_integer
 from ftaudit.target import Target
 
 
@@ -90,10 +91,12 @@ _UNKNOWN: Interval = (-math.inf, math.inf)
 _TRUE: Interval = (1, 1)
 _FALSE: Interval = (0, 0)
 _BOOL_UNKNOWN: Interval = (0, 1)
+_LIMIT = 1 << 64  # intmax_t/uintmax_t: anything wider is not a value the preprocessor has
 
+# `num` is a whole preprocessing number (`07777`, `0b101`, `1'000u`, `1.5`): read by ``c_integer``.
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>0[xX][0-9a-fA-F]+|\d+)[uUlL]*"
-    r"|(?P<chr>'(?:[^'\\]|\\.)*')"
+    r"\s*(?:(?P<num>\.?\d(?:[eEpP][+-]|'\w|[\w.])*)"
+    r"|(?P<chr>(?:u8|[uUL])?'(?:[^'\\\n]|\\.)*')"
     r"|(?P<id>[A-Za-z_]\w*)"
     r"|(?P<op>&&|\|\||==|!=|<=|>=|<<|>>|[-+*/%<>!~&|^()?:,]))"
 )
@@ -224,15 +227,9 @@ class _Evaluator:
             inner = self.conditional()
             self.expect(")")
             return inner
-        if kind == "num":
-            number = (
-                int(value, 16)
-                if value[:2] in ("0x", "0X")
-                else int(value, 8 if value.startswith("0") else 10)
-            )
-            return (number, number)
-        if kind == "chr":
-            return (ord(value[1]), ord(value[1])) if len(value) == 3 else _UNKNOWN
+        if kind in ("num", "chr"):
+            number = c_integer(value) if kind == "num" else c_char(value)
+            return (number, number) if number is not None else _UNKNOWN
         if kind != "id":
             raise ValueError(f"unexpected {value!r}")
         if value == "defined":
@@ -320,21 +317,31 @@ def _apply(op: str, a: Interval, b: Interval) -> Interval:
         return (a[0] - b[1], a[1] - b[0])
     if not (_exact(a) and _exact(b)):
         return _UNKNOWN
-    x, y = int(a[0]), int(b[0])
-    try:
-        result = {
-            "*": lambda: x * y,
-            "/": lambda: int(x / y),
-            "%": lambda: x % y,
-            "<<": lambda: x << y,
-            ">>": lambda: x >> y,
-            "&": lambda: x & y,
-            "|": lambda: x | y,
-            "^": lambda: x ^ y,
-        }[op]()
-    except (ZeroDivisionError, ValueError):
-        return _UNKNOWN
-    return (result, result)
+    result = _integer_op(op, int(a[0]), int(b[0]))
+    return (result, result) if result is not None else _UNKNOWN
+
+
+def _integer_op(op: str, x: int, y: int) -> int | None:
+    """``x op y`` as C computes it (division truncates, the remainder takes the dividend's sign);
+    None where C leaves it undefined or the value leaves 64 bits (`1 << 99999999` must not run)."""
+    if op in ("/", "%"):
+        if y == 0:
+            return None
+        quotient = abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)
+        result = quotient if op == "/" else x - y * quotient
+    elif op in ("<<", ">>"):
+        if not 0 <= y < 64:
+            return None
+        result = x << y if op == "<<" else x >> y
+    elif op == "*":
+        result = x * y
+    elif op == "&":
+        result = x & y
+    elif op == "|":
+        result = x | y
+    else:
+        result = x ^ y
+    return result if -_LIMIT < result < _LIMIT else None
 
 
 def _compare(op: str, a: Interval, b: Interval) -> Tri:
@@ -358,6 +365,6 @@ def evaluate_condition(
     something we do not know. ``defines`` adds facts (name -> value, or None for "not defined").
     An expression we cannot parse is MAYBE, never NO."""
     try:
-        return _tri_of(_Evaluator(text, target or Target(), defines or {}).parse())
+        return _tri_of(_Evaluator(text, target or Target(), {} if defines is None else defines).parse())
     except (ValueError, IndexError, RecursionError):
         return Tri.MAYBE

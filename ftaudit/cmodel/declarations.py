@@ -6,7 +6,7 @@ own Variable with the qualifiers of its own declarator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -36,7 +36,7 @@ class Variable:
     thread_local: bool
     is_array: bool
     line: int
-    guards: tuple[Guard, ...]
+    guards: Sequence[Guard]
     is_function_pointer: bool = False
     is_parameter: bool = False
     initializer: Node | None = None  # the value after '=' (or the C++ constructor arguments)
@@ -148,7 +148,7 @@ def walk_declarator(node: Node | None, in_function: bool = False, cpp: bool = Fa
             node = node.child_by_field_name("declarator")
         elif kind == "function_declarator":
             inner = node.child_by_field_name("declarator")
-            if text(inner) == "Py_UNUSED":
+            if inner is not None and inner.end_byte - inner.start_byte == 9 and text(inner) == "Py_UNUSED":
                 # `PyObject *Py_UNUSED(self)` declares `self` (renamed by the macro, unusable).
                 params = node.child_by_field_name("parameters")
                 first = named(params)[0] if params is not None and named(params) else None
@@ -248,7 +248,7 @@ def read_variables(
     function: str | None,
     resolver: TypeResolver,
     line_of: Callable[[int], int],
-    guards_at: Callable[[int], tuple[Guard, ...]],
+    guards_at: Callable[[int], Sequence[Guard]],
     cpp: bool,
     parameter: bool = False,
 ) -> list[Variable]:

@@ -23,6 +23,7 @@ _DIR_EVENT = re.compile(rb'\\\r?\n|\n|/\*|//|"|\'')
 _DIR_HEAD = re.compile(rb"[ \t]*#[ \t]*([A-Za-z_]\w*)?")
 _DEFINE = re.compile(rb"[ \t]*([A-Za-z_]\w*)(\([^)]*\))?")
 _CONTINUATION = re.compile(r"\\\r?\n")
+_LINE_COMMENT_TEXT = re.compile(r"//.*")
 
 CONDITIONAL_KINDS = frozenset({"if", "ifdef", "ifndef", "elif", "elifdef", "elifndef", "else", "endif"})
 
@@ -48,6 +49,7 @@ class RawScan:
     mask: bytes
     directives: list[Directive]
     line_starts: list[int]
+    open_comment: int = -1  # offset of a block comment that runs to the end of the file
 
     def line_of(self, offset: int) -> int:
         return bisect_right(self.line_starts, offset)
@@ -57,27 +59,56 @@ def _clean(raw: bytes) -> str:
     """Directive text as the preprocessor sees it: comments and continuations become spaces."""
     text = raw.decode("utf-8", "replace")
     text = _CONTINUATION.sub(" ", text)
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    text = re.sub(r"//.*", "", text)
-    return text.strip()
+    return _strip_comments(text).strip()
 
 
-def _directive_end(src: bytes, pos: int) -> int:
-    """Offset of the newline ending a directive that continues at ``pos``."""
+def _strip_comments(text: str) -> str:
+    """Block comments become a space, a line comment ends the text. One left-to-right scan: a
+    regex retried at every ``/*`` of an unterminated comment is quadratic on a 3 MB line."""
+    parts = []
+    pos = 0
+    while True:
+        block = text.find("/*", pos)
+        line = text.find("//", pos)
+        if line >= 0 and (block < 0 or line < block):
+            parts.append(text[pos:line])
+            newline = text.find("\n", line)
+            if newline < 0:
+                break
+            pos = newline  # `//` runs to the end of its line only
+            continue
+        if block < 0:
+            parts.append(text[pos:])
+            break
+        parts.append(text[pos:block])
+        close = text.find("*/", block + 2)
+        if close < 0:
+            parts.append(_LINE_COMMENT_TEXT.sub("", text[block:]))  # unterminated: kept, `//` still ends a line
+            break
+        parts.append(" ")
+        pos = close + 2
+    return "".join(parts)
+
+
+def _directive_end(src: bytes, pos: int) -> tuple[int, int]:
+    """Offset of the newline ending a directive that continues at ``pos``, and the offset of a block
+    comment in it that never closes (-1 if none)."""
     size = len(src)
     while True:
         match = _DIR_EVENT.search(src, pos)
         if match is None:
-            return size
+            return size, -1
         token = match.group()
         if token == b"\n":
-            return match.start()
+            return match.start(), -1
         if token == b"/*":
             close = src.find(b"*/", match.end())
-            pos = size if close < 0 else close + 2
+            if close < 0:
+                return size, match.start()
+            pos = close + 2
         elif token == b"//":
             comment = _LINE_COMMENT.match(src, match.start())
-            return comment.end() if comment else size
+            return (comment.end() if comment else size), -1
         elif token == b'"':
             pos = _STRING.match(src, match.start()).end()  # type: ignore[union-attr]
         elif token == b"'":
@@ -117,6 +148,7 @@ def scan(src: bytes) -> RawScan:
     line_starts.extend(m.end() for m in re.finditer(rb"\n", src))
     size = len(src)
     pos = 0
+    open_comment = -1
 
     def blank(a: int, b: int) -> None:
         mask[a:b] = src[a:b].translate(_BLANK)
@@ -130,6 +162,7 @@ def scan(src: bytes) -> RawScan:
         if token == b"/*":
             close = src.find(b"*/", match.end())
             end = size if close < 0 else close + 2
+            open_comment = start if close < 0 else open_comment
         elif token == b"//":
             end = _LINE_COMMENT.match(src, start).end()  # type: ignore[union-attr]
         elif token == b'"':
@@ -141,7 +174,8 @@ def scan(src: bytes) -> RawScan:
                 continue
             end = _CHAR.match(src, start).end()  # type: ignore[union-attr]
         else:
-            end = _directive_end(src, match.end())
+            end, unclosed = _directive_end(src, match.end())
+            open_comment = unclosed if unclosed >= 0 else open_comment
             line = bisect_right(line_starts, start)
             directives.append(_parse_directive(src, start, end, line))
         if token in (b'"', b"'") and end - start >= 2:
@@ -150,7 +184,7 @@ def scan(src: bytes) -> RawScan:
         else:
             blank(start, end)
         pos = max(end, start + 1)
-    return RawScan(src, bytes(mask), directives, line_starts)
+    return RawScan(src, bytes(mask), directives, line_starts, open_comment)
 
 
 def _is_raw_string(src: bytes, quote: int) -> bool:

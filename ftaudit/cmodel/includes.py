@@ -22,9 +22,14 @@ HeaderReader = Callable[[Path], bytes | None]
 
 
 def quoted_include(directive: Directive) -> str | None:
-    """`util.h` for `#include "util.h"`; None for `<...>` and computed includes."""
+    """`util.h` for `#include "util.h"`; None for `<...>`, computed includes, and names no file can
+    have (a NUL byte: `Path` operations would raise on it)."""
     text = directive.text.strip()
-    return text[1:text.index('"', 1)] if text.startswith('"') and text.count('"') >= 2 else None
+    if not text.startswith('"'):
+        return None
+    close = text.find('"', 1)
+    name = text[1:close] if close > 0 else ""
+    return name if name and "\0" not in name else None
 
 
 @lru_cache(maxsize=512)
@@ -34,8 +39,12 @@ def _scan_header(data: bytes) -> tuple[list[Directive], GuardIndex]:
 
 
 def header(path: Path, read: HeaderReader) -> tuple[list[Directive], GuardIndex] | None:
-    """A header's directives and guard index (cached by contents), or None when it is not there."""
-    data = read(path)
+    """A header's directives and guard index (cached by contents), or None when it is not there
+    (or cannot be read: the reader is the caller's, and a path it chokes on is not followed)."""
+    try:
+        data = read(path)
+    except (OSError, ValueError):
+        return None
     return _scan_header(data) if data is not None else None
 
 

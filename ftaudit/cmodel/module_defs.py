@@ -4,7 +4,7 @@ pybind11/nanobind module macros — the facts the GIL-declaration rules (FT101-F
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -81,7 +81,7 @@ class SlotEntry:
     slot: str  # "Py_mod_gil"
     value: str  # "Py_MOD_GIL_NOT_USED"
     node: Node  # the entry's initializer_list
-    guards: tuple[Guard, ...]
+    guards: Sequence[Guard]
     target: Target = field(default_factory=Target)
     value_node: Node | None = None
     defines: dict[str, int | None] = field(default_factory=dict)  # language facts (__cplusplus)
@@ -125,7 +125,7 @@ class ModuleDef:
     slots_name: str | None  # identifier of m_slots; "NULL" when null; None when absent
     slots: SlotArray | None
     line: int
-    guards: tuple[Guard, ...] = ()
+    guards: Sequence[Guard] = ()
     name_node: Node | None = None  # the declared identifier
 
     @property
@@ -171,7 +171,7 @@ class BindingModule:
 
 
 def read_slot_entries(
-    init: Node | None, guards_at: Callable[[int], tuple[Guard, ...]], target: Target
+    init: Node | None, guards_at: Callable[[int], Sequence[Guard]], target: Target
 ) -> tuple[list[SlotEntry], Node | None]:
     """The entries of a slot array's initializer, and its `{0, NULL}` sentinel (None: unterminated)."""
     entries: list[SlotEntry] = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 
 from tree_sitter import Node
 
@@ -72,25 +73,71 @@ def function_declarator(node: Node | None) -> Node | None:
 
 
 def strip_address(expression: str) -> str:
-    """``&(self->mutex)`` -> ``self->mutex``: the object an address-of argument names."""
+    """``&(self->mutex)`` -> ``self->mutex``: the object an address-of argument names.
+
+    Outer parentheses are dropped only when they match each other; the matches are found once, so
+    ``((((x))))`` nested a million deep is one pass, not one pass per level."""
     expression = " ".join(expression.split())
+    partner = _matching_parens(expression)
+    lo, hi = 0, len(expression)  # the current text is expression[lo:hi], stripped
     changed = True
-    while changed:
+    while changed and lo < hi:
         changed = False
-        if expression.startswith("&"):
-            expression = expression[1:].strip()
+        if expression[lo] == "&":
+            lo += 1
             changed = True
-        if expression.startswith("(") and expression.endswith(")") and _balanced(expression[1:-1]):
-            expression = expression[1:-1].strip()
+        elif expression[lo] == "(" and partner.get(lo) == hi - 1:
+            lo, hi = lo + 1, hi - 1
             changed = True
-    return expression
+        while lo < hi and expression[lo] == " ":
+            lo += 1
+        while hi > lo and expression[hi - 1] == " ":
+            hi -= 1
+    return expression[lo:hi]
 
 
-def _balanced(inner: str) -> bool:
-    depth = 0
-    for char in inner:
-        depth += char == "("
-        depth -= char == ")"
-        if depth < 0:
-            return False
-    return depth == 0
+def _matching_parens(text: str) -> dict[int, int]:
+    """Offset of each '(' -> offset of its ')' (unmatched ones are left out)."""
+    found: dict[int, int] = {}
+    open_: list[int] = []
+    for index, char in enumerate(text):
+        if char == "(":
+            open_.append(index)
+        elif char == ")" and open_:
+            found[open_.pop()] = index
+    return found
+
+
+def pruned_walk(
+    root: Node, starts: Sequence[int], mark: Callable[[Node], bool] | None = None
+) -> Iterator[tuple[Node, list[Node], list[Node]]]:
+    """Every node whose range holds one of ``starts`` (sorted offsets), in document order, with its
+    ancestors (outermost first) and those of them ``mark`` selects. The lists are live: read them
+    before asking for the next node.
+
+    One cursor walk that skips every subtree holding none of ``starts``: asking each node for its
+    ``parent`` instead costs O(depth) per step in tree-sitter, O(depth²) per node.
+    """
+    cursor = root.walk()
+    path: list[Node] = []
+    marked: list[Node] = []
+    flags: list[bool] = []
+    while True:
+        node = cursor.node
+        assert node is not None
+        index = bisect_left(starts, node.start_byte)
+        if index < len(starts) and starts[index] < node.end_byte:
+            yield node, path, marked
+            if cursor.goto_first_child():
+                path.append(node)
+                flag = mark is not None and mark(node)
+                flags.append(flag)
+                if flag:
+                    marked.append(node)
+                continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+            path.pop()
+            if flags.pop():
+                marked.pop()

@@ -264,15 +264,14 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
             if action in ("open", "cs-open", "block-open"):
                 frame.open_macros.append((offset, family, (event, branch)))
                 continue
+            # Only the latest open macro of the block can pair (same family, same #if branch);
+            # looking further back would only find one that may not pair: O(1), not O(open macros).
             partner = None
-            for index in range(len(frame.open_macros) - 1, -1, -1):
-                _start, fam, payload = frame.open_macros[index]
-                if fam == family:
-                    opener, opener_branch = payload  # type: ignore[misc]
-                    if opener_branch == branch and index == len(frame.open_macros) - 1:
-                        partner = opener
-                        del frame.open_macros[index]
-                    break
+            if frame.open_macros and frame.open_macros[-1][1] == family:
+                opener, opener_branch = frame.open_macros[-1][2]  # type: ignore[misc]
+                if opener_branch == branch:
+                    partner = opener
+                    frame.open_macros.pop()
             if partner is None:
                 pending.append(event)
             else:
@@ -318,6 +317,10 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
     _blank_bare_macro_invocations(raw, replace)
     for event in pending:
         _apply_event(event, mask, replace, result)
+    if raw.open_comment >= 0:
+        # A comment that never closes is the rest of the file; tree-sitter's lexer retries it at
+        # every `/*` inside (quadratic: 8,000 of them took 80 s), so it sees only the opening `/*`.
+        replace(raw.open_comment + 2, len(src), b"", "/*", "unterminated-comment")
     result.text = bytes(out)
     return result
 
@@ -404,7 +407,9 @@ def _blank_extern_c_guards(raw: RawScan, replace: _Replace) -> None:
             replace(directive.end, following.start, b"", 'extern "C"', "blank")
 
 
-_ATTRIBUTE_GROUPS = re.compile(r"__attribute__\s*\(\(.*?\)\)|__declspec\s*\([^)]*\)|\[\[[^\]]*\]\]")
+_IDENTIFIER = re.compile(rb"\b[A-Za-z_]\w*")
+_LINE_START_CALL = re.compile(rb"(?m)^[ \t]*([A-Za-z_]\w*)[ \t]*\(")
+_ATTRIBUTE_OPENERS = re.compile(r"__attribute__\s*\(\(|__declspec\s*\(|\[\[")
 _ATTRIBUTE_WORDS = frozenset(
     {
         "static",
@@ -446,6 +451,51 @@ def _blank_thread_local_macros(raw: RawScan, replace: _Replace) -> None:
             replace(match.start(1), match.end(1), b"", name, "thread-local")
 
 
+class _NextAt:
+    """The next occurrence of ``needle`` at or after a position, for positions that only grow:
+    each search starts where the last one ended, so all the lookups together are one scan."""
+
+    def __init__(self, text: str, needle: str) -> None:
+        self.text, self.needle, self.found = text, needle, -2
+
+    def __call__(self, position: int) -> int:
+        if self.found != -1 and self.found < position:
+            self.found = self.text.find(self.needle, position)
+        return self.found
+
+
+def _without_attribute_groups(body: str) -> str:
+    """``__attribute__((…))``, ``__declspec(…)`` and ``[[…]]`` replaced by a space (a group that
+    does not close is left as it is). A regex with ``.*?`` would rescan the rest of the body from
+    every unclosed opener: quadratic on a long ``#define``."""
+    double_paren, paren, bracket, newline = (
+        _NextAt(body, "))"), _NextAt(body, ")"), _NextAt(body, "]"), _NextAt(body, "\n"))
+    parts, kept, pos = [], 0, 0
+    while True:
+        opener = _ATTRIBUTE_OPENERS.search(body, pos)
+        if opener is None:
+            break
+        start, inner = opener.start(), opener.end()
+        word = opener.group()
+        if word.startswith("__attribute__"):
+            close = double_paren(inner)
+            end = close + 2 if close >= 0 and not 0 <= newline(inner) < close else -1
+        elif word.startswith("__declspec"):
+            close = paren(inner)
+            end = close + 1 if close >= 0 else -1
+        else:
+            close = bracket(inner)
+            end = close + 2 if close >= 0 and body.startswith("]]", close) else -1
+        if end < 0:
+            pos = start + 1
+            continue
+        parts.append(body[kept:start])
+        parts.append(" ")
+        kept = pos = end
+    parts.append(body[kept:])
+    return "".join(parts)
+
+
 def _blank_attribute_macros(raw: RawScan, replace: _Replace) -> None:
     """Same-file object-like macros that expand to nothing but storage words and attributes, and
     all-caps attribute macros before a storage class: blank them (or keep the storage word)."""
@@ -459,16 +509,18 @@ def _blank_attribute_macros(raw: RawScan, replace: _Replace) -> None:
             continue
         words: set[str] = set()
         for body in bodies:
-            words |= set(_ATTRIBUTE_GROUPS.sub(" ", body).split())
+            words |= set(_without_attribute_groups(body).split())
         if not words <= _ATTRIBUTE_WORDS:
             continue
         keep = b"static" if "static" in words and len(name) >= 6 else b""
         attribute_like[name] = keep
     if attribute_like:
-        pattern = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in attribute_like) + rb")\b")
-        for match in pattern.finditer(raw.mask):
-            name = match.group(1).decode()
-            replace(match.start(), match.end(), attribute_like[name], name, "attribute")
+        # Every identifier, looked up in a dict: an alternation of thousands of names is tried name
+        # by name at every word of the file.
+        for match in _IDENTIFIER.finditer(raw.mask):
+            name = match.group().decode()
+            if name in attribute_like:
+                replace(match.start(), match.end(), attribute_like[name], name, "attribute")
     matches = [m for pattern in _CAPS_BEFORE_STORAGE for m in pattern.finditer(raw.mask)]
     for match in matches:
         names = match.group(1).decode().split()
@@ -486,8 +538,9 @@ def _blank_bare_macro_invocations(raw: RawScan, replace: _Replace) -> None:
     if not names:
         return
     mask = raw.mask
-    pattern = re.compile(rb"(?m)^[ \t]*(" + b"|".join(re.escape(n.encode()) for n in names) + rb")[ \t]*\(")
-    for match in pattern.finditer(mask):
+    for match in _LINE_START_CALL.finditer(mask):
+        if match.group(1).decode() not in names:
+            continue
         close = _matching_paren(mask, match.end() - 1)
         if close < 0:
             continue

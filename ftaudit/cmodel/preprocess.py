@@ -24,7 +24,7 @@ from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.directives import Directive, RawScan
 from ftaudit.cmodel.guards import GuardIndex
 from ftaudit.cmodel.includes import HeaderReader, header, quoted_include
-from ftaudit.target import Target
+from ftaudit.target import LATEST_KNOWN, Target
 
 MAX_STEPS = 2000  # macro replacements in one expansion
 MAX_OUTPUT = 4096  # tokens of one expansion: a macro that explodes is not followed
@@ -289,36 +289,54 @@ def _close_paren(mask: bytes, open_at: int) -> int:
     return -1
 
 
-def header_rewrite(mask: bytes, header: MacroHeader) -> bytes | None:
-    """The same-length text that spells ``header`` plainly for the parser, or None when it does not fit.
+def header_rewrite(mask: bytes, header: MacroHeader) -> tuple[bytes, int] | None:
+    """The same-length text that spells ``header`` plainly for the parser, and the offset of the name
+    in it when that name had to be shortened (the model reads it under ``header.name``); None when
+    nothing fits.
 
     `INIT_MODULE(_psycopg)` becomes `PyInit__psycopg` padded with spaces (its `(void)` follows in the
-    source); `MOD_INIT(crc32c)`, whose expansion carries the parameter list, becomes `PyInit_crc32c()`.
+    source); `MOD_INIT(crc32c)`, whose expansion carries the return type and parameters, becomes
+    `T PyInit_crc3()`: a header the parser reads as a function, named PyInit_crc32c by the model.
     Newlines inside the invocation are kept, so every later line keeps its number."""
-    width = header.end - header.start
     original = mask[header.start:header.end]
-    follows = mask[_skip_space(mask, header.end):_skip_space(mask, header.end) + 1]
-    text = header.name if follows == b"(" else header.name + "()"
-    if len(text) > width - original.count(b"\n"):
-        return None
+    width = header.end - header.start - original.count(b"\n")
+    after = _skip_space(mask, header.end)
     newlines = b"\n" * original.count(b"\n")
-    return text.encode() + b" " * (width - len(text) - len(newlines)) + newlines
+
+    def fill(text: str) -> bytes:
+        return text.encode() + b" " * (width - len(text)) + newlines
+
+    if mask[after:after + 1] == b"(":  # the parameters follow in the source: only the name is needed
+        if len(header.name) <= width:
+            return fill(header.name), -1
+        return (fill(header.name[:width]), header.start) if width >= 1 else None
+    text = f"T {header.name}()"
+    if len(text) <= width:
+        return fill(text), -1
+    room = width - len("T ()")
+    return (fill(f"T {header.name[:room]}()"), header.start + 2) if room >= 1 else None
 
 
 # -- what the parser is given -------------------------------------------------------------------------
-# Conditions decided by the Python version alone (and literal 0/1) are the ones worth deciding for
-# every supported version; project macros stay as they are (the guard index answers MAYBE for them).
-_VERSION_CONDITION = re.compile(r"\bPY_(?:MAJOR|MINOR)_VERSION\b|\bPY_VERSION_HEX\b|^\s*[01]\s*$")
+# Conditions on the Python version are the ones worth deciding for every supported build; `#if 0`
+# and project macros stay as they are (the model keeps their code, and answers NO or MAYBE for it).
+_VERSION_CONDITION = re.compile(r"\bPY_(?:MAJOR|MINOR)_VERSION\b|\bPY_VERSION_HEX\b")
 _RELEVANT_BODY = re.compile(r"##|PyInit|\binit\w")
 MAX_HEADER_DEPTH = 2
+FUTURE_MINOR = 99  # stands for every CPython after the newest known one: `#if PY_VERSION_HEX >= 0x030F0000` lives
 
 
 def supported_targets(target: Target) -> list[Target]:
-    """Every build the project supports, up to the target: each version from its oldest supported one
-    (any Python 3 when `requires-python` is unknown), with and without the GIL from 3.13 on."""
+    """Every build the project may be compiled for: each version from its oldest supported one (any
+    Python 3 when `requires-python` is unknown) to the newest CPython known (or the target, if newer)
+    and a stand-in for every later one, with and without the GIL from 3.13 on. Only code none of them
+    compiles is dead: the parse does not depend on how far up the target reaches, so the model
+    answers for any target."""
     oldest = target.minimum or (3, 0)
+    newest = max(target.version, LATEST_KNOWN)
     out = []
-    for minor in range(oldest[1] if oldest[0] == 3 else 0, target.version[1] + 1):
+    minors = [*range(oldest[1] if oldest[0] == 3 else 0, newest[1] + 1), FUTURE_MINOR]
+    for minor in minors:
         version = (3, minor)
         out.append(replace(target, version=version, free_threaded=False))
         if version >= (3, 13):
@@ -387,23 +405,28 @@ def project_macros(directives: Sequence[Directive], path: str, read_header: Head
 
 
 def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
-               read_header: HeaderReader | None) -> RawScan:
+               read_header: HeaderReader | None) -> tuple[RawScan, dict[int, str]]:
     """The raw scan the parser should see: dead code blanked and macro-spelled init headers written
-    plainly, every byte at its original offset and every newline kept. The original stays the
-    model's text; this one only shapes the parse."""
+    plainly, every byte at its original offset and every newline kept; and the real names of
+    function names that had to be shortened to fit (by offset). The original stays the model's
+    text; this one only shapes the parse."""
     blanks = dead_code(raw.directives, guards, target)
     macros = project_macros(raw.directives, path, read_header)
     headers = init_headers(raw.mask, macros) if macros else []
+    aliases: dict[int, str] = {}
     if not blanks and not headers:
-        return raw
+        return raw, aliases
     source, mask = bytearray(raw.source), bytearray(raw.mask)
     for start, end in blanks:
         source[start:end] = mask[start:end] = bytes(raw.source[start:end]).translate(_BLANK)
     for found in headers:
-        text = header_rewrite(raw.mask, found)
-        if text is not None:
+        rewrite = header_rewrite(raw.mask, found)
+        if rewrite is not None:
+            text, shortened = rewrite
             source[found.start:found.end] = mask[found.start:found.end] = text
-    return RawScan(bytes(source), bytes(mask), raw.directives, raw.line_starts, raw.open_comment)
+            if shortened >= 0:
+                aliases[shortened] = found.name
+    return RawScan(bytes(source), bytes(mask), raw.directives, raw.line_starts, raw.open_comment), aliases
 
 
 _BLANK = bytes(10 if b == 10 else 32 for b in range(256))  # everything but newlines becomes a space

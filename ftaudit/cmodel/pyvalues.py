@@ -67,6 +67,7 @@ class Evaluator:
 
     def __init__(self, tree: ast.AST) -> None:
         self.bindings = Bindings(tree)
+        self._list_names: dict[str, bool] = {}
 
     # -- strings and lists of strings ------------------------------------------------------------
     def strings(self, node: ast.expr | None, fixed: dict[str, str] | None = None) -> list[str]:
@@ -166,12 +167,21 @@ class Evaluator:
         if isinstance(node, (ast.List, ast.Tuple, ast.ListComp)):
             return True
         if isinstance(node, ast.Name):
-            b = self.bindings
-            return any(isinstance(v, (ast.List, ast.Tuple, ast.ListComp)) for v in b.values.get(node.id, ())) \
-                or node.id in b.items or node.id in b.extends
+            return self._list_name(node.id)
         if isinstance(node, ast.BinOp):
             return self._is_list(node.left) or self._is_list(node.right)
         return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "sorted")
+
+    def _list_name(self, name: str) -> bool:
+        """Whether a name is ever bound to a list (kept per name: asked once per binding of a name
+        given 5,000 times, a scan of its bindings each time was quadratic)."""
+        known = self._list_names.get(name)
+        if known is None:
+            b = self.bindings
+            known = any(isinstance(v, (ast.List, ast.Tuple, ast.ListComp)) for v in b.values.get(name, ())) \
+                or name in b.items or name in b.extends
+            self._list_names[name] = known
+        return known
 
     # -- dicts -----------------------------------------------------------------------------------
     def dict_items(self, node: ast.expr | None, depth: int = 0, visiting: frozenset[str] = frozenset()

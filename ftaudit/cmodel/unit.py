@@ -9,8 +9,8 @@ lazily from those indices the first time a rule asks.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections.abc import Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -26,10 +26,11 @@ from ftaudit.cmodel.declarations import (
     read_typedef,
     read_variables,
 )
+from ftaudit.cmodel.defines import DefineTimeline, build_timeline
 from ftaudit.cmodel.directives import Directive, RawScan, scan
 from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
-from ftaudit.cmodel.guards import Guard, GuardIndex
-from ftaudit.cmodel.includes import MAX_DEPTH, HeaderReader, header, include_guard, quoted_include
+from ftaudit.cmodel.guards import GuardIndex, GuardStack
+from ftaudit.cmodel.includes import HeaderReader
 from ftaudit.cmodel.locks import (
     ATOMIC_METHODS,
     AllowThreadsRegion,
@@ -55,45 +56,67 @@ from ftaudit.cmodel.module_defs import (
     read_slot_entries,
     string_value,
 )
-from ftaudit.cmodel.nodes import compact, declarator_name, flat, function_declarator, named, text
+from ftaudit.cmodel.nodes import (
+    compact,
+    declarator_name,
+    flat,
+    function_declarator,
+    named,
+    pruned_walk,
+    text,
+)
 from ftaudit.cmodel.normalise import Normalised, Rewrite, normalise, split_args
 from ftaudit.cmodel.parsers import choose_language, language, parser
+from ftaudit.cmodel.preprocess import parse_text
 from ftaudit.target import Target
 
 NodeOrOffset = Node | int
-# Python.h decides these from the interpreter being built for; a file's own spelling never overrides.
-_PYTHON_H_FACTS = frozenset({"PY_VERSION_HEX", "PY_MAJOR_VERSION", "PY_MINOR_VERSION", "PY_MICRO_VERSION",
-                             "Py_GIL_DISABLED", "PYPY_VERSION"})
-_UNKNOWN = object()
-_INTEGER = re.compile(r"^\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?$")
 
-
-def _integer_value(body: str) -> int | None:
-    """The value of an object-like macro body that is a plain integer (empty body: defined as 1)."""
-    body = body.strip()
-    if not body:
-        return 1
-    match = _INTEGER.match(body)
-    return int(match.group(1), 0) if match else None
-
-_QUERY = """
-(function_definition) @function
-(call_expression) @call
-(declaration) @declaration
-(type_definition) @typedef
-(preproc_def) @define
-(preproc_function_def) @define
-(assignment_expression) @assignment
-(update_expression) @update
-"""
+# The node kinds collected in one walk, in the order of the lists they go to.
+_COLLECTED = ("function_definition", "call_expression", "declaration", "type_definition", "preproc_def",
+              "preproc_function_def", "assignment_expression", "update_expression")
+# Nodes a namespace cannot be declared in: not searched for anonymous namespaces.
+_NO_NAMESPACE_INSIDE = frozenset({
+    "function_definition", "compound_statement", "declaration", "field_declaration_list", "initializer_list",
+    "template_declaration", "type_definition", "expression_statement", "preproc_def", "preproc_function_def",
+    "comment", "string_literal", "enumerator_list", "parameter_list", "argument_list",
+})
 _HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".tpp")
 _INIT_SLOTS = frozenset({"Py_mod_exec", "Py_mod_create"})
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_IDENT_BYTES = re.compile(rb"\b[A-Za-z_]\w*")
+_MAX_MACRO_ARGS = 4096  # bytes of a PYBIND11_MODULE(...) argument list read in the text fallback
 
 
 @cache
-def _query(lang: str) -> tree_sitter.Query:
-    return tree_sitter.Query(language(lang), _QUERY)
+def _collected_kinds(lang: str) -> dict[int, int]:
+    """Node kind id -> position in ``_COLLECTED`` (a grammar may give one name several ids)."""
+    grammar = language(lang)
+    found = {}
+    for kind_id in range(grammar.node_kind_count):
+        name = grammar.node_kind_for_id(kind_id)
+        if name in _COLLECTED and grammar.node_kind_is_named(kind_id):
+            found[kind_id] = _COLLECTED.index(name)
+    return found
+
+
+def _collect_nodes(root: Node, lang: str) -> list[list[Node]]:
+    """Nodes of each ``_COLLECTED`` kind in document order, from one cursor walk. (A tree-sitter
+    query gives the same lists but slows to minutes once the tree is over 65,536 levels deep: a
+    `f(1)+f(1)+…` line of 450 KB.)"""
+    kinds = _collected_kinds(lang)
+    found: list[list[Node]] = [[] for _ in _COLLECTED]
+    cursor = root.walk()
+    while True:
+        slot = kinds.get(cursor.node.kind_id)  # type: ignore[union-attr]
+        if slot is not None:
+            found[slot].append(cursor.node)  # type: ignore[arg-type]
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return found
+    return found
 
 
 @dataclass(slots=True, eq=False)
@@ -119,9 +142,12 @@ def build_unit(
     raw = scan(source)
     lang = language if language in ("c", "cpp") else choose_language(path, raw.mask, source)
     guards = GuardIndex(raw.directives)
-    normalised = normalise(raw, guards)
+    # The parser sees dead code blanked and macro-spelled init headers written out (same offsets);
+    # everything else reads the original bytes.
+    shaped, aliases = parse_text(raw, guards, target or Target(), path, read_header)
+    normalised = normalise(shaped, guards)
     tree = parser(lang).parse(normalised.text)
-    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree)
+    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree, aliases)
     if read_header is not None:
         unit.read_header = read_header
     if skipped is not None:  # from the real preprocessor (precise mode); exact for ``target``
@@ -142,6 +168,7 @@ class CUnit:
         guard_index: GuardIndex,
         normalised: Normalised,
         tree: tree_sitter.Tree,
+        function_aliases: dict[int, str] | None = None,
     ) -> None:
         self.source = source
         self.path = path
@@ -151,6 +178,8 @@ class CUnit:
         self.raw = raw
         self.guard_index = guard_index
         self.normalised = normalised
+        # Offset of a function name shortened to parse (a macro-spelled init header) -> its real name.
+        self.function_aliases: dict[int, str] = function_aliases or {}
         self.is_header = path.lower().endswith(_HEADER_SUFFIXES)
         # What the preprocessor knows about the language; a .h parsed as C may still be C++.
         self.defines: dict[str, int | None] = {}
@@ -159,6 +188,7 @@ class CUnit:
         elif not self.is_header:
             self.defines["__cplusplus"] = None
         self._locals_cache: dict[str, list[Variable]] = {}
+        self._locals_by_name: dict[str, dict[str, list[Variable]]] = {}
         self._collect()
 
     # -- basics -------------------------------------------------------------------------------------
@@ -191,7 +221,7 @@ class CUnit:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     # -- 1. preprocessor guards ----------------------------------------------------------------------
-    def guards_at(self, where: NodeOrOffset) -> tuple[Guard, ...]:
+    def guards_at(self, where: NodeOrOffset) -> GuardStack:
         """Enclosing ``#if`` branches, outermost first."""
         return self.guard_index.at(where if isinstance(where, int) else where.start_byte)
 
@@ -207,114 +237,31 @@ class CUnit:
 
     def defines_for(self, target: Target) -> dict[str, int | None]:
         """The defines in force at the end of the file for ``target`` (see ``defines_at``)."""
-        return self._define_timeline(target)[1][-1]
+        return self._define_timeline(target).current
 
-    def defines_at(self, target: Target) -> Callable[[int], dict[str, int | None]]:
-        """Language facts plus the integer `#define`s in force at an offset, for ``target``.
+    def defines_at(self, target: Target) -> Callable[[int], Mapping[str, int | None]]:
+        """Language facts plus the integer `#define`s in force at an offset, for ``target``
+        (``defines.DefineTimeline``: project headers included, each `#if` decided where it stands).
+        The same function is returned on every call, so guard answers computed with it are kept."""
+        return self._define_timeline(target).lookup
 
-        zope.interface writes `#if PY_VERSION_HEX < 0x030b0000 / #define USE_STATIC_TYPES 1 / #else /
-        #define USE_STATIC_TYPES 0` and then guards code with `#if USE_STATIC_TYPES`; numpy defines a
-        size as 0 for free-threaded builds, tests it, and `#undef`s it later. Without this, every such
-        guard would be MAYBE. A definition under a MAYBE condition makes the name unknown from there on.
-        """
-        offsets, states = self._define_timeline(target)
-
-        def at(offset: int) -> dict[str, int | None]:
-            return states[bisect_right(offsets, offset) - 1]
-
-        return at
-
-    def _define_timeline(self, target: Target) -> tuple[list[int], list[dict[str, int | None]]]:
+    def _define_timeline(self, target: Target) -> DefineTimeline:
         cache = self.__dict__.setdefault("_defines_cache", {})
-        if target in cache:
-            return cache[target]
-        defines = dict(self.defines)
-        offsets, states = [-1], [dict(defines)]
-        read = self.__dict__.get("read_header")
-
-        def apply(directives: list[Directive], guards: GuardIndex, folder: Path | None, depth: int,
-                  own_file: bool, seen: set[Path]) -> None:
-            guard_name = include_guard(directives)
-            if guard_name is not None:
-                if defines.get(guard_name) is not None:
-                    return  # included before: the include guard keeps it out
-                defines[guard_name] = None  # first inclusion: `#ifndef X_H` is taken ...
-            for directive in directives:
-                kind = directive.kind
-                if kind == "include":
-                    name = quoted_include(directive)
-                    if read is None or folder is None or name is None or depth >= MAX_DEPTH:
-                        continue
-                    if guards.compiled(directive.start, target, defines) is Tri.NO:
-                        continue
-                    path = (folder / name).resolve()
-                    found = header(path, read) if path not in seen else None
-                    if found is not None:
-                        seen.add(path)
-                        apply(found[0], found[1], path.parent, depth + 1, False, seen)
-                    continue
-                if kind not in ("define", "undef"):
-                    continue
-                name = directive.name if kind == "define" else (directive.text.split() or [""])[0]
-                if not name or name in _PYTHON_H_FACTS or (kind == "define" and directive.params is not None):
-                    continue
-                if name == guard_name and not own_file:
-                    continue  # ... and stays taken for the rest of this header (set below)
-                tri = guards.compiled(directive.start, target, defines)
-                if tri is Tri.NO:
-                    continue
-                value = None if kind == "undef" else _integer_value(directive.text[len(name):])
-                if tri is Tri.YES and (value is not None or kind == "undef"):
-                    defines[name] = value
-                else:
-                    defines.pop(name, None)  # not an integer, or only maybe defined: unknown
-                if own_file:
-                    offsets.append(directive.start)
-                    states.append(dict(defines))
-            if guard_name is not None and not own_file:
-                defines[guard_name] = 1
-
-        own_guard = include_guard(self.raw.directives)
-        if own_guard is not None:
-            defines[own_guard] = None
-            states[0] = dict(defines)
-        for directive in self.raw.directives:
-            if directive.kind == "define" and directive.name == own_guard:
-                continue  # a header analysed on its own: its include guard stays open
-            before = dict(defines)
-            apply([directive], self.guard_index, Path(self.path).parent if read else None, 0, True, set())
-            if directive.kind == "include" and defines != before:
-                offsets.append(directive.start)
-                states.append(dict(defines))
-        cache[target] = (offsets, states)
-        return offsets, states
+        timeline = cache.get(target)
+        if timeline is None:
+            timeline = cache[target] = build_timeline(
+                self.raw.directives, self.guard_index, target, self.defines, Path(self.path).parent,
+                self.__dict__.get("read_header"))
+        return timeline
 
     # -- collection (one query over the tree) --------------------------------------------------------
     def _collect(self) -> None:
-        functions: list[Node] = []
-        calls: list[Node] = []
-        declarations: list[Node] = []
-        typedef_nodes: list[Node] = []
         self._define_nodes: dict[int, Node] = {}
-        # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis, from the same single query.
-        self.assignments: list[Node] = []
-        self.updates: list[Node] = []
-        for index, captures in tree_sitter.QueryCursor(_query(self.language)).matches(self.root):
-            for node in next(iter(captures.values())):
-                if index == 0:
-                    functions.append(node)
-                elif index == 1:
-                    calls.append(node)
-                elif index == 2:
-                    declarations.append(node)
-                elif index == 3:
-                    typedef_nodes.append(node)
-                elif index == 6:
-                    self.assignments.append(node)
-                elif index == 7:
-                    self.updates.append(node)
-                else:
-                    self._define_nodes[node.start_byte] = node
+        # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis, from the same single walk.
+        (functions, calls, declarations, typedef_nodes, defines, function_defines, self.assignments,
+         self.updates) = _collect_nodes(self.root, self.language)
+        for node in sorted(defines + function_defines, key=lambda n: n.start_byte):
+            self._define_nodes[node.start_byte] = node
 
         self.typedefs: dict[str, Typedef] = {}
         for node in typedef_nodes:
@@ -327,6 +274,7 @@ class CUnit:
         self.functions: dict[str, Function] = {}
         self._function_starts: list[int] = []
         self._function_parent: list[int] = []
+        self._function_positions: dict[int, int] = {}  # id(Function) -> its index in function_list
         open_stack: list[int] = []
         for node in functions:
             function = self._read_function(node)
@@ -335,6 +283,7 @@ class CUnit:
                 open_stack.pop()
             self._function_parent.append(open_stack[-1] if open_stack else -1)
             open_stack.append(index)
+            self._function_positions[id(function)] = index
             self.function_list.append(function)
             self._function_starts.append(node.start_byte)
             self.functions.setdefault(function.name, function)
@@ -379,6 +328,8 @@ class CUnit:
         declarator = node.child_by_field_name("declarator")
         name_node = declarator_name(function_declarator(declarator) or declarator)
         name = flat(name_node) if name_node is not None else "<anonymous>"
+        if name_node is not None and name_node.start_byte in self.function_aliases:
+            name = self.function_aliases[name_node.start_byte]  # a macro-spelled header, shortened to parse
         params = function_declarator(declarator)
         parameter_list = params.child_by_field_name("parameters") if params is not None else None
         if name in BINDING_MACROS or self._init_macro(name):
@@ -394,11 +345,7 @@ class CUnit:
             is_static = head.lstrip().startswith((b"Py_LOCAL(", b"Py_LOCAL_INLINE(", b"Py_LOCAL_SYMBOL "))
         if not is_static and self.language == "cpp":
             # Functions in an anonymous namespace have internal linkage, like static ones.
-            parent = node.parent
-            while parent is not None and not is_static:
-                if parent.type == "namespace_definition" and parent.child_by_field_name("name") is None:
-                    is_static = True
-                parent = parent.parent
+            is_static = self._in_anonymous_namespace(node.start_byte)
         body = node.child_by_field_name("body")
         return Function(
             name,
@@ -409,6 +356,26 @@ class CUnit:
             guards=self.guards_at(node.start_byte),
             parameters=parameter_list,
         )
+
+    def _in_anonymous_namespace(self, offset: int) -> bool:
+        ranges = self._anonymous_namespaces
+        index = bisect_right(ranges, (offset, float("inf"))) - 1
+        return index >= 0 and ranges[index][0] <= offset < ranges[index][1]
+
+    @cached_property
+    def _anonymous_namespaces(self) -> list[tuple[int, int]]:
+        """Byte ranges of the outermost ``namespace { … }`` blocks, sorted (found by one walk over the
+        declarations that can hold a namespace; function bodies and initialisers are not entered)."""
+        found: list[tuple[int, int]] = []
+        todo = [self.root]
+        while todo:
+            node = todo.pop()
+            for child in node.named_children:
+                if child.type == "namespace_definition" and child.child_by_field_name("name") is None:
+                    found.append((child.start_byte, child.end_byte))
+                elif child.type not in _NO_NAMESPACE_INSIDE:
+                    todo.append(child)
+        return sorted(found)
 
     def _init_macro(self, name: str) -> bool:
         """A same-file macro that expands to a ``PyInit_##name`` header (py2/3 compat shims)."""
@@ -452,9 +419,10 @@ class CUnit:
                 continue
             called = set(re.findall(r"([A-Za-z_]\w*)\s*\(", macro.body))
             direct[macro.name] = called
+        macro_edges = {k: {c for c in v if c in direct} for k, v in direct.items()}  # built once, not per macro
         resolved: dict[str, set[str]] = {}
         for name in direct:
-            reach = closure([name], {k: {c for c in v if c in direct} for k, v in direct.items()})
+            reach = closure([name], macro_edges)
             resolved[name] = {c for m in reach for c in direct[m] if c in self.functions}
         return resolved
 
@@ -487,28 +455,30 @@ class CUnit:
     def references(self) -> dict[str, list[Reference]]:
         """Uses of each defined function's name other than direct calls (address taken)."""
         found: dict[str, list[Reference]] = {}
-        names = sorted((n for n in self.functions if _IDENT.fullmatch(n)), key=len, reverse=True)
-        if not names:
-            return found
-        pattern = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in names) + rb")\b")
-        for match in pattern.finditer(self.raw.mask):
-            start, end = match.span()
-            node = self.root.named_descendant_for_byte_range(start, end)
-            if node is None or node.start_byte != start or node.end_byte != end:
+        names = {n.encode() for n in self.functions if _IDENT.fullmatch(n)}
+        # Identifier tokens of the code that name a function (a dict lookup each: an alternation
+        # of every name would be tried name by name at every word of the file).
+        spans = [m.span() for m in _IDENT_BYTES.finditer(self.raw.mask) if m.group() in names]
+        starts = [start for start, _ in spans]
+        for node, path, _ in pruned_walk(self.root, starts):
+            start, end = node.start_byte, node.end_byte
+            index = bisect_left(starts, start)
+            if not node.is_named or index == len(spans) or spans[index] != (start, end) or not path:
                 continue
-            parent = node.parent
-            if parent is None:
-                continue
+            if any(c.start_byte == start and c.end_byte == end for c in node.named_children):
+                continue  # a deeper named node has the same range: that one is the reference
+            parent = path[-1]
             if parent.type in ("function_declarator",) and parent.child_by_field_name("declarator") == node:
                 continue
             if parent.type == "call_expression" and parent.child_by_field_name("function") == node:
                 continue
-            name = match.group().decode()
+            name = self.source[start:end].decode()
             found.setdefault(name, []).append(
-                Reference(name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(node))
+                Reference(name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(path))
             )
+        functions = set(self.functions)
         for macro in self.macros.values():
-            for name in macro.identifiers() & set(self.functions):
+            for name in macro.identifiers() & functions:
                 if re.search(rf"\b{re.escape(name)}\s*\(", macro.body):
                     continue  # a call written inside a macro; the call graph follows it
                 found.setdefault(name, []).append(Reference(name, None, macro.body_offset, None, "macro"))
@@ -594,11 +564,20 @@ class CUnit:
             cached = self._locals_cache[function_name] = self._read_locals(function_name)
         return cached
 
+    def _locals_named(self, function_name: str) -> dict[str, list[Variable]]:
+        """A function's parameters and locals by name (``type_of`` asks once per identifier)."""
+        cached = self._locals_by_name.get(function_name)
+        if cached is None:
+            cached = self._locals_by_name[function_name] = {}
+            for variable in self._locals_of(function_name):
+                cached.setdefault(variable.name, []).append(variable)
+        return cached
+
     def _read_locals(self, function_name: str) -> list[Variable]:
         function = self.functions.get(function_name)
         if function is None:
             return []
-        index = self.function_list.index(function)
+        index = self._function_positions[id(function)]
         cpp = self.language == "cpp"
         found: list[Variable] = []
         if function.parameters is not None:
@@ -616,16 +595,10 @@ class CUnit:
                         body = function.body
                         variable.scope = (function.start, body.end_byte if body else function.end)
                         found.append(variable)
-        for node in self._local_declarations.get(index, []):
-            block = node.parent
-            while block is not None and block.type not in (
-                "compound_statement",
-                "for_statement",
-                "for_range_loop",
-                "function_definition",
-            ):
-                block = block.parent
-            scope_end = block.end_byte if block is not None else function.end
+        declarations = self._local_declarations.get(index, [])
+        scopes = _scope_ends(function.node, declarations)
+        for node in declarations:
+            scope_end = scopes.get(node.id, function.end)
             for variable in read_variables(
                 node, function_name, self._resolver, self.line_of, self.guards_at, cpp
             ):
@@ -654,21 +627,21 @@ class CUnit:
         function = self.function_at(offset)
         if function is not None:
             best: Variable | None = None
-            for variable in self._locals_of(function.name):
+            for variable in self._locals_named(function.name).get(name, ()):
                 start, end = variable.scope
-                visible = variable.name == name and start <= offset < end
                 # The innermost (latest-starting) visible declaration shadows the others.
-                if visible and (best is None or start >= best.scope[0]):
+                if start <= offset < end and (best is None or start >= best.scope[0]):
                     best = variable
             if best is not None:
                 return best
-        candidates = self._globals_by_name.get(name, [])
-        visible = [v for v in candidates if v.function is None or (function and v.function == function.name)]
-        before = [v for v in visible if v.node.start_byte <= offset]
         # A name used before any file-scope declaration of it is not that variable (C needs the
         # declaration first): f2c's K&R parameters (`pow_zi(p, a, b) integer *b; { integer n; …`)
         # are locals the reader misses, not the global `n` declared 400 lines further down.
-        return before[-1] if before else None
+        for variable in reversed(self._globals_by_name.get(name, [])):
+            visible = variable.function is None or (function is not None and variable.function == function.name)
+            if visible and variable.node.start_byte <= offset:
+                return variable
+        return None
 
     # -- 5. module definitions ------------------------------------------------------------------------
     @cached_property
@@ -722,7 +695,14 @@ class CUnit:
         return found
 
     def module_def(self, name: str) -> ModuleDef | None:
-        return next((d for d in self.module_defs if d.name == name), None)
+        return self._module_defs_by_name.get(name)
+
+    @cached_property
+    def _module_defs_by_name(self) -> dict[str, ModuleDef]:
+        found: dict[str, ModuleDef] = {}
+        for definition in self.module_defs:
+            found.setdefault(definition.name, definition)  # the first, as a scan of the list finds
+        return found
 
     @cached_property
     def set_gil_calls(self) -> list[Call]:
@@ -817,13 +797,17 @@ class CUnit:
                 )
                 seen.add(function.start)
         # Fallback when the parser did not make a function out of the macro.
+        close = -2  # the first ')' at or after the latest '(' (matches come in order: one scan)
         for match in re.finditer(rb"\b(PYBIND11_MODULE|NB_MODULE)\s*\(", self.raw.mask):
             start = match.start()
-            if any(abs(start - s) < 2 for s in seen) or self.function_at(start) is not None:
+            if seen & {start - 1, start, start + 1} or self.function_at(start) is not None:
                 continue
             open_at = match.end() - 1
-            close = self.raw.mask.find(b")", open_at)
-            args = list(split_args(self.source[open_at + 1 : close])) if close > 0 else []
+            if close != -1 and close < open_at:
+                close = self.raw.mask.find(b")", open_at)
+            # A real argument list is short; a ')' megabytes away is not this macro's.
+            near = 0 < close - open_at <= _MAX_MACRO_ARGS
+            args = list(split_args(self.source[open_at + 1 : close])) if near else []
             macro = match.group(1).decode()
             found.append(
                 BindingModule(
@@ -921,6 +905,7 @@ class CUnit:
                     self.guards_at(directive.start),
                     self.language,
                     self.source,
+                    open_comment=self.raw.open_comment,
                 )
             )
         return found
@@ -938,16 +923,14 @@ class _NoFunction:
 _NO_FUNCTION = _NoFunction()
 
 
-def _context(node: Node) -> str:
-    parent = node.parent
-    while parent is not None and parent.type in (
-        "pointer_expression",
-        "cast_expression",
-        "parenthesized_expression",
-    ):
-        parent = parent.parent
-    if parent is None:
+def _context(path: list[Node]) -> str:
+    """Where a reference sits, from its ancestors (outermost first), through `&`, casts and parens."""
+    index = len(path) - 1
+    while index >= 0 and path[index].type in ("pointer_expression", "cast_expression", "parenthesized_expression"):
+        index -= 1
+    if index < 0:
         return "other"
+    parent = path[index]
     if parent.type in ("initializer_list", "initializer_pair", "init_declarator"):
         return "initializer"
     if parent.type == "argument_list":
@@ -958,12 +941,31 @@ def _context(node: Node) -> str:
 
 
 def _identifiers(node: Node) -> list[Node]:
-    if node.type == "identifier":
-        return [node]
+    """Identifier nodes under ``node``, in source order (an explicit stack: no recursion limit)."""
     found = []
-    for child in node.named_children:
-        found.extend(_identifiers(child))
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if current.type == "identifier":
+            found.append(current)
+        else:
+            todo.extend(reversed(current.named_children))
     return found
+
+
+_SCOPES = frozenset({"compound_statement", "for_statement", "for_range_loop", "function_definition"})
+
+
+def _scope_ends(function: Node, declarations: list[Node]) -> dict[int, int]:
+    """Declaration node id -> end of the innermost block (or for loop) that holds it: where the names
+    it declares go out of scope. One walk down to the declarations, not a parent chain for each."""
+    wanted = {node.id for node in declarations}
+    starts = sorted({node.start_byte for node in declarations})
+    ends: dict[int, int] = {}
+    for node, _, blocks in pruned_walk(function, starts, lambda n: n.type in _SCOPES):
+        if node.id in wanted and blocks:
+            ends[node.id] = blocks[-1].end_byte
+    return ends
 
 
 def _assigned_to(call: Node) -> str | None:

@@ -63,7 +63,7 @@ def _parse_text(src: bytes, target: str = "3.14t", minimum: tuple[int, int] | No
     raw = scan(src)
     chosen = replace(parse_target(target), minimum=minimum)
     reader = (lambda path: (headers or {}).get(Path(path).name)) if headers is not None else None
-    out = parse_text(raw, GuardIndex(raw.directives), chosen, "src/m.c", reader).source
+    out = parse_text(raw, GuardIndex(raw.directives), chosen, "src/m.c", reader)[0].source
     assert len(out) == len(src) and out.count(b"\n") == src.count(b"\n")  # offsets and lines kept
     return out
 
