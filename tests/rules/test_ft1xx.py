@@ -31,6 +31,9 @@ def test_every_declaration_style() -> None:
         # timing.alpha is its own extension, so beta.c's counter does not contradict alpha's declaration.
         ("declared_racy_platform/src/beta.c", "FT109", 20),    # deliberate Py_MOD_GIL_USED
         ("declared_racy_platform/src/core.c", "FT108", 18),
+        ("init_spellings/_crcstyle.c", "FT102", 19),           # MOD_INIT(_crcstyle) from compat.h
+        ("init_spellings/_pgstyle.c", "FT102", 30),            # INIT_MODULE(_pgstyle)(void), pasted
+        ("init_spellings/_splitstyle.c", "FT102", 26),         # #if PY_MAJOR_VERSION >= 3 … #else … #endif {
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
         ("multiphase/_bare.c", "FT101", 21),                   # no slot at all
@@ -69,6 +72,9 @@ def test_racy_state_of_the_linked_file_is_reported_through_the_project_pass() ->
         ("declared_racy/src/stats.c", "FT202", 18),
         ("declared_racy_platform/src/beta.c", "FT201", 9),
         ("declared_racy_platform/src/clock_posix.c", "FT201", 15),
+        # The writes in register_types()/module_setup() run only from the macro-spelled init: not findings.
+        ("init_spellings/_pgstyle.c", "FT201", 9),
+        ("init_spellings/_splitstyle.c", "FT201", 9),
     ]
 
 
@@ -112,3 +118,9 @@ def test_ft104_fix_adds_the_header_directive(tmp_path: Path) -> None:
     text, remaining = _fix_and_rescan(tmp_path, "cython_ext/plain/stats.pyx", "FT104")
     assert remaining == []
     assert text.startswith("# cython: freethreading_compatible=True\n# cython: language_level=3")
+
+
+def test_init_functions_spelled_through_the_preprocessor_name_their_module() -> None:
+    result = run(["scan", "init_spellings", "--isolated", "--select", "FT102", "--output-format", "json"], FIXTURES)
+    assert [(Path(f["filename"]).name, f["message"].split("`")[1]) for f in json.loads(result.stdout)] == [
+        ("_crcstyle.c", "_crcstyle"), ("_pgstyle.c", "_pgstyle"), ("_splitstyle.c", "_splitstyle")]
