@@ -34,8 +34,33 @@ def _closure(roots: Iterable[str], unit: CUnit, skip: set[str]) -> set[str]:
     return seen
 
 
+def teardown_roots(unit: CUnit) -> set[str]:
+    """The module object's own teardown callbacks (`m_free`, `m_clear` of a PyModuleDef). They run when
+    the module is destroyed, never concurrently with calls into the same module instance. An
+    instance type's `tp_dealloc` is not one of them: it runs at run time, on any thread."""
+    names = set()
+    for module_def in unit.module_defs:
+        for field_name in ("m_free", "m_clear"):
+            value = (module_def.fields.get(field_name) or "").strip("() ")
+            if value in unit.functions:
+                names.add(value)
+    return names
+
+
+def teardown_only(unit: CUnit) -> set[str]:
+    """Teardown callbacks and the static helpers reached only from them (a label the sub-interpreter
+    rules read too: such writes are per process, not per interpreter)."""
+    cached = unit.__dict__.get("_ftaudit_teardown_only")
+    if cached is None:
+        cached = _only_from(unit, teardown_roots(unit))
+        unit.__dict__["_ftaudit_teardown_only"] = cached
+    return cached
+
+
 def init_only(unit: CUnit) -> set[str]:
-    """The model's init-only functions, plus callbacks whose address is only ever taken inside them.
+    """Functions that never run concurrently with calls into the module: the model's init-only
+    functions and the module's teardown callbacks, plus helpers and callbacks whose address is only
+    ever taken inside them (`lifecycle` code).
 
     ``PyInit_x`` often hands its exec function to a helper (``make_module(def, x_exec)``) that puts
     it in a slot at run time; a function referenced and called only from init code runs only then.
@@ -43,7 +68,14 @@ def init_only(unit: CUnit) -> set[str]:
     cached = unit.__dict__.get("_ftaudit_init_only")
     if cached is not None:
         return cached
-    init = set(unit.init_functions)
+    init = _only_from(unit, set(unit.init_functions) | teardown_roots(unit))
+    unit.__dict__["_ftaudit_init_only"] = init
+    return init
+
+
+def _only_from(unit: CUnit, roots: set[str]) -> set[str]:
+    """``roots`` and every static function referenced and called only from functions in the set."""
+    init = set(roots)
     changed = True
     while changed:
         changed = False
@@ -59,7 +91,6 @@ def init_only(unit: CUnit) -> set[str]:
             if all(r.function in init for r in references) and all(c in init for c in callers):
                 init.add(name)
                 changed = True
-    unit.__dict__["_ftaudit_init_only"] = init
     return init
 
 

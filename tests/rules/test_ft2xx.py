@@ -62,3 +62,9 @@ def test_not_compiled_for_a_gil_target_code_is_judged_for_that_target() -> None:
     result = run(["scan", "counters.c", "--isolated", "--select", "FT201", "--output-format", "json",
                   "--target-version", "3.13"], FIXTURES)
     assert 39 in [f["location"]["row"] for f in json.loads(result.stdout)]
+
+
+def test_module_teardown_is_not_run_time_but_an_instance_dealloc_is() -> None:
+    # m_clear/m_free and the helper only they call (lines 17, 18, 32) are silent; the type's
+    # tp_dealloc pushes onto a static free list from any thread.
+    assert findings("teardown.c") == [("FT201", 40), ("FT201", 40)]
