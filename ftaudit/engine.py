@@ -185,10 +185,13 @@ def _rule(code: str) -> Rule:
     return rule
 
 
-def _read(found: FoundFile, config: WorkerConfig, result: FileResult) -> SourceFile | None:
+def _read(found: FoundFile, config: WorkerConfig, result: FileResult,
+          rules: tuple[str, ...] = ()) -> tuple[SourceFile, bool] | None:
+    """The file's source, and whether it is generated code that only `reads_generated` rules see."""
     def skip(kind: DiagnosticKind, message: str) -> None:
         result.diagnostics.append(Diagnostic(found.display, kind, message))
 
+    generated = False
     if found.size > config.max_bytes:
         skip(DiagnosticKind.TOO_LARGE, f"{-(-found.size // 1024)} KiB is over the {config.max_bytes // 1024} KiB "
              "limit (max-file-size-kb); skipped")
@@ -205,21 +208,28 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult) -> SourceF
         marker = generated_marker(data)
         if marker is not None:
             result.skipped_reason = f"generated code ({marker!r} in its header); --scan-generated reads it"
-            return None
+            if "cython" in marker.lower() or not any(_rule(code).reads_generated for code in rules):
+                return None
+            result.skipped_reason = (f"generated code ({marker!r} in its header): only its module's GIL "
+                                     "declaration is checked; --scan-generated reads it all")
+            generated = True
     source = SourceFile(found.path, found.display, data, found.language)
     source.text  # noqa: B018 - decode now so an encoding problem is reported once
     if source.encoding_problem:
         skip(DiagnosticKind.ENCODING, source.encoding_problem)
-    return source
+    return source, generated
 
 
 def analyse_file(task: FileTask) -> FileResult:
     config = _worker
     assert config is not None, "worker not initialised"
     result = FileResult(task.file.display)
-    source = _read(task.file, config, result)
-    if source is None:
+    read = _read(task.file, config, result, task.rules)
+    if read is None:
         return result
+    source, generated = read
+    if generated:  # only the module-declaration rules read generated code (asdl_c.py's Python-ast.c)
+        task = replace(task, rules=tuple(code for code in task.rules if _rule(code).reads_generated))
     digest = hashlib.sha256(source.data).hexdigest()
     cache_key = ""
     if config.cache_dir is not None:

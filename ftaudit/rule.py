@@ -80,6 +80,9 @@ class Rule:
     options: ClassVar[Mapping[str, Any]] = {}
     # Project-level rules also implement ``summarize`` and ``check_project``.
     project_level: ClassVar[bool] = False
+    # Also run on generated files (other than Cython's output): what a module declares about the GIL is
+    # true of the built module whoever wrote its source, unlike findings about the code's internals.
+    reads_generated: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = {**self.options, **(options or {})}

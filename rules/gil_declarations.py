@@ -69,6 +69,7 @@ def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
 
 
 class MissingGilSlot(Rule):
+    reads_generated = True
     code = "FT101"
     slug = "missing-gil-slot"
     summary = "Multi-phase module does not declare `Py_mod_gil`"
@@ -170,6 +171,7 @@ class MissingGilSlot(Rule):
 
 
 class ModuleRequiresGil(Rule):
+    reads_generated = True
     code = "FT109"
     slug = "module-requires-gil"
     summary = "Module explicitly declares that it needs the GIL"
@@ -263,6 +265,7 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
 
 
 class MissingSetGil(Rule):
+    reads_generated = True
     code = "FT102"
     slug = "missing-set-gil"
     summary = "Single-phase module never calls `PyUnstable_Module_SetGIL`"
@@ -340,6 +343,7 @@ class MissingSetGil(Rule):
 
 
 class UnguardedGilDeclaration(Rule):
+    reads_generated = True
     code = "FT103"
     slug = "unguarded-gil-declaration"
     summary = "GIL declaration not guarded for CPython builds that lack it"
