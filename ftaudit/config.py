@@ -62,6 +62,7 @@ class Settings:
     scan_generated: bool = False  # files whose header says a tool generated them are skipped
     cache_dir: Path | None = None  # default: a folder per project in the user's cache folder (ftaudit.cache)
     per_file_timeout: float = 30.0  # seconds of analysis per file before a too-complex diagnostic; 0: none
+    debug_switches: str = "off"  # "off": DEBUG_*/TRACE_*/TEST_*/FAULT_* macros nobody defines are off
     # Problems with the scanned project's own metadata (not ftaudit's configuration): warned, with the fallback.
     warnings: list[str] = field(default_factory=list)
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -111,6 +112,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "scan-generated": (bool, "true or false"),
     "cache-dir": (str, "a folder path"),
     "per-file-timeout": ((int, float), "a number of seconds (0: no limit)"),
+    "debug-switches": (str, "'off' (debug/test-only macros the project never defines are off) or 'unknown'"),
     "rule-options": (dict, "a table of CODE = { option = value }"),
 }
 
@@ -304,6 +306,11 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
         elif key == "cache-dir":
             folder = Path(value).expanduser()
             settings.cache_dir = folder if folder.is_absolute() or path is None else (path.parent / folder)
+        elif key == "debug-switches":
+            if value not in ("off", "unknown"):
+                raise ConfigError(f"{_where(path)}: invalid value for 'debug-switches': {value!r}; expected 'off' "
+                                  "or 'unknown'")
+            settings.debug_switches = value
         elif key == "per-file-timeout":
             if value < 0 or value != value or value == float("inf"):
                 raise ConfigError(f"{_where(path)}: 'per-file-timeout' must be a number of seconds >= 0 "

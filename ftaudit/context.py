@@ -42,6 +42,10 @@ class FileContext:
         self.kept_lines: set[int] = set()
         # Where project headers may be read from (the scan boundary); empty: anywhere (library use).
         self.boundary: tuple[Path, ...] = ()
+        # Debug-style macro names the project's build files mention (they may define them), and
+        # whether switches no part of the project defines count as off (set by the engine).
+        self.build_mentions: frozenset[str] = frozenset()
+        self.debug_switches_off = False
 
     def keep_lines(self, *lines: int) -> None:
         """Keep these lines (and their context) for code frames of findings the project pass may
@@ -87,9 +91,16 @@ class FileContext:
         # A `.h` may be C++ (templates, namespaces): the model decides from its contents.
         language = None if self.source.path.suffix.lower() == ".h" else self.source.language.value
         skipped = self._preprocessor_skipped(language or "c")
+        from ftaudit.cmodel.preprocess import debug_switches
+
         reader = read_header if not self.boundary else _bounded_reader(self.boundary)
-        return build_unit(self.source.c_data, path=str(self.source.path), target=self.target,
+        unit = build_unit(self.source.c_data, path=str(self.source.path), target=self.target,
                           language=language, read_header=reader, skipped=skipped)
+        if self.debug_switches_off:
+            # A debug/test switch the project never defines (not in the file, its headers or a build
+            # file) is off; the file's own `#define`s still win (unit.defines_at).
+            unit.off_macros = frozenset(debug_switches(unit.raw.directives) - self.build_mentions)
+        return unit
 
     def _preprocessor_skipped(self, language: str) -> tuple[tuple[int, int], ...] | None:
         """Precise mode: the real preprocessor's skipped ranges, when it ran for the audit target."""

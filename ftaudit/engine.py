@@ -77,6 +77,8 @@ class WorkerConfig:
     cache_secret: bytes = b""
     per_file_timeout: float = 0.0  # seconds; 0: no budget
     boundary: tuple[Path, ...] = ()  # the scan boundary: project headers are read only inside it
+    build_mentions: frozenset[str] = frozenset()  # debug-style names the project's build files mention
+    debug_switches_off: bool = True  # debug/test switches nobody defines are off (config `debug-switches`)
     scan_generated: bool = False
     precise: PreciseConfig | None = None
 
@@ -234,7 +236,8 @@ def analyse_file(task: FileTask) -> FileResult:
     cache_key = ""
     if config.cache_dir is not None:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
-                              task.target or config.target, config.rule_options, config.precise)
+                              task.target or config.target, config.rule_options, config.precise,
+                              sorted(config.build_mentions), config.debug_switches_off)
         cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
         if isinstance(cached, FileResult):
             cached.from_cache = True
@@ -265,6 +268,8 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     ctx = FileContext(source, task.target or config.target)
     ctx.precise = config.precise
     ctx.boundary = config.boundary
+    ctx.build_mentions = config.build_mentions
+    ctx.debug_switches_off = config.debug_switches_off
     for code in task.rules:
         rule = _rule(code)
         ctx.rule = rule
@@ -412,7 +417,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
 
         precise, precise_notes = precise_mode.configure(settings, paths)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
-                          secret, settings.per_file_timeout, tuple(found.roots), settings.scan_generated, precise)
+                          secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(files),
+                          settings.debug_switches == "off", settings.scan_generated, precise)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
     by_path = {r.display: r for r in results}
@@ -455,6 +461,22 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         digests={r.display: r.digest for r in results if r.digest and r.display in focus},
         roots=found.roots,
     )
+
+
+def _build_mentions(files: list[FoundFile]) -> frozenset[str]:
+    """Debug-style macro names the project's build files mention (setup.py, meson.build, CMake,
+    pyproject.toml): the project may define them, so they are never taken to be off."""
+    from ftaudit.cmodel.preprocess import mentioned_switches
+    from ftaudit.source import BUILD_FILE_NAMES
+
+    names: set[str] = set()
+    for found in files:
+        if found.path.name in BUILD_FILE_NAMES and found.size <= 4 * 1024 * 1024:
+            try:
+                names |= mentioned_switches(found.path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+    return frozenset(names)
 
 
 def stdin_file(path: Path, data: bytes) -> FoundFile:

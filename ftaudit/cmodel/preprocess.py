@@ -430,3 +430,31 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
 
 
 _BLANK = bytes(10 if b == 10 else 32 for b in range(256))  # everything but newlines becomes a space
+
+
+# -- code that is not compiled by default -------------------------------------------------------------
+# A macro named like a debugging, tracing, testing or fault-injection switch (`DEBUG_MEM`, `TRACE_LOG`,
+# `APSW_FAULT_INJECT`) that the project never defines is off: its code is not built by default. The
+# names CPython's and compilers' own builds pass (NDEBUG, Py_DEBUG, _DEBUG, ...) stay unknown.
+DEBUG_NAME = re.compile(r"(?:^|_)(?:DEBUG|DBG|TRACE|TRACING|TEST|TESTS|TESTING|FAULT|FAULTS|INJECT)(?:_|$|[A-Z])",
+                        re.IGNORECASE)
+NOT_OFF = frozenset({"NDEBUG", "Py_DEBUG", "Py_REF_DEBUG", "Py_TRACE_REFS", "_DEBUG", "DEBUG", "Py_STATS",
+                     "PYTHON_TEST", "Py_BUILD_CORE"})
+_CONDITION_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def debug_switches(directives: Sequence[Directive]) -> set[str]:
+    """Debug/trace/test/fault-injection macro names the file's `#if`s test."""
+    names = set()
+    for directive in directives:
+        if directive.kind in ("if", "elif", "ifdef", "ifndef", "elifdef", "elifndef"):
+            for name in _CONDITION_NAME.findall(directive.text):
+                if name not in NOT_OFF and name != "defined" and DEBUG_NAME.search(name):
+                    names.add(name)
+    return names
+
+
+def mentioned_switches(text: str) -> set[str]:
+    """Debug-style names a build file mentions at all (`define_macros`, `-DTRACE_LOG`, CMake options):
+    any mention means the project may define it, so it is not off."""
+    return {name for name in _CONDITION_NAME.findall(text) if DEBUG_NAME.search(name)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -178,6 +179,8 @@ class CUnit:
         self.raw = raw
         self.guard_index = guard_index
         self.normalised = normalised
+        # Debug/trace/test-only macros the project never defines: their code is not compiled by default.
+        self.off_macros: frozenset[str] = frozenset()
         # Offset of a function name shortened to parse (a macro-spelled init header) -> its real name.
         self.function_aliases: dict[int, str] = function_aliases or {}
         self.is_header = path.lower().endswith(_HEADER_SUFFIXES)
@@ -241,9 +244,22 @@ class CUnit:
 
     def defines_at(self, target: Target) -> Callable[[int], Mapping[str, int | None]]:
         """Language facts plus the integer `#define`s in force at an offset, for ``target``
-        (``defines.DefineTimeline``: project headers included, each `#if` decided where it stands).
+        (``defines.DefineTimeline``: project headers included, each `#if` decided where it stands),
+        with ``off_macros`` known to be undefined unless the file or its headers define them.
         The same function is returned on every call, so guard answers computed with it are kept."""
-        return self._define_timeline(target).lookup
+        cache = self.__dict__.setdefault("_defines_at_cache", {})
+        found = cache.get(target)
+        if found is None:
+            lookup = self._define_timeline(target).lookup
+            if self.off_macros:
+                off: dict[str, int | None] = dict.fromkeys(self.off_macros)
+
+                def found(offset: int) -> Mapping[str, int | None]:
+                    return ChainMap(lookup(offset), off)  # type: ignore[arg-type]
+            else:
+                found = lookup
+            cache[target] = found
+        return found
 
     def _define_timeline(self, target: Target) -> DefineTimeline:
         cache = self.__dict__.setdefault("_defines_cache", {})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from support import REPO, run
 
@@ -68,3 +70,13 @@ def test_module_teardown_is_not_run_time_but_an_instance_dealloc_is() -> None:
     # m_clear/m_free and the helper only they call (lines 17, 18, 32) are silent; the type's
     # tp_dealloc pushes onto a static free list from any thread.
     assert findings("teardown.c") == [("FT201", 40), ("FT201", 40)]
+
+
+def test_debug_switches_nobody_defines_are_off(tmp_path: Path) -> None:
+    # DEBUG_MEM is defined nowhere in the project: line 12 is not compiled by default. setup.py
+    # defines TRACE_CALLS, so line 15 is; line 17 always is.
+    assert findings("switches") == [("FT201", 15), ("FT201", 17)]
+    shutil.copytree(FIXTURES / "switches", tmp_path / "switches")
+    (tmp_path / "switches" / "ftaudit.toml").write_text("debug-switches = 'unknown'\n")
+    result = run(["scan", "switches", "--select", "FT2", "--output-format", "json"], tmp_path)
+    assert [f["location"]["row"] for f in json.loads(result.stdout)] == [12, 15, 17]
