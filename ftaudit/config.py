@@ -294,10 +294,7 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
                 raise ConfigError(f"{_where(path)}: 'max-file-size-kb' must be positive, got {value}")
             settings.max_file_size_kb = value
         elif key == "engine":
-            if value not in ("tree-sitter", "libclang"):
-                raise ConfigError(f"{_where(path)}: invalid value for 'engine': {value!r}; expected 'tree-sitter' "
-                                  "or 'libclang'")
-            settings.engine = value
+            settings.engine = _choice(key, value, ("tree-sitter", "libclang"), path)
         elif key == "build-path":
             folder = Path(value).expanduser()
             settings.build_path = folder if folder.is_absolute() or path is None else (path.parent / folder)
@@ -307,10 +304,7 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
             folder = Path(value).expanduser()
             settings.cache_dir = folder if folder.is_absolute() or path is None else (path.parent / folder)
         elif key == "debug-switches":
-            if value not in ("off", "unknown"):
-                raise ConfigError(f"{_where(path)}: invalid value for 'debug-switches': {value!r}; expected 'off' "
-                                  "or 'unknown'")
-            settings.debug_switches = value
+            settings.debug_switches = _choice(key, value, ("off", "unknown"), path)
         elif key == "per-file-timeout":
             if value < 0 or value != value or value == float("inf"):
                 raise ConfigError(f"{_where(path)}: 'per-file-timeout' must be a number of seconds >= 0 "
@@ -320,6 +314,13 @@ def apply_table(settings: Settings, table: Mapping[str, Any], path: Path | None,
             settings.rule_options = _rule_options(value, rules, path)
         else:
             setattr(settings, key.replace("-", "_"), value)
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...], path: Path | None) -> str:
+    if value not in choices:
+        expected = " or ".join(repr(c) for c in choices)
+        raise ConfigError(f"{_where(path)}: invalid value for '{key}': {value!r}; expected {expected}")
+    return value
 
 
 def _interpreter(value: str, path: Path | None) -> Interpreter:
