@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -473,9 +474,11 @@ def _build_mentions(files: list[FoundFile]) -> frozenset[str]:
     for found in files:
         if found.path.name in BUILD_FILE_NAMES and found.size <= 4 * 1024 * 1024:
             try:
-                names |= mentioned_switches(found.path.read_text(encoding="utf-8", errors="replace"))
+                text = found.path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
+            # Comments define nothing: a commented-out `#user_macros.append(('DEBUG_MEM', '1'))`.
+            names |= mentioned_switches(re.sub(r"(?m)#.*$", "", text))
     return frozenset(names)
 
 

@@ -482,9 +482,9 @@ def teardown_functions(unit: CUnit) -> set[str]:
     names = set()
     for module_def in unit.module_defs:
         for field_name in ("m_clear", "m_free"):
-            value = module_def.fields.get(field_name)
-            if value and re.fullmatch(r"\(?\w+\)?", value) and value.strip("()") in unit.functions:
-                names.add(value.strip("()"))
+            words = re.findall(r"[A-Za-z_]\w*", module_def.fields.get(field_name) or "")
+            if words and words[-1] in unit.functions:
+                names.add(words[-1])
     return names
 
 

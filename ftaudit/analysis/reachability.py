@@ -10,6 +10,7 @@ at run time. Nothing is parsed twice: summaries travel from the workers to the p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,9 +42,9 @@ def teardown_roots(unit: CUnit) -> set[str]:
     names = set()
     for module_def in unit.module_defs:
         for field_name in ("m_free", "m_clear"):
-            value = (module_def.fields.get(field_name) or "").strip("() ")
-            if value in unit.functions:
-                names.add(value)
+            words = re.findall(r"[A-Za-z_]\w*", module_def.fields.get(field_name) or "")
+            if words and words[-1] in unit.functions:  # `(freefunc) cbor2_free`: the cast goes
+                names.add(words[-1])
     return names
 
 

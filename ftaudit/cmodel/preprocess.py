@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -386,17 +387,23 @@ def _chains(directives: Sequence[Directive]) -> Iterator[list[Directive]]:
 
 
 def project_macros(directives: Sequence[Directive], path: str, read_header: HeaderReader | None,
-                   depth: int = 0) -> dict[str, Macro]:
+                   target: Target, depth: int = 0, guards: GuardIndex | None = None) -> dict[str, Macro]:
     """The macros that can spell a function header (bodies that paste tokens or name an init function),
-    from the file and, through quoted includes, from the project's own headers."""
+    from the file and, through quoted includes, from the project's own headers. A definition in code
+    no supported build compiles (crc32c's Python-2 `#define MOD_INIT(name) … init##name(void)`) is not one."""
     table: dict[str, Macro] = {}
     folder = Path(path).parent
+    dead = sorted(dead_code(directives, guards or GuardIndex(list(directives)), target))
+    starts = [start for start, _ in dead]
     for directive in directives:
+        index = bisect_right(starts, directive.start) - 1
+        if index >= 0 and dead[index][0] <= directive.start < dead[index][1]:
+            continue
         if directive.kind == "include" and read_header is not None and depth < MAX_HEADER_DEPTH:
             name = quoted_include(directive)
             found = header(folder / name, read_header) if name else None
             if found is not None:
-                table.update(project_macros(found[0], str(folder / name), read_header, depth + 1))
+                table.update(project_macros(found[0], str(folder / name), read_header, target, depth + 1, found[1]))
         elif directive.kind == "define" and _RELEVANT_BODY.search(directive.text):
             macro = parse_define(directive.text)
             if macro is not None:
@@ -411,7 +418,7 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
     function names that had to be shortened to fit (by offset). The original stays the model's
     text; this one only shapes the parse."""
     blanks = dead_code(raw.directives, guards, target)
-    macros = project_macros(raw.directives, path, read_header)
+    macros = project_macros(raw.directives, path, read_header, target, guards=guards)
     headers = init_headers(raw.mask, macros) if macros else []
     aliases: dict[int, str] = {}
     if not blanks and not headers:
