@@ -543,10 +543,25 @@ def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileRes
 
 def _tear_down(pool: ProcessPoolExecutor) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    _quiet_pool_manager()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.kill()
+
+
+def _quiet_pool_manager() -> None:
+    """The pool's manager thread may still try to complete a future the teardown cancelled; that
+    `InvalidStateError` is part of stopping, not a crash, and must not print a traceback."""
+    from concurrent.futures import InvalidStateError
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def _apply_suppressions(findings: list[Finding], by_path: dict[str, FileResult],

@@ -73,9 +73,9 @@ def _run(returncode: int | None = 0, stdout: bytes = b"[]", stderr: str = "", *,
                           rss_kb, timed_out)
 
 
-TRACEBACK = """Traceback (most recent call last):
+TRACEBACK = f"""Traceback (most recent call last):
   File "/usr/lib/python3.11/runpy.py", line 198, in _run_module_as_main
-  File "/work/main/ftaudit/engine.py", line 120, in analyse_file
+  File "{fuzz.REPO}/ftaudit/engine.py", line 120, in analyse_file
     result = _analyse(task, config, source, result)
   File "/usr/lib/python3.11/json/decoder.py", line 9, in decode
 ValueError: invalid literal
