@@ -604,6 +604,13 @@ class _Walker:
         version = (numbers[0], numbers[1] if len(numbers) > 1 else 0)
         micro = len(numbers) > 2 and any(numbers[2:])
         after = (version[0], version[1] + 1)
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            # `version_info[:2] == (3, 11)` / `.minor == 11`: exactly one version. The other side is
+            # everything else, which one range cannot say: it stays unknown (all versions).
+            if not (sliced and len(numbers) == 2):
+                return None  # the full 5-tuple never equals a 2-tuple; micro-level tests are rare
+            exact = (version, after)
+            return (exact, ALL_VERSIONS) if isinstance(op, ast.Eq) else (ALL_VERSIONS, exact)
         if isinstance(op, ast.GtE) or (isinstance(op, ast.Gt) and not sliced):
             low = version
         elif isinstance(op, ast.Gt):

@@ -369,3 +369,20 @@ def test_one_shared_walk_per_file() -> None:
     assert analyse(tree, text) is analyse(tree, text)
     untouched = "def f():\n    return 1\n"
     assert analyse(ast.parse(untouched), untouched).hits == []
+
+
+def test_equality_version_tests_guard_their_branch(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"t.py": (
+        "import sys\n\n\n"
+        "def check(obj):\n"
+        "    if sys.version_info[:2] == (3, 11):\n"
+        "        assert sys.getrefcount(obj) == 2\n"
+        "    if sys.version_info.minor != 11:\n"
+        "        pass\n"
+        "    else:\n"
+        "        assert sys.getrefcount(obj) == 2\n"
+        "    assert sys.getrefcount(obj) == 2\n"
+    )})
+    result = run(["scan", ".", "--isolated", "--select", "FT504", "--output-format", "json"], tmp_path)
+    # Lines 6 and 10 run only on 3.11, not on the 3.14t target; line 11 runs everywhere.
+    assert [f["location"]["row"] for f in json.loads(result.stdout)] == [11]
