@@ -96,8 +96,8 @@ def test_the_oracle(schemas: object) -> None:
     assert internal.signature == "KeyError @ shared_state.py:42"
 
     hang = fuzz.judge(_run(None, b"", "Fatal Python error: Aborted\n\nCurrent thread 0x1 (most recent call first):\n"
-                                      '  File "/work/main/ftaudit/cmodel/preprocessor.py", line 7 in evaluate\n'
-                                      '  File "/work/main/ftaudit/engine.py", line 3 in scan\n', timed_out=True),
+                                      f'  File "{fuzz.REPO}/ftaudit/cmodel/preprocessor.py", line 7 in evaluate\n'
+                                      f'  File "{fuzz.REPO}/ftaudit/engine.py", line 3 in scan\n', timed_out=True),
                        schemas, limits)
     assert hang.signature == "timeout @ ftaudit/cmodel/preprocessor.py in evaluate"
 
