@@ -9,6 +9,7 @@ where an edit is mechanical, the fix.
 from __future__ import annotations
 
 from ftaudit.analysis.capi_uses import Use, freshly_allocated, uses, uses_internals
+from ftaudit.analysis.reachability import init_only
 from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import CApi, fmt, markdown_table
@@ -477,6 +478,16 @@ class RefcountUniquenessCheck(_CApiRule):
             title="Asserting that an object this function just allocated is unshared",
         ),
         Example(
+            "static PyObject *cache;\n"
+            "static void module_free(void *module) {\n"
+            "    if (Py_REFCNT(cache) == 1) {  /* module teardown: no other thread uses the module */\n"
+            "        Py_CLEAR(cache);\n"
+            "    }\n"
+            "}\n"
+            "static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, .m_name = \"m\", .m_free = module_free};\n",
+            title="In the module's own teardown",
+        ),
+        Example(
             "static PyObject *append(PyObject *self, PyObject *args) {\n"
             "    PyObject *list, *item;\n"
             "    if (!PyArg_ParseTuple(args, \"OO\", &list, &item)) {\n"
@@ -498,8 +509,9 @@ class RefcountUniquenessCheck(_CApiRule):
         unit = ctx.c_unit
         assert unit is not None
         comparison = " ".join(unit.text(use.node).split()) if use.node is not None else "Py_REFCNT(o) == 1"
-        if use.in_assert and (freshly_allocated(unit, use.function, use.obj) or (
-                use.function is not None and unit.is_init_only(use.function.name))):
+        if use.function is not None and use.function.name in init_only(unit):
+            return None  # module init and teardown run while no other thread uses the module's objects
+        if use.in_assert and freshly_allocated(unit, use.function, use.obj):
             return None  # asserting that a just-allocated object is unshared is true on every build
         severity = Severity.NOTE if use.in_assert else Severity.WARNING
         where = " in an assertion" if use.in_assert else ""
