@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.directives import Directive, RawScan
-from ftaudit.cmodel.guards import GuardIndex
+from ftaudit.cmodel.guards import Guard, GuardIndex
 from ftaudit.cmodel.includes import HeaderReader, header, quoted_include
 from ftaudit.target import LATEST_KNOWN, Target
 
@@ -355,15 +355,12 @@ def dead_code(directives: Sequence[Directive], guards: GuardIndex, target: Targe
         guarded = [d for d in chain if d.kind not in ("else", "endif")]
         if not guarded or not all(d.kind in ("if", "elif") and _VERSION_CONDITION.search(d.text) for d in guarded):
             continue
-        verdicts = []
-        for branch, following in itertools.pairwise(chain):
-            guard = guards.opened.get(branch.start)
-            if guard is None:
-                break
-            answers = {guard.evaluate(t, {}) for t in targets}
-            verdicts.append((branch, following, answers))
-        if len(verdicts) != len(chain) - 1:
+        branch_guards = [guards.opened.get(branch.start) for branch in chain[:-1]]
+        if any(guard is None for guard in branch_guards):
             continue
+        answers_of = _branch_answers(branch_guards, targets)  # type: ignore[arg-type]
+        verdicts = [(branch, following, answers)
+                    for (branch, following), answers in zip(itertools.pairwise(chain), answers_of, strict=True)]
         for branch, following, answers in verdicts:
             if answers == {Tri.NO}:
                 ranges.append((branch.end, following.start))
@@ -371,6 +368,23 @@ def dead_code(directives: Sequence[Directive], guards: GuardIndex, target: Targe
         if chain[-1].kind == "endif" and len(live) == 1 and live[0] == {Tri.YES}:
             ranges.extend((d.start, d.end) for d in chain)  # decided everywhere: the directives go too
     return ranges
+
+
+def _branch_answers(chain: list[Guard], targets: list[Target]) -> list[set[Tri]]:
+    """For each branch of one chain, whether each target takes it (``Guard.evaluate`` for every
+    branch and target), with the earlier branches' conditions carried down the chain: evaluating
+    each branch from scratch re-reads all those before it, quadratic in a long `#elif` chain."""
+    answers: list[set[Tri]] = [set() for _ in chain]
+    for target in targets:
+        prior = Tri.YES  # every branch so far is false
+        for index, guard in enumerate(chain):
+            if prior is Tri.NO:
+                answers[index].add(Tri.NO)
+                continue
+            own = guard.own(target, {})
+            answers[index].add(prior if guard.kind == "else" else prior & own)
+            prior = prior & ~own
+    return answers
 
 
 def _chains(directives: Sequence[Directive]) -> Iterator[list[Directive]]:
