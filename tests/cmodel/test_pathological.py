@@ -12,10 +12,12 @@ from ftaudit.cmodel import Tri, build_unit, evaluate_condition
 from ftaudit.cmodel import locks as locks_module
 from ftaudit.cmodel.buildfiles import read_cargo, read_cmake, read_meson, read_pyproject
 from ftaudit.cmodel.directives import Directive, _clean
+from ftaudit.cmodel.directives import scan as scan_directives
 from ftaudit.cmodel.guards import EMPTY_STACK, GuardIndex
 from ftaudit.cmodel.includes import quoted_include
 from ftaudit.cmodel.literals import c_char, c_integer
 from ftaudit.cmodel.nodes import strip_address
+from ftaudit.cmodel.preprocess import init_headers, macros_from
 from ftaudit.cmodel.unit import CUnit
 from ftaudit.config import Settings
 from ftaudit.engine import scan
@@ -230,6 +232,26 @@ def test_elif_chain_inside_a_function_is_walked_once_per_branch() -> None:
     assert unit.lock_state(last.node).held == ("m",)
     assert unit.compiled(unit.calls[count - 1].node) is Tri.YES
     assert [c for c in unit.calls[: count - 1] if unit.compiled(c.node) is not Tri.NO] == []
+
+
+def test_long_version_elif_chain_is_blanked_in_one_pass() -> None:
+    count = 3_000  # each branch re-read all before it, for ~20 supported builds: minutes
+    source = "#if PY_VERSION_HEX >= 0x030D0000\nint new_api;\n" + "".join(
+        f"#elif PY_VERSION_HEX >= 0x{0x03000000 + i:08x}\nint x{i};\n" for i in range(1, count)) + "#endif\n"
+    unit = make(source)
+    # Every build takes the first or the second branch: the others are dead code for the parser.
+    assert [v.name for v in unit.globals] == ["new_api", "x1"]
+    assert [unit.compiled(v.node) for v in unit.globals] == [Tri.YES, Tri.NO]
+
+
+def test_unclosed_init_macro_uses_are_read_in_one_pass() -> None:
+    count = 40_000  # each use scanned 4 KB for its `)` and the rest of the file for `{`: over a minute
+    source = ("#define INIT_MODULE(m) PyInit_ ## m\n" + "INIT_MODULE(" * count
+              + "\n;\nPyMODINIT_FUNC INIT_MODULE(real)(void) { return NULL; }\n").encode()
+    macros = macros_from([("define", "INIT_MODULE(m) PyInit_ ## m")])
+    headers = init_headers(scan_directives(source).mask, macros)
+    assert [(h.name, h.start) for h in headers] == [("PyInit_real", source.rindex(b"INIT_MODULE(real)"))]
+    make(source)  # tree-sitter's recovery swallows the header after so much garbage; the model copes
 
 
 def test_guard_stacks_are_tuple_like() -> None:
