@@ -77,7 +77,15 @@ class DefaultToScan(click.Group):
         sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        first = args[0] if args else ""
+        if args and first not in self.commands and first not in ("--help", "-h", "--version"):
+            if not first.startswith("-") and not os.path.lexists(first):
+                # A mistyped command (`ftaudit sacn`) must not become a scan of nothing that passes.
+                import difflib
+
+                close = difflib.get_close_matches(first, list(self.commands), n=1)
+                hint = f"; did you mean `ftaudit {close[0]}`?" if close else "; `ftaudit --help` lists the commands"
+                raise click.UsageError(f"{first!r} is neither a command nor an existing path{hint}", ctx)
             args = ["scan", *args]
         elif not args:
             args = ["scan"]
@@ -242,6 +250,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         stdin = (stdin_filename, sys.stdin.buffer.read())
         paths = (stdin_filename,)
     targets = list(paths) or [Path(".")]
+    missing = [str(p) for p in targets if stdin is None and not os.path.lexists(p)]
+    if missing:
+        _fail(f"no such file or directory: {', '.join(missing)}")  # a mistyped path must not pass silently
     overrides: dict[str, Any] = {}
     for key, value in (("select", _split(select)), ("extend-select", _split(extend_select)),
                        ("ignore", _split(ignore)), ("exclude", _split(exclude)),
@@ -304,6 +315,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
         context = context_roots([p.resolve() for p in targets if p.exists() or stdin is not None],
                                 settings.root)
     result = run_scan(targets, settings, jobs=jobs, context_paths=context, stdin=stdin)
+    if paths and not result.files and not silent:
+        click.echo(f"ftaudit: warning: no file to scan in {', '.join(str(p) for p in targets)} "
+                   "(not a file type ftaudit reads, excluded, or generated; -v says which)", err=True)
     fixed = 0
     if add_noqa:
         from ftaudit.add_noqa import add_noqa as write_suppressions

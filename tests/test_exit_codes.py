@@ -131,3 +131,20 @@ def test_compile_commands_flags_that_could_load_code_never_reach_libclang(tmp_pa
             "-o", "m.o", "-c", "m.c"]
     cleaned = _clean(args, tmp_path, (tmp_path / "m.c").resolve())
     assert cleaned == [f"-I{tmp_path}/include", "-DNDEBUG", "-std=c11", "-O2", "-isystem", f"{tmp_path}/sys"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sacn", "."], "'sacn' is neither a command nor an existing path; did you mean `ftaudit scan`?"),
+    (["check", "."], "'check' is neither a command nor an existing path"),
+    (["scan", "nonexistent_dir"], "ftaudit: error: no such file or directory: nonexistent_dir"),
+])
+def test_a_wrong_word_never_switches_the_check_off(tmp_path: Path, args: list[str], message: str) -> None:
+    write_tree(tmp_path, {"m.c": RACY})
+    result = run(args, tmp_path)
+    assert result.exit_code == 2 and message in result.stderr and "All checks passed" not in result.stdout
+
+
+def test_explicit_paths_without_files_to_scan_say_so(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"README.md": "# hi\n"})
+    result = run(["scan", "README.md"], tmp_path)
+    assert result.exit_code == 0 and "ftaudit: warning: no file to scan in README.md" in result.stderr

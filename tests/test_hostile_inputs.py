@@ -77,7 +77,7 @@ def test_too_deep_for_the_scope_walk_is_one_diagnostic(tmp_path: Path) -> None:
 
 def test_deep_python_through_the_cli_exits_normally(tmp_path: Path) -> None:
     write_tree(tmp_path, {"elifs.py": _elif_chain(20_000), **OTHER})
-    result = run(["check", ".", "--isolated", "--no-cache", "--output-format", "concise", "--select", "FT5"], tmp_path)
+    result = run(["scan", ".", "--isolated", "--no-cache", "--output-format", "concise", "--select", "FT5"], tmp_path)
     assert result.exit_code == 1  # the finding in other.py, not an internal error
     assert result.stdout.splitlines()[0].startswith("other.py:2:5: FT501 ")
     assert "ftaudit: warning: elifs.py: too-complex: nested too deeply" in result.stderr
@@ -214,7 +214,7 @@ ESCAPED_C = ("#include <Python.h>\n"
 
 def test_escape_sequences_in_source_lines_are_shown_not_sent(tmp_path: Path) -> None:
     write_tree(tmp_path, {"esc.c": ESCAPED_C})
-    result = run(["check", "esc.c", "--isolated", "--no-cache", "--color", "never", "--select", "FT404"], tmp_path)
+    result = run(["scan", "esc.c", "--isolated", "--no-cache", "--color", "never", "--select", "FT404"], tmp_path)
     out = result.stdout
     assert result.exit_code == 1 and "\x1b" not in out and "\x07" not in out
     lines = out.splitlines()
@@ -229,14 +229,14 @@ def test_escape_sequences_in_source_lines_are_shown_not_sent(tmp_path: Path) -> 
 def test_control_and_bidi_characters_in_file_names(tmp_path: Path) -> None:
     name = "evil\x1b[2J\u202eg.c"
     write_tree(tmp_path, {name: ESCAPED_C})
-    concise = run(["check", ".", "--isolated", "--no-cache", "--color", "never", "--output-format", "concise",
+    concise = run(["scan", ".", "--isolated", "--no-cache", "--color", "never", "--output-format", "concise",
                    "--select", "FT404"], tmp_path).stdout
     assert "\x1b" not in concise and "\u202e" not in concise
     assert concise.startswith("evil\u241b[2J<U+202E>g.c:3:54: FT404 ")
-    full = run(["check", ".", "--isolated", "--no-cache", "--color", "never", "--select", "FT404"], tmp_path).stdout
+    full = run(["scan", ".", "--isolated", "--no-cache", "--color", "never", "--select", "FT404"], tmp_path).stdout
     assert " --> evil\u241b[2J<U+202E>g.c:3:54" in full and "\x1b" not in full and "\u202e" not in full
     html_path = tmp_path / "report.html"
-    run(["check", ".", "--isolated", "--no-cache", "--select", "FT404", "--output-format", "html",
+    run(["scan", ".", "--isolated", "--no-cache", "--select", "FT404", "--output-format", "html",
          "-o", str(html_path)], tmp_path)
     html = html_path.read_text(encoding="utf-8")
     for raw in ("\x1b", "\x07", "\u202e"):
@@ -248,11 +248,11 @@ def test_control_and_bidi_characters_in_file_names(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="needs a file system that takes any bytes in names")
 def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "bad\udcff.c").write_bytes(ESCAPED_C.encode())  # the byte 0xFF, as os.fsdecode spells it
-    concise = run(["check", ".", "--isolated", "--no-cache", "--color", "never", "--output-format", "concise",
+    concise = run(["scan", ".", "--isolated", "--no-cache", "--color", "never", "--output-format", "concise",
                    "--select", "FT404"], tmp_path).stdout
     assert concise.startswith("bad<0xFF>.c:3:54: FT404 ")
     html_path = tmp_path / "report.html"
-    result = run(["check", ".", "--isolated", "--no-cache", "--select", "FT404", "--output-format", "html",
+    result = run(["scan", ".", "--isolated", "--no-cache", "--select", "FT404", "--output-format", "html",
                   "-o", str(html_path)], tmp_path)
     assert result.exit_code == 1
     assert "bad&lt;0xFF&gt;.c" in html_path.read_text(encoding="utf-8")
