@@ -21,14 +21,11 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ftaudit.discover import within
+
 
 class WriteRefused(Exception):
     """The file was left as it was; the message says why (shown to the user as is)."""
-
-
-def within(path: Path, roots: Iterable[Path]) -> bool:
-    """Whether ``path`` (already resolved) lies inside one of the resolved ``roots``."""
-    return any(path == root or root in path.parents for root in roots)
 
 
 def existing_target(path: Path, roots: Iterable[Path] | None = None) -> Path:

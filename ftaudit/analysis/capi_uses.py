@@ -22,8 +22,9 @@ from functools import cache
 import tree_sitter
 from tree_sitter import Node
 
+from ftaudit.analysis.reachability import teardown_roots
 from ftaudit.cmodel import CUnit, Function, Macro, Tri
-from ftaudit.cmodel.nodes import declarator_name, named, text
+from ftaudit.cmodel.nodes import declarator_name, descendants, named, text
 from ftaudit.cmodel.parsers import language
 from ftaudit.facts.capi import CATALOGUE, CApi, by_kind, lookup
 from ftaudit.target import Target
@@ -422,7 +423,7 @@ def fresh_returning(unit: CUnit) -> frozenset[str]:
 
 
 def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
-    returns = [n for n in _walk(function.body) if n.type == "return_statement"]
+    returns = [n for n in descendants(function.body) if n.type == "return_statement"]
     if not returns:
         return False
     for statement in returns:
@@ -458,34 +459,12 @@ def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
 
 def _reassigned_otherwise(unit: CUnit, function: Function, name: str) -> bool:
     """`x = other;` anywhere in the function (beside the creating calls) makes `x` not surely fresh."""
-    for node in _walk(function.body):
+    for node in descendants(function.body):
         if node.type == "assignment_expression":
             left, right = node.child_by_field_name("left"), strip(node.child_by_field_name("right"))
             if left is not None and text(left) == name and (right is None or right.type != "call_expression"):
                 return True
     return False
-
-
-def _walk(node: Node | None) -> Iterator[Node]:
-    """Every node below ``node``, iteratively (deep nesting must not recurse)."""
-    if node is None:
-        return
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def teardown_functions(unit: CUnit) -> set[str]:
-    """The module object's own teardown callbacks (`m_clear`, `m_free`) of every PyModuleDef."""
-    names = set()
-    for module_def in unit.module_defs:
-        for field_name in ("m_clear", "m_free"):
-            words = re.findall(r"[A-Za-z_]\w*", module_def.fields.get(field_name) or "")
-            if words and words[-1] in unit.functions:
-                names.add(words[-1])
-    return names
 
 
 _IDENT_B = re.compile(rb"[A-Za-z_]\w*")
@@ -505,7 +484,7 @@ def init_filled_globals(unit: CUnit) -> frozenset[str]:
     ruled_out: set[str] = set()
     used: set[str] = set()
     created: set[str] = set()  # assigned at init: positive evidence that the module builds it
-    teardown = teardown_functions(unit)
+    teardown = teardown_roots(unit)
     mask = unit.raw.mask
     for match in _IDENT_B.finditer(mask):
         name = match.group(0).decode("ascii", "replace")

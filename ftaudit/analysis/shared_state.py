@@ -16,6 +16,7 @@ from tree_sitter import Node
 from ftaudit.analysis.reachability import FileReach
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
+from ftaudit.cmodel.nodes import descendants
 from ftaudit.target import Target
 
 # CPython definition tables and synchronisation objects: never data that FT201 is about.
@@ -191,14 +192,6 @@ def _is_atomic(unit: CUnit, node: Node) -> bool:
     return node.start_byte in atomic
 
 
-def _walk(node: Node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.named_children))
-
-
 def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
     """Every write to shared storage inside function bodies, racy or not, each write once.
 
@@ -296,7 +289,7 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
     for function in unit.function_list:
         if function.body is None or not any(w.function == function.name for w in racy_writes):
             continue
-        for node in _walk(function.body):
+        for node in descendants(function.body):
             if node.type != "if_statement":
                 continue
             condition = node.child_by_field_name("condition")

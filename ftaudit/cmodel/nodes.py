@@ -141,3 +141,14 @@ def pruned_walk(
             path.pop()
             if flags.pop():
                 marked.pop()
+
+
+def descendants(node: Node | None) -> Iterator[Node]:
+    """``node`` and every named node below it, in source order, iteratively (deep nesting must not recurse)."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.named_children))

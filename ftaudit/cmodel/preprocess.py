@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ftaudit.cmodel.conditions import Tri
-from ftaudit.cmodel.directives import Directive, RawScan
+from ftaudit.cmodel.directives import _BLANK, Directive, RawScan
 from ftaudit.cmodel.guards import Guard, GuardIndex
 from ftaudit.cmodel.includes import HeaderReader, header, quoted_include
 from ftaudit.target import LATEST_KNOWN, Target
@@ -468,8 +468,6 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
                 aliases[shortened] = found.name
     return RawScan(bytes(source), bytes(mask), raw.directives, raw.line_starts, raw.open_comment), aliases
 
-
-_BLANK = bytes(10 if b == 10 else 32 for b in range(256))  # everything but newlines becomes a space
 
 
 # -- code that is not compiled by default -------------------------------------------------------------
