@@ -2,14 +2,14 @@
 """Paired benchmark: ftaudit against the floor scan (read + parse + one combined query), same run.
 
 Each measurement is reported as the median per-pair wall-time ratio A/B so machine noise cancels:
-  cold   - ``ftaudit scan --no-cache --jobs J CORPUS`` vs ``floor_scan.py --query rules --jobs J CORPUS``
+  cold   - ``ftaudit scan --no-cache --jobs J CORPUS`` vs ``floor_scan.py --jobs J CORPUS``
            (the full analysis cost: every file parsed and every rule run)
   warm   - the same scan reusing ``.ftaudit_cache`` (what a second CI run or a re-run costs)
   single - ``ftaudit scan FILE`` (a pre-commit run on one file, its project read as context, warm
            cache) vs ``floor_scan.py FILE``
 
-The yardsticks live in ``../shared/bench`` beside the repository; without them this script says so
-and exits 0. Usage: ``python bench/scan_bench.py CORPUS [--jobs 2] [--runs 5] [--file F]``.
+The yardsticks are in this folder: ``floor_scan.py`` (command B) and ``paired.py`` (the alternating
+timer). Usage: ``python bench/scan_bench.py CORPUS [--jobs 2] [--runs 5] [--file F]``.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BENCH = REPO.parent / "shared" / "bench"
+BENCH = REPO / "bench"
 
 
 def paired(label: str, a: str, b: str, runs: int) -> None:
-    cmd = [sys.executable, str(SHARED_BENCH / "procbench.py"), "--runs", str(runs), "--warmup", "1",
+    cmd = [sys.executable, str(BENCH / "paired.py"), "--runs", str(runs), "--warmup", "1",
            "--label", label, "--vs", b, "--", *shlex.split(a)]
     print(f"\n== {label}\n   A: {a}\n   B: {b}", flush=True)
     # Users' Pythons cache bytecode; a sandbox that sets PYTHONDONTWRITEBYTECODE would make every run
-    # recompile ftaudit's ~150 modules and measure the compiler instead of the tool.
+    # recompile ftaudit's ~150 modules and measure the compiler instead of the tool (paired.py also drops it).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(cmd, check=False, env=env)
 
@@ -42,10 +42,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--file", type=Path, help="the file for the single-file run (default: largest .c)")
     args = ap.parse_args()
-    if not (SHARED_BENCH / "procbench.py").is_file():
-        print(f"skipped: the yardsticks are not at {SHARED_BENCH}")
-        return 0
-    floor = f"{sys.executable} {SHARED_BENCH / 'floor_scan.py'} --query rules"
+    floor = f"{sys.executable} {BENCH / 'floor_scan.py'}"
     ftaudit = f"{sys.executable} -m ftaudit scan --isolated --exit-zero -q --output-format concise"
     corpus = args.corpus.resolve()
     paired(f"cold: whole corpus, no cache, jobs={args.jobs}", f"{ftaudit} --no-cache --jobs {args.jobs} {corpus}",
