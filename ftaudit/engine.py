@@ -66,6 +66,8 @@ class FileResult:
     digest: str = ""  # SHA-256 of the bytes analysed: --fix and --add-noqa skip a file changed since
     skipped_reason: str = ""
     precise_state: str = ""
+    # Project source files this one #includes: (resolved path, whether that #include is compiled).
+    fragments: list[tuple[str, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,9 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
                 rule=code,
             ))
     ctx.rule = None
+    unit = ctx.__dict__.get("c_unit")  # only when a rule built the model: never parse for this alone
+    if unit is not None:
+        result.fragments = unit.source_fragments()
     result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
@@ -443,6 +448,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             diagnostics.append(Diagnostic("", DiagnosticKind.INTERNAL,
                                           f"project check raised {type(exc).__name__}: {exc}", rule=code))
 
+    findings, unbuilt = _drop_unbuilt(findings, results, tasks)
+    diagnostics.extend(unbuilt)
     enabled_by_file = {t.file.display: set(t.rules) for t in tasks}
     findings, suppressed = _apply_suppressions(findings, by_path, enabled_by_file, rules, focus)
     findings = _apply_severity(findings, settings)
@@ -462,6 +469,42 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         digests={r.display: r.digest for r in results if r.digest and r.display in focus},
         roots=found.roots,
     )
+
+
+def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: list[FileTask]
+                  ) -> tuple[list[Finding], list[Diagnostic]]:
+    """Findings in a source file that other scanned files #include only where the target never
+    compiles it (pyahocorasick's fault injector under `#ifdef PYCALLS_INJECT_FAULTS`, which no build
+    file defines) are not reported; one diagnostic per file says how many and why."""
+    live: set[str] = set()
+    dead: dict[str, str] = {}
+    for result in results:
+        for path, compiled in result.fragments:
+            if compiled:
+                live.add(path)
+            else:
+                dead.setdefault(path, result.display)
+    unbuilt: dict[str, str] = {}
+    for task in tasks:
+        try:
+            resolved = str(task.file.path.resolve())
+        except (OSError, RuntimeError):
+            continue
+        if resolved in dead and resolved not in live:
+            unbuilt[task.file.display] = dead[resolved]
+    if not unbuilt:
+        return findings, []
+    kept = [f for f in findings if f.path not in unbuilt]
+    hidden: dict[str, int] = {}
+    for finding in findings:
+        if finding.path in unbuilt:
+            hidden[finding.path] = hidden.get(finding.path, 0) + 1
+    notes = [Diagnostic(path, DiagnosticKind.NOT_BUILT,
+                        f"{count} finding(s) not reported: only {unbuilt[path]} builds this file, and only inside "
+                        "an #if the target never compiles (an old-version branch, or a debug/test switch no part "
+                        "of the project defines; `debug-switches = \"unknown\"` reports them)")
+             for path, count in sorted(hidden.items())]
+    return kept, notes
 
 
 def _build_mentions(files: list[FoundFile]) -> frozenset[str]:

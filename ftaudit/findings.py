@@ -99,6 +99,7 @@ class DiagnosticKind(enum.Enum):
     CONFIG = "config"
     INTERNAL = "internal-error"
     PRECISE = "precise-mode"  # how the libclang engine could (not) settle this scan's guards
+    NOT_BUILT = "not-built"  # a source file only #included where the target never compiles it
 
 
 # Diagnostics that mean a file's findings may be missing: every output format carries them.

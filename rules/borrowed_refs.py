@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from tree_sitter import Node
 
 from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
-from ftaudit.cmodel.nodes import text
+from ftaudit.analysis.reachability import init_only
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -29,13 +29,19 @@ HOWTO_BORROWED = HOWTO + "#borrowed-references"
 COMPAT = "https://pythoncapi-compat.readthedocs.io/"
 _PRIVATE_WHAT = ("Containers no other thread can change are not findings: one created in the same function (by "
                  "`PyDict_New`, `PyList_New`, `PyDict_Copy`, `PySequence_List`, … or by a same-file function "
-                 "that returns such a new container), the call's own `args`/`kwargs`, the per-thread dict of "
-                 "`PyThreadState_GetDict()`, a global container filled only at module init (or cleared at "
-                 "module teardown) and only read afterwards, and any use inside module init.")
+                 "that returns such a new container), one a static helper's every caller made for it, the "
+                 "call's own `args`/`kwargs`, the state `__setstate__` receives, the per-thread dict of "
+                 "`PyThreadState_GetDict()`, the locals of the frame this thread runs (`PyEval_GetLocals()`), "
+                 "a global container filled only at module init (or cleared at module teardown) and only read "
+                 "afterwards, and any use inside module init or teardown.")
+
+
+_GLOBAL_LOOKUPS = ("PyImport_", "PySys_", "PyWeakref_")
 
 
 def _only_tested(call: Node) -> bool:
-    """The call's result is only tested against NULL (or as a truth value), never kept or dereferenced."""
+    """The call's result is only tested (against NULL, as a truth value, or for identity with another
+    pointer), never kept or dereferenced: a dangling pointer that is only compared does no harm."""
     node, parent = call, call.parent
     while parent is not None and parent.type == "parenthesized_expression":
         node, parent = parent, parent.parent
@@ -46,8 +52,7 @@ def _only_tested(call: Node) -> bool:
     if parent.type == "binary_expression":
         operator = parent.child_by_field_name("operator")
         other = parent.child_by_field_name("right" if parent.child_by_field_name("left") == node else "left")
-        return operator is not None and operator.type in ("==", "!=") and other is not None \
-            and text(other).strip("() ") in ("NULL", "0", "nullptr")
+        return operator is not None and operator.type in ("==", "!=") and other is not None
     if parent.type in ("if_statement", "while_statement", "condition_clause"):
         return parent.child_by_field_name("condition") in (node, call)
     return False
@@ -82,7 +87,7 @@ class _ContainerRule(Rule):
         assert unit is not None
         name = " ".join(unit.text(use.obj).split()) if use.obj is not None else "the container"
         origin = container_origin(unit, use.function, use.obj) if use.macro is None else "shared"
-        if origin == "shared" and use.function is not None and unit.is_init_only(use.function.name):
+        if origin == "shared" and use.function is not None and use.function.name in init_only(unit):
             origin = "init"
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
         return name, origin, locked
@@ -208,12 +213,12 @@ class BorrowedReferenceApi(_ContainerRule):
         severity = Severity.WARNING
         if api.name.startswith("PyCell_"):
             message = f"`{api.name}` on `{name}` {api.change()}: {api.reason}"
-        elif api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
+        elif api.name.startswith(_GLOBAL_LOOKUPS):
             message = f"`{api.name}` returns a borrowed reference: {api.reason}"
         else:
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
-        if origin in PRIVATE_ORIGINS and not api.name.startswith(("PyImport_", "PySys_", "PyWeakref_")):
-            return
+        if origin in PRIVATE_ORIGINS and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
+            return  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
         if use.node is not None and use.macro is None and _only_tested(use.node):
             return  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:

@@ -8,11 +8,11 @@ where an edit is mechanical, the fix.
 
 from __future__ import annotations
 
-from ftaudit.analysis.capi_uses import Use, freshly_allocated, uses, uses_internals
+from ftaudit.analysis.capi_uses import Use, freshly_allocated, internal_includes, uses, uses_internals
 from ftaudit.analysis.reachability import init_only
 from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
-from ftaudit.facts.capi import CApi, fmt, markdown_table
+from ftaudit.facts.capi import INTERNAL_FIELDS, LOCALS_WRITES, CApi, fmt, markdown_table
 from ftaudit.findings import Applicability, Edit, Fix, Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
@@ -129,6 +129,8 @@ class _CApiRule(Rule):
                 continue
             if not use.broken and use.api.status in _STILL_THERE:
                 continue  # declared and working on every targeted version: fragile, not broken
+            if not use.broken and use.versions and use.api.status == "removed":
+                continue  # compiled only for versions that still have it: guarded compatibility code
             decided = self.decide(use, ctx)
             if decided is None:
                 continue
@@ -196,12 +198,13 @@ class FrameFieldAccess(_CApiRule):
         ),
         Example(
             "#define FRAME_LOCALS(f) ((f)->f_locals)  // <- FT401\n"
-            "static PyObject *locals_of(PyObject *self, PyObject *arg) {\n"
-            "    PyFrameObject *frame = PyEval_GetFrame();\n"
+            "static int set_local(PyFrameObject *frame, PyObject *name, PyObject *value) {\n"
             "    PyFrame_FastToLocals(frame);  // <- FT401\n"
-            "    return Py_XNewRef(FRAME_LOCALS(frame));\n"
+            "    int rc = PyDict_SetItem(FRAME_LOCALS(frame), name, value);\n"
+            "    PyFrame_LocalsToFast(frame, 0);  // <- FT401\n"
+            "    return rc;\n"
             "}\n",
-            title="Macro bodies and the PEP 667 no-op functions",
+            title="Macro bodies, and the PEP 667 no-op functions around a write into the locals",
         ),
     )
     good = (
@@ -224,7 +227,35 @@ class FrameFieldAccess(_CApiRule):
             "static int depth(struct node *n) { return n->f_back ? 1 + depth(n->f_back) : n->f_lineno; }\n",
             title="Version-guarded compatibility code and unrelated structs with the same field names",
         ),
+        Example(
+            "static PyObject *call_hook(PyObject *hook, PyFrameObject *frame) {\n"
+            "    PyFrame_FastToLocals(frame);  /* a no-op since 3.13: frame.f_locals is always current */\n"
+            "    PyObject *result = PyObject_CallOneArg(hook, (PyObject *)frame);\n"
+            "    PyFrame_LocalsToFast(frame, 1);  /* the hook writes through the f_locals proxy */\n"
+            "    return result;\n"
+            "}\n",
+            title="The no-op sync calls around code that only uses frame.f_locals",
+        ),
+        Example(
+            "#define Py_BUILD_CORE\n"
+            "#include \"internal/pycore_frame.h\"\n"
+            "static void link(PyFrameObject *dummy, PyFrameObject *back) {\n"
+            "    dummy->f_back = back;  /* the internal struct _frame still has it */\n"
+            "}\n",
+            title="A member the internal header still declares, in code built against it",
+        ),
     )
+
+    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+        unit = ctx.c_unit
+        assert unit is not None
+        if use.api.status == "no-op" and use.api.kind == "call" and use.macro is None and (
+                use.function is None or not any(call.name in LOCALS_WRITES for call in use.function.calls)):
+            return None  # PEP 667: with nothing written into a locals dict, the sync is needless, not wrong
+        if use.api.kind == "field" and any(use.api.name in fields for header, fields in INTERNAL_FIELDS.items()
+                                           if header in internal_includes(unit)):
+            return None  # built against the internal header, which still declares the member
+        return super().decide(use, ctx)
 
 
 class ThreadStateFieldAccess(_CApiRule):

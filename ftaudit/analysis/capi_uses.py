@@ -15,16 +15,20 @@ silent; with ``requires-python`` known, every version from the removal up to the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 
 import tree_sitter
 from tree_sitter import Node
 
-from ftaudit.analysis.reachability import teardown_roots
+from ftaudit.analysis.reachability import init_only, teardown_roots
 from ftaudit.cmodel import CUnit, Function, Macro, Tri
-from ftaudit.cmodel.nodes import declarator_name, descendants, named, text
+from ftaudit.cmodel.includes import MAX_DEPTH as MAX_INCLUDE_DEPTH
+from ftaudit.cmodel.includes import find_header, quoted_include
+from ftaudit.cmodel.nodes import declarator_name, descendants, named, strip, text
 from ftaudit.cmodel.parsers import language
 from ftaudit.facts.capi import CATALOGUE, CApi, by_kind, lookup
 from ftaudit.target import Target
@@ -67,8 +71,9 @@ CREATORS = frozenset({
     "PyDict_Items", "PyMapping_Keys", "PyMapping_Values", "PyMapping_Items", "PyObject_Dir", "PyTuple_Pack",
     "Py_BuildValue", "PySet_New", "PyFrozenSet_New",
 })
-# A per-thread dict: no other thread ever sees it.
-PER_THREAD = frozenset({"PyThreadState_GetDict"})
+# A per-thread dict: no other thread ever sees it. The locals of the frame this thread is running
+# (a profiler or tracer reading its own frame): on 3.13+ a fresh snapshot or a proxy per call.
+PER_THREAD = frozenset({"PyThreadState_GetDict", "PyEval_GetLocals", "PyEval_GetFrameLocals", "PyFrame_GetLocals"})
 # Reads that leave a container as it is; at run time these are the only uses a global container filled
 # at module init may have for it to stay private (anything else could mutate it or hand it to Python).
 READERS = frozenset({
@@ -154,11 +159,21 @@ def version_defines(unit: CUnit, target: Target) -> dict[str, int | None]:
 
 
 def compiled(unit: CUnit, offset: int, target: Target) -> Tri:
-    """``unit.compiled`` with version-named project macros filled in."""
+    """``unit.compiled`` with version-named project macros filled in where neither the file nor its
+    headers define them (greenlet's headers define GREENLET_USE_CFRAME from PY_VERSION_HEX)."""
     extra = version_defines(unit, target)
-    if not extra:
+    if not extra or ("skipped_ranges" in unit.__dict__ and target == unit.target):
         return unit.compiled(offset, target)
-    return unit.guard_index.compiled(offset, target, {**unit.defines, **extra})
+    cache = unit.__dict__.setdefault("_ftaudit_defines_with_versions", {})
+    defines = cache.get(target)
+    if defines is None:
+        at = unit.defines_at(target)
+
+        def defines(where: int) -> Mapping[str, int | None]:
+            return ChainMap(at(where), extra)  # type: ignore[arg-type]
+
+        cache[target] = defines  # the same function every time: the guard index keeps its answers
+    return unit.guard_index.compiled(offset, target, defines)
 
 
 def relevant_versions(unit: CUnit, offset: int, api: CApi, target: Target) -> tuple[tuple, bool] | None:
@@ -225,7 +240,8 @@ def struct_fields(unit: CUnit) -> dict[str, dict[str, str]]:
 
 
 def uses_internals(unit: CUnit) -> bool:
-    """The file builds against CPython's internal headers (Py_BUILD_CORE, pycore_*.h, _PyInterpreterFrame),
+    """The file builds against CPython's internal headers (Py_BUILD_CORE, pycore_*.h, also through the
+    project's headers, _PyInterpreterFrame),
     where the private structs are complete: the access may compile, tied to one CPython release."""
     cached = unit.__dict__.get("_ftaudit_internals")
     if cached is None:
@@ -233,17 +249,44 @@ def uses_internals(unit: CUnit) -> bool:
         cached = any(
             (d.kind == "include" and "internal/pycore_" in d.text) or (d.kind == "define" and d.name == "Py_BUILD_CORE")
             for d in unit.directives
-        ) or bool(re.search(rb"\b_PyInterpreterFrame\b|\b_PyCFrame\b", unit.raw.mask))
+        ) or bool(re.search(rb"\b_PyInterpreterFrame\b|\b_PyCFrame\b", unit.raw.mask)) or bool(internal_includes(unit))
         unit.__dict__["_ftaudit_internals"] = cached
     return cached
 
 
-def strip(node: Node | None) -> Node | None:
-    """Through parentheses (not casts)."""
-    while node is not None and node.type == "parenthesized_expression":
-        inner = named(node)
-        node = inner[0] if inner else None
-    return node
+def internal_includes(unit: CUnit) -> frozenset[str]:
+    """CPython internal headers (`internal/pycore_frame.h`) the file includes, itself or through the
+    project's own headers (greenlet's TGreenlet.hpp), a few levels deep, with Py_BUILD_CORE defined
+    (without it they do not compile: none counts)."""
+    cached = unit.__dict__.get("_ftaudit_internal_includes")
+    if cached is not None:
+        return cached
+    found: set[str] = set()
+    core = False  # the internal headers #error unless Py_BUILD_CORE is defined (coverage 6's tracer)
+    read = unit.__dict__.get("read_header")
+    seen: set[Path] = set()
+    todo: list[tuple[list, Path, int]] = [(list(unit.directives), Path(unit.path).parent, 0)]
+    while todo:
+        directives, folder, depth = todo.pop()
+        for directive in directives:
+            if directive.kind == "define" and (directive.name or "").startswith("Py_BUILD_CORE"):
+                core = True
+            if directive.kind != "include":
+                continue
+            name = directive.text.strip().strip('<>"').strip()
+            if name.startswith("internal/pycore_"):
+                found.add(name)
+                continue
+            quoted = quoted_include(directive)
+            if quoted is None or read is None or depth >= MAX_INCLUDE_DEPTH:
+                continue
+            header = find_header(folder, quoted, read)
+            if header is not None and header[0] not in seen:
+                seen.add(header[0])
+                todo.append((header[1][0], header[0].parent, depth + 1))
+    result = frozenset(found) if core else frozenset()
+    unit.__dict__["_ftaudit_internal_includes"] = result
+    return result
 
 
 def expression_type(unit: CUnit, node: Node | None, macro: Macro | None = None) -> tuple[str | None, str]:
@@ -272,6 +315,10 @@ def expression_type(unit: CUnit, node: Node | None, macro: Macro | None = None) 
             return None, "unknown"
         if (inner_type, member) in FIELD_TYPES:
             return FIELD_TYPES[(inner_type, member)], "field"
+        if inner_type in NAMING:
+            # `tstate->cframe->use_tracing`: a member of a CPython struct that is none of the owners
+            # the catalogue knows (a `_PyCFrame`), so a PyThreadState field name says nothing.
+            return f"<{inner_type}.{member}>", "field"
         declared = struct_fields(unit).get(inner_type, {}).get(member)
         return (owner_of(unit, declared), "field") if declared else (None, "unknown")
     if node.type in ("subscript_expression", "pointer_expression"):
@@ -309,7 +356,23 @@ def normal_expr(expression: str) -> str:
     return compact
 
 
-PRIVATE_ORIGINS = frozenset({"fresh", "kwargs", "args", "init", "thread", "init-filled"})
+PRIVATE_ORIGINS = frozenset({"fresh", "kwargs", "args", "init", "thread", "init-filled", "state", "caller"})
+# `{"__setstate__", (PyCFunction)f, METH_O}`: pickle and copy call it with the state they just built.
+_SETSTATE = re.compile(rb'"__setstate__"\s*,\s*(?:\(\s*\w+\s*\)\s*)?&?\s*([A-Za-z_]\w*)')
+
+
+def _first_parameter(function: Function) -> str | None:
+    names = _parameter_names(function)
+    return names[0] if names else None
+
+
+def setstate_methods(unit: CUnit) -> frozenset[str]:
+    """Functions registered as a type's `__setstate__` method (cached on the unit)."""
+    cached = unit.__dict__.get("_ftaudit_setstate")
+    if cached is None:
+        cached = frozenset(m.group(1).decode("ascii") for m in _SETSTATE.finditer(unit.raw.source))
+        unit.__dict__["_ftaudit_setstate"] = cached
+    return cached
 
 
 def _creator_origin(unit: CUnit, callee: str) -> str | None:
@@ -323,9 +386,11 @@ def _creator_origin(unit: CUnit, callee: str) -> str | None:
 def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0,
                      before: int | None = None) -> str:
     """Whose container ``arg`` is: "fresh" (made in this function, also by a same-file function that
-    returns a new container), "kwargs", "args" (the argument tuple), "thread" (the per-thread dict),
-    "init-filled" (a global only filled at module init or emptied at teardown, only read at run time),
-    or "shared". Every origin but "shared" is in PRIVATE_ORIGINS: no other thread can change it."""
+    returns a new container), "caller" (a static helper's parameter that every caller fills with a
+    container private to it), "kwargs", "args" (the argument tuple), "state" (what `__setstate__`
+    receives), "thread" (the per-thread dict, the running frame's locals), "init-filled" (a global
+    only filled at module init or emptied at teardown, only read at run time), or "shared". Every
+    origin but "shared" is in PRIVATE_ORIGINS: no other thread can change it."""
     arg = strip(arg)
     while arg is not None and arg.type == "cast_expression":
         arg = strip(arg.child_by_field_name("value"))
@@ -344,13 +409,20 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
             return "shared"
         if variable.is_parameter:
             name = variable.name.lower()
-            return "kwargs" if name in KWARGS_NAMES else "args" if name in ARGS_NAMES else "shared"
+            if function.name in setstate_methods(unit) and function.parameters \
+                    and variable.name != _first_parameter(function):
+                return "state"  # the state pickle or copy built for this very call
+            if name in KWARGS_NAMES:
+                return "kwargs"
+            if name in ARGS_NAMES:
+                return "args"
+            return _passed_origin(unit, function, variable.name, depth)
         if variable.initializer is not None:
             sources.append(variable.initializer)
     # `x = PyList_New(n)`, `*ret = PyList_New(1)`, `self->items = PyDict_New()` earlier in this function.
     wanted = normal_expr(unit.text(arg))
     for call in function.calls:
-        if call.start < before and _assigned_to(call.node) == wanted:
+        if call.start < before and wanted in _assigned_names(call.node):
             sources.append(call.node)
     origins = set()
     for source in sources:
@@ -374,6 +446,39 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
     return origins.pop()
 
 
+def _passed_origin(unit: CUnit, function: Function, parameter: str, depth: int) -> str:
+    """"caller" when ``function`` is a static helper that only this file calls (its address is never
+    taken) and every call passes, for ``parameter``, a container private to the caller: cbor2's
+    `encode_canonical_map_list(self, list)` always gets the list its caller just made. Else "shared"."""
+    if depth >= 2 or not function.is_static or unit.references.get(function.name):
+        return "shared"
+    names = _parameter_names(function)
+    if parameter not in names:
+        return "shared"
+    index = names.index(parameter)
+    sites = [(unit.functions[caller], call) for caller in sorted(unit.callers(function.name))
+             if caller in unit.functions for call in unit.functions[caller].calls if call.name == function.name]
+    if not sites:
+        return "shared"
+    for caller, call in sites:
+        if index >= len(call.args):
+            return "shared"
+        origin = container_origin(unit, caller, call.args[index], depth + 1, before=call.start)
+        if origin not in PRIVATE_ORIGINS and not (origin == "shared" and caller.name in init_only(unit)):
+            return "shared"
+    return "caller"
+
+
+def _parameter_names(function: Function) -> list[str]:
+    params = [p for p in named(function.parameters) if p.type == "parameter_declaration"] \
+        if function.parameters is not None else []
+    names = []
+    for param in params:
+        name = declarator_name(param.child_by_field_name("declarator"))
+        names.append(text(name) if name is not None else "")
+    return names
+
+
 _ALLOCATOR = re.compile(r"(?:_?New\w*|_?[Aa]lloc\w*|_new|Copy|_From\w+|BuildValue|Pack)$")
 
 
@@ -388,7 +493,7 @@ def freshly_allocated(unit: CUnit, function: Function | None, obj: Node | None) 
     variable = unit.type_of(obj)
     if variable is None or variable.is_static or variable.is_parameter or variable.function != function.name:
         return False
-    sources = [c.node for c in function.calls if c.start < obj.start_byte and _assigned_to(c.node) == text(obj)]
+    sources = [c.node for c in function.calls if c.start < obj.start_byte and text(obj) in _assigned_names(c.node)]
     initial = strip(variable.initializer) if variable.initializer is not None else None
     if initial is not None:
         while initial is not None and initial.type == "cast_expression":
@@ -444,7 +549,7 @@ def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
         variable = unit.type_of(value)
         if variable is None or variable.is_static or variable.is_parameter or variable.function != function.name:
             return False
-        sources = [c.node for c in function.calls if _assigned_to(c.node) == text(value)]
+        sources = [c.node for c in function.calls if text(value) in _assigned_names(c.node)]
         if variable.initializer is not None and strip(variable.initializer) is not None:
             initial = strip(variable.initializer)
             if initial is not None and initial.type == "call_expression":
@@ -462,9 +567,21 @@ def _reassigned_otherwise(unit: CUnit, function: Function, name: str) -> bool:
     for node in descendants(function.body):
         if node.type == "assignment_expression":
             left, right = node.child_by_field_name("left"), strip(node.child_by_field_name("right"))
-            if left is not None and text(left) == name and (right is None or right.type != "call_expression"):
+            if left is None or text(left) != name:
+                continue
+            if right is None:
+                return True
+            if right.type == "call_expression" or right.type == "null" or text(right) in ("NULL", "0", "nullptr"):
+                continue  # a creating call, or NULL: still fresh or nothing
+            if not (right.type == "assignment_expression" and _chain_ends_in_call(right)):
                 return True
     return False
+
+
+def _chain_ends_in_call(node: Node | None) -> bool:
+    while node is not None and node.type == "assignment_expression":
+        node = strip(node.child_by_field_name("right"))
+    return node is not None and node.type == "call_expression"
 
 
 _IDENT_B = re.compile(rb"[A-Za-z_]\w*")
@@ -540,6 +657,21 @@ def _global_use(unit: CUnit, node: Node, teardown: set[str]) -> bool | str | Non
             return at_init
         return False
     return False
+
+
+def _assigned_names(call: Node) -> list[str]:
+    """Every name a call's result is stored in: `ret = list = PyList_New(n)` gives both."""
+    names = []
+    node: Node | None = call
+    while node is not None:
+        name = _assigned_to(node)
+        if name is None:
+            break
+        names.append(name)
+        node = node.parent if node.parent is not None and node.parent.type == "assignment_expression" else None
+        if node is not None and node.parent is not None and node.parent.type == "parenthesized_expression":
+            node = node.parent
+    return names
 
 
 def _assigned_to(call: Node) -> str | None:

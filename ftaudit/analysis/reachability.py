@@ -36,7 +36,8 @@ def _closure(roots: Iterable[str], unit: CUnit, skip: set[str]) -> set[str]:
 
 
 def teardown_roots(unit: CUnit) -> set[str]:
-    """The module object's own teardown callbacks (`m_free`, `m_clear` of a PyModuleDef). They run when
+    """The module object's own teardown callbacks (`m_free`, `m_clear` of a PyModuleDef, and the
+    clear/finalize/dealloc of a custom module type, one whose base is `PyModule_Type`). They run when
     the module is destroyed, never concurrently with calls into the same module instance. An
     instance type's `tp_dealloc` is not one of them: it runs at run time, on any thread."""
     names = set()
@@ -45,7 +46,33 @@ def teardown_roots(unit: CUnit) -> set[str]:
             words = re.findall(r"[A-Za-z_]\w*", module_def.fields.get(field_name) or "")
             if words and words[-1] in unit.functions:  # `(freefunc) cbor2_free`: the cast goes
                 names.add(words[-1])
+    names.update(name for name in _module_type_teardown(unit.raw.mask) if name in unit.functions)
     return names
+
+
+_MAX_TYPE_BODY = 16384  # bytes of a type object's initializer looked at
+_MODULE_BASE = re.compile(rb"\b([A-Za-z_]\w*)\s*\.\s*tp_base\s*=\s*&\s*PyModule_Type\b")
+_TYPE_OBJECT = re.compile(rb"\bPyTypeObject\s+([A-Za-z_]\w*)\s*=\s*\{")
+_TEARDOWN_SLOT = rb"\.\s*tp_(?:clear|finalize|dealloc)\s*=\s*(?:\(\s*\w+\s*\)\s*)?&?\s*([A-Za-z_]\w*)"
+
+
+def _module_type_teardown(mask: bytes) -> set[str]:
+    """Teardown slots of types that subclass the module type (apsw's `APSWModule`): the base is set
+    in the type's designated initializer or by `T.tp_base = &PyModule_Type;` before `PyType_Ready`."""
+    if b"PyModule_Type" not in mask:
+        return set()
+    module_types = {m.group(1) for m in _MODULE_BASE.finditer(mask)}
+    found: set[str] = set()
+    for match in _TYPE_OBJECT.finditer(mask):
+        end = mask.find(b"};", match.end(), match.end() + _MAX_TYPE_BODY)  # bounded: linear however many
+        body = mask[match.end(): end if end >= 0 else match.end() + _MAX_TYPE_BODY]
+        if match.group(1) in module_types or re.search(rb"\.\s*tp_base\s*=\s*&\s*PyModule_Type\b", body):
+            found.update(m.group(1).decode("ascii") for m in re.finditer(_TEARDOWN_SLOT, body))
+            module_types.discard(match.group(1))
+    for name in module_types:  # `T.tp_dealloc = f;` assignments
+        pattern = re.escape(name) + rb"\s*" + _TEARDOWN_SLOT
+        found.update(m.group(1).decode("ascii") for m in re.finditer(pattern, mask))
+    return found
 
 
 def teardown_only(unit: CUnit) -> set[str]:
@@ -117,7 +144,8 @@ class FileReach:
         self.runtime = _closure(entry, unit, self.init)
         self.exported = sorted(
             f.name for f in unit.function_list
-            if not f.is_static and f.name not in self.init and not f.name.startswith("PyInit_")
+            if (not f.is_static or f.name in unit.fragment_entries)
+            and f.name not in self.init and not f.name.startswith("PyInit_")
             and _is_identifier(f.name) and f.name not in _PROGRAM_ENTRIES
         )
         self._reach = {root: _closure([root], unit, self.init) for root in self.exported}
@@ -145,11 +173,12 @@ class FileReach:
                 if function is None:
                     continue
                 for call in function.calls:
-                    if call.name in defined or not _is_identifier(call.name):
+                    callee = _unqualified(call.name)
+                    if callee in defined or not _is_identifier(callee):
                         continue
                     if unlocked_only and unit.lock_state(call.node).locked:
                         continue
-                    out.add(call.name)
+                    out.add(callee)
             return out
 
         every = external_calls(defined, unlocked_only=False)
@@ -166,6 +195,12 @@ class FileReach:
 
 def _is_identifier(name: str) -> bool:
     return name.isidentifier()
+
+
+def _unqualified(name: str) -> str:
+    """`kiwisolver::init_exceptions` -> `init_exceptions`: files define C++ functions inside their
+    namespace by their plain name, so a qualified call from another file names the same function."""
+    return name.rsplit("::", 1)[-1].strip() if "::" in name else name
 
 
 def runtime_exported(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.directives import CONDITIONAL_KINDS, Directive
 from ftaudit.cmodel.guards import GuardIndex
-from ftaudit.cmodel.includes import MAX_DEPTH, HeaderReader, header, include_guard, quoted_include
+from ftaudit.cmodel.includes import MAX_DEPTH, HeaderReader, find_header, include_guard, quoted_include
 from ftaudit.cmodel.literals import c_integer
 from ftaudit.target import Target
 
@@ -201,21 +201,12 @@ class _Reader:
         name = quoted_include(directive)
         if self.read is None or folder is None or name is None or depth >= MAX_DEPTH or tri is Tri.NO:
             return
-        path = _resolve(folder, name)
-        if path is None or path in seen:
+        found = find_header(folder, name, self.read)
+        if found is None or found[0] in seen:
             return
-        found = header(path, self.read)
-        if found is not None:
-            seen.add(path)
-            self._header(found[0], found[1], path.parent, depth + 1, seen)
-
-
-def _resolve(folder: Path, name: str) -> Path | None:
-    """The header's absolute path; None when the name cannot be a path at all."""
-    try:
-        return (folder / name).resolve()
-    except (OSError, ValueError, RuntimeError):  # NUL bytes, names too long, symlink loops
-        return None
+        path, (directives, guards) = found
+        seen.add(path)
+        self._header(directives, guards, path.parent, depth + 1, seen)
 
 
 def build_timeline(directives: list[Directive], guards: GuardIndex, target: Target,

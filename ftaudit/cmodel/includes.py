@@ -2,7 +2,8 @@
 
 coverage.py's tracer guards debug code with `#if TRACE_LOG`, and `util.h` says `#undef TRACE_LOG`;
 greenlet's compat header defines `GREENLET_USE_CFRAME` from `PY_VERSION_HEX`. Only directives are
-read (no parse), only quoted includes that resolve beside the including file, a few levels deep; a
+read (no parse), only quoted includes that resolve beside the including file or in one of its
+parent folders (`#include "pkg/util.h"` built with `-I.` from the project root), a few levels deep; a
 header's own `#if`s are evaluated for the target like the file's, so its definitions count where
 they are compiled and become unknown where they only may be.
 """
@@ -46,6 +47,29 @@ def header(path: Path, read: HeaderReader) -> tuple[list[Directive], GuardIndex]
     except (OSError, ValueError):
         return None
     return _scan_header(data) if data is not None else None
+
+
+ANCESTORS = 3  # parent folders searched for a quoted include after the including file's own
+
+
+def find_header(folder: Path, name: str, read: HeaderReader
+                ) -> tuple[Path, tuple[list[Directive], GuardIndex]] | None:
+    """Where `#include "name"` from a file in ``folder`` leads: beside the file first, then in its
+    parent folders, as a build that adds the project root to the include path sees it. The reader
+    decides what may be read (the scan boundary), so a climb never leaves the project."""
+    place = folder
+    for _ in range(ANCESTORS + 1):
+        try:
+            path = (place / name).resolve()
+        except (OSError, ValueError, RuntimeError):  # NUL bytes, names too long, symlink loops
+            return None
+        found = header(path, read)
+        if found is not None:
+            return path, found
+        if place.parent == place:
+            return None
+        place = place.parent
+    return None
 
 
 def include_guard(directives: list[Directive]) -> str | None:

@@ -13,12 +13,12 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from tree_sitter import Node
 
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.guards import Guard, GuardIndex
-from ftaudit.cmodel.macros import Macro
 from ftaudit.cmodel.nodes import compact, flat, named, strip_address, text
 from ftaudit.cmodel.normalise import CS_BEGIN_KINDS, CS_END_KINDS, MacroEvent
 from ftaudit.target import Target
@@ -36,6 +36,10 @@ ACQUIRE: dict[str, str] = {
     "EnterCriticalSection": "win_critical_section",
     "AcquireSRWLockExclusive": "srwlock",
     "AcquireSRWLockShared": "srwlock",
+    "sqlite3_mutex_enter": "sqlite3_mutex",
+    "uv_mutex_lock": "uv_mutex",
+    "g_mutex_lock": "g_mutex",
+    "omp_set_lock": "omp_lock",
 }
 RELEASE: dict[str, str] = {
     "PyMutex_Unlock": "PyMutex",
@@ -47,6 +51,19 @@ RELEASE: dict[str, str] = {
     "LeaveCriticalSection": "win_critical_section",
     "ReleaseSRWLockExclusive": "srwlock",
     "ReleaseSRWLockShared": "srwlock",
+    "sqlite3_mutex_leave": "sqlite3_mutex",
+    "uv_mutex_unlock": "uv_mutex",
+    "g_mutex_unlock": "g_mutex",
+    "omp_unset_lock": "omp_lock",
+}
+# Try-lock calls: inside a macro that leaves (returns or jumps) when they fail, the code after the
+# macro holds the lock (apsw's `DBMUTEX_ENSURE(self)`: `if (sqlite3_mutex_try(m) != SQLITE_OK) return`).
+TRY_ACQUIRE: dict[str, str] = {
+    "sqlite3_mutex_try": "sqlite3_mutex",
+    "pthread_mutex_trylock": "pthread_mutex",
+    "mtx_trylock": "c11_mtx",
+    "TryEnterCriticalSection": "win_critical_section",
+    "TryAcquireSRWLockExclusive": "srwlock",
 }
 # C++ RAII guards (last component of the type name): held from the declaration to the end of
 # the enclosing block. nanobind's object guards are critical sections on Python objects.
@@ -162,6 +179,8 @@ class AllowThreadsRegion:
     end: Node | None = None
 
 
+_LEAVES = re.compile(r"\b(?:return|goto)\b")
+_CALLEE = re.compile(r"\b[A-Za-z_]\w*(?=\s*\()")
 _CALL_IN_BODY = re.compile(r"\b([A-Za-z_]\w*)\s*\(\s*&?\s*\(?\s*([^,()]*)")
 # All-caps macro names from other headers that read as lock operations (Pillow's MUTEX_LOCK(&m) /
 # MUTEX_UNLOCK(&m), ACQUIRE_LOCK(x) / RELEASE_LOCK(x)); lower-case names are not guessed at.
@@ -169,7 +188,18 @@ _CAPS_ACQUIRE = re.compile(r"^[A-Z0-9_]*(?<![A-Z])(?:LOCK|ACQUIRE)(?:_[A-Z0-9_]*
 _CAPS_RELEASE = re.compile(r"^[A-Z0-9_]*(?:UNLOCK|RELEASE)[A-Z0-9_]*$")
 
 
-def lock_macros(macros: Iterable[Macro]) -> dict[str, tuple[str, str, str | None]]:
+class MacroText(Protocol):
+    """What lock_macros reads of a macro (the file's own, or a header's from ``preprocess``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def is_function_like(self) -> bool: ...
+
+
+def lock_macros(macros: Iterable[MacroText]) -> dict[str, tuple[str, str, str | None]]:
     """Same-file macros that take or release a known lock: name -> (op, kind, lock expression).
 
     ``#define LOCK_LAPACK_LITE PyMutex_Lock(&lapack_lite_lock)`` (numpy) is used as a statement;
@@ -177,14 +207,36 @@ def lock_macros(macros: Iterable[Macro]) -> dict[str, tuple[str, str, str | None
     argument for function-like ones.
     """
     found: dict[str, tuple[str, str, str | None]] = {}
+    macros = list(macros)
     for macro in macros:
-        for match in _CALL_IN_BODY.finditer(macro.body):
+        leaves = _LEAVES.search(macro.body) is not None
+        for start in _CALLEE.finditer(macro.body):  # every callee, `if (try_lock(m))` too
+            match = _CALL_IN_BODY.match(macro.body, start.start())
+            if match is None:
+                continue
             callee, argument = match.group(1), match.group(2).strip().rstrip(")").strip()
             expr = None if macro.is_function_like else argument
             if callee in ACQUIRE:
                 found[macro.name] = ("acquire", ACQUIRE[callee], expr)
             elif callee in RELEASE:
                 found[macro.name] = ("release", RELEASE[callee], expr)
+            elif callee in TRY_ACQUIRE and leaves and macro.name not in found:
+                found[macro.name] = ("acquire", TRY_ACQUIRE[callee], expr)
+    # A macro that only forwards to a lock macro is one too: `DBMUTEX_ENSURE(c)` is
+    # `DBMUTEX_ENSURE_RETURN(1, (c), NULL)`. The lock is the use site's argument then.
+    for _ in range(4):
+        grew = False
+        for macro in macros:
+            if macro.name in found:
+                continue
+            callees = [m.group() for m in _CALLEE.finditer(macro.body)]
+            inner = [found[c] for c in callees if c in found]
+            if len(inner) == 1:
+                op, kind, expr = inner[0]
+                found[macro.name] = (op, kind, expr if not macro.is_function_like else None)
+                grew = True
+        if not grew:
+            break
     return found
 
 

@@ -152,3 +152,11 @@ def descendants(node: Node | None) -> Iterator[Node]:
         current = stack.pop()
         yield current
         stack.extend(reversed(current.named_children))
+
+
+def strip(node: Node | None) -> Node | None:
+    """Through parentheses (not casts)."""
+    while node is not None and node.type == "parenthesized_expression":
+        inner = named(node)
+        node = inner[0] if inner else None
+    return node

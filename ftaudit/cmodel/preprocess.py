@@ -24,7 +24,7 @@ from pathlib import Path
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.directives import _BLANK, Directive, RawScan
 from ftaudit.cmodel.guards import Guard, GuardIndex
-from ftaudit.cmodel.includes import HeaderReader, header, quoted_include
+from ftaudit.cmodel.includes import HeaderReader, find_header, quoted_include
 from ftaudit.target import LATEST_KNOWN, Target
 
 MAX_STEPS = 2000  # macro replacements in one expansion
@@ -41,6 +41,10 @@ class Macro:
     name: str
     params: tuple[str, ...] | None
     body: str
+
+    @property
+    def is_function_like(self) -> bool:
+        return self.params is not None
 
 
 class Explosion(Exception):
@@ -420,10 +424,12 @@ def _chains(directives: Sequence[Directive]) -> Iterator[list[Directive]]:
 
 
 def project_macros(directives: Sequence[Directive], path: str, read_header: HeaderReader | None,
-                   target: Target, depth: int = 0, guards: GuardIndex | None = None) -> dict[str, Macro]:
-    """The macros that can spell a function header (bodies that paste tokens or name an init function),
-    from the file and, through quoted includes, from the project's own headers. A definition in code
-    no supported build compiles (crc32c's Python-2 `#define MOD_INIT(name) … init##name(void)`) is not one."""
+                   target: Target, depth: int = 0, guards: GuardIndex | None = None,
+                   relevant: re.Pattern[str] = _RELEVANT_BODY) -> dict[str, Macro]:
+    """The macros whose definition ``relevant`` matches (by default those that can spell a function
+    header: bodies that paste tokens or name an init function), from the file and, through quoted
+    includes, from the project's own headers. A definition in code no supported build compiles
+    (crc32c's Python-2 `#define MOD_INIT(name) … init##name(void)`) is not one."""
     table: dict[str, Macro] = {}
     folder = Path(path).parent
     dead = sorted(dead_code(directives, guards or GuardIndex(list(directives)), target))
@@ -434,10 +440,12 @@ def project_macros(directives: Sequence[Directive], path: str, read_header: Head
             continue
         if directive.kind == "include" and read_header is not None and depth < MAX_HEADER_DEPTH:
             name = quoted_include(directive)
-            found = header(folder / name, read_header) if name else None
+            found = find_header(folder, name, read_header) if name else None
             if found is not None:
-                table.update(project_macros(found[0], str(folder / name), read_header, target, depth + 1, found[1]))
-        elif directive.kind == "define" and _RELEVANT_BODY.search(directive.text):
+                where, (included, guards_of) = found
+                table.update(project_macros(included, str(where), read_header, target, depth + 1, guards_of,
+                                            relevant))
+        elif directive.kind == "define" and relevant.search(directive.text):
             macro = parse_define(directive.text)
             if macro is not None:
                 table[macro.name] = macro

@@ -31,7 +31,7 @@ from ftaudit.cmodel.defines import DefineTimeline, build_timeline
 from ftaudit.cmodel.directives import Directive, RawScan, scan
 from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
 from ftaudit.cmodel.guards import GuardIndex, GuardStack
-from ftaudit.cmodel.includes import HeaderReader
+from ftaudit.cmodel.includes import HeaderReader, find_header, quoted_include
 from ftaudit.cmodel.locks import (
     ATOMIC_METHODS,
     AllowThreadsRegion,
@@ -64,14 +64,19 @@ from ftaudit.cmodel.nodes import (
     function_declarator,
     named,
     pruned_walk,
+    strip,
     text,
 )
 from ftaudit.cmodel.normalise import Normalised, Rewrite, normalise, split_args
 from ftaudit.cmodel.parsers import choose_language, language, parser
-from ftaudit.cmodel.preprocess import parse_text
+from ftaudit.cmodel.preprocess import Macro as DefineMacro
+from ftaudit.cmodel.preprocess import parse_text, project_macros
 from ftaudit.target import Target
 
 NodeOrOffset = Node | int
+_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++")
+# Macros whose body calls something: a lock wrapper, or a macro that forwards to one.
+_LOCK_DEFINE = re.compile(r"\b[A-Za-z_]\w*\s*\(")  # \b: one try per word, linear on long words
 
 # The node kinds collected in one walk, in the order of the lists they go to.
 _COLLECTED = ("function_definition", "call_expression", "declaration", "type_definition", "preproc_def",
@@ -493,6 +498,9 @@ class CUnit:
                 Reference(name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(path))
             )
         functions = set(self.functions)
+        for name in self._fragment_words & functions:
+            # apsw #includes connection.c, which calls apsw.c's static helpers at run time.
+            found.setdefault(name, []).append(Reference(name, None, 0, None, "fragment"))
         for macro in self.macros.values():
             for name in macro.identifiers() & functions:
                 if re.search(rf"\b{re.escape(name)}\s*\(", macro.body):
@@ -500,11 +508,59 @@ class CUnit:
                 found.setdefault(name, []).append(Reference(name, None, macro.body_offset, None, "macro"))
         return found
 
+    def source_fragments(self) -> list[tuple[str, bool]]:
+        """Project source files (not headers) this file #includes, as resolved paths, each with
+        whether the include can be compiled for the target (False: only inside a dead version branch
+        or an off debug switch, like pyahocorasick's `#ifdef PYCALLS_INJECT_FAULTS` fault injector)."""
+        read = self.__dict__.get("read_header")
+        if read is None:
+            return []
+        found: list[tuple[str, bool]] = []
+        for directive in self.raw.directives:
+            name = quoted_include(directive) if directive.kind == "include" else None
+            if name is None or name.lower().endswith(_HEADER_SUFFIXES):
+                continue
+            place = find_header(Path(self.path).parent, name, read)
+            if place is not None:
+                found.append((str(place[0]), self.compiled(directive.start) is not Tri.NO))
+        return found
+
+    @cached_property
+    def _fragment_words(self) -> set[str]:
+        """Identifiers of the project source files (not headers) this file #includes: the
+        translation unit's other parts, which may call this file's static functions."""
+        read = self.__dict__.get("read_header")
+        if read is None:
+            return set()
+        words: set[str] = set()
+        for directive in self.raw.directives:
+            name = quoted_include(directive) if directive.kind == "include" else None
+            if name is None or name.lower().endswith(_HEADER_SUFFIXES):
+                continue
+            found = find_header(Path(self.path).parent, name, read)
+            try:
+                data = (read(found[0]) if found is not None else None) or b""
+            except (OSError, ValueError):
+                continue
+            words.update(m.group().decode("ascii", "replace") for m in _IDENT_BYTES.finditer(data))
+        return words
+
     @cached_property
     def entry_points(self) -> set[str]:
         """Functions whose address is taken: method/getset/member tables, type and module slots,
         module-def callbacks, callbacks passed as arguments. Python (or C code) can call them."""
         return {name for name, refs in self.references.items() if refs}
+
+    @cached_property
+    def fragment_entries(self) -> set[str]:
+        """Static functions nothing in this file calls or names, in a file that builds no module:
+        the file is #included by another (apsw's connection.c), whose code calls them or whose
+        tables name them. Like exported functions, the project pass decides when they run."""
+        if self.is_header or any(name.startswith("PyInit_") for name in self.functions) or self.module_defs:
+            return set()
+        return {name for name, function in self.functions.items()
+                if function.is_static and function.body is not None and not self.callers(name)
+                and not self.references.get(name)}
 
     @cached_property
     def _slot_functions(self) -> dict[str, set[int]]:
@@ -728,7 +784,7 @@ class CUnit:
     def module_inits(self) -> list[ModuleInit]:
         found = []
         for function in self.function_list:
-            if not function.name.startswith("PyInit_"):
+            if not function.name.startswith("PyInit_") or self._forwards_init(function):
                 continue
             kind, create, def_name = "unknown", None, None
             multi = self._find_multi_phase(function)
@@ -759,6 +815,18 @@ class CUnit:
                 )
             )
         return found
+
+    def _forwards_init(self, function: Function) -> bool:
+        """`PyInit___init__(void) { return PyInit_apsw(); }`: an export shim (for a linker that wants
+        another symbol name) that builds no module of its own; the module is the one it forwards to."""
+        body = named(function.body) if function.body is not None else []
+        if len(body) != 1 or body[0].type != "return_statement" or not named(body[0]):
+            return False
+        value = strip(named(body[0])[0])
+        if value is None or value.type != "call_expression":
+            return False
+        callee = text(value.child_by_field_name("function"))
+        return callee.startswith("PyInit_") and callee != function.name and callee in self.functions
 
     def _find_multi_phase(self, function: Function) -> tuple[Call, str | None] | None:
         for call in function.calls:
@@ -842,10 +910,22 @@ class CUnit:
 
     # -- 6. synchronised regions ----------------------------------------------------------------------
     @cached_property
+    def _header_lock_macros(self) -> list[DefineMacro]:
+        """Lock-looking macros of the project's own headers (`#define LOCK_DB(c) PyMutex_Lock(&(c)->m)`
+        in `util.h`): a project's lock wrappers usually live there, not in the file that uses them."""
+        read = self.__dict__.get("read_header")
+        if read is None:
+            return []
+        own = set(self.macro_definitions)
+        found = project_macros(self.raw.directives, self.path, read, self.target, relevant=_LOCK_DEFINE)
+        return [macro for name, macro in found.items() if name not in own]
+
+    @cached_property
     def _locks(self) -> LockAnalysis:
         analysis = LockAnalysis(self.normalised.events, self.guard_index, self.target,
                                 self.defines_for(self.target))
-        analysis.macro_locks = lock_macros(m for defs in self.macro_definitions.values() for m in defs)
+        analysis.macro_locks = lock_macros([*self._header_lock_macros,
+                                            *(m for defs in self.macro_definitions.values() for m in defs)])
         for function in self.function_list:
             if function.body is not None:
                 analysis.run(function.name, function.body)

@@ -397,6 +397,20 @@ CATALOGUE: tuple[CApi, ...] = (
 )
 
 
+# Private struct members that CPython's internal headers still declare (3.11–3.14): code that defines
+# Py_BUILD_CORE and includes the header reaches them by design (greenlet's `struct _frame`), so the
+# "removed" of the public struct does not apply. Tied to one release, but compiled and correct there.
+INTERNAL_FIELDS: dict[str, frozenset[str]] = {
+    "internal/pycore_frame.h": frozenset({"f_back", "f_frame", "f_trace", "f_lineno", "f_trace_lines",
+                                          "f_trace_opcodes"}),
+}
+# Mapping writes that make the PEP 667 no-op sync calls matter: `PyFrame_FastToLocals`, write into the
+# locals dict, `PyFrame_LocalsToFast` no longer writes anything back. Without such a write they are dead.
+LOCALS_WRITES = frozenset({"PyDict_SetItem", "PyDict_SetItemString", "PyDict_DelItem", "PyDict_DelItemString",
+                           "PyObject_SetItem", "PyObject_DelItem", "PyMapping_SetItemString",
+                           "PyDict_Update", "PyDict_Clear", "PyDict_Merge"})
+
+
 # -- lookups --------------------------------------------------------------------------------------
 def for_rule(code: str) -> tuple[CApi, ...]:
     return tuple(api for api in CATALOGUE if api.rule == code)

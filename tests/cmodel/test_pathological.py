@@ -254,6 +254,17 @@ def test_unclosed_init_macro_uses_are_read_in_one_pass() -> None:
     make(source)  # tree-sitter's recovery swallows the header after so much garbage; the model copes
 
 
+def test_a_define_of_one_long_word_is_read_in_linear_time(tmp_path: Path) -> None:
+    # Found by the fuzzer: "does this body call something" tried every position of a 240 KB word.
+    # Through the lock-wrapper search of the project's headers (and the file's own defines).
+    word = "y" * 240_000
+    (tmp_path / "long.h").write_text(f"#define LONG_WORD {word}\n")
+    source = f'#include "long.h"\n#define OWN_WORD {word}\nstatic int n;\nvoid f(void) {{ n++; }}\n'.encode()
+    unit = build_unit(source, str(tmp_path / "m.c"), read_header=lambda p: p.read_bytes() if p.exists() else None)
+    assert not unit.lock_state(unit.functions["f"].calls[0].node if unit.functions["f"].calls
+                               else unit.functions["f"].body).locked
+
+
 def test_guard_stacks_are_tuple_like() -> None:
     unit = make("#ifdef A\n#if B\nint x;\n#else\nint y;\n#endif\n#endif\nint z;\n")
     x, y, z = (unit.guards_at(v.node) for v in unit.globals)

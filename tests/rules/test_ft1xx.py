@@ -34,6 +34,9 @@ def test_every_declaration_style() -> None:
         ("init_spellings/_crcstyle.c", "FT102", 19),           # MOD_INIT(_crcstyle) from compat.h
         ("init_spellings/_pgstyle.c", "FT102", 30),            # INIT_MODULE(_pgstyle)(void), pasted
         ("init_spellings/_splitstyle.c", "FT102", 26),         # #if PY_MAJOR_VERSION >= 3 … #else … #endif {
+        # PSYCO_INIT from "psyco/rooted.h", found from the project folder; the _WIN32 export shim
+        # PyInit___init__ only forwards to PyInit__rooted and is no module of its own.
+        ("init_spellings/psyco/_rooted.c", "FT102", 20),
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
         ("multiphase/_bare.c", "FT101", 21),                   # no slot at all
@@ -75,6 +78,8 @@ def test_racy_state_of_the_linked_file_is_reported_through_the_project_pass() ->
         # The writes in register_types()/module_setup() run only from the macro-spelled init: not findings.
         ("init_spellings/_pgstyle.c", "FT201", 9),
         ("init_spellings/_splitstyle.c", "FT201", 9),
+        # typecast_setup() is exported but only _rooted.c's init calls it; typecast_cast() runs per call.
+        ("init_spellings/psyco/typecast.c", "FT201", 17),
     ]
 
 
@@ -123,4 +128,5 @@ def test_ft104_fix_adds_the_header_directive(tmp_path: Path) -> None:
 def test_init_functions_spelled_through_the_preprocessor_name_their_module() -> None:
     result = run(["scan", "init_spellings", "--isolated", "--select", "FT102", "--output-format", "json"], FIXTURES)
     assert [(Path(f["filename"]).name, f["message"].split("`")[1]) for f in json.loads(result.stdout)] == [
-        ("_crcstyle.c", "_crcstyle"), ("_pgstyle.c", "_pgstyle"), ("_splitstyle.c", "_splitstyle")]
+        ("_crcstyle.c", "_crcstyle"), ("_pgstyle.c", "_pgstyle"), ("_splitstyle.c", "_splitstyle"),
+        ("_rooted.c", "_rooted")]

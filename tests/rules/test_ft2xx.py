@@ -80,3 +80,31 @@ def test_debug_switches_nobody_defines_are_off(tmp_path: Path) -> None:
     (tmp_path / "switches" / "ftaudit.toml").write_text("debug-switches = 'unknown'\n")
     result = run(["scan", "switches", "--select", "FT2", "--output-format", "json"], tmp_path)
     assert [f["location"]["row"] for f in json.loads(result.stdout)] == [12, 15, 17]
+
+
+def test_project_lock_wrappers_protect_what_they_enclose() -> None:
+    # dblock.h wraps sqlite3_mutex_enter/leave (DB_ENTER/DB_LEAVE) and a try-lock that returns on
+    # failure, reached through a forwarding macro (DB_ENSURE -> DB_ENSURE_OR): lines 18 and 27 are
+    # under the connection's mutex. Line 37 comes after DB_LEAVE: reported, and FT108 names it.
+    assert findings("lockwrap", "FT1,FT2") == [("FT201", 37), ("FT108", 64)]
+
+
+def test_source_fragments_are_part_of_their_includers_unit() -> None:
+    # store_ops.c is #included by _store.c: its static store_put is named by _store.c's method table
+    # (line 7), and it calls _store.c's static bump_generation at run time (line 10), which the
+    # module's m_free also calls. store_debug.c is only included under STORE_DEBUG_HOOKS, which no
+    # build file defines: not compiled, so its findings are not reported and one diagnostic says so.
+    result = run(["scan", "fragments", "--isolated", "--select", "FT2", "--output-format", "json"], FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        ("fragments/_store.c", "FT201", 10), ("fragments/store_ops.c", "FT201", 7),
+    ]
+    assert "fragments/store_debug.c: not-built: 1 finding(s) not reported: only fragments/_store.c" in result.stderr
+
+
+def test_qualified_cxx_calls_from_the_exec_slot_are_init() -> None:
+    # module.cpp's exec slot (in an anonymous namespace, behind reinterpret_cast) calls
+    # solver::init_errors() of errors.cpp: its write is init-only. solve() runs per call.
+    result = run(["scan", "cppns", "--isolated", "--select", "FT1,FT2", "--output-format", "json"], FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        ("cppns/errors.cpp", "FT201", 19),
+    ]
