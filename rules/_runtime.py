@@ -7,6 +7,7 @@ file calls those functions at run time (``ftaudit.analysis.reachability``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ftaudit.analysis.reachability import runtime_exported
@@ -16,22 +17,36 @@ from ftaudit.findings import Position
 from ftaudit.rule import Rule
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A possible finding: reported at once when code of this file reaches it at run time, or by the
+    project pass when other files call ``roots`` at run time."""
+
+    anchor: Anchor
+    message: str
+    help: str
+    roots: frozenset[str]
+    # The exported function whose every call performs this (a lazy initialisation that leads its body):
+    # when another file's module init calls it on each import, the run-time calls find it done.
+    unless_init_calls: str | None = None
+
+
 class RunTimeRule(Rule):
     """Reports what races for sure in ``check``; writes reached only through functions this file
     exports are summarised and reported by the project pass if other files call them at run time."""
 
     project_level = True
 
-    def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
-        """(anchor, message, help, exported roots) for every possible finding in the file."""
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        """Every possible finding in the file."""
         raise NotImplementedError
 
     def check(self, ctx: FileContext) -> None:
         if ctx.c_unit is None:
             return
-        for anchor, message, help_text, roots in self.candidates(ctx):
-            if not roots:
-                ctx.report(anchor, message, help=help_text)
+        for candidate in self.candidates(ctx):
+            if not candidate.roots:
+                ctx.report(candidate.anchor, candidate.message, help=candidate.help)
 
     def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
         unit = ctx.c_unit
@@ -39,19 +54,23 @@ class RunTimeRule(Rule):
             return None
         state = analyse(unit, ctx.target)
         pending = []
-        for anchor, message, help_text, roots in self.candidates(ctx):
-            if roots:
-                start, end = ctx.span(anchor)
+        for candidate in self.candidates(ctx):
+            if candidate.roots:
+                start, end = ctx.span(candidate.anchor)
                 ctx.keep_lines(start.line, end.line)
                 pending.append({"start": (start.line, start.column), "end": (end.line, end.column),
-                                "message": message, "help": help_text, "roots": sorted(roots)})
+                                "message": candidate.message, "help": candidate.help,
+                                "roots": sorted(candidate.roots), "unless_init_calls": candidate.unless_init_calls})
         return {"reach": state.reach.summary if state.reach else None, "pending": pending}
 
     def check_project(self, project: ProjectContext) -> None:
         reach = {path: s["reach"] for path, s in project.summaries.items() if s.get("reach")}
         runtime = runtime_exported(reach)
+        init_calls = {name for summary in reach.values() for name in summary.get("init_calls", ())}
         for path, summary in sorted(project.summaries.items()):
             for item in summary["pending"]:
+                if item.get("unless_init_calls") in init_calls:
+                    continue  # another file's module init calls it on every import: done by then
                 through = [r for r in item["roots"] if r in runtime]
                 if through:
                     via = f" through `{through[0]}`" if f"`{through[0]}`" not in item["message"] else ""

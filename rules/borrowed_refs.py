@@ -17,6 +17,8 @@ from tree_sitter import Node
 
 from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
 from ftaudit.analysis.reachability import init_only
+from ftaudit.cmodel import Function
+from ftaudit.cmodel.nodes import declarator_name, descendants, text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -58,6 +60,29 @@ def _only_tested(call: Node) -> bool:
     return False
 
 
+def _kept_only_for_tests(call: Node, function: Function | None) -> bool:
+    """`PyObject *wo = PyWeakref_GetObject(wr); if (wo == o || wo == Py_None)`: the result is kept in
+    a local that is only ever tested, never dereferenced or handed on."""
+    parent = call.parent
+    while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
+        parent = parent.parent
+    if parent is None or function is None or function.body is None:
+        return False
+    if parent.type == "init_declarator":
+        name = declarator_name(parent.child_by_field_name("declarator"))
+    elif parent.type == "assignment_expression" and parent.child_by_field_name("left") is not None \
+            and parent.child_by_field_name("left").type == "identifier":
+        name = parent.child_by_field_name("left")
+    else:
+        return False
+    if name is None:
+        return False
+    wanted = text(name)
+    uses = [n for n in descendants(function.body) if n.type == "identifier" and text(n) == wanted
+            and n.start_byte != name.start_byte and n.start_byte > call.start_byte]
+    return bool(uses) and all(_only_tested(n) for n in uses)
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -86,7 +111,8 @@ class _ContainerRule(Rule):
         unit = ctx.c_unit
         assert unit is not None
         name = " ".join(unit.text(use.obj).split()) if use.obj is not None else "the container"
-        origin = container_origin(unit, use.function, use.obj) if use.macro is None else "shared"
+        filling = use.api.name in ("PyList_SET_ITEM", "PyTuple_SET_ITEM")
+        origin = container_origin(unit, use.function, use.obj, filling=filling) if use.macro is None else "shared"
         if origin == "shared" and use.function is not None and use.function.name in init_only(unit):
             origin = "init"
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
@@ -219,7 +245,8 @@ class BorrowedReferenceApi(_ContainerRule):
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
         if origin in PRIVATE_ORIGINS and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
             return  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
-        if use.node is not None and use.macro is None and _only_tested(use.node):
+        if use.node is not None and use.macro is None and (
+                _only_tested(use.node) or _kept_only_for_tests(use.node, use.function)):
             return  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
             severity = Severity.NOTE

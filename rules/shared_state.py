@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from ftaudit.analysis.shared_state import GlobalWrite, analyse
 from ftaudit.cmodel.declarations import Variable
-from ftaudit.context import Anchor, FileContext
+from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example
 from ftaudit.source import Language
 
-from ._runtime import RunTimeRule
+from ._runtime import Candidate, RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -130,13 +130,13 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
         ),
     )
 
-    def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
         # One finding per variable and function, at its first write: f2c-style code writes the same
         # static dozens of times, and one fix (a lock, an atomic, module state) covers them all.
         groups: dict[tuple[int, str], list[GlobalWrite]] = {}
         for write in analyse(ctx.c_unit, ctx.target).racy_writes:
             groups.setdefault((id(write.variable), write.function), []).append(write)
-        return [(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), w[0].roots)
+        return [Candidate(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), w[0].roots)
                 for w in groups.values()]
 
     @staticmethod
@@ -230,8 +230,9 @@ class RacyLazyInit(RunTimeRule):
         ),
     )
 
-    def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
-        return [(lazy.condition, self.message(lazy.variable, lazy.function), self.suggestion, lazy.roots)
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        return [Candidate(lazy.condition, self.message(lazy.variable, lazy.function), self.suggestion, lazy.roots,
+                          lazy.function if lazy.leading else None)
                 for lazy in analyse(ctx.c_unit, ctx.target).lazy_inits]
 
     @staticmethod

@@ -9,14 +9,15 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from ftaudit.analysis.reachability import FileReach
+from ftaudit.analysis.shared_state import SharedState
 from ftaudit.cmodel import CUnit, Tri
-from ftaudit.context import Anchor, FileContext
+from ftaudit.context import FileContext
 from ftaudit.facts.libc import UNSAFE_LIBC
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 
-from ._runtime import RunTimeRule
+from ._runtime import Candidate, RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -252,9 +253,10 @@ class ThreadUnsafeLibcCall(RunTimeRule):
         ),
     )
 
-    def candidates(self, ctx: FileContext) -> list[tuple[Anchor, str, str, frozenset[str]]]:
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
         unit = ctx.c_unit
-        reach = _file_reach(ctx)
+        state = _shared_state(ctx)
+        reach = state.reach if state.reach is not None else FileReach(unit)
         windows = _windows_only(unit)
         found = []
         for call in unit.calls:
@@ -266,13 +268,17 @@ class ThreadUnsafeLibcCall(RunTimeRule):
                 continue
             if unit.lock_state(call.node).locked:
                 continue
+            if any(lazy.contains(call.node) for lazy in state.done_at_import):
+                continue  # `if (-1 == enabled) { getenv(...) }` that module init already ran
+            lazy = next((lazy for lazy in state.lazy_inits if lazy.leading and lazy.contains(call.node)), None)
             instead = f"use {fact.replacement}" if fact.replacement else "hold a PyMutex around it"
             fix = fact.replacement or "guard the call and the use of its result with a PyMutex"
-            found.append((
+            found.append(Candidate(
                 call.node.child_by_field_name("function") or call.node,
                 f"`{call.name}()` is not thread-safe: it {fact.why}; {instead}",
                 f"Replace `{call.name}()`: {fix}.",
                 where.roots,
+                lazy.function if lazy is not None else None,
             ))
         return found
 
@@ -283,11 +289,10 @@ def _windows_only(unit: CUnit) -> bool:
                for d in unit.directives)
 
 
-def _file_reach(ctx: FileContext) -> FileReach:
+def _shared_state(ctx: FileContext) -> SharedState:
     from ftaudit.analysis.shared_state import analyse
 
-    state = analyse(ctx.c_unit, ctx.target)  # shares the per-file reachability already computed
-    return state.reach if state.reach is not None else FileReach(ctx.c_unit)
+    return analyse(ctx.c_unit, ctx.target)  # shares the per-file reachability already computed
 
 
 # C API that is documented as safe without an attached thread state (or is a pure macro).

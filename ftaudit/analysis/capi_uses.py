@@ -378,13 +378,13 @@ def setstate_methods(unit: CUnit) -> frozenset[str]:
 def _creator_origin(unit: CUnit, callee: str) -> str | None:
     if callee in CREATORS or callee in fresh_returning(unit):
         return "fresh"
-    if callee in PER_THREAD:
+    if callee in PER_THREAD or callee in thread_returning(unit):
         return "thread"
     return None
 
 
 def container_origin(unit: CUnit, function: Function | None, arg: Node | None, depth: int = 0,
-                     before: int | None = None) -> str:
+                     before: int | None = None, filling: bool = False) -> str:
     """Whose container ``arg`` is: "fresh" (made in this function, also by a same-file function that
     returns a new container), "caller" (a static helper's parameter that every caller fills with a
     container private to it), "kwargs", "args" (the argument tuple), "state" (what `__setstate__`
@@ -440,8 +440,10 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
             origins.add(container_origin(unit, function, args[0] if args else None, depth + 1))
         else:
             origins.add("shared")
-    if len(origins) != 1 or ("->" in wanted or "." in wanted):
-        # A member filled right after creation is already reachable through its owner: stay conservative.
+    if len(origins) != 1 or (("->" in wanted or "." in wanted) and not (filling and origins == {"fresh"})):
+        # A member filled right after creation is already reachable through its owner: stay conservative,
+        # save for filling it (`info->list = PyList_New(2); PyList_SET_ITEM(info->list, 0, x)`): no
+        # other thread writes into a list this function has just made.
         return "shared"
     return origins.pop()
 
@@ -510,24 +512,34 @@ def fresh_returning(unit: CUnit) -> frozenset[str]:
     """Same-file functions every `return` of which hands out a new container (a `PyDict_New()` result,
     directly or through a local, or another such function's result) or NULL: a project's own
     `make_result_dict()` is a creator like `PyDict_New`. Cached on the unit."""
-    cached = unit.__dict__.get("_ftaudit_fresh_returning")
+    return _returning(unit, CREATORS, "_ftaudit_fresh_returning")
+
+
+def thread_returning(unit: CUnit) -> frozenset[str]:
+    """Same-file functions that only return a per-thread container (yappi's `_get_locals(frame)`
+    returns `PyEval_GetLocals()`). Cached on the unit."""
+    return _returning(unit, PER_THREAD, "_ftaudit_thread_returning")
+
+
+def _returning(unit: CUnit, base: frozenset[str], key: str) -> frozenset[str]:
+    cached = unit.__dict__.get(key)
     if cached is not None:
         return cached
     candidates = {name: f for name, f in unit.functions.items() if f.body is not None}
     found: set[str] = set()
     changed = True
-    while changed:  # a fixed point: fresh-returning functions may call each other
+    while changed:  # a fixed point: such functions may call each other
         changed = False
         for name, function in candidates.items():
-            if name not in found and _returns_fresh(unit, function, found):
+            if name not in found and _returns_fresh(unit, function, found, base):
                 found.add(name)
                 changed = True
     result = frozenset(found)
-    unit.__dict__["_ftaudit_fresh_returning"] = result
+    unit.__dict__[key] = result
     return result
 
 
-def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
+def _returns_fresh(unit: CUnit, function: Function, known: set[str], base: frozenset[str] = CREATORS) -> bool:
     returns = [n for n in descendants(function.body) if n.type == "return_statement"]
     if not returns:
         return False
@@ -541,7 +553,7 @@ def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
             continue
         if value.type == "call_expression":
             callee = text(value.child_by_field_name("function"))
-            if callee in CREATORS or callee in known:
+            if callee in base or callee in known:
                 continue
             return False
         if value.type != "identifier":
@@ -555,7 +567,7 @@ def _returns_fresh(unit: CUnit, function: Function, known: set[str]) -> bool:
             if initial is not None and initial.type == "call_expression":
                 sources.append(initial)
         callees = {text(c.child_by_field_name("function")) for c in sources}
-        if not callees or not callees <= (CREATORS | known):
+        if not callees or not callees <= (base | known):
             return False
         if _reassigned_otherwise(unit, function, text(value)):
             return False

@@ -190,7 +190,32 @@ class FileReach:
             "runtime_calls": sorted(external_calls(self.runtime)),
             "exported_calls": {root: sorted(external_calls(names)) for root, names in self._reach.items()},
             "all_calls": sorted(every),
+            "init_calls": sorted(self.init_calls),
         }
+
+    @cached_property
+    def init_calls(self) -> set[str]:
+        """Functions module init calls on every import: a call statement straight in the body of an
+        init-only function, under no `if` or loop (setproctitle's exec calls `spt_debug("module init")`)."""
+        unit = self.unit
+        found: set[str] = set()
+        for name in self.init:
+            function = unit.functions.get(name)
+            if function is None or function.body is None:
+                continue
+            for statement in function.body.named_children:
+                if statement.type in ("return_statement", "goto_statement"):
+                    break
+                if statement.type != "expression_statement" or not statement.named_children:
+                    continue
+                call = statement.named_children[0]
+                if call.type == "call_expression":
+                    found.add(_unqualified("".join(_text(call.child_by_field_name("function")).split())))
+        return found
+
+
+def _text(node: Any) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
 def _is_identifier(name: str) -> bool:

@@ -68,6 +68,13 @@ class LazyInit:
     function: str
     writes: tuple[GlobalWrite, ...]
     roots: frozenset[str] = frozenset()
+    # Every call of the function runs the check (it leads the body) and nothing else writes the
+    # variable: once module init has called the function, the branch never runs again.
+    leading: bool = False
+
+    def contains(self, node: Node) -> bool:
+        consequence = self.node.child_by_field_name("consequence")
+        return consequence is not None and consequence.start_byte <= node.start_byte < consequence.end_byte
 
 
 @dataclass
@@ -75,6 +82,7 @@ class SharedState:
     racy_writes: list[GlobalWrite] = field(default_factory=list)  # FT201, lazy-init writes excluded
     lazy_inits: list[LazyInit] = field(default_factory=list)  # FT202
     reach: FileReach | None = None
+    done_at_import: list[LazyInit] = field(default_factory=list)  # module init already ran them
 
 
 def is_shared_storage(variable: Variable) -> bool:
@@ -277,6 +285,16 @@ def _returns(node: Node | None) -> bool:
     return False
 
 
+def _leads(body: Node, statement: Node) -> bool:
+    """``statement`` is a statement of ``body`` itself and nothing before it can leave the function."""
+    for child in body.named_children:
+        if child == statement:
+            return True
+        if any(n.type in ("return_statement", "goto_statement", "throw_statement") for n in descendants(child)):
+            return False
+    return False
+
+
 def analyse(unit: CUnit, target: Target) -> SharedState:
     """The racy writes and lazy initialisations of one file (cached on the unit per target)."""
     cache = unit.__dict__.setdefault("_ftaudit_shared_state", {})
@@ -316,7 +334,13 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
                 continue  # the checked variable is not (racily) set here: not a lazy initialisation
             # Every racy write the pattern guards is part of the one initialisation, reported once.
             claimed.update(id(w) for w in inside)
-            lazy.append(LazyInit(variable, node, condition, function.name, tuple(inside), inside[0].roots))
-    result = SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach)
+            leading = tests_unset and _leads(function.body, node) and all(
+                any(w is v for v in inside) for w in racy_writes if w.variable is variable)
+            lazy.append(LazyInit(variable, node, condition, function.name, tuple(inside), inside[0].roots, leading))
+    # Lazy initialisations module init already performed (it calls the function on every import):
+    # at run time the check only ever finds the variable set.
+    done = [entry for entry in lazy if entry.leading and entry.function in reach.init_calls]
+    lazy = [entry for entry in lazy if not any(entry is d for d in done)]
+    result = SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach, done)
     cache[target] = result
     return result

@@ -19,7 +19,7 @@ from tree_sitter import Node
 
 from ftaudit.cmodel.conditions import Tri
 from ftaudit.cmodel.guards import Guard, GuardIndex
-from ftaudit.cmodel.nodes import compact, flat, named, strip_address, text
+from ftaudit.cmodel.nodes import compact, flat, named, strip, strip_address, text
 from ftaudit.cmodel.normalise import CS_BEGIN_KINDS, CS_END_KINDS, MacroEvent
 from ftaudit.target import Target
 
@@ -180,6 +180,7 @@ class AllowThreadsRegion:
 
 
 _LEAVES = re.compile(r"\b(?:return|goto)\b")
+_CAS = re.compile(r"(?i)compare_and_swap|compare_exchange|CompareExchange")
 _CALLEE = re.compile(r"\b[A-Za-z_]\w*(?=\s*\()")
 _CALL_IN_BODY = re.compile(r"\b([A-Za-z_]\w*)\s*\(\s*&?\s*\(?\s*([^,()]*)")
 # All-caps macro names from other headers that read as lock operations (Pillow's MUTEX_LOCK(&m) /
@@ -556,6 +557,9 @@ class _Walk:
         return _meet(outs)
 
     def loop(self, node: Node, state: LockState) -> LockState | None:
+        spun = self.spin(node, state)
+        if spun is not None:
+            return spun
         jumps = _Jumps(True, len(self.blocks))
         self.jumps.append(jumps)
         body = node.child_by_field_name("body")
@@ -571,6 +575,29 @@ class _Walk:
         if endless:
             return _meet(jumps.breaks)
         return _meet([state, *jumps.breaks])
+
+    def spin(self, node: Node, state: LockState) -> LockState | None:
+        """`while (!compare_and_swap(&lock, 0, 1)) {}`: a spin lock on `lock`, held after the loop; the
+        same loop on a lock already held releases it (cffi's `_cffi_acquire_reentrant_mutex`). None when
+        the loop is not one."""
+        if node.type not in ("while_statement", "do_statement"):
+            return None
+        condition = strip(node.child_by_field_name("condition"))
+        if condition is None or condition.type != "unary_expression" or text(condition)[:1] != "!":
+            return None
+        call = strip(condition.child_by_field_name("argument"))
+        callee = text(call.child_by_field_name("function")) if call is not None else ""
+        if call is None or call.type != "call_expression" or not _CAS.search(callee):
+            return None
+        arguments = call.child_by_field_name("arguments")
+        args = named(arguments) if arguments is not None else []
+        if not args:
+            return None
+        lock = strip_address(text(args[0]))
+        held = any(held.kind == "spin" and held.expr == lock for held in state.locks)
+        if held:
+            return self.release(state, "spin", lock)
+        return replace(state, locks=(*state.locks, HeldLock("spin", lock, node.start_byte)))
 
     def switch(self, node: Node, state: LockState) -> LockState | None:
         body = node.child_by_field_name("body")

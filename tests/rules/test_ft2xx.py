@@ -108,3 +108,19 @@ def test_qualified_cxx_calls_from_the_exec_slot_are_init() -> None:
     assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
         ("cppns/errors.cpp", "FT201", 19),
     ]
+
+
+def test_a_compare_and_swap_spin_lock_protects_what_it_encloses() -> None:
+    # The lazy init of `registry` (line 18) runs between the acquiring and the releasing CAS loop;
+    # the write on line 29 comes after the release.
+    assert findings("spinlock.c") == [("FT201", 29)]
+
+
+def test_a_lazy_initialisation_module_init_always_performs_is_done_at_import() -> None:
+    # _mod.c's exec function calls debug_log() on every import, and the check leads debug_log's
+    # body: the getenv() branch (lines 13-15) never runs at run time. cached_host() is first
+    # called from host() at run time: its lazy init (25) and the getenv() inside it (26) race.
+    result = run(["scan", "lazyatinit", "--isolated", "--select", "FT2", "--output-format", "json"], FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        ("lazyatinit/debuglog.c", "FT202", 25), ("lazyatinit/debuglog.c", "FT204", 26),
+    ]

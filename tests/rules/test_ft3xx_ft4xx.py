@@ -166,7 +166,7 @@ def test_immutable_containers_option(tmp_path: Path) -> None:
             "    PyObject *k, *v; Py_ssize_t pos = 0; int n = 0;\n"
             "    while (PyDict_Next(descr->fields, &pos, &k, &v)) { n++; }\n"
             "    PyObject *title = PyDict_GetItem(descr->fields, k);\n"
-            "    return n + (title != NULL);\n"
+            "    return n + (int)PyObject_Length(title);\n"
             "}\n")
     write_tree(tmp_path, {"mod.c": code})
     assert [f[2] for f in findings(tmp_path)] == ["FT302", "FT301"]
