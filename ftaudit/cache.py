@@ -51,7 +51,7 @@ def user_cache_root() -> Path:
 
 def default_dir(project_root: Path) -> Path:
     """Where a project's results live by default: one folder per project path, outside the tree."""
-    digest = hashlib.sha256(str(project_root.resolve()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(os.fsencode(project_root.resolve())).hexdigest()[:16]
     return user_cache_root() / "results" / f"{project_root.resolve().name[:40]}-{digest}"
 
 
@@ -155,7 +155,7 @@ def key(data: bytes, *parts: Any) -> str:
 
 
 def _entry(directory: Path, path: Path) -> Path:
-    return directory / (hashlib.sha256(str(path).encode()).hexdigest()[:40] + ".json")
+    return directory / (hashlib.sha256(os.fsencode(path)).hexdigest()[:40] + ".json")
 
 
 def load(directory: Path, path: Path, wanted: str, secret: bytes) -> Any | None:

@@ -13,7 +13,7 @@ from typing import Any
 from ftaudit.analysis.reachability import runtime_exported
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.context import Anchor, FileContext, ProjectContext
-from ftaudit.findings import Position
+from ftaudit.findings import Position, Severity
 from ftaudit.rule import Rule
 
 
@@ -29,6 +29,7 @@ class Candidate:
     # The exported function whose every call performs this (a lazy initialisation that leads its body):
     # when another file's module init calls it on each import, the run-time calls find it done.
     unless_init_calls: str | None = None
+    severity: Severity | None = None  # None: the rule's
 
 
 class RunTimeRule(Rule):
@@ -46,7 +47,7 @@ class RunTimeRule(Rule):
             return
         for candidate in self.candidates(ctx):
             if not candidate.roots:
-                ctx.report(candidate.anchor, candidate.message, help=candidate.help)
+                ctx.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity)
 
     def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
         unit = ctx.c_unit
@@ -60,7 +61,8 @@ class RunTimeRule(Rule):
                 ctx.keep_lines(start.line, end.line)
                 pending.append({"start": (start.line, start.column), "end": (end.line, end.column),
                                 "message": candidate.message, "help": candidate.help,
-                                "roots": sorted(candidate.roots), "unless_init_calls": candidate.unless_init_calls})
+                                "roots": sorted(candidate.roots), "unless_init_calls": candidate.unless_init_calls,
+                                "severity": candidate.severity.name if candidate.severity is not None else None})
         return {"reach": state.reach.summary if state.reach else None, "pending": pending}
 
     def check_project(self, project: ProjectContext) -> None:
@@ -74,6 +76,7 @@ class RunTimeRule(Rule):
                 through = [r for r in item["roots"] if r in runtime]
                 if through:
                     via = f" through `{through[0]}`" if f"`{through[0]}`" not in item["message"] else ""
+                    severity = Severity[item["severity"]] if item.get("severity") else None
                     project.report(path, Position(*item["start"]), Position(*item["end"]),
                                    f"{item['message']} (exported{via}: other files may call it at run time)",
-                                   help=item["help"])
+                                   help=item["help"], severity=severity)

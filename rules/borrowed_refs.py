@@ -17,13 +17,16 @@ from tree_sitter import Node
 
 from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
 from ftaudit.analysis.reachability import init_only
+from ftaudit.analysis.shared_state import analyse
 from ftaudit.cmodel import Function
 from ftaudit.cmodel.nodes import declarator_name, descendants, text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
-from ftaudit.rule import Example, Rule
+from ftaudit.rule import Example
 from ftaudit.source import Language
+
+from ._runtime import Candidate, RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -87,24 +90,35 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-class _ContainerRule(Rule):
+class _ContainerRule(RunTimeRule):
     languages = C_LANGUAGES
     # Containers the project never mutates after creation (NumPy's dtype `fields`), as glob patterns
     # over the argument text with casts and spaces removed: ["*->fields", "PyDataType_FIELDS(*)"].
     options = {"immutable-containers": []}
 
-    def check(self, ctx: FileContext) -> None:
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
         unit = ctx.c_unit
         if unit is None or not ctx.target.free_threaded:
-            return  # with the GIL these are the documented, correct idioms
+            return []  # with the GIL these are the documented, correct idioms
         patterns = [str(p) for p in self.config.get("immutable-containers") or ()]
+        reach = analyse(unit, ctx.target).reach
+        found = []
         for use in uses(unit, ctx.target):
             if use.api.rule != self.code or use.api.kind != "call":
                 continue
             if patterns and use.obj is not None and any(
                     fnmatchcase(normal_expr(unit.text(use.obj)), p) for p in patterns):
                 continue
-            self.judge(ctx, use)
+            judged = self.judge(ctx, use)
+            if judged is None:
+                continue
+            message, help_text, severity = judged
+            # Code reached only through functions this file exports waits for the project pass: when
+            # only another file's module init calls them (psycopg2's typecast_init), it is init code.
+            where = reach.of(use.function.name) if reach is not None and use.function is not None else None
+            roots = where.roots if where is not None and not where.runtime else frozenset()
+            found.append(Candidate(use.anchor, message, help_text, roots, severity=severity))
+        return found
 
     def container(self, ctx: FileContext, use: Use) -> tuple[str, str, bool]:
         """(container text, origin, inside a critical section on it)."""
@@ -118,7 +132,8 @@ class _ContainerRule(Rule):
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
         return name, origin, locked
 
-    def judge(self, ctx: FileContext, use: Use) -> None:
+    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
+        """(message, help, severity) of the finding this use is, or None."""
         raise NotImplementedError
 
 
@@ -233,7 +248,7 @@ class BorrowedReferenceApi(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> None:
+    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
         api = use.api
         name, origin, locked = self.container(ctx, use)
         severity = Severity.WARNING
@@ -244,16 +259,16 @@ class BorrowedReferenceApi(_ContainerRule):
         else:
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
         if origin in PRIVATE_ORIGINS and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
-            return  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
+            return None  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
         if use.node is not None and use.macro is None and (
                 _only_tested(use.node) or _kept_only_for_tests(use.node, use.function)):
-            return  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
+            return None  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
             severity = Severity.NOTE
             message += f" (inside a critical section on `{name}`: the pointer is safe only until it ends)"
         if use.macro is not None:
             message += f" (in the body of macro `{use.macro.name}`)"
-        ctx.report(use.anchor, message, help=_capital(api.advice()) + ".", severity=severity)
+        return message, _capital(api.advice()) + ".", severity
 
 
 class UnlockedDictIteration(_ContainerRule):
@@ -310,16 +325,16 @@ class UnlockedDictIteration(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> None:
+    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
         if use.macro is not None:
-            return  # the loop is at the macro's use; the body alone says nothing about locking
+            return None  # the loop is at the macro's use; the body alone says nothing about locking
         unit = ctx.c_unit
         assert unit is not None
         name, origin, locked = self.container(ctx, use)
         if locked:
-            return
+            return None
         if origin in PRIVATE_ORIGINS:
-            return
+            return None
         severity = Severity.WARNING
         message = (f"`PyDict_Next` iterates `{name}` without a critical section on it: another thread can "
                    "change the dict during the loop and free the borrowed keys and values")
@@ -327,7 +342,7 @@ class UnlockedDictIteration(_ContainerRule):
             severity = Severity.NOTE
             held = ", ".join(f"`{lock}`" for lock in unit.lock_state(use.node).held)
             message += f" (under {held}: safe only if every writer of `{name}` holds it too)"
-        ctx.report(use.anchor, message, help=self.suggestion, severity=severity)
+        return message, self.suggestion, severity
 
 
 class UnlockedSequenceAccess(_ContainerRule):
@@ -389,13 +404,13 @@ class UnlockedSequenceAccess(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> None:
+    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
         if use.macro is not None:
-            return
+            return None
         name, origin, locked = self.container(ctx, use)
         if locked or origin in PRIVATE_ORIGINS:
-            return
+            return None
         api = use.api
         verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"
         message = f"`{api.name}` {verb} `{name}` without locking it: {api.reason}"
-        ctx.report(use.anchor, message, help=_capital(api.advice()) + ".", severity=Severity.NOTE)
+        return message, _capital(api.advice()) + ".", Severity.NOTE

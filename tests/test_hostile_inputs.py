@@ -258,6 +258,18 @@ def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     assert "bad&lt;0xFF&gt;.c" in html_path.read_text(encoding="utf-8")
 
 
+def test_file_name_that_is_not_utf8_with_the_result_cache(tmp_path: Path) -> None:
+    # The cache names its entries after a hash of the path: the name's bytes, not its text.
+    project = tmp_path / "proj\udcfe"
+    project.mkdir()
+    (project / "bad\udcff.c").write_bytes(ESCAPED_C.encode())
+    for _ in range(2):  # the second run reads the entry the first wrote
+        result = run(["scan", ".", "--isolated", "--color", "never", "--output-format", "concise",
+                      "--select", "FT404"], project, env={"FTAUDIT_CACHE_HOME": str(tmp_path / "cache")})
+        assert result.exit_code == 1, result.output
+        assert result.stdout.startswith("bad<0xFF>.c:3:54: FT404 ")
+
+
 def test_html_snippets_of_huge_lines_are_shown_plain() -> None:
     from ftaudit.report.html import HIGHLIGHT_LIMIT, highlight
 

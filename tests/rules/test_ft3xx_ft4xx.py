@@ -39,7 +39,8 @@ def expected(path: Path, relative: str) -> list[tuple[str, int, str, str]]:
 
 
 @pytest.mark.parametrize("relative", ["tracer/_linetracer.c", "memo/_memo.c", "registry/_registry.c",
-                                      "session/_session.c", "profiler/_sampler.c", "profiler/_switch.c"])
+                                      "session/_session.c", "profiler/_sampler.c", "profiler/_switch.c",
+                                      "tables/tables.c"])
 def test_fixture_findings_are_exactly_the_marked_lines(relative: str) -> None:
     got = [f for f in findings(FIXTURES) if f[0] == relative]
     assert got == expected(FIXTURES / relative, relative)

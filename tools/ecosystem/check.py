@@ -870,6 +870,7 @@ def report_precision(records: list[dict[str, Any]], verdicts: dict[str, Verdict]
             t, f, u = groups[(kind, name)]
             rows.append([name if kind != "all" else "all findings", str(t), str(f), precision_cell(t, f), str(u)])
     print_table(rows, ["rule / severity", "TRUE", "FALSE", "precision [95 % Wilson]", "unjudged"], right=(1, 2, 4))
+    report_stratified(records, verdicts)
     # Recall on judged TRUE: how many findings judged TRUE (in the projects this run scanned) are still found.
     in_scope = [v for v in verdicts.values() if v.true and any(lbl.startswith(v.project + "==") or lbl == v.project
                                                               for lbl in scanned)]
@@ -885,6 +886,51 @@ def report_precision(records: list[dict[str, Any]], verdicts: dict[str, Verdict]
                   and any(lbl.startswith(v.project + "==") or lbl == v.project for lbl in scanned)]
     if gone_false:
         print(f"findings judged FALSE that are no longer reported: {len(gone_false)}")
+
+
+def stratified(counts: dict[str, tuple[int, int, int]]) -> tuple[float, float, float, int, int] | None:
+    """Precision of all findings of a severity, estimated from each rule's judged sample weighted by
+    how many findings the rule has (a stratified estimate: a rule that fires often counts as often as
+    it fires, however many of its findings were judged). ``counts`` maps rule -> (findings, TRUE, FALSE).
+    (estimate, low, high, findings covered, findings) with a normal 95 % interval whose per-rule
+    variance uses (TRUE + 1) / (judged + 2) and the finite-population correction; None when no rule of
+    the severity has a verdict."""
+    total = sum(n for n, _, _ in counts.values())
+    covered = {rule: c for rule, c in counts.items() if c[1] + c[2]}
+    weight = sum(n for n, _, _ in covered.values())
+    if not weight:
+        return None
+    estimate = variance = 0.0
+    for n, t, f in covered.values():
+        judged = t + f
+        share = n / weight
+        estimate += share * t / judged
+        p = (t + 1) / (judged + 2)
+        correction = (n - judged) / (n - 1) if n > 1 else 0.0
+        variance += share * share * p * (1 - p) / judged * max(correction, 0.0)
+    half = WILSON_Z * variance ** 0.5
+    return estimate, max(0.0, estimate - half), min(1.0, estimate + half), weight, total
+
+
+def report_stratified(records: list[dict[str, Any]], verdicts: dict[str, Verdict]) -> None:
+    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    for r in records:
+        cell = counts[r["severity"]][r["code"]]
+        cell[0] += 1
+        v = verdicts.get(r["key"])
+        if v is not None:
+            cell[1 if v.true else 2] += 1
+    rows = []
+    for severity in [s for s in SEVERITIES if s in counts]:
+        result = stratified({rule: (n, t, f) for rule, (n, t, f) in counts[severity].items()})
+        if result is None:
+            continue
+        estimate, low, high, weight, total = result
+        rows.append([severity, f"{100 * estimate:5.1f} % [{100 * low:5.1f}, {100 * high:5.1f}]",
+                     f"{weight}/{total}"])
+    if rows:
+        print("\nprecision weighted by each rule's number of findings (stratified estimate):")
+        print_table(rows, ["severity", "precision [95 %]", "findings of judged rules"], right=(2,))
 
 
 # -- sampling for judging ------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""The ecosystem check's precision arithmetic (tools/ecosystem/check.py), on numbers worked by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+from support import REPO
+
+
+def _check_module():
+    spec = importlib.util.spec_from_file_location("ecosystem_check", REPO / "tools" / "ecosystem" / "check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _check_module()
+
+
+def test_stratified_weights_each_rule_by_its_number_of_findings() -> None:
+    # 100 findings of a rule judged 9/10 TRUE and 300 of one judged 1/2: 0.25 * 0.9 + 0.75 * 0.5 = 0.6,
+    # where the pooled verdicts (10 of 12) would say 0.83.
+    counts = {"FT201": (100, 9, 1), "FT301": (300, 1, 1), "FT999": (5, 0, 0)}
+    estimate, low, high, covered, total = check.stratified(counts)
+    assert estimate == pytest.approx(0.6)
+    assert (covered, total) == (400, 405)
+    assert low < 0.6 < high
+
+
+def test_a_rule_judged_in_full_has_no_sampling_error() -> None:
+    estimate, low, high, covered, total = check.stratified({"FT406": (13, 13, 0)})
+    assert (estimate, low, high, covered, total) == (1.0, 1.0, 1.0, 13, 13)
+
+
+def test_no_verdict_no_estimate() -> None:
+    assert check.stratified({"FT201": (10, 0, 0)}) is None
+
+
+def test_wilson_interval() -> None:
+    low, high = check.wilson(9, 10)
+    assert (round(low, 3), round(high, 3)) == (0.596, 0.982)
