@@ -68,6 +68,7 @@ class FileResult:
     precise_state: str = ""
     # Project source files this one #includes: (resolved path, whether that #include is compiled).
     fragments: list[tuple[str, bool]] = field(default_factory=list)
+    hidden: int = 0  # findings only in code built with debug/test switches nobody defines
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class ScanResult:
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 of the bytes analysed
     roots: list[Path] = field(default_factory=list)  # the resolved scan boundary: nothing outside is written
+    hidden_by_switches: int = 0  # findings in code only debug/test switches nobody defines would build
 
     def fingerprint(self, finding: Finding) -> str | None:
         return self.fingerprints.get(finding.path, {}).get(finding.start.line)
@@ -300,6 +302,8 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     unit = ctx.__dict__.get("c_unit")  # only when a rule built the model: never parse for this alone
     if unit is not None:
         result.fragments = unit.source_fragments()
+        if task.focus and unit.off_macros:
+            result.hidden = _hidden_by_switches(task, config, source, ctx)
     result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
@@ -448,6 +452,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             diagnostics.append(Diagnostic("", DiagnosticKind.INTERNAL,
                                           f"project check raised {type(exc).__name__}: {exc}", rule=code))
 
+    hidden = sum(r.hidden for r in results if r.display in focus)
     findings, unbuilt = _drop_unbuilt(findings, results, tasks)
     diagnostics.extend(unbuilt)
     enabled_by_file = {t.file.display: set(t.rules) for t in tasks}
@@ -468,7 +473,25 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                    for code in project_rules},
         digests={r.display: r.digest for r in results if r.digest and r.display in focus},
         roots=found.roots,
+        hidden_by_switches=hidden,
     )
+
+
+def _hidden_by_switches(task: FileTask, config: WorkerConfig, source: SourceFile, ctx: FileContext) -> int:
+    """How many findings the file would have if its debug/test switches were unknown instead of off
+    (the summary says so, and how to see them). Only files whose `#if`s test such a switch pay for
+    this second look."""
+    shown = {(f.code, f.start.line, f.start.column) for f in ctx.findings}
+    again = FileContext(source, task.target or config.target)
+    again.boundary, again.build_mentions, again.debug_switches_off = config.boundary, config.build_mentions, False
+    for code in task.rules:
+        rule = _rule(code)
+        again.rule = rule
+        try:
+            rule.check(again)
+        except Exception:  # counted as best it can be: the real run already reported any failure
+            continue
+    return len({(f.code, f.start.line, f.start.column) for f in again.findings} - shown)
 
 
 def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: list[FileTask]

@@ -38,7 +38,8 @@ _PRIVATE_WHAT = ("Containers no other thread can change are not findings: one cr
                  "call's own `args`/`kwargs`, the state `__setstate__` receives, the per-thread dict of "
                  "`PyThreadState_GetDict()`, the locals of the frame this thread runs (`PyEval_GetLocals()`), "
                  "a global container filled only at module init (or cleared at module teardown) and only read "
-                 "afterwards, and any use inside module init or teardown.")
+                 "afterwards (for FT301 also one only ever added to with `PyDict_SetDefault`, which never "
+                 "replaces a value), and any use inside module init or teardown.")
 
 
 _GLOBAL_LOOKUPS = ("PyImport_", "PySys_", "PyWeakref_")
@@ -258,7 +259,7 @@ class BorrowedReferenceApi(_ContainerRule):
             message = f"`{api.name}` returns a borrowed reference: {api.reason}"
         else:
             message = f"`{api.name}` returns a borrowed reference into `{name}`: {api.reason}"
-        if origin in PRIVATE_ORIGINS and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
+        if origin in PRIVATE_ORIGINS | {"add-only"} and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
             return None  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
         if use.node is not None and use.macro is None and (
                 _only_tested(use.node) or _kept_only_for_tests(use.node, use.function)):

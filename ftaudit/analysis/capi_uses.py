@@ -83,12 +83,16 @@ READERS = frozenset({
     "PyList_GetItem", "PyList_GET_ITEM", "PyList_GetItemRef", "PyList_Size", "PyList_GET_SIZE",
     "PyMapping_GetOptionalItem", "PyMapping_GetOptionalItemString", "PyMapping_HasKey", "PyMapping_HasKeyString",
     "PySequence_Contains", "PySequence_Fast_GET_ITEM", "PySequence_Fast_GET_SIZE", "PySequence_Fast_ITEMS",
+    "Py_REFCNT", "Py_TYPE", "PyDict_Check", "PyDict_CheckExact", "PyList_Check", "PyList_CheckExact",
 })
+# Adding without ever replacing: a value once in the dict stays there.
+ADD_ONLY = frozenset({"PyDict_SetDefault", "PyDict_SetDefaultRef"})
 # Filling a container at module init (or emptying it at teardown) keeps it private to the module.
 FILLERS = frozenset({
     "PyDict_SetItem", "PyDict_SetItemString", "PyList_Append", "PyList_SetItem", "PyList_SET_ITEM",
     "PyList_Insert", "PyDict_Update", "PyDict_Merge", "PyDict_MergeFromSeq2", "PyDict_DelItem",
     "PyDict_DelItemString", "PyDict_Clear", "Py_CLEAR", "Py_XDECREF", "Py_DECREF", "Py_XSETREF", "Py_SETREF",
+    "Py_INCREF", "Py_XINCREF",
 }) | READERS
 KWARGS_NAMES = frozenset({"kwargs", "kwds", "kw", "kwdict", "kwargs_dict", "keywords", "kwnames"})
 ARGS_NAMES = frozenset({"args", "argv_tuple"})
@@ -402,9 +406,11 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
     sources: list[Node] = []
     if arg.type == "identifier":
         variable = unit.type_of(arg)
-        if variable is not None and variable.function is None and not variable.is_parameter \
-                and text(arg) in init_filled_globals(unit):
-            return "init-filled"
+        if variable is not None and variable.function is None and not variable.is_parameter:
+            if text(arg) in init_filled_globals(unit):
+                return "init-filled"
+            if text(arg) in add_only_globals(unit):
+                return "add-only"  # private for a borrowed value (FT301), not for iteration
         if variable is None or variable.is_static or variable.function != function.name:
             return "shared"
         if variable.is_parameter:
@@ -604,6 +610,17 @@ def init_filled_globals(unit: CUnit) -> frozenset[str]:
     time, only read through READERS: a registry built once in `PyInit_*` and then looked up. Handing
     the variable to anything else (a Python-visible module attribute, a return value) disqualifies it.
     Cached on the unit."""
+    return _global_containers(unit)[0]
+
+
+def add_only_globals(unit: CUnit) -> frozenset[str]:
+    """Like ``init_filled_globals``, but at run time also added to with `PyDict_SetDefault`, which never
+    replaces or removes a value (backports.zoneinfo's TIMEDELTA_CACHE): a value borrowed from it stays
+    alive as long as the dict. Iterating it still races with the additions."""
+    return _global_containers(unit)[1]
+
+
+def _global_containers(unit: CUnit) -> tuple[frozenset[str], frozenset[str]]:
     cached = unit.__dict__.get("_ftaudit_init_filled")
     if cached is not None:
         return cached
@@ -612,6 +629,7 @@ def init_filled_globals(unit: CUnit) -> frozenset[str]:
                   and not v.is_array and not v.is_function_pointer}
     ruled_out: set[str] = set()
     used: set[str] = set()
+    added: set[str] = set()  # PyDict_SetDefault at run time
     created: set[str] = set()  # assigned at init: positive evidence that the module builds it
     teardown = teardown_roots(unit)
     mask = unit.raw.mask
@@ -628,9 +646,12 @@ def init_filled_globals(unit: CUnit) -> frozenset[str]:
         used.add(name)
         if verdict == "assigned":
             created.add(name)
+        elif verdict == "added":
+            added.add(name)
         elif not verdict:
             ruled_out.add(name)
-    result = frozenset((used & created) - ruled_out)
+    built = (used & created) - ruled_out
+    result = (frozenset(built - added), frozenset(built & added))
     unit.__dict__["_ftaudit_init_filled"] = result
     return result
 
@@ -665,6 +686,8 @@ def _global_use(unit: CUnit, node: Node, teardown: set[str]) -> bool | str | Non
         first = bool(named(parent)) and named(parent)[0] == child
         if first and callee in READERS:
             return True
+        if first and callee in ADD_ONLY:
+            return True if at_init else "added"
         if first and callee in FILLERS:
             return at_init
         return False

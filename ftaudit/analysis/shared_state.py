@@ -285,6 +285,20 @@ def _returns(node: Node | None) -> bool:
     return False
 
 
+def _is_reset(unit: CUnit, write: GlobalWrite) -> bool:
+    """`Py_CLEAR(cb)` or `cb = NULL`: the write empties the variable, it does not initialise it."""
+    node = write.node
+    if write.how == "macro" and node.type == "call_expression":
+        return _callee_name(unit, node) == "Py_CLEAR"
+    if write.how == "assignment" and node.type == "assignment_expression":
+        right = node.child_by_field_name("right")
+        while right is not None and right.type in ("parenthesized_expression", "cast_expression"):
+            right = right.child_by_field_name("value") if right.type == "cast_expression" else (
+                right.named_children[0] if right.named_children else None)
+        return right is not None and (right.type in ("null", "nullptr") or unit.text(right).strip() in ("NULL", "0"))
+    return False
+
+
 def _leads(body: Node, statement: Node) -> bool:
     """``statement`` is a statement of ``body`` itself and nothing before it can leave the function."""
     for child in body.named_children:
@@ -330,8 +344,8 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
                 continue
             inside = [w for w in racy_writes if id(w) not in claimed
                       and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
-            if not any(w.variable is variable for w in inside):
-                continue  # the checked variable is not (racily) set here: not a lazy initialisation
+            if not any(w.variable is variable and not _is_reset(unit, w) for w in inside):
+                continue  # the checked variable is not (racily) set here, only cleared: not a lazy init
             # Every racy write the pattern guards is part of the one initialisation, reported once.
             claimed.update(id(w) for w in inside)
             leading = tests_unset and _leads(function.body, node) and all(

@@ -23,17 +23,25 @@ def _incomplete(result: ScanResult) -> str:
     return f"; {_plural(len(files), 'file')} not analysed in full (see the diagnostics above)" if files else ""
 
 
+def _hidden(result: ScanResult) -> str:
+    if not result.hidden_by_switches:
+        return ""
+    return (f"\nNot shown: {_plural(result.hidden_by_switches, 'finding')} in code that only debug or test switches "
+            "no part of the project defines would build (`debug-switches = \"unknown\"` shows them).")
+
+
 def summary_line(result: ScanResult) -> str:
     findings = result.findings
     if not findings:
-        return f"All checks passed! ({_plural(len(result.files), 'file')} scanned{_incomplete(result)})"
+        return (f"All checks passed! ({_plural(len(result.files), 'file')} scanned{_incomplete(result)})"
+                + _hidden(result))
     counts = Counter(f.severity for f in findings)
     files = len({f.path for f in findings})
     line = (
         f"Found {_plural(len(findings), 'finding')} ({_plural(counts[Severity.ERROR], 'error')}, "
         f"{_plural(counts[Severity.WARNING], 'warning')}, {_plural(counts[Severity.NOTE], 'note')}) "
         f"in {_plural(files, 'file')}{_incomplete(result)}."
-    )
+    ) + _hidden(result)
     safe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.SAFE)
     unsafe = sum(1 for f in findings if f.fix and f.fix.applicability is Applicability.UNSAFE)
     if safe:

@@ -82,6 +82,15 @@ def test_debug_switches_nobody_defines_are_off(tmp_path: Path) -> None:
     assert [f["location"]["row"] for f in json.loads(result.stdout)] == [12, 15, 17]
 
 
+def test_the_summary_says_how_many_findings_debug_switches_hid(tmp_path: Path) -> None:
+    summary = run(["scan", "switches", "--isolated", "--select", "FT2"], FIXTURES).stdout.splitlines()[-1]
+    assert summary == ("Not shown: 1 finding in code that only debug or test switches no part of the project "
+                       'defines would build (`debug-switches = "unknown"` shows them).')
+    shutil.copytree(FIXTURES / "switches", tmp_path / "switches")
+    (tmp_path / "switches" / "ftaudit.toml").write_text("debug-switches = 'unknown'\n")
+    assert "Not shown" not in run(["scan", "switches", "--select", "FT2"], tmp_path).stdout
+
+
 def test_project_lock_wrappers_protect_what_they_enclose() -> None:
     # dblock.h wraps sqlite3_mutex_enter/leave (DB_ENTER/DB_LEAVE) and a try-lock that returns on
     # failure, reached through a forwarding macro (DB_ENSURE -> DB_ENSURE_OR): lines 18 and 27 are
@@ -124,3 +133,9 @@ def test_a_lazy_initialisation_module_init_always_performs_is_done_at_import() -
     assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
         ("lazyatinit/debuglog.c", "FT202", 25), ("lazyatinit/debuglog.c", "FT204", 26),
     ]
+
+
+def test_clearing_a_variable_after_testing_it_is_a_write_not_a_lazy_init() -> None:
+    # `if (on_sample) {...} error: Py_CLEAR(on_sample)` empties the callback: FT201 at the clear (19);
+    # the interned name is a real check-then-set (26).
+    assert findings("callbacks.c") == [("FT201", 19), ("FT202", 26)]
