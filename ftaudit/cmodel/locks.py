@@ -766,6 +766,7 @@ class _Walk:
     def declaration(self, node: Node, state: LockState) -> LockState:
         type_name = flat(node.child_by_field_name("type"))
         last = type_name.split("<")[0].split("::")[-1].strip()
+        last = last[:-2] if last.endswith("_t") else last  # libzmq's `scoped_lock_t locker(sync)`
         if last not in SCOPED_LOCK_TYPES and last not in SCOPED_CRITICAL_SECTION_TYPES:
             return state
         scope = self.blocks[-1].id if self.blocks else None

@@ -452,6 +452,9 @@ def project_macros(directives: Sequence[Directive], path: str, read_header: Head
     return table
 
 
+_BEFORE_MODINIT = re.compile(rb"\b([A-Z_][A-Z0-9_]*)[ \t]+(?=PyMODINIT_FUNC\b)")
+
+
 def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
                read_header: HeaderReader | None) -> tuple[RawScan, dict[int, str]]:
     """The raw scan the parser should see: dead code blanked and macro-spelled init headers written
@@ -461,6 +464,9 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
     blanks = dead_code(raw.directives, guards, target)
     macros = project_macros(raw.directives, path, read_header, target, guards=guards)
     headers = init_headers(raw.mask, macros) if macros else []
+    # `PYTHON_ZSTD_VISIBILITY PyMODINIT_FUNC PyInit_backend_c(void)`: a visibility or export macro
+    # before PyMODINIT_FUNC makes tree-sitter read two types and name the function `void`.
+    blanks = blanks + [m.span(1) for m in _BEFORE_MODINIT.finditer(raw.mask)]
     aliases: dict[int, str] = {}
     if not blanks and not headers:
         return raw, aliases

@@ -291,6 +291,22 @@ def test_cpp_raii_guards(unit) -> None:
     assert state(u, "scoped()").held == ("a", "b")
 
 
+def test_project_raii_guard_types_with_a_t_suffix(unit) -> None:
+    u = unit(
+        """\
+    static zmq::mutex_t tick_mutex;
+    unsigned long ticks() {
+        zmq::scoped_lock_t locker(tick_mutex);
+        static unsigned long wraps = 0;
+        wraps++;
+        return wraps;
+    }
+    """,
+        path="clock.cpp",
+    )
+    assert state(u, "wraps++").held == ("tick_mutex",)
+
+
 def test_atomic_calls(unit) -> None:
     u = unit(
         """\

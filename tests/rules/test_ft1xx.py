@@ -36,6 +36,7 @@ def test_every_declaration_style() -> None:
         ("init_spellings/_splitstyle.c", "FT102", 26),         # #if PY_MAJOR_VERSION >= 3 … #else … #endif {
         # PSYCO_INIT from "psyco/rooted.h", found from the project folder; the _WIN32 export shim
         # PyInit___init__ only forwards to PyInit__rooted and is no module of its own.
+        ("init_spellings/_visible.c", "FT102", 23),           # VISIBLE_EXPORT PyMODINIT_FUNC PyInit__visible
         ("init_spellings/psyco/_rooted.c", "FT102", 20),
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
@@ -129,4 +130,4 @@ def test_init_functions_spelled_through_the_preprocessor_name_their_module() -> 
     result = run(["scan", "init_spellings", "--isolated", "--select", "FT102", "--output-format", "json"], FIXTURES)
     assert [(Path(f["filename"]).name, f["message"].split("`")[1]) for f in json.loads(result.stdout)] == [
         ("_crcstyle.c", "_crcstyle"), ("_pgstyle.c", "_pgstyle"), ("_splitstyle.c", "_splitstyle"),
-        ("_rooted.c", "_rooted")]
+        ("_visible.c", "_visible"), ("_rooted.c", "_rooted")]

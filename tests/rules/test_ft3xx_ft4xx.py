@@ -233,3 +233,33 @@ def test_module_initialisation_is_private(tmp_path: Path) -> None:
         "static PyModuleDef_Slot slots[] = {{Py_mod_exec, exec_mod}, {0, NULL}};\n"
     )})
     assert findings(tmp_path) == []
+
+
+def test_a_helper_returning_the_running_frames_locals_on_the_target_is_per_thread(tmp_path: Path) -> None:
+    # yappi's `_get_locals`: PyEval_GetLocals() from 3.10 on, a frame's dict before. No free-threaded
+    # build compiles the old branch, so the helper hands out the running frame's locals (line 15).
+    # `any_locals` returns some frame's dict on every version: a container other threads can reach (19).
+    code = ("#include <Python.h>\n"
+            "#include <frameobject.h>\n"
+            "static PyObject *running_locals(PyFrameObject *frame) {\n"
+            "#if PY_VERSION_HEX >= 0x030A0000\n"
+            "    return PyEval_GetLocals();\n"
+            "#else\n"
+            "    return frame->f_locals;\n"
+            "#endif\n"
+            "}\n"
+            "static PyObject *any_locals(PyObject *holder) {\n"
+            "    return PyObject_GetAttrString(holder, \"namespace\");\n"
+            "}\n"
+            "static PyObject *self_of(PyFrameObject *frame, PyObject *holder) {\n"
+            "    PyObject *mine = running_locals(frame);\n"
+            "    PyObject *self = PyDict_GetItemString(mine, \"self\");\n"
+            "    PyObject *theirs = any_locals(holder);\n"
+            "    PyObject *other = NULL;\n"
+            "    if (theirs != NULL) {\n"
+            "        other = PyDict_GetItemString(theirs, \"self\");\n"
+            "    }\n"
+            "    return Py_XNewRef(self ? self : other);\n"
+            "}\n")
+    write_tree(tmp_path, {"mod.c": code, "pyproject.toml": "[project]\nname = 'm'\nrequires-python = '>=3.8'\n"})
+    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(19, "FT301")]
