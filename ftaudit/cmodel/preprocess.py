@@ -452,6 +452,24 @@ def project_macros(directives: Sequence[Directive], path: str, read_header: Head
     return table
 
 
+def _else_chain_blanks(raw: RawScan) -> list[tuple[int, int]]:
+    """`} #if IS_INTEL else if (intel()) {…} #elif IS_ARM else if (arm()) {…} #endif else {…}`: every
+    branch continues an if-else chain, which tree-sitter cannot parse across the directives (crc32c's
+    module init became a function named `if`). The parse keeps the first branch as plain code; the
+    directives and the other branches are blanked (same offsets). Decided branches were blanked before."""
+    found: list[tuple[int, int]] = []
+    mask = raw.mask
+    for chain in _chains(raw.directives):
+        if len(chain) < 3 or any(d.kind not in ("if", "ifdef", "ifndef", "elif", "else", "endif") for d in chain):
+            continue
+        bodies = [mask[chain[i].end:chain[i + 1].start].lstrip() for i in range(len(chain) - 1)]
+        if not all(body.startswith(b"else") and body[4:5] in (b" ", b"\t", b"\n", b"{", b"\r") for body in bodies):
+            continue
+        found.append((chain[0].start, chain[0].end))
+        found.append((chain[1].start, chain[-1].end))
+    return found
+
+
 _BEFORE_MODINIT = re.compile(rb"\b([A-Z_][A-Z0-9_]*)[ \t]+(?=PyMODINIT_FUNC\b)")
 
 
@@ -466,7 +484,7 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
     headers = init_headers(raw.mask, macros) if macros else []
     # `PYTHON_ZSTD_VISIBILITY PyMODINIT_FUNC PyInit_backend_c(void)`: a visibility or export macro
     # before PyMODINIT_FUNC makes tree-sitter read two types and name the function `void`.
-    blanks = blanks + [m.span(1) for m in _BEFORE_MODINIT.finditer(raw.mask)]
+    blanks = blanks + [m.span(1) for m in _BEFORE_MODINIT.finditer(raw.mask)] + _else_chain_blanks(raw)
     aliases: dict[int, str] = {}
     if not blanks and not headers:
         return raw, aliases

@@ -60,6 +60,7 @@ from ftaudit.cmodel.module_defs import (
 from ftaudit.cmodel.nodes import (
     compact,
     declarator_name,
+    descendants,
     flat,
     function_declarator,
     named,
@@ -75,6 +76,7 @@ from ftaudit.target import Target
 
 NodeOrOffset = Node | int
 _HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++")
+
 # Macros whose body calls something: a lock wrapper, or a macro that forwards to one.
 _LOCK_DEFINE = re.compile(r"\b[A-Za-z_]\w*\s*\(")  # \b: one try per word, linear on long words
 
@@ -502,6 +504,9 @@ class CUnit:
             # apsw #includes connection.c, which calls apsw.c's static helpers at run time.
             found.setdefault(name, []).append(Reference(name, None, 0, None, "fragment"))
         for macro in self.macros.values():
+            if not macro.is_function_like and macro.body.strip().startswith("PyInit_") \
+                    and macro.body.strip() in functions:
+                continue  # `#define INIT_BROTLI PyInit__brotli`: the name the init is defined under
             for name in macro.identifiers() & functions:
                 if re.search(rf"\b{re.escape(name)}\s*\(", macro.body):
                     continue  # a call written inside a macro; the call graph follows it
@@ -848,10 +853,40 @@ class CUnit:
                     continue
                 seen.add(name)
                 for call in self.functions[name].calls:
-                    if call.name in SINGLE_PHASE_CREATORS:
-                        return call
+                    if call.name in SINGLE_PHASE_CREATORS or call.name in self._creator_macros(True):
+                        return call  # also `MOD_DEF(m, name, doc, methods)` whose body calls PyModule_Create
+                hidden = self._creator_macro_use(self.functions[name])
+                if hidden is not None:
+                    return hidden
                 next_round.extend(self.callees(name))
             todo = next_round
+        return None
+
+    def _creator_macros(self, function_like: bool) -> frozenset[str]:
+        """The file's macros (function-like or object-like) that a definition compiled for some
+        supported build spells as a single-phase module creation."""
+        key = f"_ftaudit_creator_macros_{function_like}"
+        cached = self.__dict__.get(key)
+        if cached is None:
+            cached = frozenset(
+                name for name, definitions in self.macro_definitions.items()
+                if any(m.is_function_like == function_like and "Py" in m.body
+                       and any(c in m.body and re.search(rf"\b{c}\s*\(", m.body) for c in SINGLE_PHASE_CREATORS)
+                       and self.compiled(m.body_offset) is not Tri.NO
+                       for m in definitions))
+            self.__dict__[key] = cached
+        return cached
+
+    def _creator_macro_use(self, function: Function) -> Call | None:
+        """`PyObject *m = CREATE_BROTLI;` with `#define CREATE_BROTLI PyModule_Create(&brotli_module)`:
+        the module is created through an object-like macro of the file (a Python 2/3 compatibility
+        spelling), so no call expression names the creator."""
+        creators = self._creator_macros(False)
+        if not creators or function.body is None:
+            return None
+        for node in descendants(function.body):
+            if node.type == "identifier" and text(node) in creators:
+                return Call(text(node), node, [], function.name)
         return None
 
     @cached_property

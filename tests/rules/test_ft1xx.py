@@ -31,7 +31,9 @@ def test_every_declaration_style() -> None:
         # timing.alpha is its own extension, so beta.c's counter does not contradict alpha's declaration.
         ("declared_racy_platform/src/beta.c", "FT109", 20),    # deliberate Py_MOD_GIL_USED
         ("declared_racy_platform/src/core.c", "FT108", 18),
+        ("init_spellings/_chainstyle.c", "FT102", 42),         # MOD_DEF(m, …) creates it; #if splits an else-if chain
         ("init_spellings/_crcstyle.c", "FT102", 19),           # MOD_INIT(_crcstyle) from compat.h
+        ("init_spellings/_objstyle.c", "FT102", 23),          # INIT_OBJ / CREATE_OBJ object-like macros
         ("init_spellings/_pgstyle.c", "FT102", 30),            # INIT_MODULE(_pgstyle)(void), pasted
         ("init_spellings/_splitstyle.c", "FT102", 26),         # #if PY_MAJOR_VERSION >= 3 … #else … #endif {
         # PSYCO_INIT from "psyco/rooted.h", found from the project folder; the _WIN32 export shim
@@ -129,5 +131,6 @@ def test_ft104_fix_adds_the_header_directive(tmp_path: Path) -> None:
 def test_init_functions_spelled_through_the_preprocessor_name_their_module() -> None:
     result = run(["scan", "init_spellings", "--isolated", "--select", "FT102", "--output-format", "json"], FIXTURES)
     assert [(Path(f["filename"]).name, f["message"].split("`")[1]) for f in json.loads(result.stdout)] == [
-        ("_crcstyle.c", "_crcstyle"), ("_pgstyle.c", "_pgstyle"), ("_splitstyle.c", "_splitstyle"),
-        ("_visible.c", "_visible"), ("_rooted.c", "_rooted")]
+        ("_chainstyle.c", "_chainstyle"), ("_crcstyle.c", "_crcstyle"), ("_objstyle.c", "_objstyle"),
+        ("_pgstyle.c", "_pgstyle"),
+        ("_splitstyle.c", "_splitstyle"), ("_visible.c", "_visible"), ("_rooted.c", "_rooted")]
