@@ -543,9 +543,45 @@ def _build_mentions(files: list[FoundFile]) -> frozenset[str]:
                 text = found.path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
+            if found.path.suffix == ".py":
+                text = _without_debug_branches(text)
             # Comments define nothing: a commented-out `#user_macros.append(('DEBUG_MEM', '1'))`.
             names |= mentioned_switches(re.sub(r"(?m)#.*$", "", text))
     return frozenset(names)
+
+
+def _words(test: Any) -> list[str]:
+    """Names, attributes and strings of an `if` test: `self.debug`, `"--debug" in sys.argv`."""
+    import ast
+
+    found = []
+    for sub in ast.walk(test):
+        if isinstance(sub, ast.Name):
+            found.append(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            found.append(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            found.append(sub.value)
+    return found
+
+
+def _without_debug_branches(text: str) -> str:
+    """setup.py without the bodies of `if self.debug:` branches: apsw defines APSW_TESTFIXTURES only
+    for `setup.py build --debug`, so a default build leaves that switch off."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+    lines = text.splitlines(keepends=True)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and node.body and any(
+                "debug" in word.lower() for word in _words(node.test)):
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            for index in range(node.body[0].lineno - 1, min(last, len(lines))):
+                lines[index] = "\n"
+    return "".join(lines)
 
 
 def stdin_file(path: Path, data: bytes) -> FoundFile:
