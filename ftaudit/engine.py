@@ -453,7 +453,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                                           f"project check raised {type(exc).__name__}: {exc}", rule=code))
 
     hidden = sum(r.hidden for r in results if r.display in focus)
-    findings, unbuilt = _drop_unbuilt(findings, results, tasks)
+    findings, unbuilt = _drop_unbuilt(findings, results, tasks, _built_sources(files))
     diagnostics.extend(unbuilt)
     enabled_by_file = {t.file.display: set(t.rules) for t in tasks}
     findings, suppressed = _apply_suppressions(findings, by_path, enabled_by_file, rules, focus)
@@ -494,8 +494,8 @@ def _hidden_by_switches(task: FileTask, config: WorkerConfig, source: SourceFile
     return len({(f.code, f.start.line, f.start.column) for f in again.findings} - shown)
 
 
-def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: list[FileTask]
-                  ) -> tuple[list[Finding], list[Diagnostic]]:
+def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: list[FileTask],
+                  built: frozenset[str] = frozenset()) -> tuple[list[Finding], list[Diagnostic]]:
     """Findings in a source file that other scanned files #include only where the target never
     compiles it (pyahocorasick's fault injector under `#ifdef PYCALLS_INJECT_FAULTS`, which no build
     file defines) are not reported; one diagnostic per file says how many and why."""
@@ -513,8 +513,8 @@ def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: lis
             resolved = str(task.file.path.resolve())
         except (OSError, RuntimeError):
             continue
-        if resolved in dead and resolved not in live:
-            unbuilt[task.file.display] = dead[resolved]
+        if resolved in dead and resolved not in live and task.file.path.name not in built:
+            unbuilt[task.file.display] = dead[resolved]  # (a file a build file compiles is built anyway)
     if not unbuilt:
         return findings, []
     kept = [f for f in findings if f.path not in unbuilt]
@@ -528,6 +528,33 @@ def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: lis
                         "of the project defines; `debug-switches = \"unknown\"` reports them)")
              for path, count in sorted(hidden.items())]
     return kept, notes
+
+
+_SOURCE_NAME = re.compile(r"[\w.+-]+\.(?:c|cc|cpp|cxx|c\+\+|m|mm)\b")
+
+
+def _built_sources(files: list[FoundFile]) -> frozenset[str]:
+    """File names the project's build files compile: setup.py's extension `sources` (not `depends`),
+    and any C/C++ file name meson.build or CMakeLists.txt mention."""
+    from ftaudit.cmodel.buildfiles import read_setup_py
+
+    names: set[str] = set()
+    for found in files:
+        if found.path.name not in ("setup.py", "meson.build", "CMakeLists.txt") or found.size > 4 * 1024 * 1024:
+            continue
+        try:
+            text = found.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if found.path.name == "setup.py":
+            try:
+                sources = [s for ext in read_setup_py(text).extensions for s in ext.sources]
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                sources = []
+            names.update(Path(s).name for s in sources)
+        else:
+            names.update(Path(m.group(0)).name for m in _SOURCE_NAME.finditer(text))
+    return frozenset(names)
 
 
 def _build_mentions(files: list[FoundFile]) -> frozenset[str]:

@@ -18,7 +18,7 @@ from tree_sitter import Node
 from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
 from ftaudit.analysis.reachability import init_only
 from ftaudit.analysis.shared_state import analyse
-from ftaudit.cmodel import Function
+from ftaudit.cmodel import CUnit, Function
 from ftaudit.cmodel.nodes import declarator_name, descendants, text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
@@ -35,8 +35,7 @@ COMPAT = "https://pythoncapi-compat.readthedocs.io/"
 _PRIVATE_WHAT = ("Containers no other thread can change are not findings: one created in the same function (by "
                  "`PyDict_New`, `PyList_New`, `PyDict_Copy`, `PySequence_List`, … or by a same-file function "
                  "that returns such a new container), one a static helper's every caller made for it, the "
-                 "call's own `args`/`kwargs`, the state `__setstate__` receives, the per-thread dict of "
-                 "`PyThreadState_GetDict()`, the locals of the frame this thread runs (`PyEval_GetLocals()`), "
+                 "call's own `args`/`kwargs`, the per-thread dict of `PyThreadState_GetDict()`, "
                  "a global container filled only at module init (or cleared at module teardown) and only read "
                  "afterwards (for FT301 also one only ever added to with `PyDict_SetDefault`, which never "
                  "replaces a value), and any use inside module init or teardown.")
@@ -64,7 +63,7 @@ def _only_tested(call: Node) -> bool:
     return False
 
 
-def _kept_only_for_tests(call: Node, function: Function | None) -> bool:
+def _kept_only_for_tests(unit: CUnit, call: Node, function: Function | None) -> bool:
     """`PyObject *wo = PyWeakref_GetObject(wr); if (wo == o || wo == Py_None)`: the result is kept in
     a local that is only ever tested, never dereferenced or handed on."""
     parent = call.parent
@@ -82,9 +81,32 @@ def _kept_only_for_tests(call: Node, function: Function | None) -> bool:
     if name is None:
         return False
     wanted = text(name)
-    uses = [n for n in descendants(function.body) if n.type == "identifier" and text(n) == wanted
-            and n.start_byte != name.start_byte and n.start_byte > call.start_byte]
+    identifiers, declared = _function_index(unit, function)
+    if wanted not in declared:
+        return False  # a global or a parameter's target outlives the call: other code may use it later
+    uses = [n for n in identifiers.get(wanted, ())
+            if n.start_byte != name.start_byte and n.start_byte > call.start_byte]
     return bool(uses) and all(_only_tested(n) for n in uses)
+
+
+def _function_index(unit: CUnit, function: Function) -> tuple[dict[str, list[Node]], set[str]]:
+    """Identifier nodes of a function body by name, and the names it declares, built once per
+    function (a walk per borrowed call made functions with hundreds of lookups quadratic)."""
+    cache = unit.__dict__.setdefault("_ftaudit_function_index", {})
+    found = cache.get(function.start)
+    if found is None:
+        identifiers: dict[str, list[Node]] = {}
+        declared: set[str] = set()
+        for node in descendants(function.body):
+            if node.type == "identifier":
+                identifiers.setdefault(text(node), []).append(node)
+            elif node.type in ("init_declarator", "declaration"):
+                declarator = node.child_by_field_name("declarator")
+                name = declarator_name(declarator) if declarator is not None else None
+                if name is not None:
+                    declared.add(text(name))
+        found = cache[function.start] = (identifiers, declared)
+    return found
 
 
 def _capital(text: str) -> str:
@@ -262,7 +284,7 @@ class BorrowedReferenceApi(_ContainerRule):
         if origin in PRIVATE_ORIGINS | {"add-only"} and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
             return None  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
         if use.node is not None and use.macro is None and (
-                _only_tested(use.node) or _kept_only_for_tests(use.node, use.function)):
+                _only_tested(use.node) or _kept_only_for_tests(ctx.c_unit, use.node, use.function)):
             return None  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
             severity = Severity.NOTE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ftaudit.analysis.capi_uses import Use, freshly_allocated, internal_includes, uses, uses_internals
 from ftaudit.analysis.reachability import init_only
+from ftaudit.cmodel import CUnit
 from ftaudit.cmodel.nodes import text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import INTERNAL_FIELDS, LOCALS_WRITES, CApi, fmt, markdown_table
@@ -152,6 +153,23 @@ class _CApiRule(Rule):
         return severity, message, help_text, read_fix(ctx, use)
 
 
+def _may_write_locals(unit: CUnit, name: str) -> bool:
+    """The function, or a same-file function it calls (two levels), writes into a mapping or runs code."""
+    seen, todo = set(), [name]
+    for _ in range(3):
+        following = []
+        for current in todo:
+            function = unit.functions.get(current)
+            if current in seen or function is None:
+                continue
+            seen.add(current)
+            if any(call.name in LOCALS_WRITES for call in function.calls):
+                return True
+            following.extend(unit.callees(current))
+        todo = following
+    return False
+
+
 class FrameFieldAccess(_CApiRule):
     code = "FT401"
     slug = "frame-field-access"
@@ -250,7 +268,7 @@ class FrameFieldAccess(_CApiRule):
         unit = ctx.c_unit
         assert unit is not None
         if use.api.status == "no-op" and use.api.kind == "call" and use.macro is None and (
-                use.function is None or not any(call.name in LOCALS_WRITES for call in use.function.calls)):
+                use.function is None or not _may_write_locals(unit, use.function.name)):
             return None  # PEP 667: with nothing written into a locals dict, the sync is needless, not wrong
         if use.api.kind == "field" and any(use.api.name in fields for header, fields in INTERNAL_FIELDS.items()
                                            if header in internal_includes(unit)):

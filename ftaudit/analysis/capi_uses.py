@@ -71,9 +71,9 @@ CREATORS = frozenset({
     "PyDict_Items", "PyMapping_Keys", "PyMapping_Values", "PyMapping_Items", "PyObject_Dir", "PyTuple_Pack",
     "Py_BuildValue", "PySet_New", "PyFrozenSet_New",
 })
-# A per-thread dict: no other thread ever sees it. The locals of the frame this thread is running
-# (a profiler or tracer reading its own frame): on 3.13+ a fresh snapshot or a proxy per call.
-PER_THREAD = frozenset({"PyThreadState_GetDict", "PyEval_GetLocals", "PyEval_GetFrameLocals", "PyFrame_GetLocals"})
+# A per-thread dict: no other thread ever sees it. (Not a frame's locals: at module level, or for
+# another thread's frame, they are a dict other threads write to.)
+PER_THREAD = frozenset({"PyThreadState_GetDict"})
 # Reads that leave a container as it is; at run time these are the only uses a global container filled
 # at module init may have for it to stay private (anything else could mutate it or hand it to Python).
 READERS = frozenset({
@@ -360,23 +360,7 @@ def normal_expr(expression: str) -> str:
     return compact
 
 
-PRIVATE_ORIGINS = frozenset({"fresh", "kwargs", "args", "init", "thread", "init-filled", "state", "caller"})
-# `{"__setstate__", (PyCFunction)f, METH_O}`: pickle and copy call it with the state they just built.
-_SETSTATE = re.compile(rb'"__setstate__"\s*,\s*(?:\(\s*\w+\s*\)\s*)?&?\s*([A-Za-z_]\w*)')
-
-
-def _first_parameter(function: Function) -> str | None:
-    names = _parameter_names(function)
-    return names[0] if names else None
-
-
-def setstate_methods(unit: CUnit) -> frozenset[str]:
-    """Functions registered as a type's `__setstate__` method (cached on the unit)."""
-    cached = unit.__dict__.get("_ftaudit_setstate")
-    if cached is None:
-        cached = frozenset(m.group(1).decode("ascii") for m in _SETSTATE.finditer(unit.raw.source))
-        unit.__dict__["_ftaudit_setstate"] = cached
-    return cached
+PRIVATE_ORIGINS = frozenset({"fresh", "kwargs", "args", "init", "thread", "init-filled", "caller", "state"})
 
 
 def _creator_origin(unit: CUnit, callee: str) -> str | None:
@@ -391,8 +375,8 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
                      before: int | None = None, filling: bool = False) -> str:
     """Whose container ``arg`` is: "fresh" (made in this function, also by a same-file function that
     returns a new container), "caller" (a static helper's parameter that every caller fills with a
-    container private to it), "kwargs", "args" (the argument tuple), "state" (what `__setstate__`
-    receives), "thread" (the per-thread dict, the running frame's locals), "init-filled" (a global
+    container private to it), "kwargs", "args" (the argument tuple), "thread" (the per-thread
+    dict), "init-filled" (a global
     only filled at module init or emptied at teardown, only read at run time), or "shared". Every
     origin but "shared" is in PRIVATE_ORIGINS: no other thread can change it."""
     arg = strip(arg)
@@ -415,9 +399,8 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
             return "shared"
         if variable.is_parameter:
             name = variable.name.lower()
-            if function.name in setstate_methods(unit) and function.parameters \
-                    and variable.name != _first_parameter(function):
-                return "state"  # the state pickle or copy built for this very call
+            if function.name in setstate_methods(unit) and _parameter_names(function)[1:2] == [variable.name]:
+                return "state"  # the state this type's own __reduce__/__getstate__ built for the call
             if name in KWARGS_NAMES:
                 return "kwargs"
             if name in ARGS_NAMES:
@@ -452,6 +435,40 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
         # other thread writes into a list this function has just made.
         return "shared"
     return origins.pop()
+
+
+_SETSTATE = re.compile(rb'"__setstate__"\s*,\s*(?:\(\s*\w+\s*\)\s*)?&?\s*([A-Za-z_]\w*)')
+_STATE_MAKERS = re.compile(rb'"__(reduce|reduce_ex|getstate)__"\s*,\s*(?:\(\s*\w+\s*\)\s*)?&?\s*([A-Za-z_]\w*)')
+_PACKERS = frozenset({"PyTuple_Pack", "Py_BuildValue"})
+
+
+def setstate_methods(unit: CUnit) -> frozenset[str]:
+    """`__setstate__` methods whose type hands out a state it builds fresh for each pickle or copy: its
+    `__getstate__` returns a new container, or its `__reduce__` packs one it just made (psycopg2's
+    Error). Then the state `__setstate__` gets is private to the call. A `__reduce__` that packs the
+    object's own dict makes `copy.copy` pass that live dict: not private. Cached on the unit."""
+    cached = unit.__dict__.get("_ftaudit_setstate")
+    if cached is not None:
+        return cached
+    source, found = unit.raw.source, set()
+    for match in _SETSTATE.finditer(source):
+        start = max(source.rfind(b"PyMethodDef", 0, match.start()), match.start() - 8192)
+        end = source.find(b"};", match.end(), match.end() + 8192)
+        table = source[start: end if end >= 0 else match.end()]
+        for maker in _STATE_MAKERS.finditer(table):
+            kind, name = maker.group(1).decode("ascii"), maker.group(2).decode("ascii")
+            function = unit.functions.get(name)
+            if function is None:
+                continue
+            fresh = name in fresh_returning(unit) if kind == "getstate" else any(
+                call.name in _PACKERS and any(container_origin(unit, function, arg, 2, call.start) == "fresh"
+                                              for arg in call.args)
+                for call in function.calls)
+            if fresh:
+                found.add(match.group(1).decode("ascii"))
+    cached = frozenset(found)
+    unit.__dict__["_ftaudit_setstate"] = cached
+    return cached
 
 
 def _passed_origin(unit: CUnit, function: Function, parameter: str, depth: int) -> str:

@@ -199,10 +199,16 @@ class FileReach:
         init-only function, under no `if` or loop (setproctitle's exec calls `spt_debug("module init")`)."""
         unit = self.unit
         found: set[str] = set()
-        for name in self.init:
+        # From the init functions themselves (PyInit_*, exec slots), through same-file helpers they
+        # call unconditionally: a helper init calls only under an `if` proves nothing.
+        todo = [name for name in unit.init_functions if name.startswith("PyInit_") or name in unit._slot_functions]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
             function = unit.functions.get(name)
-            if function is None or function.body is None:
+            if name in seen or function is None or function.body is None:
                 continue
+            seen.add(name)
             for statement in function.body.named_children:
                 if statement.type in ("return_statement", "goto_statement"):
                     break
@@ -210,7 +216,10 @@ class FileReach:
                     continue
                 call = statement.named_children[0]
                 if call.type == "call_expression":
-                    found.add(_unqualified("".join(_text(call.child_by_field_name("function")).split())))
+                    callee = _unqualified("".join(_text(call.child_by_field_name("function")).split()))
+                    found.add(callee)
+                    if callee in unit.functions:
+                        todo.append(callee)
         return found
 
 

@@ -299,6 +299,27 @@ def _is_reset(unit: CUnit, write: GlobalWrite) -> bool:
     return False
 
 
+def _always_sets(unit: CUnit, check: Node, variable: Variable) -> bool:
+    """The branch always leaves the variable set: a plain statement of its block assigns it a value
+    that is not a call (`enabled = (d && *d) ? 1 : 0;`). An init that can fail and leave it unset
+    (`t = PyObject_GetAttrString(...)`) is tried again at run time, where it races."""
+    consequence = check.child_by_field_name("consequence")
+    statements = consequence.named_children if consequence is not None and consequence.type == "compound_statement" \
+        else [consequence] if consequence is not None else []
+    for statement in statements:
+        if statement.type != "expression_statement" or not statement.named_children:
+            continue
+        assignment = statement.named_children[0]
+        if assignment.type != "assignment_expression":
+            continue
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        if left is not None and unit.text(left).strip() == variable.name and right is not None \
+                and right.type != "call_expression" \
+                and not any(n.type == "call_expression" for n in descendants(right)):
+            return True
+    return False
+
+
 def _leads(body: Node, statement: Node) -> bool:
     """``statement`` is a statement of ``body`` itself and nothing before it can leave the function."""
     for child in body.named_children:
@@ -348,7 +369,7 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
                 continue  # the checked variable is not (racily) set here, only cleared: not a lazy init
             # Every racy write the pattern guards is part of the one initialisation, reported once.
             claimed.update(id(w) for w in inside)
-            leading = tests_unset and _leads(function.body, node) and all(
+            leading = tests_unset and _leads(function.body, node) and _always_sets(unit, node, variable) and all(
                 any(w is v for v in inside) for w in racy_writes if w.variable is variable)
             lazy.append(LazyInit(variable, node, condition, function.name, tuple(inside), inside[0].roots, leading))
     # Lazy initialisations module init already performed (it calls the function on every import):

@@ -181,6 +181,12 @@ class AllowThreadsRegion:
 
 _LEAVES = re.compile(r"\b(?:return|goto)\b")
 _CAS = re.compile(r"(?i)compare_and_swap|compare_exchange|CompareExchange")
+_CONSTANT = re.compile(r"^(?:\(\s*[\w\s*]+\)\s*)*(?:NULL|nullptr|true|false|0[xX][0-9a-fA-F]+|\d+)[uUlL]*$")
+
+
+def _constant(node: Node) -> bool:
+    """`NULL`, `0`, `(void *)1`: the fixed values a spin lock swaps between."""
+    return _CONSTANT.match(" ".join(text(node).split())) is not None
 _CALLEE = re.compile(r"\b[A-Za-z_]\w*(?=\s*\()")
 _CALL_IN_BODY = re.compile(r"\b([A-Za-z_]\w*)\s*\(\s*&?\s*\(?\s*([^,()]*)")
 # All-caps macro names from other headers that read as lock operations (Pillow's MUTEX_LOCK(&m) /
@@ -591,8 +597,8 @@ class _Walk:
             return None
         arguments = call.child_by_field_name("arguments")
         args = named(arguments) if arguments is not None else []
-        if not args:
-            return None
+        if len(args) < 3 or not all(_constant(arg) for arg in args[1:3]):
+            return None  # `while (!cas(&n, &old, old + 1))` updates a value lock-free: no lock
         lock = strip_address(text(args[0]))
         held = any(held.kind == "spin" and held.expr == lock for held in state.locks)
         if held:

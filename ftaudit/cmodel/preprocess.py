@@ -452,22 +452,34 @@ def project_macros(directives: Sequence[Directive], path: str, read_header: Head
     return table
 
 
-def _else_chain_blanks(raw: RawScan) -> list[tuple[int, int]]:
+def _else_chain_blanks(raw: RawScan, dead: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """`} #if IS_INTEL else if (intel()) {…} #elif IS_ARM else if (arm()) {…} #endif else {…}`: every
     branch continues an if-else chain, which tree-sitter cannot parse across the directives (crc32c's
     module init became a function named `if`). The parse keeps the first branch as plain code; the
-    directives and the other branches are blanked (same offsets). Decided branches were blanked before."""
+    directives and the other branches are blanked (same offsets). Branches no supported build compiles
+    were blanked before and are skipped: the kept branch is the first one still compiled. The others
+    are not analysed (a platform's alternative, usually the same code for another CPU)."""
     found: list[tuple[int, int]] = []
     mask = raw.mask
+    dead_starts = sorted(dead)
     for chain in _chains(raw.directives):
         if len(chain) < 3 or any(d.kind not in ("if", "ifdef", "ifndef", "elif", "else", "endif") for d in chain):
             continue
-        bodies = [mask[chain[i].end:chain[i + 1].start].lstrip() for i in range(len(chain) - 1)]
-        if not all(body.startswith(b"else") and body[4:5] in (b" ", b"\t", b"\n", b"{", b"\r") for body in bodies):
+        spans = [(chain[i].end, chain[i + 1].start) for i in range(len(chain) - 1)]
+        live = [i for i, span in enumerate(spans) if not _inside(span, dead_starts)]
+        bodies = [mask[start:end].lstrip() for start, end in (spans[i] for i in live)]
+        if not live or not all(body.startswith(b"else") and body[4:5] in (b" ", b"\t", b"\n", b"{", b"\r")
+                               for body in bodies):
             continue
-        found.append((chain[0].start, chain[0].end))
-        found.append((chain[1].start, chain[-1].end))
+        keep = live[0]
+        found.extend((d.start, d.end) for d in chain)  # every directive line of the chain
+        found.extend(spans[i] for i in range(len(spans)) if i != keep)
     return found
+
+
+def _inside(span: tuple[int, int], dead: Sequence[tuple[int, int]]) -> bool:
+    index = bisect_right(dead, (span[0], float("inf"))) - 1
+    return index >= 0 and dead[index][0] <= span[0] and span[1] <= dead[index][1]
 
 
 _BEFORE_MODINIT = re.compile(rb"\b([A-Z_][A-Z0-9_]*)[ \t]+(?=PyMODINIT_FUNC\b)")
@@ -484,7 +496,7 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
     headers = init_headers(raw.mask, macros) if macros else []
     # `PYTHON_ZSTD_VISIBILITY PyMODINIT_FUNC PyInit_backend_c(void)`: a visibility or export macro
     # before PyMODINIT_FUNC makes tree-sitter read two types and name the function `void`.
-    blanks = blanks + [m.span(1) for m in _BEFORE_MODINIT.finditer(raw.mask)] + _else_chain_blanks(raw)
+    blanks = blanks + [m.span(1) for m in _BEFORE_MODINIT.finditer(raw.mask)] + _else_chain_blanks(raw, blanks)
     aliases: dict[int, str] = {}
     if not blanks and not headers:
         return raw, aliases

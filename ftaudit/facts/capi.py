@@ -408,7 +408,11 @@ INTERNAL_FIELDS: dict[str, frozenset[str]] = {
 # locals dict, `PyFrame_LocalsToFast` no longer writes anything back. Without such a write they are dead.
 LOCALS_WRITES = frozenset({"PyDict_SetItem", "PyDict_SetItemString", "PyDict_DelItem", "PyDict_DelItemString",
                            "PyObject_SetItem", "PyObject_DelItem", "PyMapping_SetItemString",
-                           "PyDict_Update", "PyDict_Clear", "PyDict_Merge"})
+                           "PyDict_Update", "PyDict_Clear", "PyDict_Merge",
+                           # running code with a locals mapping as its namespace writes into it (a
+                           # hook called with the frame writes through frame.f_locals, the live proxy)
+                           "PyRun_String", "PyRun_StringFlags", "PyEval_EvalCode", "PyEval_EvalCodeEx",
+                           "PyRun_File", "PyRun_FileEx", "PyRun_FileExFlags"})
 
 
 # -- lookups --------------------------------------------------------------------------------------

@@ -140,3 +140,21 @@ def test_clearing_a_variable_after_testing_it_is_a_write_not_a_lazy_init() -> No
     # `if (on_sample) {...} error: Py_CLEAR(on_sample)` empties the callback: FT201 at the clear (19);
     # the interned name is a real check-then-set (26).
     assert findings("callbacks.c") == [("FT201", 19), ("FT202", 26)]
+
+
+def test_a_file_the_build_compiles_is_not_hidden_by_a_test_harness_that_includes_it(tmp_path: Path) -> None:
+    # tests/harness.c #includes src/tok.c only under RUN_UNIT_TESTS (off), but setup.py compiles
+    # src/tok.c itself: its race is reported.
+    from support import write_tree
+
+    write_tree(tmp_path, {
+        "setup.py": "from setuptools import Extension, setup\n"
+                    "setup(ext_modules=[Extension('tok', ['src/tok.c'])])\n",
+        "src/tok.c": "#include <Python.h>\nstatic long seen;\n"
+                     "static PyObject *scan(PyObject *m, PyObject *a) { seen++; Py_RETURN_NONE; }\n"
+                     "static PyMethodDef methods[] = {{\"scan\", scan, METH_O, NULL}, {NULL, NULL, 0, NULL}};\n",
+        "tests/harness.c": "#ifdef RUN_UNIT_TESTS\n#include \"../src/tok.c\"\n#endif\nint main(void) { return 0; }\n",
+    })
+    result = run(["scan", ".", "--isolated", "--select", "FT201", "--output-format", "json"], tmp_path)
+    assert [(f["filename"], f["location"]["row"]) for f in json.loads(result.stdout)] == [("src/tok.c", 3)]
+    assert "not-built" not in result.stderr

@@ -235,31 +235,73 @@ def test_module_initialisation_is_private(tmp_path: Path) -> None:
     assert findings(tmp_path) == []
 
 
-def test_a_helper_returning_the_running_frames_locals_on_the_target_is_per_thread(tmp_path: Path) -> None:
-    # yappi's `_get_locals`: PyEval_GetLocals() from 3.10 on, a frame's dict before. No free-threaded
-    # build compiles the old branch, so the helper hands out the running frame's locals (line 15).
-    # `any_locals` returns some frame's dict on every version: a container other threads can reach (19).
+def test_a_helper_returning_a_per_thread_dict_on_the_target_is_per_thread(tmp_path: Path) -> None:
+    # The helper returns the thread's own dict from 3.10 on and a shared global before; no free-threaded
+    # build compiles the old branch, so its result is per thread (line 16 is silent). `any_store`
+    # returns the shared dict on every version: reported (line 20).
     code = ("#include <Python.h>\n"
-            "#include <frameobject.h>\n"
-            "static PyObject *running_locals(PyFrameObject *frame) {\n"
+            "static PyObject *shared_store;\n"
+            "static PyObject *thread_store(void) {\n"
             "#if PY_VERSION_HEX >= 0x030A0000\n"
-            "    return PyEval_GetLocals();\n"
+            "    return PyThreadState_GetDict();\n"
             "#else\n"
-            "    return frame->f_locals;\n"
+            "    return shared_store;\n"
             "#endif\n"
             "}\n"
-            "static PyObject *any_locals(PyObject *holder) {\n"
-            "    return PyObject_GetAttrString(holder, \"namespace\");\n"
+            "static PyObject *any_store(void) {\n"
+            "    return shared_store;\n"
             "}\n"
-            "static PyObject *self_of(PyFrameObject *frame, PyObject *holder) {\n"
-            "    PyObject *mine = running_locals(frame);\n"
-            "    PyObject *self = PyDict_GetItemString(mine, \"self\");\n"
-            "    PyObject *theirs = any_locals(holder);\n"
+            "static PyObject *depth(PyObject *self, PyObject *unused) {\n"
+            "    PyObject *mine = thread_store();\n"
             "    PyObject *other = NULL;\n"
+            "    PyObject *d = PyDict_GetItemString(mine, \"depth\");\n"
+            "    PyObject *theirs = any_store();\n"
             "    if (theirs != NULL) {\n"
-            "        other = PyDict_GetItemString(theirs, \"self\");\n"
+            "        Py_SETREF(other, Py_XNewRef(NULL));\n"
+            "        other = PyDict_GetItemString(theirs, \"depth\");\n"
             "    }\n"
-            "    return Py_XNewRef(self ? self : other);\n"
+            "    return Py_XNewRef(d ? d : other);\n"
             "}\n")
     write_tree(tmp_path, {"mod.c": code, "pyproject.toml": "[project]\nname = 'm'\nrequires-python = '>=3.8'\n"})
-    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(19, "FT301")]
+    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(20, "FT301")]
+
+
+def test_setstate_state_is_private_only_when_the_type_builds_it_fresh(tmp_path: Path) -> None:
+    # Fresh: __reduce__ packs a dict it just made (psycopg2's Error), so pickle and copy hand
+    # __setstate__ a private dict (line 9 silent). Live: __reduce__ packs the object's own dict, and
+    # copy.copy passes that very dict to the copy's __setstate__ (line 20 reported).
+    code = ("#include <Python.h>\n"
+            "typedef struct { PyObject_HEAD PyObject *attrs; } Rec;\n"
+            "static PyObject *fresh_reduce(Rec *self, PyObject *unused) {\n"
+            "    PyObject *state = PyDict_New();\n"
+            "    if (state == NULL) return NULL;\n"
+            "    return PyTuple_Pack(3, (PyObject *)Py_TYPE(self), PyTuple_New(0), state);\n"
+            "}\n"
+            "static PyObject *fresh_setstate(Rec *self, PyObject *state) {\n"
+            "    PyObject *name = PyDict_GetItemString(state, \"name\");\n"
+            "    Py_XSETREF(self->attrs, Py_XNewRef(name));\n"
+            "    Py_RETURN_NONE;\n"
+            "}\n"
+            "static PyObject *live_reduce(Rec *self, PyObject *unused) {\n"
+            "    return Py_BuildValue(\"(O()O)\", (PyObject *)Py_TYPE(self), self->attrs);\n"
+            "}\n"
+            "static PyObject *live_setstate(Rec *self, PyObject *state) {\n"
+            "    PyObject *name;\n"
+            "    Py_ssize_t n = PyDict_Size(state);\n"
+            "    (void)n;\n"
+            "    name = PyDict_GetItemString(state, \"name\");\n"
+            "    Py_XSETREF(self->attrs, Py_XNewRef(name));\n"
+            "    Py_RETURN_NONE;\n"
+            "}\n"
+            "static PyMethodDef fresh_methods[] = {\n"
+            "    {\"__reduce__\", (PyCFunction)fresh_reduce, METH_NOARGS, NULL},\n"
+            "    {\"__setstate__\", (PyCFunction)fresh_setstate, METH_O, NULL},\n"
+            "    {NULL, NULL, 0, NULL},\n"
+            "};\n"
+            "static PyMethodDef live_methods[] = {\n"
+            "    {\"__reduce__\", (PyCFunction)live_reduce, METH_NOARGS, NULL},\n"
+            "    {\"__setstate__\", (PyCFunction)live_setstate, METH_O, NULL},\n"
+            "    {NULL, NULL, 0, NULL},\n"
+            "};\n")
+    write_tree(tmp_path, {"rec.c": code})
+    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(20, "FT301")]
