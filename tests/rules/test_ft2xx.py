@@ -158,3 +158,15 @@ def test_a_file_the_build_compiles_is_not_hidden_by_a_test_harness_that_includes
     result = run(["scan", ".", "--isolated", "--select", "FT201", "--output-format", "json"], tmp_path)
     assert [(f["filename"], f["location"]["row"]) for f in json.loads(result.stdout)] == [("src/tok.c", 3)]
     assert "not-built" not in result.stderr
+
+
+def test_review_cases_stay_reported() -> None:
+    # From the hostile review of the lock and init-time changes: a compare-and-swap update loop
+    # (ids.c) takes no lock, so the writes after it race (15, 16 as in make2's 23, 24); a lazy init
+    # whose helper the exec function calls only under an `if` (np.c) is not done at import (9).
+    result = run(["scan", "review", "--isolated", "--select", "FT2", "--output-format", "json"], FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        ("review/ids.c", "FT201", 15), ("review/ids.c", "FT201", 16),
+        ("review/ids.c", "FT201", 23), ("review/ids.c", "FT201", 24),
+        ("review/np.c", "FT202", 9),
+    ]

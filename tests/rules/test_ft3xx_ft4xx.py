@@ -305,3 +305,20 @@ def test_setstate_state_is_private_only_when_the_type_builds_it_fresh(tmp_path: 
             "};\n")
     write_tree(tmp_path, {"rec.c": code})
     assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(20, "FT301")]
+
+
+def test_a_borrowed_pointer_kept_in_a_global_is_reported_even_if_only_compared_here(tmp_path: Path) -> None:
+    # From the hostile review: select_hook only compares `current_hook`, but fire() calls it later.
+    code = ("#include <Python.h>\n"
+            "static PyObject *registry;\n"
+            "static PyObject *current_hook;\n"
+            "static PyObject *select_hook(PyObject *self, PyObject *name) {\n"
+            "    current_hook = PyDict_GetItem(registry, name);\n"
+            "    if (current_hook == NULL) Py_RETURN_FALSE;\n"
+            "    Py_RETURN_TRUE;\n"
+            "}\n"
+            "static PyObject *fire(PyObject *self, PyObject *arg) {\n"
+            "    return current_hook ? PyObject_CallOneArg(current_hook, arg) : Py_NewRef(Py_None);\n"
+            "}\n")
+    write_tree(tmp_path, {"hooks.c": code})
+    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(5, "FT301")]
