@@ -426,8 +426,9 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         from ftaudit import precise as precise_mode
 
         precise, precise_notes = precise_mode.configure(settings, paths)
+    build_texts = _build_texts(files)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
-                          secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(files),
+                          secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(build_texts),
                           settings.debug_switches == "off", settings.scan_generated, precise)
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
 
@@ -453,7 +454,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                                           f"project check raised {type(exc).__name__}: {exc}", rule=code))
 
     hidden = sum(r.hidden for r in results if r.display in focus)
-    findings, unbuilt = _drop_unbuilt(findings, results, tasks, _built_sources(files))
+    findings, unbuilt = _drop_unbuilt(findings, results, tasks, _built_sources(build_texts))
     diagnostics.extend(unbuilt)
     enabled_by_file = {t.file.display: set(t.rules) for t in tasks}
     findings, suppressed = _apply_suppressions(findings, by_path, enabled_by_file, rules, focus)
@@ -533,20 +534,30 @@ def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: lis
 _SOURCE_NAME = re.compile(r"[\w.+-]+\.(?:c|cc|cpp|cxx|c\+\+|m|mm)\b")
 
 
-def _built_sources(files: list[FoundFile]) -> frozenset[str]:
+def _build_texts(files: list[FoundFile]) -> list[tuple[Path, str]]:
+    """The project's build files (setup.py, meson.build, CMake, pyproject.toml), each read once."""
+    from ftaudit.source import BUILD_FILE_NAMES
+
+    texts = []
+    for found in files:
+        if found.path.name in BUILD_FILE_NAMES and found.size <= 4 * 1024 * 1024:
+            try:
+                texts.append((found.path, found.path.read_text(encoding="utf-8", errors="replace")))
+            except OSError:
+                continue
+    return texts
+
+
+def _built_sources(build_texts: list[tuple[Path, str]]) -> frozenset[str]:
     """File names the project's build files compile: setup.py's extension `sources` (not `depends`),
     and any C/C++ file name meson.build or CMakeLists.txt mention."""
     from ftaudit.cmodel.buildfiles import read_setup_py
 
     names: set[str] = set()
-    for found in files:
-        if found.path.name not in ("setup.py", "meson.build", "CMakeLists.txt") or found.size > 4 * 1024 * 1024:
+    for path, text in build_texts:
+        if path.name not in ("setup.py", "meson.build", "CMakeLists.txt"):
             continue
-        try:
-            text = found.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if found.path.name == "setup.py":
+        if path.name == "setup.py":
             try:
                 sources = [s for ext in read_setup_py(text).extensions for s in ext.sources]
             except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -557,23 +568,17 @@ def _built_sources(files: list[FoundFile]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _build_mentions(files: list[FoundFile]) -> frozenset[str]:
+def _build_mentions(build_texts: list[tuple[Path, str]]) -> frozenset[str]:
     """Debug-style macro names the project's build files mention (setup.py, meson.build, CMake,
     pyproject.toml): the project may define them, so they are never taken to be off."""
     from ftaudit.cmodel.preprocess import mentioned_switches
-    from ftaudit.source import BUILD_FILE_NAMES
 
     names: set[str] = set()
-    for found in files:
-        if found.path.name in BUILD_FILE_NAMES and found.size <= 4 * 1024 * 1024:
-            try:
-                text = found.path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if found.path.suffix == ".py":
-                text = _without_debug_branches(text)
-            # Comments define nothing: a commented-out `#user_macros.append(('DEBUG_MEM', '1'))`.
-            names |= mentioned_switches(re.sub(r"(?m)#.*$", "", text))
+    for path, text in build_texts:
+        if path.suffix == ".py":
+            text = _without_debug_branches(text)
+        # Comments define nothing: a commented-out `#user_macros.append(('DEBUG_MEM', '1'))`.
+        names |= mentioned_switches(re.sub(r"(?m)#.*$", "", text))
     return frozenset(names)
 
 

@@ -42,10 +42,17 @@ class RunTimeRule(Rule):
         """Every possible finding in the file."""
         raise NotImplementedError
 
+    def _candidates(self, ctx: FileContext) -> list[Candidate]:
+        """``candidates`` once per file: ``check`` and ``summarize`` both read them."""
+        cache = ctx.__dict__.setdefault("_ftaudit_candidates", {})
+        if self.code not in cache:
+            cache[self.code] = self.candidates(ctx)
+        return cache[self.code]
+
     def check(self, ctx: FileContext) -> None:
         if ctx.c_unit is None:
             return
-        for candidate in self.candidates(ctx):
+        for candidate in self._candidates(ctx):
             if not candidate.roots:
                 ctx.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity)
 
@@ -55,7 +62,7 @@ class RunTimeRule(Rule):
             return None
         state = analyse(unit, ctx.target)
         pending = []
-        for candidate in self.candidates(ctx):
+        for candidate in self._candidates(ctx):
             if candidate.roots:
                 start, end = ctx.span(candidate.anchor)
                 ctx.keep_lines(start.line, end.line)

@@ -90,21 +90,18 @@ def _kept_only_for_tests(unit: CUnit, call: Node, function: Function | None) -> 
 
 
 def _function_index(unit: CUnit, function: Function) -> tuple[dict[str, list[Node]], set[str]]:
-    """Identifier nodes of a function body by name, and the names it declares, built once per
-    function (a walk per borrowed call made functions with hundreds of lookups quadratic)."""
+    """Identifier nodes of a function body by name (built once per function: a walk per borrowed
+    call made functions with hundreds of lookups quadratic), and its automatic locals (the model's
+    declarations; a function-static local outlives the call like a global)."""
     cache = unit.__dict__.setdefault("_ftaudit_function_index", {})
     found = cache.get(function.start)
     if found is None:
         identifiers: dict[str, list[Node]] = {}
-        declared: set[str] = set()
         for node in descendants(function.body):
             if node.type == "identifier":
                 identifiers.setdefault(text(node), []).append(node)
-            elif node.type in ("init_declarator", "declaration"):
-                declarator = node.child_by_field_name("declarator")
-                name = declarator_name(declarator) if declarator is not None else None
-                if name is not None:
-                    declared.add(text(name))
+        declared = {name for name, v in unit.variables_in(function.name).items()
+                    if not v.is_parameter and not v.is_static}
         found = cache[function.start] = (identifiers, declared)
     return found
 

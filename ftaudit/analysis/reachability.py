@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from ftaudit.cmodel import CUnit
+from ftaudit.cmodel.nodes import compact
 
 # A `main` belongs to a program built beside the extension (a generator, a test driver), not to code
 # Python calls.
@@ -216,15 +217,11 @@ class FileReach:
                     continue
                 call = statement.named_children[0]
                 if call.type == "call_expression":
-                    callee = _unqualified("".join(_text(call.child_by_field_name("function")).split()))
+                    callee = _unqualified(compact(call.child_by_field_name("function")))
                     found.add(callee)
                     if callee in unit.functions:
                         todo.append(callee)
         return found
-
-
-def _text(node: Any) -> str:
-    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
 def _is_identifier(name: str) -> bool:

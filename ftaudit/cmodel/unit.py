@@ -513,38 +513,38 @@ class CUnit:
                 found.setdefault(name, []).append(Reference(name, None, macro.body_offset, None, "macro"))
         return found
 
-    def source_fragments(self) -> list[tuple[str, bool]]:
-        """Project source files (not headers) this file #includes, as resolved paths, each with
-        whether the include can be compiled for the target (False: only inside a dead version branch
-        or an off debug switch, like pyahocorasick's `#ifdef PYCALLS_INJECT_FAULTS` fault injector)."""
+    @cached_property
+    def _fragments(self) -> list[tuple[Path, int]]:
+        """Project source files (not headers) this file #includes: (resolved path, offset of the
+        #include). Found once; `source_fragments` and `_fragment_words` read this list."""
         read = self.__dict__.get("read_header")
         if read is None:
             return []
-        found: list[tuple[str, bool]] = []
+        found: list[tuple[Path, int]] = []
         for directive in self.raw.directives:
             name = quoted_include(directive) if directive.kind == "include" else None
             if name is None or name.lower().endswith(_HEADER_SUFFIXES):
                 continue
             place = find_header(Path(self.path).parent, name, read)
             if place is not None:
-                found.append((str(place[0]), self.compiled(directive.start) is not Tri.NO))
+                found.append((place[0], directive.start))
         return found
+
+    def source_fragments(self) -> list[tuple[str, bool]]:
+        """Project source files (not headers) this file #includes, as resolved paths, each with
+        whether the include can be compiled for the target (False: only inside a dead version branch
+        or an off debug switch, like pyahocorasick's `#ifdef PYCALLS_INJECT_FAULTS` fault injector)."""
+        return [(str(path), self.compiled(offset) is not Tri.NO) for path, offset in self._fragments]
 
     @cached_property
     def _fragment_words(self) -> set[str]:
         """Identifiers of the project source files (not headers) this file #includes: the
         translation unit's other parts, which may call this file's static functions."""
         read = self.__dict__.get("read_header")
-        if read is None:
-            return set()
         words: set[str] = set()
-        for directive in self.raw.directives:
-            name = quoted_include(directive) if directive.kind == "include" else None
-            if name is None or name.lower().endswith(_HEADER_SUFFIXES):
-                continue
-            found = find_header(Path(self.path).parent, name, read)
+        for path, _ in self._fragments:
             try:
-                data = (read(found[0]) if found is not None else None) or b""
+                data = (read(path) if read is not None else None) or b""
             except (OSError, ValueError):
                 continue
             words.update(m.group().decode("ascii", "replace") for m in _IDENT_BYTES.finditer(data))
