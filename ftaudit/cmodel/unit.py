@@ -138,6 +138,35 @@ class Reference:
     context: str  # "initializer", "argument", "assignment", "macro", "other"
 
 
+# Where C++ classes can be defined outside functions: namespaces, templates, `extern "C"` blocks.
+_SCOPES = frozenset({"namespace_definition", "declaration_list", "template_declaration", "linkage_specification",
+                     "declaration", "type_definition", "preproc_if", "preproc_ifdef", "preproc_else",
+                     "preproc_elif"})
+
+
+def _member_names(spec: Node) -> set[str]:
+    """Names of the data members a class or struct body declares (methods excluded)."""
+    body = spec.child_by_field_name("body")
+    names: set[str] = set()
+    todo = list(body.named_children) if body is not None else []
+    while todo:
+        member = todo.pop()
+        if member.type in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "access_specifier"):
+            todo.extend(member.named_children)
+            continue
+        if member.type != "field_declaration":
+            continue
+        for declarator in member.children_by_field_name("declarator"):
+            while declarator is not None and declarator.type not in ("field_identifier", "identifier"):
+                if declarator.type == "function_declarator":
+                    declarator = None
+                    break
+                declarator = declarator.child_by_field_name("declarator")
+            if declarator is not None:
+                names.add(text(declarator))
+    return names
+
+
 def build_unit(
     source: bytes, path: str = "<src>", target: Target | None = None, language: str | None = None,
     read_header: HeaderReader | None = None, skipped: tuple[tuple[int, int], ...] | None = None,
@@ -197,8 +226,8 @@ class CUnit:
             self.defines["__cplusplus"] = 201703
         elif not self.is_header:
             self.defines["__cplusplus"] = None
-        self._locals_cache: dict[str, list[Variable]] = {}
-        self._locals_by_name: dict[str, dict[str, list[Variable]]] = {}
+        self._locals_cache: dict[int, list[Variable]] = {}
+        self._locals_by_name: dict[int, dict[str, list[Variable]]] = {}
         self._collect()
 
     # -- basics -------------------------------------------------------------------------------------
@@ -636,24 +665,62 @@ class CUnit:
         return {v.name: v for v in reversed(self._locals_of(function_name))}
 
     def _locals_of(self, function_name: str) -> list[Variable]:
-        cached = self._locals_cache.get(function_name)
+        function = self.functions.get(function_name)
+        return self._locals_in(function) if function is not None else []
+
+    def _locals_in(self, function: Function) -> list[Variable]:
+        # By definition, not by name: C++ methods of different classes (and overloads) share names.
+        cached = self._locals_cache.get(function.start)
         if cached is None:
-            cached = self._locals_cache[function_name] = self._read_locals(function_name)
+            cached = self._locals_cache[function.start] = self._read_locals(function)
         return cached
 
-    def _locals_named(self, function_name: str) -> dict[str, list[Variable]]:
+    def _class_members(self, function: Function) -> frozenset[str]:
+        """Data members a C++ method sees unqualified: those of the class whose body defines it, or of
+        `C` for an out-of-line `C::method` (when this file defines `C`)."""
+        members = self.__dict__.setdefault("_ftaudit_members", {})
+        if function.start not in members:
+            found: set[str] = set()
+            parent = function.node.parent
+            while parent is not None and parent.type not in ("class_specifier", "struct_specifier"):
+                parent = parent.parent
+            if parent is not None:
+                found = _member_names(parent)
+            elif "::" in function.name:
+                owner = function.name.rsplit("::", 1)[0].rsplit("::", 1)[-1].split("<", 1)[0].strip()
+                for spec in self._classes_named.get(owner, ()):
+                    found |= _member_names(spec)
+            members[function.start] = frozenset(found)
+        return members[function.start]
+
+    @cached_property
+    def _classes_named(self) -> dict[str, list[Node]]:
+        """Classes defined at file or namespace scope, by name (out-of-line methods name them)."""
+        found: dict[str, list[Node]] = {}
+        if self.language != "cpp":
+            return found
+        todo = list(self.root.named_children)
+        while todo:
+            node = todo.pop()
+            if node.type in ("class_specifier", "struct_specifier"):
+                name = node.child_by_field_name("name")
+                if name is not None and node.child_by_field_name("body") is not None:
+                    found.setdefault(text(name).split("<", 1)[0].strip(), []).append(node)
+            elif node.type in _SCOPES:
+                todo.extend(node.named_children)
+        return found
+
+    def _locals_named(self, function: Function) -> dict[str, list[Variable]]:
         """A function's parameters and locals by name (``type_of`` asks once per identifier)."""
-        cached = self._locals_by_name.get(function_name)
+        cached = self._locals_by_name.get(function.start)
         if cached is None:
-            cached = self._locals_by_name[function_name] = {}
-            for variable in self._locals_of(function_name):
+            cached = self._locals_by_name[function.start] = {}
+            for variable in self._locals_in(function):
                 cached.setdefault(variable.name, []).append(variable)
         return cached
 
-    def _read_locals(self, function_name: str) -> list[Variable]:
-        function = self.functions.get(function_name)
-        if function is None:
-            return []
+    def _read_locals(self, function: Function) -> list[Variable]:
+        function_name = function.name
         index = self._function_positions[id(function)]
         cpp = self.language == "cpp"
         found: list[Variable] = []
@@ -704,13 +771,15 @@ class CUnit:
         function = self.function_at(offset)
         if function is not None:
             best: Variable | None = None
-            for variable in self._locals_named(function.name).get(name, ()):
+            for variable in self._locals_named(function).get(name, ()):
                 start, end = variable.scope
                 # The innermost (latest-starting) visible declaration shadows the others.
                 if start <= offset < end and (best is None or start >= best.scope[0]):
                     best = variable
             if best is not None:
                 return best
+        if function is not None and self.language == "cpp" and name in self._class_members(function):
+            return None  # a data member of the method's own class (each object has its own), not a global
         # A name used before any file-scope declaration of it is not that variable (C needs the
         # declaration first): f2c's K&R parameters (`pow_zi(p, a, b) integer *b; { integer n; …`)
         # are locals the reader misses, not the global `n` declared 400 lines further down.

@@ -170,3 +170,10 @@ def test_review_cases_stay_reported() -> None:
         ("review/ids.c", "FT201", 23), ("review/ids.c", "FT201", 24),
         ("review/np.c", "FT202", 9),
     ]
+
+
+def test_cxx_data_members_are_not_the_globals_they_share_a_name_with() -> None:
+    # Reader's constructor and methods (11, 15, 38) write its member `position_`; Tally::Take (30)
+    # its own local `reads` (a method named like Reader's, whose locals must be its own). Only
+    # take_first's writes to the globals race.
+    assert findings("members.cpp") == [("FT201", 49), ("FT201", 50)]
