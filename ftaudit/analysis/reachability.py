@@ -123,6 +123,46 @@ def _only_from(unit: CUnit, roots: set[str]) -> set[str]:
     return init
 
 
+# A method-table name that is private and says test (`_testfunc`, `_set_test_timings`, `_test_hook`):
+# a hook for the package's own test suite, not an API its users call from threads.
+_TEST_HOOK_NAME = re.compile(r"_(?:\w*_)?tests?(?:_|[a-z]|$)")
+
+
+def test_hooks(unit: CUnit) -> set[str]:
+    """Functions Python reaches only under a private test name: every use of their name is the C
+    function of a method-table entry whose Python name matches ``_TEST_HOOK_NAME``."""
+    hooks = set()
+    for name, references in unit.references.items():
+        if references and all(_test_entry(r.node) for r in references):
+            hooks.add(name)
+    return hooks
+
+
+def _test_entry(node: Any) -> bool:
+    entry = node.parent if node is not None else None
+    while entry is not None and entry.type in ("cast_expression", "pointer_expression", "parenthesized_expression"):
+        entry = entry.parent
+    if entry is None or entry.type != "initializer_list" or len(entry.named_children) < 2 \
+            or entry.named_children[1].end_byte < node.end_byte:
+        return False  # the C function is the second field of a PyMethodDef entry
+    first = entry.named_children[0]
+    if first.type not in ("string_literal", "concatenated_string"):
+        return False
+    python_name = first.text.decode("utf-8", "replace").strip('"') if first.text is not None else ""
+    return python_name.isidentifier() and _TEST_HOOK_NAME.match(python_name) is not None
+
+
+def test_only(unit: CUnit) -> set[str]:
+    """Test hooks and the static helpers referenced and called only from them (cffi's `_testfunc`
+    hands out pointers to `_testfunc0` ... `_testfunc23`)."""
+    cached = unit.__dict__.get("_ftaudit_test_only")
+    if cached is None:
+        hooks = test_hooks(unit)
+        cached = _only_from(unit, hooks) if hooks else set()
+        unit.__dict__["_ftaudit_test_only"] = cached
+    return cached
+
+
 @dataclass(frozen=True)
 class Reach:
     """Where a function's code can run from, seen from one file."""
@@ -140,7 +180,9 @@ class FileReach:
 
     def __init__(self, unit: CUnit) -> None:
         self.unit = unit
-        self.init = init_only(unit)
+        # Code that never runs concurrently with the module's users: module init and teardown, and
+        # hooks only the package's test suite calls.
+        self.init = init_only(unit) | test_only(unit)
         entry = {name for name in unit.entry_points if name in unit.functions and name not in self.init}
         self.runtime = _closure(entry, unit, self.init)
         self.exported = sorted(

@@ -177,3 +177,9 @@ def test_cxx_data_members_are_not_the_globals_they_share_a_name_with() -> None:
     # its own local `reads` (a method named like Reader's, whose locals must be its own). Only
     # take_first's writes to the globals race.
     assert findings("members.cpp") == [("FT201", 49), ("FT201", 50)]
+
+
+def test_private_test_hooks_are_not_run_time_entry_points() -> None:
+    # `_set_test_clock` and `_testfunc` (and probe_one, which only `_testfunc` hands out) are for the
+    # package's tests; `tick` (39) and `_latest` (46, private but not a test hook) race.
+    assert findings("testhooks.c") == [("FT201", 39), ("FT201", 46)]
