@@ -183,6 +183,16 @@ class ProjectContext:
     focus: frozenset[str]
     target: Target
     emit: Callable[[Finding], None]
+    # Every name the scan's files use other than to define or declare a function (None: unknown, a
+    # file could not be read), and the files whose whole project the scan covers.
+    mentions: frozenset[str] | None = None
+    whole_project: frozenset[str] = frozenset()
+
+    def unnamed(self, path: str, function: str) -> bool:
+        """Nothing in the project names this function of ``path``: no call, address, macro, method
+        call, Cython/cffi/ctypes use. Only said when the scan covers the file's whole project."""
+        return (self.mentions is not None and path in self.whole_project
+                and function.rsplit("::", 1)[-1].strip() not in self.mentions)
 
     def report(
         self, path: str, start: Position, end: Position, message: str, *,

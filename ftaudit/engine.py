@@ -30,7 +30,7 @@ from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.registry import load_registry
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
-from ftaudit.source import Language, SourceFile, generated_marker, is_template, language_for
+from ftaudit.source import BUILD_FILE_NAMES, Language, SourceFile, generated_marker, is_template, language_for
 from ftaudit.statements import multiline_statements
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ftaudit.precise import PreciseConfig
 
 UNUSED_SUPPRESSION = "FT001"
+_WORD = re.compile(r"[A-Za-z_]\w*")
 CONTEXT_LINES = 3  # lines kept around each finding for code frames and the HTML report
 
 
@@ -69,6 +70,9 @@ class FileResult:
     # Project source files this one #includes: (resolved path, whether that #include is compiled).
     fragments: list[tuple[str, bool]] = field(default_factory=list)
     hidden: int = 0  # findings only in code built with debug/test switches nobody defines
+    # Names the file uses other than to define or declare a function (``CUnit.mentions``; for other
+    # files every word). None: the file was not read, so what it names is unknown.
+    mentions: list[str] | None = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class WorkerConfig:
     debug_switches_off: bool = True  # debug/test switches nobody defines are off (config `debug-switches`)
     scan_generated: bool = False
     precise: PreciseConfig | None = None
+    collect_mentions: bool = False  # a project pass decides which exported functions anyone names
 
 
 @dataclass
@@ -233,6 +238,8 @@ def analyse_file(task: FileTask) -> FileResult:
     result = FileResult(task.file.display)
     read = _read(task.file, config, result, task.rules)
     if read is None:
+        if result.diagnostics:
+            result.mentions = None  # too large, unreadable or binary: what it names is unknown
         return result
     source, generated = read
     if generated:  # only the module-declaration rules read generated code (asdl_c.py's Python-ast.c)
@@ -242,7 +249,7 @@ def analyse_file(task: FileTask) -> FileResult:
     if config.cache_dir is not None:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
                               task.target or config.target, config.rule_options, config.precise,
-                              sorted(config.build_mentions), config.debug_switches_off)
+                              sorted(config.build_mentions), config.debug_switches_off, config.collect_mentions)
         cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
         if isinstance(cached, FileResult):
             cached.from_cache = True
@@ -260,7 +267,7 @@ def analyse_file(task: FileTask) -> FileResult:
         result = FileResult(task.file.display, analysed=True, diagnostics=[Diagnostic(
             task.file.display, DiagnosticKind.TOO_COMPLEX,
             f"analysis took longer than the per-file budget of {config.per_file_timeout:g} s "
-            "(per-file-timeout); no findings are reported for this file")])
+            "(per-file-timeout); no findings are reported for this file")], mentions=None)
     result.digest = digest
     overran = any(d.kind is DiagnosticKind.TOO_COMPLEX for d in result.diagnostics)
     if config.cache_dir is not None and not overran and not any(d.is_error for d in result.diagnostics):
@@ -304,6 +311,8 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
         result.fragments = unit.source_fragments()
         if task.focus and unit.off_macros:
             result.hidden = _hidden_by_switches(task, config, source, ctx)
+    if config.collect_mentions:
+        result.mentions = unit.mentions if unit is not None else sorted(set(_WORD.findall(source.text)))
     result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
@@ -383,7 +392,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     ``stdin`` is (the path the text stands for, its bytes): analysed instead of ``paths``, in place
     of that file on disk (an editor's unsaved buffer).
     """
-    paths = list(paths)
+    paths, context_paths = list(paths), list(context_paths)
     rules = enabled_rules(settings)
     exclude = [*settings.exclude, *settings.extend_exclude]
     if stdin is not None:
@@ -429,8 +438,10 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     build_texts = _build_texts(files)
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
                           secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(build_texts),
-                          settings.debug_switches == "off", settings.scan_generated, precise)
+                          settings.debug_switches == "off", settings.scan_generated, precise,
+                          collect_mentions=bool(project_rules))
     results = _run(tasks, config, jobs or os.cpu_count() or 1)
+    mentions, whole = _project_mentions(results, files, [*paths, *context_paths], settings.root, stdin is not None)
 
     by_path = {r.display: r for r in results}
     findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
@@ -446,7 +457,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     for code in project_rules:
         summaries = {r.display: r.summaries[code] for r in results if code in r.summaries}
         rule = registry_rules[code](settings.rule_options.get(code))
-        project = ProjectContext(rule, summaries, frozenset(focus), settings.target, findings.append)
+        project = ProjectContext(rule, summaries, frozenset(focus), settings.target, findings.append,
+                                 mentions, whole)
         try:
             rule.check_project(project)
         except Exception as exc:
@@ -536,8 +548,6 @@ _SOURCE_NAME = re.compile(r"[\w.+-]+\.(?:c|cc|cpp|cxx|c\+\+|m|mm)\b")
 
 def _build_texts(files: list[FoundFile]) -> list[tuple[Path, str]]:
     """The project's build files (setup.py, meson.build, CMake, pyproject.toml), each read once."""
-    from ftaudit.source import BUILD_FILE_NAMES
-
     texts = []
     for found in files:
         if found.path.name in BUILD_FILE_NAMES and found.size <= 4 * 1024 * 1024:
@@ -566,6 +576,36 @@ def _built_sources(build_texts: list[tuple[Path, str]]) -> frozenset[str]:
         else:
             names.update(Path(m.group(0)).name for m in _SOURCE_NAME.finditer(text))
     return frozenset(names)
+
+
+def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned: list[Path], root: Path,
+                      from_stdin: bool) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """Every name the scanned files use (None when a file could not be read), and the files whose
+    whole project the scan covers: the folder of the nearest build file above them (or the project
+    root) lies inside a scanned folder. Only for those can "nothing names this function" be trusted:
+    `ftaudit scan ext/` does not see the Python package beside it, whose cffi or ctypes code may."""
+    if from_stdin or any(r.mentions is None for r in results):
+        return None, frozenset()
+    mentions = frozenset(word for r in results for word in (r.mentions or ()))
+    folders = [p.resolve() for p in scanned if p.is_dir()]
+    root = root.resolve()
+    project_of: dict[Path, Path] = {}
+
+    def project_folder(folder: Path) -> Path:
+        if folder not in project_of:
+            if any((folder / name).is_file() for name in BUILD_FILE_NAMES) or folder == root \
+                    or root not in folder.parents:
+                project_of[folder] = folder
+            else:
+                project_of[folder] = project_folder(folder.parent)
+        return project_of[folder]
+
+    whole = set()
+    for found in files:
+        folder = project_folder(found.path.resolve().parent)
+        if any(folder == d or d in folder.parents for d in folders):
+            whole.add(found.display)
+    return mentions, frozenset(whole)
 
 
 def _build_mentions(build_texts: list[tuple[Path, str]]) -> frozenset[str]:

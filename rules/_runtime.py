@@ -13,7 +13,7 @@ from typing import Any
 from ftaudit.analysis.reachability import runtime_exported
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.context import Anchor, FileContext, ProjectContext
-from ftaudit.findings import Position, Severity
+from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.rule import Rule
 
 
@@ -30,6 +30,7 @@ class Candidate:
     # when another file's module init calls it on each import, the run-time calls find it done.
     unless_init_calls: str | None = None
     severity: Severity | None = None  # None: the rule's
+    related: tuple[tuple[Anchor, str], ...] = ()  # (where, what) shown beside the finding
 
 
 class RunTimeRule(Rule):
@@ -54,7 +55,8 @@ class RunTimeRule(Rule):
             return
         for candidate in self._candidates(ctx):
             if not candidate.roots:
-                ctx.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity)
+                ctx.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity,
+                           related=tuple(ctx.related(anchor, text) for anchor, text in candidate.related))
 
     def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
         unit = ctx.c_unit
@@ -66,7 +68,10 @@ class RunTimeRule(Rule):
             if candidate.roots:
                 start, end = ctx.span(candidate.anchor)
                 ctx.keep_lines(start.line, end.line)
+                related = [ctx.related(anchor, text) for anchor, text in candidate.related]
                 pending.append({"start": (start.line, start.column), "end": (end.line, end.column),
+                                "related": [((r.start.line, r.start.column), (r.end.line, r.end.column), r.message)
+                                            for r in related],
                                 "message": candidate.message, "help": candidate.help,
                                 "roots": sorted(candidate.roots), "unless_init_calls": candidate.unless_init_calls,
                                 "severity": candidate.severity.name if candidate.severity is not None else None})
@@ -74,7 +79,7 @@ class RunTimeRule(Rule):
 
     def check_project(self, project: ProjectContext) -> None:
         reach = {path: s["reach"] for path, s in project.summaries.items() if s.get("reach")}
-        runtime = runtime_exported(reach)
+        runtime = runtime_exported(reach, project.unnamed)
         init_calls = {name for summary in reach.values() for name in summary.get("init_calls", ())}
         for path, summary in sorted(project.summaries.items()):
             for item in summary["pending"]:
@@ -84,6 +89,8 @@ class RunTimeRule(Rule):
                 if through:
                     via = f" through `{through[0]}`" if f"`{through[0]}`" not in item["message"] else ""
                     severity = Severity[item["severity"]] if item.get("severity") else None
+                    related = tuple(RelatedLocation(path, Position(*start), Position(*end), text)
+                                    for start, end, text in item.get("related", ()))
                     project.report(path, Position(*item["start"]), Position(*item["end"]),
                                    f"{item['message']} (exported{via}: other files may call it at run time)",
-                                   help=item["help"], severity=severity)
+                                   help=item["help"], severity=severity, related=related)

@@ -100,7 +100,7 @@ def _function_index(unit: CUnit, function: Function) -> tuple[dict[str, list[Nod
         for node in descendants(function.body):
             if node.type == "identifier":
                 identifiers.setdefault(text(node), []).append(node)
-        declared = {name for name, v in unit.variables_in(function.name).items()
+        declared = {name for name, v in unit.variables_in(function).items()
                     if not v.is_parameter and not v.is_static}
         found = cache[function.start] = (identifiers, declared)
     return found
@@ -199,7 +199,9 @@ class BorrowedReferenceApi(_ContainerRule):
             "}\n"
             "static PyObject *first(PyObject *self, PyObject *list) {\n"
             "    return Py_XNewRef(PyList_GetItem(list, 0));  // <- FT301\n"
-            "}\n",
+            "}\n"
+            "static PyMethodDef methods[] = {\n"
+            "    {\"lookup\", lookup, METH_O, NULL}, {\"first\", first, METH_O, NULL}, {NULL}};\n",
         ),
     )
     good = (
@@ -325,7 +327,11 @@ class UnlockedDictIteration(_ContainerRule):
             "        n += PyCallable_Check(value);\n"
             "    }\n"
             "    return n;\n"
-            "}\n",
+            "}\n"
+            "static PyObject *callables(PyObject *self, PyObject *unused) {\n"
+            "    return PyLong_FromLong(count_callables());\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"callables\", callables, METH_NOARGS, NULL}, {NULL}};\n",
         ),
     )
     good = (
@@ -401,7 +407,11 @@ class UnlockedSequenceAccess(_ContainerRule):
             "    }\n"
             "    Py_DECREF(seq);\n"
             "    return sum;\n"
-            "}\n",
+            "}\n"
+            "static PyObject *py_total(PyObject *self, PyObject *values) {\n"
+            "    return PyFloat_FromDouble(total(self, values));\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"total\", py_total, METH_O, NULL}, {NULL}};\n",
         ),
     )
     good = (

@@ -105,11 +105,15 @@ class GilDeclarationContradicted(Rule):
             "PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&mod); }\n",
         ),
         Example(
+            "PyObject *get_cache(void);\n"
+            "static PyObject *cached(PyObject *self, PyObject *args) { return Py_XNewRef(get_cache()); }\n"
+            "static PyMethodDef methods[] = {{\"cached\", cached, METH_NOARGS, NULL}, {NULL}};\n"
             "static PyModuleDef_Slot slots[] = {\n"
             "    {Py_mod_gil, Py_MOD_GIL_NOT_USED},  // <- FT108\n"
             "    {0, NULL},\n"
             "};\n"
-            "static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, .m_name = \"m\", .m_slots = slots};\n"
+            "static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, .m_name = \"m\", .m_methods = methods,\n"
+            "                                 .m_slots = slots};\n"
             "PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&mod); }\n",
             path="src/module.c",
             files={
@@ -204,7 +208,8 @@ class GilDeclarationContradicted(Rule):
 
     def check_project(self, project: ProjectContext) -> None:
         summaries = project.summaries
-        runtime = runtime_exported({p: s["reach"] for p, s in summaries.items() if s.get("reach")})
+        reach = {p: s["reach"] for p, s in summaries.items() if s.get("reach")}
+        runtime = runtime_exported(reach, project.unnamed)
         extensions = [set(group) for s in summaries.values() if s["kind"] == "build" for group in s["extensions"]]
         for path, summary in sorted(summaries.items()):
             if summary["kind"] != "c" or not summary["declarations"]:

@@ -30,6 +30,13 @@ def describe(variable: Variable) -> str:
     return f"{'static' if variable.storage == 'static' else 'global'} `{variable.name}` ({where})"
 
 
+MAX_RELATED_WRITES = 8  # other writes of a group listed beside the finding (the message counts them all)
+
+
+def declared_here(variable: Variable) -> tuple[object, str]:
+    return variable.node, f"`{variable.name}` is declared here"
+
+
 def is_integer(variable: Variable) -> bool:
     base = variable.base_type.split()[-1] if variable.base_type else ""
     return variable.pointer_depth == 0 and not variable.is_array and any(base.startswith(t) for t in _INTEGER_TYPES)
@@ -54,13 +61,17 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
     what = (
         "Finds writes — assignment, compound assignment, `++`/`--`, `Py_CLEAR`/`Py_SETREF`, and passing its "
         "address to a function that writes through it (`PyArg_ParseTuple(args, \"i\", &flag)`, `memset`, "
-        "`*_r` out-parameters) — to a file-scope or function-local `static` variable, or to a member or "
+        "`*_r` out-parameters), and copying into a shared buffer (`strncpy`/`memcpy`/`memset`/`snprintf` into a "
+        "static array, through pointer arithmetic on it, through a global pointer, or through a local pointer "
+        "the function set from one) — to a file-scope or function-local `static` variable, or to a member or "
         "element of one, in code reachable from Python. It stays silent on writes made only during module "
         "initialisation (`PyInit_*`, `Py_mod_exec` functions and helpers only they call), writes while a lock "
         "or critical section is held, atomic operations, `_Atomic`/`std::atomic`/thread-local variables, "
         "CPython definition tables (`PyMethodDef[]`, `PyModuleDef`, …, as CPython's c-analyzer accepts them), "
         "keyword lists, `self->field` instance state, and code not compiled for the target "
-        "(`#ifndef Py_GIL_DISABLED`)."
+        "(`#ifndef Py_GIL_DISABLED`). One finding per variable and function, at its first write; the "
+        "variable's declaration and the other writes are related locations (JSON `related`, SARIF "
+        "`relatedLocations`)."
     )
     why = (
         "Without the GIL, two threads can run the same C function at once. Unsynchronised read-modify-write "
@@ -95,6 +106,19 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
             "}\n"
             "static PyMethodDef methods[] = {{\"set_verbose\", set_verbose, METH_VARARGS, NULL}, {NULL}};\n",
             title="Passing the address to a function that writes it",
+        ),
+        Example(
+            "static char title[256];\n"
+            "static PyObject *set_title(PyObject *self, PyObject *arg) {\n"
+            "    const char *text = PyUnicode_AsUTF8(arg);\n"
+            "    if (text == NULL) {\n"
+            "        return NULL;\n"
+            "    }\n"
+            "    strncpy(title, text, sizeof(title) - 1);  // <- FT201\n"
+            "    Py_RETURN_NONE;\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"set_title\", set_title, METH_O, NULL}, {NULL}};\n",
+            title="Copying into a static buffer",
         ),
     )
     good = (
@@ -136,13 +160,18 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
         groups: dict[tuple[int, str], list[GlobalWrite]] = {}
         for write in analyse(ctx.c_unit, ctx.target).racy_writes:
             groups.setdefault((id(write.variable), write.function), []).append(write)
-        return [Candidate(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), w[0].roots)
+        return [Candidate(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), w[0].roots,
+                          related=(declared_here(w[0].variable),
+                                   *((other.node, f"another write to `{other.variable.name}`")
+                                     for other in w[1:MAX_RELATED_WRITES + 1])))
                 for w in groups.values()]
 
     @staticmethod
     def message(write: GlobalWrite, more: int = 0) -> str:
         extra = f" (and {more} more write{'s' if more > 1 else ''} there)" if more else ""
-        return (f"Unsynchronised write to {describe(write.variable)} in `{write.function}`, which is reachable "
+        what = f"into the buffer of {describe(write.variable)}" if write.how == "buffer" \
+            else f"to {describe(write.variable)}"
+        return (f"Unsynchronised write {what} in `{write.function}`, which is reachable "
                 f"from Python{extra}")
 
 
@@ -155,9 +184,12 @@ class RacyLazyInit(RunTimeRule):
     what = (
         "Finds the check-then-set pattern on process-global storage in code reachable from Python: "
         "`if (cache == NULL) cache = …;`, `if (!initialized) { …; initialized = 1; }`, and "
-        "`if (cache) return cache; cache = …;`. Each pattern is reported once, at its check (the writes "
-        "inside it are not reported again by FT201). Double-checked locking — the write under a lock — "
-        "is not a finding."
+        "`if (cache) return cache; cache = …;`, also when the check is combined with other conditions "
+        "(`if (can_cache && !cache && value)`). Each pattern is reported once, at its check (the writes "
+        "inside it are not reported again by FT201); when the check guards several statics "
+        "(`if (!a_str) { a_str = …; b_str = …; }`) the finding names them all and lists their writes as "
+        "related locations: a second thread that finds the first set reads the others before they are. "
+        "Double-checked locking — the write under a lock — is not a finding."
     )
     why = (
         "Two threads can both see the variable unset and both initialise it: the work is done twice, the "
@@ -231,11 +263,28 @@ class RacyLazyInit(RunTimeRule):
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
-        return [Candidate(lazy.condition, self.message(lazy.variable, lazy.function), self.suggestion, lazy.roots,
-                          lazy.function if lazy.leading else None)
-                for lazy in analyse(ctx.c_unit, ctx.target).lazy_inits]
+        found = []
+        for lazy in analyse(ctx.c_unit, ctx.target).lazy_inits:
+            # The other statics the same check guards: a second thread that finds the checked one set
+            # reads them before the first thread has set them.
+            others: dict[str, GlobalWrite] = {}
+            for write in lazy.writes:
+                if write.variable is not lazy.variable and write.variable.name not in others:
+                    others[write.variable.name] = write
+            own = [w for w in lazy.writes if w.variable is lazy.variable][:MAX_RELATED_WRITES]
+            related = (declared_here(lazy.variable),
+                       *((w.node, f"`{lazy.variable.name}` is set here") for w in own),
+                       *((w.node, f"`{name}` is also set under this check") for name, w in others.items()))
+            found.append(Candidate(lazy.condition, self.message(lazy.variable, lazy.function, list(others)),
+                                   self.suggestion, lazy.roots, lazy.function if lazy.leading else None,
+                                   related=related))
+        return found
 
     @staticmethod
-    def message(variable: Variable, function: str) -> str:
+    def message(variable: Variable, function: str, others: list[str] | None = None) -> str:
+        also = ""
+        if others:
+            names = ", ".join(f"`{n}`" for n in others[:-1]) + (" and " if len(others) > 1 else "") + f"`{others[-1]}`"
+            also = f"; the same check also guards {names}, which another thread can read before they are set"
         return (f"Lazy initialisation of {describe(variable)} in `{function}` is not thread-safe: two threads "
-                "can both find it unset and both initialise it")
+                f"can both find it unset and both initialise it{also}")

@@ -43,3 +43,18 @@ def test_no_verdict_no_estimate() -> None:
 def test_wilson_interval() -> None:
     low, high = check.wilson(9, 10)
     assert (round(low, 3), round(high, 3)) == (0.596, 0.982)
+
+
+def test_a_write_reported_as_a_related_location_of_its_lazy_initialisation_is_still_found() -> None:
+    # An FT202 whose check guards line 3's write covers the key an FT201 at line 3 would have; a
+    # related location in another file, and a rule outside the family, cover nothing.
+    project = check.Project("demo", "1.0", "0" * 64, "demo-1.0.tar.gz")
+    lines = ["static PyObject *a;", "if (!a) {", "    a = PyDict_New();", "}"]
+    entry = {"code": "FT202", "related": [
+        {"filename": "m.c", "location": {"row": 3, "column": 5}},
+        {"filename": "other.c", "location": {"row": 3, "column": 5}},
+    ]}
+    covered = check._covered_keys(project, "m.c", entry, lines)
+    assert check.finding_key(project, "m.c", "FT201", "a = PyDict_New();", 1) in covered
+    assert len(covered) == 2  # FT201 and FT202 at line 3 of m.c only
+    assert check._covered_keys(project, "m.c", {**entry, "code": "FT301"}, lines) == []

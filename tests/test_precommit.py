@@ -59,7 +59,7 @@ def test_a_few_files_keep_the_project_as_context(tmp_path: Path) -> None:
     write_tree(tmp_path, {**example.files, example.path: example.code, "pyproject.toml": "[tool.ftaudit]\n"})
     only_module = run(["scan", "src/module.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
     assert [line.split(" ")[:2] for line in only_module.stdout.splitlines() if line.startswith("src/")] == [
-        ["src/module.c:2:5:", "FT108"]]
+        ["src/module.c:5:5:", "FT108"]]
     # Given only cache.c, the FT108 finding belongs to a file not in focus: not reported.
     only_cache = run(["scan", "src/cache.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
     codes = {line.split(" ")[1] for line in only_cache.stdout.splitlines() if line.startswith("src/")}

@@ -11,7 +11,7 @@ at run time. Nothing is parsed twice: summaries travel from the workers to the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -123,28 +123,41 @@ def _only_from(unit: CUnit, roots: set[str]) -> set[str]:
     return init
 
 
-# A method-table name that is private and says test (`_testfunc`, `_set_test_timings`, `_test_hook`):
-# a hook for the package's own test suite, not an API its users call from threads.
-_TEST_HOOK_NAME = re.compile(r"_(?:\w*_)?tests?(?:_|[a-z]|$)")
+# A method name that is private and says test (`_testfunc`, `_set_test_timings`, `_test_hook`,
+# `_run_tests`): a hook for the package's own test suite, not an API its users call from threads.
+# Not a dunder (`__test__`), nor a word that only starts with test (`_testbit`, `_testcancel`), nor
+# an operation named test-and-something (`_test_and_set`).
+_TEST_HOOK_NAME = re.compile(r"_(?!_)(?:\w*_)?tests?(?:func|funcs|ing|hook|hooks|only)?(?:_(?!and_)\w*)?$")
 
 
 def test_hooks(unit: CUnit) -> set[str]:
-    """Functions Python reaches only under a private test name: every use of their name is the C
-    function of a method-table entry whose Python name matches ``_TEST_HOOK_NAME``."""
+    """Static functions Python reaches only under a private test name: nothing calls them, and
+    every use of their name is the C function of a `PyMethodDef` entry whose Python name matches
+    ``_TEST_HOOK_NAME``."""
     hooks = set()
+    tables = {v.node.start_byte for v in unit.globals if v.base_type.replace("struct ", "").strip() == "PyMethodDef"}
     for name, references in unit.references.items():
-        if references and all(_test_entry(r.node) for r in references):
+        function = unit.functions.get(name)
+        if function is None or not function.is_static or unit.callers(name) or not references:
+            continue
+        if all(_test_entry(r.node, unit, tables) for r in references):
             hooks.add(name)
     return hooks
 
 
-def _test_entry(node: Any) -> bool:
+def _test_entry(node: Any, unit: CUnit, tables: set[int]) -> bool:
     entry = node.parent if node is not None else None
     while entry is not None and entry.type in ("cast_expression", "pointer_expression", "parenthesized_expression"):
         entry = entry.parent
     if entry is None or entry.type != "initializer_list" or len(entry.named_children) < 2 \
             or entry.named_children[1].end_byte < node.end_byte:
         return False  # the C function is the second field of a PyMethodDef entry
+    table = entry.parent.parent if entry.parent is not None else None  # entry -> array initializer -> declarator
+    declared = table.child_by_field_name("declarator") if table is not None else None
+    while declared is not None and declared.type in ("array_declarator", "pointer_declarator"):
+        declared = declared.child_by_field_name("declarator")
+    if declared is None or declared.start_byte not in tables:
+        return False  # not a PyMethodDef table (a getter table, an options table, ...)
     first = entry.named_children[0]
     if first.type not in ("string_literal", "concatenated_string"):
         return False
@@ -267,7 +280,8 @@ class FileReach:
 
 
 def _is_identifier(name: str) -> bool:
-    return name.isidentifier()
+    """`f`, or a C++ qualified name `ns::Class::method` (an out-of-line method definition)."""
+    return all(part.strip().isidentifier() for part in name.split("::")) if "::" in name else name.isidentifier()
 
 
 def _unqualified(name: str) -> str:
@@ -276,24 +290,30 @@ def _unqualified(name: str) -> str:
     return name.rsplit("::", 1)[-1].strip() if "::" in name else name
 
 
-def runtime_exported(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
+def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
+                     unnamed: Callable[[str, str], bool] | None = None) -> set[str]:
     """Exported functions of the project that can run at run time (after init).
 
     A function runs at run time when a file calls it from run-time code without holding a lock,
     when an exported function that runs at run time calls it, or when nothing in the project calls
-    it (its caller is unknown, so we assume the worst).
+    it (its caller is unknown, so we assume the worst) -- unless nothing in the project even names
+    it (``unnamed(path, name)``): zstd's bundled dictionary trainers that the package never uses,
+    typed_ast's grammar printers only pgen called. Nothing loads an extension's symbols by name but
+    its own code (CPython imports `PyInit_*` alone), so such a function never runs.
     """
     called_anywhere: set[str] = set()
     runtime: set[str] = set()
     exported_calls: dict[str, set[str]] = {}
-    exported: set[str] = set()
-    for summary in summaries.values():
+    exported: dict[str, list[str]] = {}  # name -> files that define it
+    for path, summary in summaries.items():
         called_anywhere.update(summary["all_calls"])
         runtime.update(summary["runtime_calls"])
-        exported.update(summary["exported"])
+        for name in summary["exported"]:
+            exported.setdefault(name, []).append(path)
         for root, calls in summary["exported_calls"].items():
             exported_calls.setdefault(root, set()).update(calls)
-    runtime.update(name for name in exported if name not in called_anywhere)
+    runtime.update(name for name, paths in exported.items() if name not in called_anywhere
+                   and not (unnamed is not None and all(unnamed(path, name) for path in paths)))
     pending = list(runtime)
     while pending:
         name = pending.pop()

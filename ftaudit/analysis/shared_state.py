@@ -54,7 +54,7 @@ class GlobalWrite:
     variable: Variable
     node: Node  # the assignment, update, or argument expression
     function: str
-    how: str  # "assignment", "increment", "address", "macro"
+    how: str  # "assignment", "increment", "address", "macro", "buffer"
     # Empty: runs at run time for sure. Otherwise: races only if one of these exported functions of
     # this file is called at run time from elsewhere (decided by the project pass).
     roots: frozenset[str] = frozenset()
@@ -124,11 +124,18 @@ def root_identifier(node: Node | None) -> Node | None:
             return node
         if kind in ("field_expression", "subscript_expression") or kind == "pointer_expression":
             node = node.child_by_field_name("argument")
+        elif kind == "binary_expression" and _operator(node) in ("+", "-"):
+            node = node.child_by_field_name("left")  # `*(buffer + n)`: pointer arithmetic on `buffer`
         elif kind in ("parenthesized_expression", "cast_expression"):
             node = node.named_children[-1] if node.named_children else None
         else:
             return None
     return None
+
+
+def _operator(node: Node) -> str:
+    operator = node.child_by_field_name("operator")
+    return operator.type if operator is not None else ""
 
 
 def _callee_name(unit: CUnit, call: Node) -> str:
@@ -149,6 +156,7 @@ class _Collector:
         self.unit = unit
         self.target = target
         self.writes: list[GlobalWrite] = []
+        self._assigned: dict[str, list[Node]] | None = None  # plain `name = …` assignments, by name
 
     def shared(self, ident: Node | None) -> Variable | None:
         variable = resolve(self.unit, ident, self.target) if ident is not None else None
@@ -176,6 +184,8 @@ class _Collector:
         for index, arg in enumerate(args):
             operand = _address_operand(arg)
             if operand is None:
+                if written and index in written:
+                    self.buffer(arg, node, function)
                 continue
             if written is None or index in written or _writes_out_parameter(unit, name, index, len(args)):
                 variable = self.shared(root_identifier(operand))
@@ -185,6 +195,52 @@ class _Collector:
                     continue  # `&MyType` handed to an API (e.g. "O!" in PyArg_Parse*) is read, not written
                 self.writes.append(GlobalWrite(variable, arg, function, "address"))
         return False
+
+
+    def buffer(self, arg: Node, call: Node, function: str) -> None:
+        """`strncpy(title, …)`, `memset(title + n, 0, …)`: a copying call writes the buffer its pointer
+        argument points into, when that is a shared array, what a shared pointer points at, or a local
+        pointer the function set from one of those (`char *end = title + len; memset(end, …)`)."""
+        ident = root_identifier(arg)
+        variable = self.shared(ident)
+        if variable is None and ident is not None:
+            variable = self._aliased(ident, function)
+        if variable is not None and (variable.is_array or variable.pointer_depth >= 1) \
+                and not variable.base_type.endswith("PyTypeObject"):
+            self.writes.append(GlobalWrite(variable, arg, function, "buffer"))
+
+    def _aliased(self, ident: Node, function: str) -> Variable | None:
+        """The shared buffer a local pointer was set from in this function (its initializer or an
+        assignment before ``ident``), if any."""
+        unit = self.unit
+        local = unit.type_of(ident)
+        if local is None or local.function != function or is_shared_storage(local) or local.pointer_depth < 1:
+            return None
+        sources = [local.initializer] if local.initializer is not None else []
+        owner = unit.functions.get(function)
+        sources += [a.child_by_field_name("right") for a in self._assignments_to(local)
+                    if a.start_byte < ident.start_byte and owner is not None
+                    and owner.start <= a.start_byte < owner.end]
+        for source in sources:
+            while source is not None and source.type in ("parenthesized_expression", "cast_expression"):
+                source = source.named_children[-1] if source.named_children else None
+            if source is not None and source.type == "pointer_expression" and source.children \
+                    and source.children[0].type == "&":
+                source = source.child_by_field_name("argument")
+            found = self.shared(root_identifier(source))
+            if found is not None and (found.is_array or found.pointer_depth >= 1):
+                return found
+        return None
+
+    def _assignments_to(self, local: Variable) -> list[Node]:
+        index = self._assigned
+        if index is None:
+            index = self._assigned = {}
+            for node in self.unit.assignments:
+                left = node.child_by_field_name("left")
+                if left is not None and left.type == "identifier":
+                    index.setdefault(self.unit.text(left), []).append(node)
+        return [a for a in index.get(local.name, ()) if self.unit.type_of(a.child_by_field_name("left")) is local]
 
 
 def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> bool:
@@ -250,6 +306,22 @@ def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> G
     if not where.reachable or unit.compiled(write.node, target) is Tri.NO or unit.lock_state(write.node).locked:
         return None
     return replace(write, roots=where.roots)
+
+
+def _tested_variables(unit: CUnit, condition: Node) -> list[tuple[Node, bool]]:
+    """(identifier, tests_unset) for each variable a condition checks for being unset or set, through
+    `&&` (`if (can_cache && !cached && value)`) and, for unset checks, `||` (`if (!a || stale)`)."""
+    node = condition
+    while node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    if node.type == "binary_expression" and _operator(node) in ("&&", "||"):
+        found = []
+        for side in (node.child_by_field_name("left"), node.child_by_field_name("right")):
+            if side is not None:
+                found += [t for t in _tested_variables(unit, side) if _operator(node) == "&&" or t[1]]
+        return found
+    single = _tested_variable(unit, node)
+    return [single] if single is not None else []
 
 
 def _tested_variable(unit: CUnit, condition: Node) -> tuple[Node, bool] | None:
@@ -330,6 +402,31 @@ def _leads(body: Node, statement: Node) -> bool:
     return False
 
 
+def _lazy_check(unit: CUnit, check: Node, condition: Node, racy_writes: list[GlobalWrite], claimed: set[int],
+                target: Target) -> tuple[Variable, bool, list[GlobalWrite]] | None:
+    """(variable, tests_unset, the racy writes it guards) when the `if` is a check-then-set of a shared
+    variable that the guarded code really sets (not only clears)."""
+    for ident, tests_unset in _tested_variables(unit, condition):
+        variable = resolve(unit, ident, target)
+        if variable is None or not is_shared_storage(variable) or is_exempt(variable):
+            continue
+        consequence = check.child_by_field_name("consequence")
+        if tests_unset:
+            region = [consequence] if consequence is not None else []
+        elif _returns(consequence):  # `if (cache) return cache; cache = build();`
+            region, sibling = [], check.next_named_sibling
+            while sibling is not None:
+                region.append(sibling)
+                sibling = sibling.next_named_sibling
+        else:
+            continue
+        inside = [w for w in racy_writes if id(w) not in claimed
+                  and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
+        if any(w.variable is variable and not _is_reset(unit, w) for w in inside):
+            return variable, tests_unset, inside
+    return None
+
+
 def analyse(unit: CUnit, target: Target) -> SharedState:
     """The racy writes and lazy initialisations of one file (cached on the unit per target)."""
     cache = unit.__dict__.setdefault("_ftaudit_shared_state", {})
@@ -346,27 +443,10 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
             if node.type != "if_statement":
                 continue
             condition = node.child_by_field_name("condition")
-            tested = _tested_variable(unit, condition) if condition is not None else None
-            if tested is None:
+            found = _lazy_check(unit, node, condition, racy_writes, claimed, target) if condition is not None else None
+            if found is None:
                 continue
-            ident, tests_unset = tested
-            variable = resolve(unit, ident, target)
-            if variable is None or not is_shared_storage(variable) or is_exempt(variable):
-                continue
-            consequence = node.child_by_field_name("consequence")
-            if tests_unset:
-                region = [consequence] if consequence is not None else []
-            elif _returns(consequence):  # `if (cache) return cache; cache = build();`
-                region, sibling = [], node.next_named_sibling
-                while sibling is not None:
-                    region.append(sibling)
-                    sibling = sibling.next_named_sibling
-            else:
-                continue
-            inside = [w for w in racy_writes if id(w) not in claimed
-                      and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
-            if not any(w.variable is variable and not _is_reset(unit, w) for w in inside):
-                continue  # the checked variable is not (racily) set here, only cleared: not a lazy init
+            variable, tests_unset, inside = found
             # Every racy write the pattern guards is part of the one initialisation, reported once.
             claimed.update(id(w) for w in inside)
             leading = tests_unset and _leads(function.body, node) and _always_sets(unit, node, variable) and all(

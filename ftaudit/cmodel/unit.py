@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -139,7 +139,7 @@ class Reference:
 
 
 # Where C++ classes can be defined outside functions: namespaces, templates, `extern "C"` blocks.
-_SCOPES = frozenset({"namespace_definition", "declaration_list", "template_declaration", "linkage_specification",
+_CLASS_SCOPES = frozenset({"namespace_definition", "declaration_list", "template_declaration", "linkage_specification",
                      "declaration", "type_definition", "preproc_if", "preproc_ifdef", "preproc_else",
                      "preproc_elif"})
 
@@ -156,6 +156,8 @@ def _member_names(spec: Node) -> set[str]:
             continue
         if member.type != "field_declaration":
             continue
+        if any(c.type == "storage_class_specifier" and text(c) == "static" for c in member.children):
+            continue  # a static data member is one object shared by every instance
         for declarator in member.children_by_field_name("declarator"):
             while declarator is not None and declarator.type not in ("field_identifier", "identifier"):
                 if declarator.type == "function_declarator":
@@ -543,6 +545,43 @@ class CUnit:
         return found
 
     @cached_property
+    def mentions(self) -> list[str]:
+        """Names this file uses other than to define or declare a function: in code (calls, method
+        calls, addresses taken, initializers) and in #define bodies. Comments do not count. The
+        project pass reads them to tell an exported function nobody names from one called in ways
+        the call graph does not follow (`obj.Take()`, a macro, a function-pointer table)."""
+        counts = Counter(m.group() for m in _IDENT_BYTES.finditer(self.raw.mask))
+        for directive in self.raw.directives:
+            if directive.kind == "define":
+                counts.update(w.encode() for w in _IDENT.findall(directive.text))
+        for function in self.function_list:
+            counts[function.name.rsplit("::", 1)[-1].encode()] -= 1
+        for name in self._prototype_names():
+            counts[name.encode()] -= 1
+        return sorted(w.decode("ascii", "replace") for w, n in counts.items() if n > 0)
+
+    def _prototype_names(self) -> list[str]:
+        """Names of the functions declared (not defined) at file scope: `int f(void);`."""
+        names = []
+        todo = list(self.root.named_children)
+        while todo:
+            node = todo.pop()
+            if node.type in ("linkage_specification", "declaration_list", "preproc_if", "preproc_ifdef",
+                             "preproc_else", "preproc_elif", "namespace_definition"):
+                todo.extend(node.named_children)
+                continue
+            if node.type != "declaration":
+                continue
+            for declarator in node.children_by_field_name("declarator"):
+                while declarator is not None and declarator.type in ("pointer_declarator", "reference_declarator"):
+                    declarator = declarator.child_by_field_name("declarator")
+                if declarator is not None and declarator.type == "function_declarator":
+                    inner = declarator.child_by_field_name("declarator")
+                    if inner is not None and inner.type == "identifier":
+                        names.append(text(inner))
+        return names
+
+    @cached_property
     def _fragments(self) -> list[tuple[Path, int]]:
         """Project source files (not headers) this file #includes: (resolved path, offset of the
         #include). Found once; `source_fragments` and `_fragment_words` read this list."""
@@ -660,9 +699,11 @@ class CUnit:
         """Follow same-file typedef aliases to the underlying type name."""
         return self._resolver.resolve(name)[0]
 
-    def variables_in(self, function_name: str) -> dict[str, Variable]:
-        """Parameters and locals of a function (first declaration of each name wins)."""
-        return {v.name: v for v in reversed(self._locals_of(function_name))}
+    def variables_in(self, function: str | Function) -> dict[str, Variable]:
+        """Parameters and locals of a function (first declaration of each name wins). Given a name,
+        the first definition of that name; given the definition, its own (C++ methods share names)."""
+        found = self._locals_of(function) if isinstance(function, str) else self._locals_in(function)
+        return {v.name: v for v in reversed(found)}
 
     def _locals_of(self, function_name: str) -> list[Variable]:
         function = self.functions.get(function_name)
@@ -677,37 +718,50 @@ class CUnit:
 
     def _class_members(self, function: Function) -> frozenset[str]:
         """Data members a C++ method sees unqualified: those of the class whose body defines it, or of
-        `C` for an out-of-line `C::method` (when this file defines `C`)."""
+        `C` for an out-of-line `C::method` (when this file defines exactly one class that the
+        qualified owner names). Static data members are shared, so they are not in the set."""
         members = self.__dict__.setdefault("_ftaudit_members", {})
         if function.start not in members:
-            found: set[str] = set()
-            parent = function.node.parent
-            while parent is not None and parent.type not in ("class_specifier", "struct_specifier"):
-                parent = parent.parent
-            if parent is not None:
-                found = _member_names(parent)
-            elif "::" in function.name:
-                owner = function.name.rsplit("::", 1)[0].rsplit("::", 1)[-1].split("<", 1)[0].strip()
-                for spec in self._classes_named.get(owner, ()):
-                    found |= _member_names(spec)
-            members[function.start] = frozenset(found)
+            spec: Node | None = function.node.parent
+            while spec is not None and spec.type not in ("class_specifier", "struct_specifier", "compound_statement"):
+                spec = spec.parent
+            if spec is not None and spec.type == "compound_statement":
+                spec = None  # a method of a class local to a function body: not followed
+            if spec is None and "::" in function.name:
+                owner = function.name.rsplit("::", 1)[0].replace(" ", "")
+                matches = [c for name, classes in self._classes_named.items() for c in classes
+                           if name == owner or name.endswith("::" + owner)]
+                spec = matches[0] if len(matches) == 1 else None
+            members[function.start] = self._member_names(spec) if spec is not None else frozenset()
         return members[function.start]
+
+    def _member_names(self, spec: Node) -> frozenset[str]:
+        cache = self.__dict__.setdefault("_ftaudit_class_fields", {})
+        if spec.start_byte not in cache:
+            cache[spec.start_byte] = frozenset(_member_names(spec))
+        return cache[spec.start_byte]
 
     @cached_property
     def _classes_named(self) -> dict[str, list[Node]]:
-        """Classes defined at file or namespace scope, by name (out-of-line methods name them)."""
+        """Classes defined at file or namespace scope, by qualified name (`io::Reader`; template
+        arguments dropped): out-of-line methods name them. Function bodies are not searched."""
         found: dict[str, list[Node]] = {}
         if self.language != "cpp":
             return found
-        todo = list(self.root.named_children)
+        todo: list[tuple[Node, str]] = [(n, "") for n in self.root.named_children]
         while todo:
-            node = todo.pop()
+            node, prefix = todo.pop()
             if node.type in ("class_specifier", "struct_specifier"):
                 name = node.child_by_field_name("name")
                 if name is not None and node.child_by_field_name("body") is not None:
-                    found.setdefault(text(name).split("<", 1)[0].strip(), []).append(node)
-            elif node.type in _SCOPES:
-                todo.extend(node.named_children)
+                    qualified = prefix + text(name).split("<", 1)[0].replace(" ", "")
+                    found.setdefault(qualified, []).append(node)
+            elif node.type == "namespace_definition":
+                name = node.child_by_field_name("name")
+                inner = prefix + (text(name).replace(" ", "") + "::" if name is not None else "")
+                todo.extend((child, inner) for child in node.named_children)
+            elif node.type in _CLASS_SCOPES:
+                todo.extend((child, prefix) for child in node.named_children)
         return found
 
     def _locals_named(self, function: Function) -> dict[str, list[Variable]]:

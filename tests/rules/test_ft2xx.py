@@ -183,3 +183,80 @@ def test_private_test_hooks_are_not_run_time_entry_points() -> None:
     # `_set_test_clock` and `_testfunc` (and probe_one, which only `_testfunc` hands out) are for the
     # package's tests; `tick` (39) and `_latest` (46, private but not a test hook) race.
     assert findings("testhooks.c") == [("FT201", 39), ("FT201", 46)]
+
+
+def scan_json(name: str, select: str = "FT2") -> list[dict]:
+    result = run(["scan", name, "--isolated", "--select", select, "--output-format", "json"], FIXTURES)
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_a_lazy_initialisation_group_is_one_finding_with_every_static_it_sets() -> None:
+    # One unlocked check (17) sets three statics: the finding names the other two, and lists the
+    # declaration and their writes as related locations. The locked group (29) is silent.
+    [finding] = scan_json("recall/lazygroup.c")
+    assert (finding["code"], finding["location"]["row"]) == ("FT202", 17)
+    assert "`callable_str` and `classmethod_str`" in finding["message"]
+    assert [(r["location"]["row"], r["message"]) for r in finding["related"]] == [
+        (6, "`function_str` is declared here"),
+        (18, "`function_str` is set here"),
+        (19, "`callable_str` is also set under this check"),
+        (20, "`classmethod_str` is also set under this check"),
+    ]
+
+
+def test_lazy_initialisation_behind_compound_conditions() -> None:
+    # `if (can_cache && cached_type) return …; … if (can_cache && !cached_type && type) cached_type = …`
+    # is a check-then-set (17); the same shape on `self->cached` is per object.
+    assert findings("recall/compound.c") == [("FT202", 17)]
+
+
+def test_copying_calls_into_a_global_buffer() -> None:
+    # strncpy + memset(ps_buffer + used) (22, one finding, 2 writes), snprintf through a local pointer
+    # into the buffer (36), memcpy through a global pointer (43) and PyOS_snprintf into a global
+    # array (44). Silent: a local buffer, a local pointer to it, copying *from* the global, the
+    # PyMutex-held strncpy, and the exec slot's memset.
+    assert findings("recall/title.c") == [("FT201", 22), ("FT201", 36), ("FT201", 43), ("FT201", 44)]
+    first = scan_json("recall/title.c")[0]
+    assert first["message"].startswith("Unsynchronised write into the buffer of static `ps_buffer`")
+    assert [(r["location"]["row"], r["message"]) for r in first["related"]] == [
+        (9, "`ps_buffer` is declared here"), (24, "another write to `ps_buffer`")]
+
+
+def test_shared_state_findings_carry_the_declaration_in_sarif() -> None:
+    result = run(["scan", "recall/title.c", "--isolated", "--select", "FT201", "--output-format", "sarif"], FIXTURES)
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    related = results[0]["relatedLocations"]
+    assert related[0]["physicalLocation"]["region"]["startLine"] == 9
+    assert related[0]["message"]["text"] == "`ps_buffer` is declared here"
+
+
+def test_an_exported_function_nothing_names_never_runs() -> None:
+    # codec_train (and train_step, only it calls) is declared by module.c but never called, taken
+    # or used from Python: silent. codec_encode (13, called), codec_decode_hook (35, in a function
+    # table) and codec_reset_stats (42, called from Python through cffi) run at run time.
+    expected = [("FT201", 13), ("FT201", 35), ("FT201", 42)]
+    assert findings("unnamed") == expected
+    # A one-file run reads the file's project (the setup.py folder) as context: the same answer.
+    one = run(["scan", "src/codec.c", "--isolated", "--select", "FT2", "--output-format", "json"],
+              FIXTURES / "unnamed")
+    assert [(f["code"], f["location"]["row"]) for f in json.loads(one.stdout)] == expected
+
+
+def test_a_scan_of_part_of_a_project_assumes_unnamed_functions_may_run() -> None:
+    # Scanning src/ alone does not see setup.py's folder (pkg/ may use any name): the trainer's
+    # writes (21, 22) are reported as before.
+    assert findings("unnamed/src") == [("FT201", 13), ("FT201", 21), ("FT201", 22), ("FT201", 35), ("FT201", 42)]
+
+
+def test_review_cases_of_member_shadowing() -> None:
+    # A static data member is shared (12); io::Reader has no member `position_`, so its out-of-line
+    # Reset writes the global (31), whatever the file-scope Reader declares; a struct local to a
+    # function body says nothing about Buffer::Flush, which writes the global `pending` (45).
+    assert findings("review2/members.cpp") == [("FT201", 12), ("FT201", 31), ("FT201", 45)]
+
+
+def test_review_cases_of_test_hooks() -> None:
+    # A test hook the public clear() also calls (12); an options table, not a PyMethodDef, whose
+    # entry merely looks like a test name (25); `_testbit` is no test hook (51).
+    assert findings("review2/hooks.c") == [("FT201", 12), ("FT201", 25), ("FT201", 51)]

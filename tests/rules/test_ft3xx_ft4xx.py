@@ -190,6 +190,13 @@ def test_critical_section_two_objects_and_other_locks(tmp_path: Path) -> None:
         "    while (PyDict_Next(a, &pos, &k, &v)) { }\n"
         "    PyMutex_Unlock(&m);\n"
         "}\n"
+        "static PyObject *py_merge(PyObject *self, PyObject *args) {\n"
+        "    PyObject *into, *from;\n"
+        "    if (!PyArg_ParseTuple(args, \"OO\", &into, &from)) return NULL;\n"
+        "    merge(into, from);\n"
+        "    Py_RETURN_NONE;\n"
+        "}\n"
+        "static PyMethodDef methods[] = {{\"merge\", py_merge, METH_VARARGS, NULL}, {NULL}};\n"
     )})
     assert findings(tmp_path) == [("mod.c", 8, "FT302", "note")]
 
@@ -261,7 +268,8 @@ def test_a_helper_returning_a_per_thread_dict_on_the_target_is_per_thread(tmp_pa
             "        other = PyDict_GetItemString(theirs, \"depth\");\n"
             "    }\n"
             "    return Py_XNewRef(d ? d : other);\n"
-            "}\n")
+            "}\n"
+            "static PyMethodDef methods[] = {{\"depth\", depth, METH_NOARGS, NULL}, {NULL}};\n")
     write_tree(tmp_path, {"mod.c": code, "pyproject.toml": "[project]\nname = 'm'\nrequires-python = '>=3.8'\n"})
     assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(20, "FT301")]
 
@@ -319,6 +327,8 @@ def test_a_borrowed_pointer_kept_in_a_global_is_reported_even_if_only_compared_h
             "}\n"
             "static PyObject *fire(PyObject *self, PyObject *arg) {\n"
             "    return current_hook ? PyObject_CallOneArg(current_hook, arg) : Py_NewRef(Py_None);\n"
-            "}\n")
+            "}\n"
+            "static PyMethodDef methods[] = {\n"
+            "    {\"select_hook\", select_hook, METH_O, NULL}, {\"fire\", fire, METH_O, NULL}, {NULL}};\n")
     write_tree(tmp_path, {"hooks.c": code})
     assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(5, "FT301")]
