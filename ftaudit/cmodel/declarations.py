@@ -66,7 +66,7 @@ class Typedef:
     const_levels: tuple[bool, ...]
     atomic: bool
     is_function_pointer: bool
-    node: Node
+    node: Node | None  # None: an object-like macro that spells the type
 
 
 @dataclass(slots=True)

@@ -138,6 +138,15 @@ class Reference:
     context: str  # "initializer", "argument", "assignment", "macro", "other"
 
 
+# `#define NAME [const] [struct] Py…/_frame/_ts [*…]`: a macro that spells a CPython type.
+_TYPE_MACRO = re.compile(
+    r"^\s*[A-Za-z_]\w*\s+(?:const\s+)?(?:struct\s+)?(?:Py[A-Z]\w*|_frame|_ts|_object|_is)\b[\s*]*$")
+_TYPE_MACRO_BODY = re.compile(r"(?P<const>const\s+)?(?P<type>(?:struct\s+)?[A-Za-z_]\w*)(?P<stars>[\s*]*)")
+
+# CPython's struct tags by the typedef name the rules know them by.
+_CPYTHON_TAGS = {"struct _frame": "PyFrameObject", "struct _ts": "PyThreadState", "struct _object": "PyObject",
+                 "struct _is": "PyInterpreterState", "struct PyCodeObject": "PyCodeObject"}
+
 # Where C++ classes can be defined outside functions: namespaces, templates, `extern "C"` blocks.
 _CLASS_SCOPES = frozenset({"namespace_definition", "declaration_list", "template_declaration", "linkage_specification",
                      "declaration", "type_definition", "preproc_if", "preproc_ifdef", "preproc_else",
@@ -186,9 +195,7 @@ def build_unit(
     shaped, aliases = parse_text(raw, guards, target or Target(), path, read_header)
     normalised = normalise(shaped, guards)
     tree = parser(lang).parse(normalised.text)
-    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree, aliases)
-    if read_header is not None:
-        unit.read_header = read_header
+    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree, aliases, read_header)
     if skipped is not None:  # from the real preprocessor (precise mode); exact for ``target``
         unit.skipped_ranges = sorted(skipped)
     return unit
@@ -208,7 +215,10 @@ class CUnit:
         normalised: Normalised,
         tree: tree_sitter.Tree,
         function_aliases: dict[int, str] | None = None,
+        read_header: HeaderReader | None = None,
     ) -> None:
+        if read_header is not None:
+            self.read_header = read_header  # before _collect: type-alias macros come from headers too
         self.source = source
         self.path = path
         self.target = target
@@ -308,6 +318,23 @@ class CUnit:
                 self.__dict__.get("read_header"))
         return timeline
 
+    def _type_macros(self) -> list[Typedef]:
+        """Object-like macros that stand for a CPython type (`#define PY_THREAD_STATE_T PyThreadState`,
+        `#define FRAME struct _frame *`), from the file and the project headers it includes: a
+        declaration spelled with one has that type, as with a typedef."""
+        macros = project_macros(self.raw.directives, self.path, self.__dict__.get("read_header"), self.target,
+                                guards=self.guard_index, relevant=_TYPE_MACRO)
+        found = []
+        for macro in macros.values():
+            shape = _TYPE_MACRO_BODY.fullmatch(macro.body.strip()) if macro.params is None else None
+            if shape is None:
+                continue
+            stars = shape.group("stars").count("*")
+            spelled = " ".join(shape.group("type").split())
+            found.append(Typedef(macro.name, _CPYTHON_TAGS.get(spelled, spelled), stars,
+                                 (bool(shape.group("const")),) * (stars + 1), False, False, None))
+        return found
+
     # -- collection (one query over the tree) --------------------------------------------------------
     def _collect(self) -> None:
         self._define_nodes: dict[int, Node] = {}
@@ -321,6 +348,8 @@ class CUnit:
         for node in typedef_nodes:
             for typedef in read_typedef(node):
                 self.typedefs.setdefault(typedef.name, typedef)
+        for alias in self._type_macros():
+            self.typedefs.setdefault(alias.name, alias)
         self._resolver = TypeResolver(self.typedefs)
 
         functions.sort(key=lambda n: n.start_byte)

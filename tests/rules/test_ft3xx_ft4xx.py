@@ -40,6 +40,8 @@ def expected(path: Path, relative: str) -> list[tuple[str, int, str, str]]:
 
 @pytest.mark.parametrize("relative", ["tracer/_linetracer.c", "memo/_memo.c", "registry/_registry.c",
                                       "session/_session.c", "profiler/_sampler.c", "profiler/_switch.c",
+                                      "profiler/_tracer.c",
+                                      "internals/util.h", "internals/ctracer.c", "internals/early.c",
                                       "tables/tables.c"])
 def test_fixture_findings_are_exactly_the_marked_lines(relative: str) -> None:
     got = [f for f in findings(FIXTURES) if f[0] == relative]
@@ -128,6 +130,7 @@ def test_fixes_rewrite_and_satisfy_the_rules(tmp_path: Path) -> None:
         ("_linetracer.c", 46, "FT401", Applicability.SAFE),
         ("_memo.c", 167, "FT404", Applicability.SAFE),
         ("_memo.c", 168, "FT404", Applicability.SAFE),
+        ("_tracer.c", 22, "FT401", Applicability.SAFE),
     ]
     for path in {f.path for f in fixable}:
         source = Path(path)
@@ -138,6 +141,8 @@ def test_fixes_rewrite_and_satisfy_the_rules(tmp_path: Path) -> None:
     assert "if (tstate->interp != PyInterpreterState_Main())" in tracer  # the documented public member
     assert "    Py_SET_TYPE(obj, frozen_type);  " in memo
     assert "return PyLong_FromSsize_t(Py_REFCNT(obj));" in memo
+    # A frame reached through a struct member a header declares with a macro-spelled type.
+    assert "return PyFrame_GetLineNumber(entry->frame);" in (folder / "profiler/_tracer.c").read_text()
     after = {(Path(f.path).name, f.start.line) for f in scan([folder], settings, jobs=1).findings}
     assert not {(Path(f.path).name, f.start.line) for f in fixable} & after
 
