@@ -220,6 +220,8 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult,
         marker = generated_marker(data)
         if marker is not None:
             result.skipped_reason = f"generated code ({marker!r} in its header); --scan-generated reads it"
+            if config.collect_mentions:  # a SWIG/Cython wrapper is where the library's API gets called
+                result.mentions = sorted(set(_WORD.findall(data.decode("utf-8", "replace"))))
             if "cython" in marker.lower() or not any(_rule(code).reads_generated for code in rules):
                 return None
             result.skipped_reason = (f"generated code ({marker!r} in its header): only its module's GIL "
@@ -589,23 +591,74 @@ def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned
     mentions = frozenset(word for r in results for word in (r.mentions or ()))
     folders = [p.resolve() for p in scanned if p.is_dir()]
     root = root.resolve()
-    project_of: dict[Path, Path] = {}
+    if _project_above(root):
+        return mentions, frozenset()  # the project goes on above the root: its other parts are unseen
+    read = {f.path.resolve() for f in files}
+    outermost: dict[Path, Path] = {}
 
     def project_folder(folder: Path) -> Path:
-        if folder not in project_of:
-            if any((folder / name).is_file() for name in BUILD_FILE_NAMES) or folder == root \
-                    or root not in folder.parents:
-                project_of[folder] = folder
+        """The outermost folder, up to the root, with a build file (meson and CMake put one in every
+        subdirectory: the project is the top one); the root when there is none."""
+        if folder not in outermost:
+            if folder == root or root not in folder.parents:
+                outermost[folder] = folder
             else:
-                project_of[folder] = project_folder(folder.parent)
-        return project_of[folder]
+                above = project_folder(folder.parent)
+                outermost[folder] = folder if above == root and not _has_build_file(root) \
+                    and _has_build_file(folder) else above
+        return outermost[folder]
 
     whole = set()
+    complete: dict[Path, bool] = {}
     for found in files:
         folder = project_folder(found.path.resolve().parent)
-        if any(folder == d or d in folder.parents for d in folders):
+        if not any(folder == d or d in folder.parents for d in folders):
+            continue
+        if folder not in complete:
+            complete[folder] = not _unread_sources(folder, read)
+        if complete[folder]:
             whole.add(found.display)
     return mentions, frozenset(whole)
+
+
+# Files that can call into C code but that ftaudit does not read (SWIG interfaces, Objective-C, CUDA,
+# assembly, Fortran, included fragments, templates of sources): a project that has one, or C/C++
+# sources the scan left out (a vendored folder), may name a function in them.
+_FOREIGN_SUFFIXES = (".i", ".swg", ".m", ".mm", ".cu", ".cuh", ".s", ".asm", ".f", ".f90", ".f95", ".for",
+                     ".inc", ".def", ".pyx.in", ".pxi.in", ".pxd.in", ".c.in", ".h.in", ".cpp.in", ".tmpl")
+_SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx", ".pyx", ".pxd", ".pxi")
+_MAX_WALK = 50_000  # directory entries looked at before giving up (then: unknown)
+
+
+def _unread_sources(folder: Path, read: set[Path]) -> bool:
+    """Whether the project folder holds a file that may call C code and that the scan did not read.
+    Symlinks are not followed; a tree too large to walk counts as having one."""
+    seen = 0
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        seen += len(dirs) + len(names)
+        if seen > _MAX_WALK:
+            return True
+        for name in names:
+            lower = name.lower()
+            if lower.endswith(_FOREIGN_SUFFIXES):
+                return True
+            if lower.endswith(_SOURCE_SUFFIXES) and (Path(current) / name).resolve() not in read:
+                return True
+    return False
+
+
+def _has_build_file(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in BUILD_FILE_NAMES)
+
+
+def _project_above(root: Path) -> bool:
+    """A build file or a repository a few folders above the root: the root is part of a larger
+    project (`cd src && ftaudit scan .` without a config file makes the current folder the root)."""
+    for parent in list(root.parents)[:4]:
+        if _has_build_file(parent) or (parent / ".git").exists() or (parent / ".hg").exists():
+            return True
+    return False
 
 
 def _build_mentions(build_texts: list[tuple[Path, str]]) -> frozenset[str]:

@@ -285,6 +285,7 @@ class RacyLazyInit(RunTimeRule):
         also = ""
         if others:
             names = ", ".join(f"`{n}`" for n in others[:-1]) + (" and " if len(others) > 1 else "") + f"`{others[-1]}`"
-            also = f"; the same check also guards {names}, which another thread can read before they are set"
+            also = (f"; the same check also guards {names}, which another thread can read before "
+                    f"{'they are' if len(others) > 1 else 'it is'} set")
         return (f"Lazy initialisation of {describe(variable)} in `{function}` is not thread-safe: two threads "
                 f"can both find it unset and both initialise it{also}")

@@ -197,7 +197,10 @@ class FileReach:
         # hooks only the package's test suite calls.
         self.init = init_only(unit) | test_only(unit)
         entry = {name for name in unit.entry_points if name in unit.functions and name not in self.init}
-        self.runtime = _closure(entry, unit, self.init)
+        # A C++ lambda runs whenever it is called, not when the function that defines it runs: pybind11's
+        # `m.def("train", [](...) { a.train(); })` sits in module init but runs at run time.
+        entry |= {_unqualified(call.name) for call in self.lambda_calls} & set(unit.functions)
+        self.runtime = _closure(entry - self.init, unit, self.init)
         self.exported = sorted(
             f.name for f in unit.function_list
             if (not f.is_static or f.name in unit.fragment_entries)
@@ -205,6 +208,21 @@ class FileReach:
             and _is_identifier(f.name) and f.name not in _PROGRAM_ENTRIES
         )
         self._reach = {root: _closure([root], unit, self.init) for root in self.exported}
+
+    @cached_property
+    def lambda_calls(self) -> list[Any]:
+        """Calls written inside a C++ lambda, unlocked (cheap: C files have none)."""
+        unit = self.unit
+        if unit.language != "cpp" or not re.search(rb"\]\s*[({]", unit.raw.mask):
+            return []
+        found = []
+        for call in unit.calls:
+            node = call.node.parent
+            while node is not None and node.type not in ("lambda_expression", "function_definition"):
+                node = node.parent
+            if node is not None and node.type == "lambda_expression" and not unit.lock_state(call.node).locked:
+                found.append(call)
+        return found
 
     def of(self, function: str) -> Reach:
         if function in self.init:
@@ -241,9 +259,11 @@ class FileReach:
         # An exported function that this file itself calls (e.g. only from PyInit_*) has a known
         # caller: the project pass must not treat it as called from who knows where.
         every.update(name for name in self.exported if unit.callers(name) or unit.references.get(name))
+        lambdas = {_unqualified(c.name) for c in self.lambda_calls}
         return {
             "exported": self.exported,
-            "runtime_calls": sorted(external_calls(self.runtime)),
+            "runtime_calls": sorted(external_calls(self.runtime) | {n for n in lambdas if n not in defined
+                                                                   and _is_identifier(n)}),
             "exported_calls": {root: sorted(external_calls(names)) for root, names in self._reach.items()},
             "all_calls": sorted(every),
             "init_calls": sorted(self.init_calls),
@@ -286,8 +306,12 @@ def _is_identifier(name: str) -> bool:
 
 def _unqualified(name: str) -> str:
     """`kiwisolver::init_exceptions` -> `init_exceptions`: files define C++ functions inside their
-    namespace by their plain name, so a qualified call from another file names the same function."""
-    return name.rsplit("::", 1)[-1].strip() if "::" in name else name
+    namespace by their plain name, so a qualified call from another file names the same function.
+    A method call `reg.setup()` / `reg->setup()` names the method `setup` (of whichever class)."""
+    for separator in ("::", "->", "."):
+        if separator in name:
+            name = name.rsplit(separator, 1)[-1]
+    return name.strip()
 
 
 def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
@@ -312,13 +336,21 @@ def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
             exported.setdefault(name, []).append(path)
         for root, calls in summary["exported_calls"].items():
             exported_calls.setdefault(root, set()).update(calls)
-    runtime.update(name for name, paths in exported.items() if name not in called_anywhere
+    # An out-of-line method `Registry::setup` is called as `reg.setup()`: calls match by the last part.
+    methods: dict[str, list[str]] = {}
+    for name in exported:
+        if "::" in name:
+            methods.setdefault(_unqualified(name), []).append(name)
+    runtime.update(name for short, names in methods.items() if short in runtime for name in names)
+    runtime.update(name for name, paths in exported.items() if _unqualified(name) not in called_anywhere
                    and not (unnamed is not None and all(unnamed(path, name) for path in paths)))
     pending = list(runtime)
     while pending:
         name = pending.pop()
         for callee in exported_calls.get(name, ()):
-            if callee not in runtime:
-                runtime.add(callee)
-                pending.append(callee)
+            for target in (callee, *methods.get(callee, ())):
+                if target not in runtime:
+                    runtime.add(target)
+                    pending.append(target)
     return runtime
+

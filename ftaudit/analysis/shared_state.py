@@ -9,6 +9,7 @@ inside an atomic operation, or on thread-local/atomic/synchronisation storage.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
@@ -35,7 +36,9 @@ WRITING_MACROS = frozenset({"Py_CLEAR", "Py_SETREF", "Py_XSETREF"})
 # Functions that write through a pointer argument: name -> indexes written (None: every `&x` argument).
 WRITES_THROUGH: dict[str, tuple[int, ...] | None] = {
     "memset": (0,), "memcpy": (0,), "memmove": (0,), "strcpy": (0,), "strncpy": (0,), "strcat": (0,),
-    "strncat": (0,), "sprintf": (0,), "snprintf": (0,), "vsprintf": (0,), "vsnprintf": (0,),
+    "strncat": (0,), "strlcpy": (0,), "strlcat": (0,), "stpcpy": (0,), "stpncpy": (0,), "memccpy": (0,),
+    "wcscpy": (0,), "wcsncpy": (0,), "wmemcpy": (0,), "wmemset": (0,), "wmemmove": (0,),
+    "sprintf": (0,), "snprintf": (0,), "vsprintf": (0,), "vsnprintf": (0,),
     "PyOS_snprintf": (0,), "PyOS_vsnprintf": (0,), "bzero": (0,), "ZeroMemory": (0,),
     "sscanf": None, "fscanf": None, "scanf": None, "fread": (0,), "read": (1,), "fgets": (0,),
     "time": (0,), "gettimeofday": (0,), "clock_gettime": (1,), "getrusage": (1,), "stat": (1,),
@@ -133,6 +136,20 @@ def root_identifier(node: Node | None) -> Node | None:
     return None
 
 
+def _arithmetic(node: Node | None) -> bool:
+    """Whether an lvalue reaches its root through `+`/`-` (pointer arithmetic)."""
+    while node is not None:
+        if node.type == "binary_expression":
+            return True
+        if node.type in ("pointer_expression", "subscript_expression", "field_expression"):
+            node = node.child_by_field_name("argument")
+        elif node.type in ("parenthesized_expression", "cast_expression"):
+            node = node.named_children[-1] if node.named_children else None
+        else:
+            return False
+    return False
+
+
 def _operator(node: Node) -> str:
     operator = node.child_by_field_name("operator")
     return operator.type if operator is not None else ""
@@ -157,6 +174,7 @@ class _Collector:
         self.target = target
         self.writes: list[GlobalWrite] = []
         self._assigned: dict[str, list[Node]] | None = None  # plain `name = …` assignments, by name
+        self._alias_cache: dict[tuple[int, str], list[tuple[int, Variable | None]]] = {}
 
     def shared(self, ident: Node | None) -> Variable | None:
         variable = resolve(self.unit, ident, self.target) if ident is not None else None
@@ -165,9 +183,24 @@ class _Collector:
         return variable
 
     def add(self, target_expr: Node | None, node: Node, function: str, how: str) -> None:
-        variable = self.shared(root_identifier(target_expr))
+        variable = self.pointer_root(target_expr)
         if variable is not None:
             self.writes.append(GlobalWrite(variable, node, function, how))
+
+    def pointer_root(self, expr: Node | None) -> Variable | None:
+        """The shared variable an lvalue or destination is rooted at. Through pointer arithmetic
+        (`*(buf + n)`, `n + buf`) only an array or pointer operand is the root: `*(g_off + p)` writes
+        through `p`, not into `g_off`."""
+        variable = self.shared(root_identifier(expr))
+        if variable is None or variable.is_array or variable.pointer_depth >= 1 or not _arithmetic(expr):
+            return variable
+        node = expr
+        while node is not None and node.type != "binary_expression":
+            node = node.child_by_field_name("argument") if node.type in (
+                "pointer_expression", "subscript_expression", "field_expression") else (
+                node.named_children[-1] if node.named_children else None)
+        other = self.shared(root_identifier(node.child_by_field_name("right"))) if node is not None else None
+        return other if other is not None and (other.is_array or other.pointer_depth >= 1) else None
 
     def call(self, node: Node, function: str) -> bool:
         """Record writes a call makes; True when its arguments must not be searched further."""
@@ -180,7 +213,9 @@ class _Collector:
         if name in WRITING_MACROS and args:
             self.add(args[0], node, function, "macro")
             return False
-        written = WRITES_THROUGH.get(name, ())
+        plain = name[5:] if name.startswith("std::") else name
+        # A function of the project named like libc (a C++ method `read(slot, key)`) is not libc.
+        written = WRITES_THROUGH.get(plain, ()) if plain not in unit.functions else ()
         for index, arg in enumerate(args):
             operand = _address_operand(arg)
             if operand is None:
@@ -200,39 +235,35 @@ class _Collector:
     def buffer(self, arg: Node, call: Node, function: str) -> None:
         """`strncpy(title, …)`, `memset(title + n, 0, …)`: a copying call writes the buffer its pointer
         argument points into, when that is a shared array, what a shared pointer points at, or a local
-        pointer the function set from one of those (`char *end = title + len; memset(end, …)`)."""
+        pointer the function last set from one of those (`char *end = title + len; memset(end, …)`)."""
         ident = root_identifier(arg)
-        variable = self.shared(ident)
+        variable = self.pointer_root(arg)
         if variable is None and ident is not None:
             variable = self._aliased(ident, function)
-        if variable is not None and (variable.is_array or variable.pointer_depth >= 1) \
+        stripped = arg
+        while stripped.type in ("parenthesized_expression", "cast_expression") and stripped.named_children:
+            stripped = stripped.named_children[-1]
+        member = stripped.type in ("field_expression", "subscript_expression")  # `g_cfg.name`, `g_rows[i]`
+        if variable is not None and (variable.is_array or variable.pointer_depth >= 1 or member) \
                 and not variable.base_type.endswith("PyTypeObject"):
             self.writes.append(GlobalWrite(variable, arg, function, "buffer"))
 
     def _aliased(self, ident: Node, function: str) -> Variable | None:
-        """The shared buffer a local pointer was set from in this function (its initializer or an
-        assignment before ``ident``), if any."""
-        unit = self.unit
-        local = unit.type_of(ident)
+        """The shared buffer a local pointer points into at ``ident``: what the function last set it to
+        before (an assignment, else its initializer), when that is rooted at a shared array or pointer."""
+        local = self.unit.type_of(ident)
         if local is None or local.function != function or is_shared_storage(local) or local.pointer_depth < 1:
             return None
-        sources = [local.initializer] if local.initializer is not None else []
-        owner = unit.functions.get(function)
-        sources += [a.child_by_field_name("right") for a in self._assignments_to(local)
-                    if a.start_byte < ident.start_byte and owner is not None
-                    and owner.start <= a.start_byte < owner.end]
-        for source in sources:
-            while source is not None and source.type in ("parenthesized_expression", "cast_expression"):
-                source = source.named_children[-1] if source.named_children else None
-            if source is not None and source.type == "pointer_expression" and source.children \
-                    and source.children[0].type == "&":
-                source = source.child_by_field_name("argument")
-            found = self.shared(root_identifier(source))
-            if found is not None and (found.is_array or found.pointer_depth >= 1):
-                return found
-        return None
+        settings = self._settings(local)
+        index = bisect_left([start for start, _ in settings], ident.start_byte) - 1
+        return settings[index][1] if index >= 0 else None
 
-    def _assignments_to(self, local: Variable) -> list[Node]:
+    def _settings(self, local: Variable) -> list[tuple[int, Variable | None]]:
+        """Where a local pointer is set, in order, and the shared buffer each setting points it into
+        (computed once per local: a function with thousands of `p = …; memcpy(p, …)` stays linear)."""
+        key = (local.node.start_byte, local.name)
+        if key in self._alias_cache:
+            return self._alias_cache[key]
         index = self._assigned
         if index is None:
             index = self._assigned = {}
@@ -240,7 +271,23 @@ class _Collector:
                 left = node.child_by_field_name("left")
                 if left is not None and left.type == "identifier":
                     index.setdefault(self.unit.text(left), []).append(node)
-        return [a for a in index.get(local.name, ()) if self.unit.type_of(a.child_by_field_name("left")) is local]
+        start, end = local.scope if local.scope != (0, 0) else (local.node.start_byte, 1 << 62)
+        settings = [(local.node.start_byte, self._buffer_of(local.initializer))]
+        settings += [(a.start_byte, self._buffer_of(a.child_by_field_name("right")))
+                     for a in index.get(local.name, ()) if start <= a.start_byte < end
+                     and self.unit.type_of(a.child_by_field_name("left")) is local]
+        settings.sort(key=lambda item: item[0])
+        self._alias_cache[key] = settings
+        return settings
+
+    def _buffer_of(self, source: Node | None) -> Variable | None:
+        while source is not None and source.type in ("parenthesized_expression", "cast_expression"):
+            source = source.named_children[-1] if source.named_children else None
+        if source is not None and source.type == "pointer_expression" and source.children \
+                and source.children[0].type == "&":
+            source = source.child_by_field_name("argument")
+        found = self.pointer_root(source)
+        return found if found is not None and (found.is_array or found.pointer_depth >= 1) else None
 
 
 def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> bool:
@@ -311,17 +358,21 @@ def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> G
 def _tested_variables(unit: CUnit, condition: Node) -> list[tuple[Node, bool]]:
     """(identifier, tests_unset) for each variable a condition checks for being unset or set, through
     `&&` (`if (can_cache && !cached && value)`) and, for unset checks, `||` (`if (!a || stale)`)."""
-    node = condition
-    while node.type == "parenthesized_expression" and node.named_children:
-        node = node.named_children[0]
-    if node.type == "binary_expression" and _operator(node) in ("&&", "||"):
-        found = []
-        for side in (node.child_by_field_name("left"), node.child_by_field_name("right")):
-            if side is not None:
-                found += [t for t in _tested_variables(unit, side) if _operator(node) == "&&" or t[1]]
-        return found
-    single = _tested_variable(unit, node)
-    return [single] if single is not None else []
+    found = []
+    todo: list[tuple[Node, bool]] = [(condition, False)]  # (operand, under an `||`): no recursion limit
+    while todo:
+        node, under_or = todo.pop()
+        while node.type == "parenthesized_expression" and node.named_children:
+            node = node.named_children[0]
+        if node.type == "binary_expression" and _operator(node) in ("&&", "||"):
+            either = under_or or _operator(node) == "||"
+            todo.extend((side, either) for side in (node.child_by_field_name("right"), node.child_by_field_name("left"))
+                        if side is not None)
+            continue
+        single = _tested_variable(unit, node)
+        if single is not None and (single[1] or not under_or):
+            found.append(single)
+    return found
 
 
 def _tested_variable(unit: CUnit, condition: Node) -> tuple[Node, bool] | None:
@@ -420,8 +471,11 @@ def _lazy_check(unit: CUnit, check: Node, condition: Node, racy_writes: list[Glo
                 sibling = sibling.next_named_sibling
         else:
             continue
+        # The initialisation: writes the check guards, but not a counter bumped beside it (`hits++`),
+        # which stays an FT201 finding of its own.
         inside = [w for w in racy_writes if id(w) not in claimed
-                  and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)]
+                  and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)
+                  and (w.variable is variable or w.how != "increment")]
         if any(w.variable is variable and not _is_reset(unit, w) for w in inside):
             return variable, tests_unset, inside
     return None

@@ -231,22 +231,36 @@ def test_shared_state_findings_carry_the_declaration_in_sarif() -> None:
     assert related[0]["message"]["text"] == "`ps_buffer` is declared here"
 
 
-def test_an_exported_function_nothing_names_never_runs() -> None:
+def _scan_codes(folder: Path, *paths: str) -> list[tuple[str, str, int]]:
+    result = run(["scan", *paths, "--isolated", "--select", "FT2", "--output-format", "json"], folder)
+    assert result.exit_code in (0, 1), result.output
+    return [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)]
+
+
+def test_an_exported_function_nothing_names_never_runs(tmp_path: Path) -> None:
     # codec_train (and train_step, only it calls) is declared by module.c but never called, taken
     # or used from Python: silent. codec_encode (13, called), codec_decode_hook (35, in a function
-    # table) and codec_reset_stats (42, called from Python through cffi) run at run time.
-    expected = [("FT201", 13), ("FT201", 35), ("FT201", 42)]
-    assert findings("unnamed") == expected
+    # table) and codec_reset_stats (42, called from Python through cffi) run at run time. (Copied out
+    # of this repository: a project inside a larger one is never taken as whole.)
+    project = tmp_path / "unnamed"
+    shutil.copytree(FIXTURES / "unnamed", project)
+    expected = [("src/codec.c", "FT201", 13), ("src/codec.c", "FT201", 35), ("src/codec.c", "FT201", 42)]
+    assert _scan_codes(project, ".") == expected
     # A one-file run reads the file's project (the setup.py folder) as context: the same answer.
-    one = run(["scan", "src/codec.c", "--isolated", "--select", "FT2", "--output-format", "json"],
-              FIXTURES / "unnamed")
-    assert [(f["code"], f["location"]["row"]) for f in json.loads(one.stdout)] == expected
+    assert _scan_codes(project, "src/codec.c") == expected
+    # A file the scan cannot read that may call C (a SWIG interface) leaves the trainer possibly
+    # called: its writes (21, 22) are reported.
+    (project / "src" / "codec.i").write_text("%module codec\nint codec_train(int level);\n")
+    assert [row for _, _, row in _scan_codes(project, ".")] == [13, 21, 22, 35, 42]
 
 
-def test_a_scan_of_part_of_a_project_assumes_unnamed_functions_may_run() -> None:
+def test_a_scan_of_part_of_a_project_assumes_unnamed_functions_may_run(tmp_path: Path) -> None:
     # Scanning src/ alone does not see setup.py's folder (pkg/ may use any name): the trainer's
-    # writes (21, 22) are reported as before.
-    assert findings("unnamed/src") == [("FT201", 13), ("FT201", 21), ("FT201", 22), ("FT201", 35), ("FT201", 42)]
+    # writes (21, 22) are reported as before. So does a scan of a project inside a repository.
+    project = tmp_path / "unnamed"
+    shutil.copytree(FIXTURES / "unnamed", project)
+    assert [row for _, _, row in _scan_codes(project, "src")] == [13, 21, 22, 35, 42]
+    assert findings("unnamed") == [("FT201", 13), ("FT201", 21), ("FT201", 22), ("FT201", 35), ("FT201", 42)]
 
 
 def test_review_cases_of_member_shadowing() -> None:
@@ -260,3 +274,34 @@ def test_review_cases_of_test_hooks() -> None:
     # A test hook the public clear() also calls (12); an options table, not a PyMethodDef, whose
     # entry merely looks like a test name (25); `_testbit` is no test hook (51).
     assert findings("review2/hooks.c") == [("FT201", 12), ("FT201", 25), ("FT201", 51)]
+
+
+def test_review_cases_of_buffer_writes() -> None:
+    # `*(g_off + local)` writes the local array; a local pointer set to the global and then redirected
+    # copies into the local; strncpy into a member array of a global struct is a write to it (39).
+    assert findings("review2/buffers.c") == [("FT201", 39)]
+
+
+def test_a_cxx_method_module_init_calls_through_an_object_is_init_only() -> None:
+    # Registry::setup is called only by PyInit (`reg.setup()`): silent. Registry::lookup runs per get().
+    result = run(["scan", "review2/registry", "--isolated", "--select", "FT2", "--output-format", "json"], FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        ("review2/registry/reg.cpp", "FT201", 23)]
+
+
+def test_a_subdirectory_with_its_own_build_file_is_not_the_whole_project(tmp_path: Path) -> None:
+    # meson puts a meson.build in every subdirectory: scanning src/codec (or one file in it) must not
+    # take it for the project, whose module in src/ext calls codec_train at run time.
+    (tmp_path / "src" / "codec").mkdir(parents=True)
+    (tmp_path / "src" / "ext").mkdir(parents=True)
+    (tmp_path / "meson.build").write_text("project('m', 'c')\nsubdir('src/codec')\nsubdir('src/ext')\n")
+    (tmp_path / "src" / "codec" / "meson.build").write_text("codec = static_library('codec', 'codec.c')\n")
+    (tmp_path / "src" / "codec" / "codec.c").write_text(
+        "static long trained;\nint codec_train(int level)\n{\n    trained += level;\n    return 0;\n}\n")
+    (tmp_path / "src" / "ext" / "meson.build").write_text("py.extension_module('m', 'module.c')\n")
+    (tmp_path / "src" / "ext" / "module.c").write_text(
+        "#include <Python.h>\nint codec_train(int level);\n"
+        "static PyObject *train(PyObject *self, PyObject *arg) { return PyLong_FromLong(codec_train(1)); }\n"
+        "static PyMethodDef methods[] = {{\"train\", train, METH_NOARGS, NULL}, {NULL}};\n")
+    for paths in ([".",], ["src/codec"], ["src/codec/codec.c"]):
+        assert _scan_codes(tmp_path, *paths) == [("src/codec/codec.c", "FT201", 4)], paths
