@@ -39,6 +39,9 @@ class LocalsMutation(Rule):
         "Module-level and class-body `locals()` (real namespaces), reads of `locals()` in any form, a local "
         "name that shadows the builtin, and code only run before 3.13 (`if sys.version_info < (3, 13):`, the "
         "`else` of a `>= (3, 13)` test, or after an early `return` under one) are not findings."
+        "An `exec`/`eval` of code not known here into `locals()` (implicitly or as `exec(code, globals(), "
+        "locals())`) is reported when the function later reads a name back through a new `locals()` "
+        "(`locals()[\"result\"]`): since 3.13 that is a fresh snapshot without it."
     )
     why = (
         "In a function, `locals()` has never been the variables themselves: a write to it never changed a "
@@ -140,6 +143,12 @@ class LocalsMutation(Rule):
                            "frame's cached locals dict, since 3.13 (PEP 667) it builds a new snapshot and drops it, "
                            "so dicts taken earlier from `locals()` stay stale",
                            help="Call `locals()` again where the current values are needed and use what it returns.")
+            elif hit.kind == "exec-read":
+                ctx.report(hit.node, f"`{hit.subject}()` runs code into a `locals()` snapshot, and line {hit.line} "
+                           f"reads `{hit.detail}` back through a new `locals()`: since 3.13 (PEP 667) each call "
+                           "returns a fresh snapshot, so names the code binds are not there (`KeyError`)",
+                           help=f"Pass an explicit namespace and read from it: `ns = {{}}; {hit.subject}(code, "
+                                f"globals(), ns); {hit.detail} = ns[{hit.detail!r}]`.")
             else:
                 ctx.report(hit.node, f"`{hit.subject}()` without an explicit namespace assigns `{hit.detail}`, which "
                            f"is read at line {hit.line}: the assignment never reaches the variable, and since 3.13 "
@@ -180,7 +189,10 @@ class FrameLocalsWrite(Rule):
         "or class advisors' `__interface_tagged_values__` (they become the frame's extra locals, as "
         "before); and a write followed in the same function by a locals-to-fast sync of the same frame "
         "(`PyFrame_LocalsToFast`, pydevd-style `save_locals(frame)`), which wanted write-through all along — "
-        "FT503 reports a ctypes sync call itself."
+        "FT503 reports a ctypes sync call itself. Deletions (`del f_locals[k]`, `pop`, `popitem`, `clear`) "
+        "are reported even when a "
+        "`PyFrame_LocalsToFast` follows: the 3.13+ proxy raises first (`TypeError` on 3.13.0, `ValueError` for "
+        "a real local from 3.13.1, `AttributeError` for `clear`)."
     )
     why = (
         "Before 3.13, `f_locals` of a function frame was a dict snapshot: writes to it were lost unless followed "
@@ -307,9 +319,12 @@ class FrameLocalsWrite(Rule):
                 continue
             via = "" if hit.detail in hit.subject else f" (through `{hit.detail}`, taken at line {hit.line})"
             if hit.kind == "delete":
-                ctx.report(hit.node, f"`{hit.subject}` deletes from a frame's `f_locals`{via}: since 3.13 (PEP 667) "
-                           "it is a write-through proxy that refuses to delete the function's real variables (and "
-                           "3.13.0 refuses any deletion), where before 3.13 only a dict snapshot lost the key",
+                what = ("has no `clear()` on 3.13+: `AttributeError`" if hit.subject.endswith(".clear()")
+                        else "raises on 3.13+: `TypeError` for any key on 3.13.0, `ValueError` for a real local "
+                             "variable from 3.13.1 (other keys can be removed)")
+                ctx.report(hit.node, f"`{hit.subject}` deletes from a frame's `f_locals`{via} and {what}. Since "
+                           "3.13 (PEP 667) `f_locals` of a function frame is a write-through `FrameLocalsProxy`; "
+                           "before 3.13 only a dict snapshot lost the key",
                            help="Delete from a copy (`dict(frame.f_locals)`), or keep the deletion under "
                                 "`if sys.version_info < (3, 13):`; on 3.13+ assign a placeholder instead.")
                 continue

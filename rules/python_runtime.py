@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from ftaudit.analysis.python_scopes import file_hits, old_only
 from ftaudit.context import FileContext
-from ftaudit.findings import Severity
+from ftaudit.findings import Position, Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 
@@ -42,7 +42,10 @@ class RefcountAssumption(Rule):
         "lower counts only make easier to meet; small ceilings (`<= 2`, the \"only holder\" check) are "
         "reported. Before/after deltas on an ordinary object are not findings. In test files an "
         "absolute threshold on an ordinary object is reported as a note: a test fails loudly, library code "
-        "silently changes behaviour."
+        "silently changes behaviour. An immortal's count used as a number — a `range()` bound or a sequence "
+        "repetition (`range(sys.getrefcount(None) * 10)`, `[0] * n` where `n` holds such a count) — is an "
+        "error: the count is about 2**32, so the loop or allocation does not end; the `getrefcount` call is "
+        "a related location when the count was read earlier."
     )
     why = (
         "Since 3.12 (PEP 683) immortal objects have a fixed sentinel count that never moves, so a leak check on "
@@ -87,6 +90,14 @@ class RefcountAssumption(Rule):
             "    def test_empty(self):\n"
             "        self.assertGreater(sys.getrefcount(()), 1)  # <- FT504\n",
         ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def stress():\n"
+            "    for _ in range(sys.getrefcount(None) * 10):  # <- FT504\n"
+            "        pass\n",
+            title="An immortal's count as a loop bound: about 2**32 × 10 rounds",
+        ),
     )
     good = (
         Example(
@@ -124,7 +135,16 @@ class RefcountAssumption(Rule):
         for hit in file_hits(ctx, self.code):
             if old_only(hit.versions, IMMORTAL_SINCE):
                 continue
-            if hit.kind == "immortal":
+            if hit.kind == "number":
+                related = () if hit.line in (0, hit.node.lineno) else (ctx.related(
+                    (Position(hit.line, 1), Position(hit.line, 1)), f"the count of `{hit.detail}` is read here"),)
+                ctx.report(hit.node, f"`{hit.subject}` uses the reference count of `{hit.detail}` as a number: "
+                           f"`{hit.detail}` is immortal since 3.12 (PEP 683) and its count is a fixed sentinel "
+                           "(about 2**32 on 64-bit builds), so this loops or allocates billions of times",
+                           severity=Severity.ERROR, related=related,
+                           help="Use the number you mean (a constant, len(...)); to test immortality ask "
+                                "`sys._is_immortal(x)` (3.14+).")
+            elif hit.kind == "immortal":
                 ctx.report(hit.node, f"`{hit.subject}` reads the reference count of `{hit.detail}`, which is immortal "
                            "since 3.12 (PEP 683): its count is a fixed sentinel that never changes, so this "
                            "comparison tests nothing",

@@ -72,6 +72,7 @@ class Value:
 class RefReading:
     absolute: bool  # a raw count, not a difference of two counts
     immortal: str | None  # source text of the immortal object read, if any
+    line: int = 0  # where sys.getrefcount was called
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ class Scope:
     nonlocals: set[str] = field(default_factory=set)
     values: dict[str, Value] = field(default_factory=dict)
     debugger_method: bool = False  # a method of a bdb.Bdb / pdb.Pdb subclass
-    # FT501's exec/eval check: (call, names the literal assigns) and (name, position) of later reads.
-    execs: list[tuple[ast.Call, str, frozenset[str], VersionRange]] = field(default_factory=list)
+    # FT501's exec/eval check: (call, names the literal assigns; None: code not known) and (name, position)
+    # of later reads, and of the reads through a `locals()` snapshot (`locals()["x"]`).
+    execs: list[tuple[ast.Call, str, frozenset[str] | None, VersionRange]] = field(default_factory=list)
     reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
+    key_reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
     # FT502: writes to a frame's f_locals (with the frame's source text) and later locals-to-fast syncs.
     frame_writes: list[tuple[Hit, str]] = field(default_factory=list)
     syncs: list[tuple[tuple[int, int], str]] = field(default_factory=list)
@@ -517,7 +520,7 @@ class _Walker:
                 return Value("snapshot", f"{name.split('.')[1]}()", line=node.lineno)
             return None
         if name == "sys.getrefcount" and len(node.args) == 1:
-            return Value("refcount", info=RefReading(True, self.immortal(node.args[0])))
+            return Value("refcount", info=RefReading(True, self.immortal(node.args[0]), node.lineno))
         if name == "sys.getswitchinterval":
             return Value("switch")
         return None
@@ -542,11 +545,12 @@ class _Walker:
         if not readings:
             return None
         immortal = next((r.immortal for r in readings if r.immortal), None)
+        line = next((r.line for r in readings if r.immortal), readings[0].line)
         if len(readings) == 2:
-            return Value("refcount", info=RefReading(False, immortal))  # a delta of two readings
+            return Value("refcount", info=RefReading(False, immortal, line))  # a delta of two readings
         other = node.right if left is not None and left.kind == "refcount" else node.left
         absolute = readings[0].absolute and _numeric_literal(other)
-        return Value("refcount", info=RefReading(absolute, immortal))
+        return Value("refcount", info=RefReading(absolute, immortal, line))
 
     # -- version guards -----------------------------------------------------------------------------------
     def version_test(self, node: ast.AST) -> tuple[VersionRange, VersionRange] | None:
@@ -922,6 +926,13 @@ class _Walker:
             self.hit("FT503", "call", node, str(node.args[1].value))
         elif name in ("builtins.exec", "builtins.eval"):
             self.implicit_namespace_exec(node, name.split(".")[1])
+        elif name == "builtins.range":
+            # `range(sys.getrefcount(None) * 10)`: an immortal's count is about 2**32 on 64-bit 3.12+
+            for argument in node.args:
+                value = self.value_of(argument)
+                if value is not None and value.kind == "refcount" and value.info.immortal:
+                    self.hit("FT504", "number", node, source(node), value.info.immortal, value.info.line)
+                    break
         elif name == "builtins.isinstance" and len(node.args) == 2:
             checked = self.value_of(node.args[0])
             if checked is not None and checked.kind == "f_locals" and self.names_dict(node.args[1]):
@@ -946,6 +957,18 @@ class _Walker:
         if isinstance(node, ast.Tuple):
             return any(self.names_dict(e) for e in node.elts)
         return self.qual(node) == "builtins.dict"
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        # `[0] * sys.getrefcount(None)`: about 2**32 items on 64-bit 3.12+.
+        if isinstance(node.op, ast.Mult):
+            for sequence, count in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(sequence, (ast.List, ast.Tuple)) or (
+                        isinstance(sequence, ast.Constant) and isinstance(sequence.value, (str, bytes))):
+                    value = self.value_of(count)
+                    if value is not None and value.kind == "refcount" and value.info.immortal:
+                        self.hit("FT504", "number", node, source(node), value.info.immortal, value.info.line)
+                        break
+        self.generic_visit(node)
 
     def visit_Compare(self, node: ast.Compare) -> None:
         operands = [node.left, *node.comparators]
@@ -1002,10 +1025,13 @@ class _Walker:
         if locals_ns is not None and not self.is_locals_call(locals_ns):
             return
         code = self.literal(node.args[0])
+        owner = self.function_scope()
         if code is None:
+            # Code not known here (`exec(source, globals(), locals())`): what it binds is unknown, but a
+            # later `locals()["name"]` shows the function relies on it.
+            owner.execs.append((node, which, None, self.versions))
             return
         assigned, reads = _names_assigned_by(code, "exec" if which == "exec" else "eval")
-        owner = self.function_scope()
         position = (node.lineno, node.col_offset)
         for name in reads:
             owner.reads.append((name, position, node.lineno))  # a later exec("print(x)") reads x too
@@ -1036,6 +1062,7 @@ class _Walker:
         value = self.value_of(container)
         if value is not None and value.kind == "snapshot":
             self.function_scope().reads.append((key, (node.lineno, node.col_offset), node.lineno))
+            self.function_scope().key_reads.append((key, (node.lineno, node.col_offset), node.lineno))
 
     def finish_scope(self, scope: Scope) -> None:
         self.check_execs(scope)
@@ -1046,14 +1073,20 @@ class _Walker:
             # write-through proxy does by itself (FT503 reports the sync call if it goes through ctypes).
             start = (hit.node.lineno, hit.node.col_offset)  # type: ignore[attr-defined]
             pattern = re.compile(rf"(?<![\w.]){re.escape(frame)}(?!\w)")
-            if not any(position > start and pattern.search(arguments) for position, arguments in scope.syncs):
+            # A deletion stays a hazard with the sync: the 3.13+ proxy raises before the sync is reached.
+            if hit.kind == "delete" or not any(position > start and pattern.search(arguments)
+                                               for position, arguments in scope.syncs):
                 self.facts.hits.append(hit)
 
     def check_execs(self, scope: Scope) -> None:
         for call, which, assigned, versions in scope.execs:
             end = (call.end_lineno or call.lineno, call.end_col_offset or 0)
-            later = sorted((position, line, name) for name, position, line in scope.reads
-                           if name in assigned and position >= end)
+            if assigned is None:  # unknown code: only a read through a later locals() snapshot tells
+                later = sorted((position, line, name) for name, position, line in scope.key_reads if position >= end)
+            else:
+                later = sorted((position, line, name) for name, position, line in scope.reads
+                               if name in assigned and position >= end)
             if later:
                 _, line, name = later[0]
-                self.facts.hits.append(Hit("FT501", "exec", call, which, versions, name, line))
+                kind = "exec" if assigned is not None else "exec-read"
+                self.facts.hits.append(Hit("FT501", kind, call, which, versions, name, line))

@@ -386,3 +386,27 @@ def test_equality_version_tests_guard_their_branch(tmp_path: Path) -> None:
     result = run(["scan", ".", "--isolated", "--select", "FT504", "--output-format", "json"], tmp_path)
     # Lines 6 and 10 run only on 3.11, not on the 3.14t target; line 11 runs everywhere.
     assert [f["location"]["row"] for f in json.loads(result.stdout)] == [11]
+
+
+def test_introspection_recall_cases() -> None:
+    # An immortal's count used as a number (9: in range(); 15: list repetition, read at 14); deleting
+    # from a function frame's f_locals (27, 28, 29: TypeError/ValueError/AttributeError on 3.13+); exec
+    # into a snapshot that a later locals() is expected to hold (40).
+    found = scan(FIXTURES / "introspection.py", REPO)
+    assert found == [("FT504", 9, "error"), ("FT504", 15, "error"), ("FT502", 27, "warning"),
+                     ("FT502", 28, "warning"), ("FT502", 29, "warning"), ("FT501", 40, "warning")]
+    assert found == [(code, line, severity) for code, line, severity in found
+                     if (code, line) in marked(FIXTURES / "introspection.py")]
+
+
+def marked(path: Path) -> set[tuple[str, int]]:
+    return {(m.group(1), number) for number, text in enumerate(path.read_text().splitlines(), start=1)
+            for m in MARK.finditer(text) if m.group(1) != "ok"}
+
+
+def test_an_immortal_count_read_earlier_is_a_related_location() -> None:
+    result = run(["scan", str(FIXTURES / "introspection.py"), "--isolated", "--select", "FT504",
+                  "--output-format", "json"], REPO)
+    second = json.loads(result.stdout)[1]
+    assert [(r["location"]["row"], r["message"]) for r in second["related"]] == [
+        (14, "the count of `True` is read here")]
