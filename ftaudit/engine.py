@@ -625,7 +625,11 @@ def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned
 # assembly, Fortran, included fragments, templates of sources): a project that has one, or C/C++
 # sources the scan left out (a vendored folder), may name a function in them.
 _FOREIGN_SUFFIXES = (".i", ".swg", ".m", ".mm", ".cu", ".cuh", ".s", ".asm", ".f", ".f90", ".f95", ".for",
-                     ".inc", ".def", ".pyx.in", ".pxi.in", ".pxd.in", ".c.in", ".h.in", ".cpp.in", ".tmpl")
+                     ".inc", ".inl", ".ipp", ".tpp", ".c++", ".h++", ".def", ".pyx.in", ".pxi.in", ".pxd.in",
+                     ".c.in", ".h.in", ".cpp.in", ".tmpl", ".tp")
+# Build outputs and environments: copies and other projects, not this project's code.
+_NOT_PROJECT_DIRS = frozenset({"build", "dist", "venv", "env", "site-packages", "node_modules", "__pycache__",
+                               "htmlcov", "wheelhouse"})
 _SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx", ".pyx", ".pxd", ".pxi")
 _MAX_WALK = 50_000  # directory entries looked at before giving up (then: unknown)
 
@@ -635,7 +639,9 @@ def _unread_sources(folder: Path, read: set[Path]) -> bool:
     Symlinks are not followed; a tree too large to walk counts as having one."""
     seen = 0
     for current, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        if any(os.path.islink(os.path.join(current, d)) for d in dirs):
+            return True  # a linked folder may hold sources (discovery does not follow it either)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT_DIRS]
         seen += len(dirs) + len(names)
         if seen > _MAX_WALK:
             return True

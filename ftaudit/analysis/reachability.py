@@ -11,13 +11,14 @@ at run time. Nothing is parsed twice: summaries travel from the workers to the p
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from ftaudit.cmodel import CUnit
-from ftaudit.cmodel.nodes import compact
+from ftaudit.cmodel.nodes import compact, pruned_walk
 
 # A `main` belongs to a program built beside the extension (a generator, a test driver), not to code
 # Python calls.
@@ -195,12 +196,14 @@ class FileReach:
         self.unit = unit
         # Code that never runs concurrently with the module's users: module init and teardown, and
         # hooks only the package's test suite calls.
-        self.init = init_only(unit) | test_only(unit)
+        init = init_only(unit) | test_only(unit)
+        # A C++ lambda that is stored runs whenever it is called, not when the function that writes it
+        # runs: pybind11's `m.def("train", [](int n) { do_train(n); })` sits in module init but runs at
+        # run time, and so does every helper it calls.
+        from_lambdas = {_unqualified(call.name) for call in self.lambda_calls} & set(unit.functions)
+        self.init = init - _closure(from_lambdas, unit, set())
         entry = {name for name in unit.entry_points if name in unit.functions and name not in self.init}
-        # A C++ lambda runs whenever it is called, not when the function that defines it runs: pybind11's
-        # `m.def("train", [](...) { a.train(); })` sits in module init but runs at run time.
-        entry |= {_unqualified(call.name) for call in self.lambda_calls} & set(unit.functions)
-        self.runtime = _closure(entry - self.init, unit, self.init)
+        self.runtime = _closure((entry | from_lambdas) - self.init, unit, self.init)
         self.exported = sorted(
             f.name for f in unit.function_list
             if (not f.is_static or f.name in unit.fragment_entries)
@@ -211,18 +214,23 @@ class FileReach:
 
     @cached_property
     def lambda_calls(self) -> list[Any]:
-        """Calls written inside a C++ lambda, unlocked (cheap: C files have none)."""
-        unit = self.unit
-        if unit.language != "cpp" or not re.search(rb"\]\s*[({]", unit.raw.mask):
+        """Calls written inside a stored C++ lambda (see ``stored_lambdas``); the enclosing function's
+        locks do not hold when it runs later."""
+        spans = stored_lambdas(self.unit)
+        if not spans:
             return []
+        starts = [start for start, _ in spans]
         found = []
-        for call in unit.calls:
-            node = call.node.parent
-            while node is not None and node.type not in ("lambda_expression", "function_definition"):
-                node = node.parent
-            if node is not None and node.type == "lambda_expression" and not unit.lock_state(call.node).locked:
+        for call in self.unit.calls:
+            index = bisect_right(starts, call.node.start_byte) - 1
+            if index >= 0 and call.node.end_byte <= spans[index][1]:
                 found.append(call)
         return found
+
+    def in_stored_lambda(self, node: Any) -> bool:
+        spans = stored_lambdas(self.unit)
+        index = bisect_right([start for start, _ in spans], node.start_byte) - 1
+        return index >= 0 and node.end_byte <= spans[index][1]
 
     def of(self, function: str) -> Reach:
         if function in self.init:
@@ -247,8 +255,8 @@ class FileReach:
                 if function is None:
                     continue
                 for call in function.calls:
-                    callee = _unqualified(call.name)
-                    if callee in defined or not _is_identifier(callee):
+                    callee = _callee_key(call.name)
+                    if callee in defined or not _is_identifier(callee.lstrip(".")):
                         continue
                     if unlocked_only and unit.lock_state(call.node).locked:
                         continue
@@ -259,11 +267,13 @@ class FileReach:
         # An exported function that this file itself calls (e.g. only from PyInit_*) has a known
         # caller: the project pass must not treat it as called from who knows where.
         every.update(name for name in self.exported if unit.callers(name) or unit.references.get(name))
-        lambdas = {_unqualified(c.name) for c in self.lambda_calls}
+        lambdas = {_callee_key(c.name) for c in self.lambda_calls}
+        pointers = {"." + m.group(1).decode() for m in _MEMBER_POINTER.finditer(unit.raw.mask)}
+        every |= pointers
         return {
             "exported": self.exported,
-            "runtime_calls": sorted(external_calls(self.runtime) | {n for n in lambdas if n not in defined
-                                                                   and _is_identifier(n)}),
+            "runtime_calls": sorted(external_calls(self.runtime) | pointers | {
+                n for n in lambdas if n not in defined and _is_identifier(n.lstrip("."))}),
             "exported_calls": {root: sorted(external_calls(names)) for root, names in self._reach.items()},
             "all_calls": sorted(every),
             "init_calls": sorted(self.init_calls),
@@ -292,11 +302,48 @@ class FileReach:
                     continue
                 call = statement.named_children[0]
                 if call.type == "call_expression":
-                    callee = _unqualified(compact(call.child_by_field_name("function")))
+                    callee = _callee_key(compact(call.child_by_field_name("function")))
                     found.add(callee)
                     if callee in unit.functions:
                         todo.append(callee)
         return found
+
+
+# Calls that run a lambda argument before they return (an in-place algorithm, a one-time init): the
+# lambda is part of the function that writes it.
+_RUNS_IN_PLACE = re.compile(r"(?:^|::)(?:call_once|sort|stable_sort|for_each|transform|find_if|any_of|all_of|"
+                            r"none_of|count_if|remove_if|accumulate|partition|min_element|max_element|visit|"
+                            r"invoke|apply|generate)$")
+_LAMBDA_START = re.compile(rb"\[[^\[\]\n;]{0,200}\]\s*(?:\([^()]{0,400}\)\s*)?(?:mutable\s*)?(?:->[^{;]{0,100})?\{")
+
+
+def stored_lambdas(unit: CUnit) -> list[tuple[int, int]]:
+    """Byte ranges of the C++ lambdas that may run after the function writing them returns (passed to
+    `m.def`, stored, registered), outermost only; lambdas invoked on the spot (`[]{…}()`) or handed to an
+    in-place algorithm (`std::sort`, `std::call_once`) are not among them. Found once per file, by
+    walking only the subtrees that hold a lambda introducer."""
+    cached = unit.__dict__.get("_ftaudit_stored_lambdas")
+    if cached is not None:
+        return cached
+    found: list[tuple[int, int]] = []
+    if unit.language == "cpp":
+        starts = sorted({m.start() for m in _LAMBDA_START.finditer(unit.raw.mask)})
+        for node, path, _ in pruned_walk(unit.root, starts):
+            if node.type != "lambda_expression" or node.start_byte not in starts:
+                continue
+            if found and found[-1][0] <= node.start_byte < found[-1][1]:
+                continue  # nested in a stored lambda already
+            parent = path[-1] if path else None
+            if parent is not None and parent.type == "call_expression" \
+                    and parent.child_by_field_name("function") == node:
+                continue  # `[]{ … }()`: runs here
+            if parent is not None and parent.type == "argument_list" and len(path) >= 2:
+                callee = path[-2].child_by_field_name("function")
+                if callee is not None and _RUNS_IN_PLACE.search(compact(callee)):
+                    continue
+            found.append((node.start_byte, node.end_byte))
+    unit.__dict__["_ftaudit_stored_lambdas"] = found
+    return found
 
 
 def _is_identifier(name: str) -> bool:
@@ -306,12 +353,27 @@ def _is_identifier(name: str) -> bool:
 
 def _unqualified(name: str) -> str:
     """`kiwisolver::init_exceptions` -> `init_exceptions`: files define C++ functions inside their
-    namespace by their plain name, so a qualified call from another file names the same function.
-    A method call `reg.setup()` / `reg->setup()` names the method `setup` (of whichever class)."""
-    for separator in ("::", "->", "."):
+    namespace by their plain name, so a qualified call from another file names the same function."""
+    return name.rsplit("::", 1)[-1].strip() if "::" in name else name
+
+
+def _callee_key(name: str) -> str:
+    """What a call names for the project pass: `f` for `f()` or `ns::f()`; `.m` for a method call
+    `obj.m()` / `obj->m()`, which may be any class's `m` but never a free function `m`."""
+    for separator in ("->", "."):
         if separator in name:
-            name = name.rsplit(separator, 1)[-1]
-    return name.strip()
+            return "." + _unqualified(name.rsplit(separator, 1)[-1].strip())
+    return _unqualified(name)
+
+
+def _method_key(name: str) -> str:
+    """`.setup` for an out-of-line method `Registry::setup` (how method calls name it)."""
+    return "." + _unqualified(name)
+
+
+# `&Index::setup`: a pointer to a member function (or a qualified function) handed out; when it is
+# called is unknown.
+_MEMBER_POINTER = re.compile(rb"&\s*(?:[A-Za-z_]\w*\s*::\s*)+([A-Za-z_]\w*)")
 
 
 def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
@@ -336,13 +398,21 @@ def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
             exported.setdefault(name, []).append(path)
         for root, calls in summary["exported_calls"].items():
             exported_calls.setdefault(root, set()).update(calls)
-    # An out-of-line method `Registry::setup` is called as `reg.setup()`: calls match by the last part.
+    # An out-of-line method `Registry::setup` is called as `reg.setup()` or `Registry::setup()`: calls
+    # match by the last part; a free function only by a call that is no method call.
     methods: dict[str, list[str]] = {}
     for name in exported:
         if "::" in name:
+            methods.setdefault(_method_key(name), []).append(name)
             methods.setdefault(_unqualified(name), []).append(name)
-    runtime.update(name for short, names in methods.items() if short in runtime for name in names)
-    runtime.update(name for name, paths in exported.items() if _unqualified(name) not in called_anywhere
+    runtime.update(name for key, names in methods.items() if key in runtime for name in names)
+
+    def called(name: str) -> bool:
+        if "::" in name:
+            return _unqualified(name) in called_anywhere or _method_key(name) in called_anywhere
+        return name in called_anywhere
+
+    runtime.update(name for name, paths in exported.items() if not called(name)
                    and not (unnamed is not None and all(unnamed(path, name) for path in paths)))
     pending = list(runtime)
     while pending:

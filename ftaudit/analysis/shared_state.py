@@ -136,6 +136,13 @@ def root_identifier(node: Node | None) -> Node | None:
     return None
 
 
+def _block_of(assignment: Node) -> tuple[int, int] | None:
+    """The `{…}` block an assignment statement sits in, when it sits straight in one."""
+    statement = assignment.parent
+    block = statement.parent if statement is not None and statement.type == "expression_statement" else None
+    return (block.start_byte, block.end_byte) if block is not None and block.type == "compound_statement" else None
+
+
 def _arithmetic(node: Node | None) -> bool:
     """Whether an lvalue reaches its root through `+`/`-` (pointer arithmetic)."""
     while node is not None:
@@ -174,7 +181,7 @@ class _Collector:
         self.target = target
         self.writes: list[GlobalWrite] = []
         self._assigned: dict[str, list[Node]] | None = None  # plain `name = …` assignments, by name
-        self._alias_cache: dict[tuple[int, str], list[tuple[int, Variable | None]]] = {}
+        self._alias_cache: dict[tuple[int, str], list[tuple[int, Variable | None, tuple[int, int] | None]]] = {}
 
     def shared(self, ident: Node | None) -> Variable | None:
         variable = resolve(self.unit, ident, self.target) if ident is not None else None
@@ -255,12 +262,23 @@ class _Collector:
         if local is None or local.function != function or is_shared_storage(local) or local.pointer_depth < 1:
             return None
         settings = self._settings(local)
-        index = bisect_left([start for start, _ in settings], ident.start_byte) - 1
-        return settings[index][1] if index >= 0 else None
+        index = bisect_left([start for start, _, _ in settings], ident.start_byte) - 1
+        # Back from the use to the setting that decides: one into a shared buffer answers yes; one
+        # elsewhere answers no only when it is unconditional for the use (its block holds the use).
+        # `p += n`, `p = p + n` and settings under an `if` keep whatever came before.
+        while index >= 0:
+            _, buffer, block = settings[index]
+            if buffer is not None:
+                return buffer
+            if block is not None and block[0] <= ident.start_byte < block[1]:
+                return None
+            index -= 1
+        return None
 
-    def _settings(self, local: Variable) -> list[tuple[int, Variable | None]]:
-        """Where a local pointer is set, in order, and the shared buffer each setting points it into
-        (computed once per local: a function with thousands of `p = …; memcpy(p, …)` stays linear)."""
+    def _settings(self, local: Variable) -> list[tuple[int, Variable | None, tuple[int, int] | None]]:
+        """Where a local pointer is set, in order: the shared buffer each setting points it into, and the
+        block it is unconditional in (None: it keeps the previous value, `p += n` or `p = p + n`).
+        Computed once per local: a function with thousands of `p = …; memcpy(p, …)` stays linear."""
         key = (local.node.start_byte, local.name)
         if key in self._alias_cache:
             return self._alias_cache[key]
@@ -272,10 +290,17 @@ class _Collector:
                 if left is not None and left.type == "identifier":
                     index.setdefault(self.unit.text(left), []).append(node)
         start, end = local.scope if local.scope != (0, 0) else (local.node.start_byte, 1 << 62)
-        settings = [(local.node.start_byte, self._buffer_of(local.initializer))]
-        settings += [(a.start_byte, self._buffer_of(a.child_by_field_name("right")))
-                     for a in index.get(local.name, ()) if start <= a.start_byte < end
-                     and self.unit.type_of(a.child_by_field_name("left")) is local]
+        settings = [(local.node.start_byte, self._buffer_of(local.initializer), (start, end))]
+        for assignment in index.get(local.name, ()):
+            if not start <= assignment.start_byte < end or self.unit.type_of(
+                    assignment.child_by_field_name("left")) is not local:
+                continue
+            right = assignment.child_by_field_name("right")
+            source_root = root_identifier(right)
+            keeps = _operator(assignment) != "=" or (
+                source_root is not None and self.unit.type_of(source_root) is local)
+            settings.append((assignment.start_byte, self._buffer_of(right) if _operator(assignment) == "=" else None,
+                             None if keeps else _block_of(assignment)))
         settings.sort(key=lambda item: item[0])
         self._alias_cache[key] = settings
         return settings
@@ -350,6 +375,8 @@ def _inside_atomic_calls(unit: CUnit) -> set[int]:
 def racy(unit: CUnit, write: GlobalWrite, target: Target, reach: FileReach) -> GlobalWrite | None:
     """The write with its reachability when it can race, else None."""
     where = reach.of(write.function)
+    if not where.runtime and reach.in_stored_lambda(write.node):
+        where = replace(where, runtime=True)  # a stored lambda runs later, whatever writes it
     if not where.reachable or unit.compiled(write.node, target) is Tri.NO or unit.lock_state(write.node).locked:
         return None
     return replace(write, roots=where.roots)
@@ -406,6 +433,11 @@ def _returns(node: Node | None) -> bool:
     if node.type == "compound_statement":
         return any(c.type == "return_statement" for c in node.named_children)
     return False
+
+
+def _accumulates(write: GlobalWrite) -> bool:
+    """`hits++`, `misses += 1`: a counter updated beside an initialisation, not part of it."""
+    return write.how == "increment" or (write.how == "assignment" and _operator(write.node) not in ("=", ""))
 
 
 def _is_reset(unit: CUnit, write: GlobalWrite) -> bool:
@@ -475,7 +507,7 @@ def _lazy_check(unit: CUnit, check: Node, condition: Node, racy_writes: list[Glo
         # which stays an FT201 finding of its own.
         inside = [w for w in racy_writes if id(w) not in claimed
                   and any(r.start_byte <= w.node.start_byte < r.end_byte for r in region)
-                  and (w.variable is variable or w.how != "increment")]
+                  and (w.variable is variable or not _accumulates(w))]
         if any(w.variable is variable and not _is_reset(unit, w) for w in inside):
             return variable, tests_unset, inside
     return None

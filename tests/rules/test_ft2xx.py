@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from support import REPO, run
 
 FIXTURES = REPO / "fixtures" / "ft2xx"
@@ -305,3 +306,52 @@ def test_a_subdirectory_with_its_own_build_file_is_not_the_whole_project(tmp_pat
         "static PyMethodDef methods[] = {{\"train\", train, METH_NOARGS, NULL}, {NULL}};\n")
     for paths in ([".",], ["src/codec"], ["src/codec/codec.c"]):
         assert _scan_codes(tmp_path, *paths) == [("src/codec/codec.c", "FT201", 4)], paths
+
+
+def test_lambdas_registered_in_module_init_run_at_run_time() -> None:
+    # pybind11-style: helpers called from registered lambdas (19), a write inside one (41) and a hook
+    # stored under a lock and fired later (35) race; a comparator handed to std::sort and a lambda
+    # invoked on the spot run during init.
+    assert findings("review2/bindings.cpp") == [("FT201", 19), ("FT201", 35), ("FT201", 41)]
+
+
+def test_a_local_pointer_moved_along_a_global_buffer_still_points_into_it() -> None:
+    # `out += n`, `dst = dst + 2`, and a redirect only under an `if` keep the alias.
+    assert findings("review2/aliases.c") == [("FT201", 19), ("FT201", 32), ("FT201", 48)]
+
+
+def test_a_method_call_does_not_name_a_free_function_of_the_same_name(tmp_path: Path) -> None:
+    # Module init calls `scratch.reset(...)` on a smart pointer; the C function reset() is called by
+    # Python through cffi and races (7).
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='p')\n")
+    (tmp_path / "pkg" / "_ffi.py").write_text("from cffi import FFI\nffi = FFI()\nlib = ffi.dlopen(None)\n"
+                                               "def reset():\n    lib.reset()\n")
+    (tmp_path / "src" / "stats.c").write_text(
+        "static long hits;\n\nvoid\nreset(void)\n{\n    /* called through cffi */\n    hits = 0;\n}\n")
+    (tmp_path / "src" / "module.cpp").write_text(
+        "#include <Python.h>\n#include <memory>\nstruct Buffer {};\nstatic std::unique_ptr<Buffer> scratch;\n"
+        "PyMODINIT_FUNC PyInit__m(void)\n{\n    scratch.reset(new Buffer());\n"
+        "    static PyModuleDef def = {PyModuleDef_HEAD_INIT, \"_m\"};\n    return PyModule_Create(&def);\n}\n")
+    assert _scan_codes(tmp_path, ".") == [("src/stats.c", "FT201", 7)]
+
+
+@pytest.mark.parametrize("extra", ["src/train.inl", "src/bridge.c++", "pkg/_train.pyx.tp", "link"])
+def test_files_the_scan_cannot_read_keep_unnamed_functions_possibly_called(tmp_path: Path, extra: str) -> None:
+    project = tmp_path / "unnamed"
+    shutil.copytree(FIXTURES / "unnamed", project)
+    if extra == "link":  # a linked folder: discovery does not follow it, so its sources are unseen
+        (tmp_path / "outside").mkdir()
+        (tmp_path / "outside" / "train.c").write_text(
+            "int codec_train(int);\nint go(void) { return codec_train(1); }\n")
+        (project / "src" / "common").symlink_to(tmp_path / "outside", target_is_directory=True)
+    else:
+        (project / extra).write_text("codec_train(1);\n")
+    assert [row for _, _, row in _scan_codes(project, ".")] == [13, 21, 22, 35, 42]
+    # Build outputs are not the project's code: a compiler probe under build/ changes nothing.
+    if extra == "src/train.inl":
+        (project / extra).unlink()
+        (project / "build" / "probe").mkdir(parents=True)
+        (project / "build" / "probe" / "CompilerId.c").write_text("int main(void) { return 0; }\n")
+        assert [row for _, _, row in _scan_codes(project, ".")] == [13, 35, 42]
