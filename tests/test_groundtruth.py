@@ -428,3 +428,46 @@ def test_unusable_interpreter_is_exit_2_with_the_reason(tmp_path: Path, config: 
     result = run(["scan", ".", *args], tmp_path)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+# --- the generated C API name table against a real interpreter's headers ---------------------------
+
+def _table_row(ft: Interpreter) -> tuple[int, int]:
+    from ftaudit.facts import capi_names
+
+    if ft.version not in capi_names.load().known:
+        pytest.skip(f"the shipped table has no row for {ft.label}")
+    return ft.version
+
+
+@freethreaded
+def test_the_name_table_matches_the_interpreters_headers(ft_python: Interpreter) -> None:
+    # The table's row comes from the pinned source release; the interpreter's installed headers are
+    # another patch release and a free-threaded configuration: the private names agree all but a few.
+    from ftaudit.facts import capi_names
+
+    row = _table_row(ft_python)
+    assert ft_python.include_dir is not None
+    headers = [(p.relative_to(ft_python.include_dir).as_posix(), p.read_text(encoding="utf-8", errors="replace"))
+               for p in sorted(ft_python.include_dir.rglob("*.h"))]
+    installed = {n for n in capi_names.names_in_headers(headers) if n.startswith("_Py")}
+    table = capi_names.load()
+    shipped = {n for n, versions in table.declared.items() if row in versions and n.startswith("_Py")}
+    assert len(installed ^ shipped) <= 0.02 * len(installed | shipped), sorted(installed ^ shipped)[:40]
+
+
+@freethreaded
+def test_names_the_table_says_are_gone_do_not_compile(ft_python: Interpreter, tmp_path: Path) -> None:
+    # Taking the address of an undeclared name is an error for every C compiler; a declared one compiles.
+    from ftaudit.facts import capi_names
+
+    row = _table_row(ft_python)
+    table = capi_names.load()
+    gone = ["_PyEval_SetProfile", "_PyArg_ParseStackAndKeywords", "_PyObject_LookupAttr", "_PyLong_AsInt"]
+    present = ["PyMutex_Lock", "PyFrame_GetLocals", "_PyUnicodeWriter_Init"]
+    assert [table.declares(row, n) for n in gone] == [False] * len(gone)
+    assert [table.declares(row, n) for n in present] == [True] * len(present)
+    for name, compiles in [*((n, False) for n in gone), *((n, True) for n in present)]:
+        source = tmp_path / f"{name}.c"
+        source.write_text(f"#include <Python.h>\nvoid *taken(void) {{ return (void *)&{name}; }}\n")
+        assert (compile_c(ft_python, source, None).returncode == 0) is compiles, name
