@@ -45,7 +45,10 @@ class RefcountAssumption(Rule):
         "silently changes behaviour. An immortal's count used as a number — a `range()` bound or a sequence "
         "repetition (`range(sys.getrefcount(None) * 10)`, `[0] * n` where `n` holds such a count) — is an "
         "error: the count is about 2**32, so the loop or allocation does not end; the `getrefcount` call is "
-        "a related location when the count was read earlier."
+        "a related location when the count was read earlier. Code that runs only before 3.12 is not reported: "
+        "under `if sys.version_info < (3, 12):`, in a test skipped from 3.12 (`@pytest.mark.skipif`, "
+        "`@unittest.skipIf`/`skipUnless` on a version test), or after an early exit taken where the object "
+        "is immortal (`if before == sys.getrefcount(None): raise unittest.SkipTest(...)`, itself no finding)."
     )
     why = (
         "Since 3.12 (PEP 683) immortal objects have a fixed sentinel count that never moves, so a leak check on "

@@ -21,6 +21,7 @@ Version = tuple[int, int]
 # Half-open range [low, high) of CPython minor versions a piece of code can run on.
 VersionRange = tuple[Version, Version]
 ALL_VERSIONS: VersionRange = ((0, 0), (99, 0))
+IMMORTAL_SINCE = (3, 12)  # PEP 683: None, True, small ints, ... keep a fixed reference count
 PEP667 = (3, 13)  # locals() snapshots, write-through f_locals proxy, no-op PyFrame_LocalsToFast
 
 DICT_MUTATORS = frozenset({"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__",
@@ -341,6 +342,7 @@ class _Walker:
         self.deferred: list[tuple[ast.AST, Scope, list[VersionRange]]] = []
         self.star_modules: set[str] = set()
         self.handled_calls: set[int] = set()  # getswitchinterval() calls that only save the value
+        self.branch_tests: set[int] = set()  # ids of `if` conditions: an immortality test there branches
         self.saved_intervals: set[str] = set()  # dotted targets holding a saved switch interval
         self.restores: list[tuple[Hit, str]] = []
         self.constants: dict[str, str] = {}  # module-level names bound once to a string literal
@@ -586,8 +588,24 @@ class _Walker:
                 return (version, ALL_VERSIONS[1]), (ALL_VERSIONS[0], version)
             return None
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            immortality = self.immortality_test(node)
+            if immortality is not None:
+                return immortality
             return self.version_compare(node.left, node.ops[0], node.comparators[0])
         return None
+
+    def immortality_test(self, node: ast.Compare) -> tuple[VersionRange, VersionRange] | None:
+        """`before == sys.getrefcount(None)`: two readings of an immortal's count compared for equality
+        is how code detects immortality (equal from 3.12 on, PEP 683), a version test in disguise."""
+        op = node.ops[0]
+        if not isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
+            return None
+        values = [self.value_of(side) for side in (node.left, node.comparators[0])]
+        if not all(v is not None and v.kind == "refcount" and v.info.immortal for v in values):
+            return None
+        immortal: VersionRange = (IMMORTAL_SINCE, ALL_VERSIONS[1])
+        mortal: VersionRange = (ALL_VERSIONS[0], IMMORTAL_SINCE)
+        return (immortal, mortal) if isinstance(op, (ast.Eq, ast.Is)) else (mortal, immortal)
 
     def version_compare(self, left: ast.AST, op: ast.cmpop, right: ast.AST) -> tuple[VersionRange, VersionRange] | None:
         flipped = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
@@ -680,6 +698,7 @@ class _Walker:
                 self.visit(value)
 
     def visit_If(self, node: ast.If) -> None:
+        self.branch_tests.add(id(node.test))
         self.visit(node.test)
         ranges = self.version_test(node.test) or (ALL_VERSIONS, ALL_VERSIONS)
         for branch, guard in ((node.body, ranges[0]), (node.orelse, ranges[1])):
@@ -798,9 +817,26 @@ class _Walker:
         scope.debugger_method = self.in_debugger_class()
         self.bind_parameters(scope, parameters)
         self.bind(node.name, None)
-        self.deferred.append((node, scope, list(self.guards)))
+        self.deferred.append((node, scope, [*self.guards, *self.skip_guards(node.decorator_list)]))
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    def skip_guards(self, decorators: list[ast.expr]) -> list[VersionRange]:
+        """Versions a test runs on, from its skip decorators: `@pytest.mark.skipif(sys.version_info >=
+        (3, 12), …)` and `@unittest.skipIf(…)` run it only where the test is false, `@unittest.skipUnless`
+        only where it is true."""
+        guards = []
+        for decorator in decorators:
+            if not isinstance(decorator, ast.Call) or not decorator.args:
+                continue
+            name = _dotted(decorator.func) or ""
+            last = name.rsplit(".", 1)[-1]
+            if last not in ("skipif", "skipIf", "skipUnless"):
+                continue
+            ranges = self.version_test(decorator.args[0])
+            if ranges is not None:
+                guards.append(ranges[0] if last == "skipUnless" else ranges[1])
+        return guards
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for item in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
@@ -990,6 +1026,9 @@ class _Walker:
                     return
 
     def refcount_comparison(self, node: ast.AST, left: ast.AST, right: ast.AST, op: ast.cmpop) -> None:
+        if id(node) in self.branch_tests and len(getattr(node, "ops", ())) == 1 \
+                and self.immortality_test(node) is not None:  # type: ignore[arg-type]
+            return  # branching on immortality (a version test), not a leak check that tests nothing
         readings = []
         for side in (left, right):
             value = self.value_of(side)
