@@ -447,7 +447,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
 
     by_path = {r.display: r for r in results}
     findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
-    diagnostics = [d for r in results for d in r.diagnostics] + precise_notes + cache_notes + found.diagnostics
+    diagnostics = _summarise_newer_syntax([d for r in results for d in r.diagnostics]) + precise_notes \
+        + cache_notes + found.diagnostics
     if precise is not None:
         from ftaudit import precise as precise_mode
 
@@ -578,6 +579,24 @@ def _built_sources(build_texts: list[tuple[Path, str]]) -> frozenset[str]:
         else:
             names.update(Path(m.group(0)).name for m in _SOURCE_NAME.finditer(text))
     return frozenset(names)
+
+
+_NEWER_SYNTAX = "cannot be parsed by Python "
+
+
+def _summarise_newer_syntax(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One line for every Python file this interpreter cannot parse (numpy's PEP 695 code on 3.11 made a
+    hundred), naming a few and the version that reads them all; a single such file keeps its own."""
+    newer = [d for d in diagnostics if d.kind is DiagnosticKind.SYNTAX and d.message.startswith(_NEWER_SYNTAX)]
+    if len(newer) < 2:
+        return diagnostics
+    shown = ", ".join(sorted(d.path for d in newer)[:3])
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    summary = Diagnostic("", DiagnosticKind.SYNTAX,
+                         f"{len(newer)} Python files cannot be parsed by Python {running} ({shown}, …); they may "
+                         f"use syntax newer than {running}: run ftaudit on a newer Python to check them. Python "
+                         "rules skipped them")
+    return [d for d in diagnostics if not any(d is n for n in newer)] + [summary]
 
 
 def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned: list[Path], root: Path,

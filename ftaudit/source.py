@@ -32,6 +32,8 @@ class Language(enum.Enum):
         return "c" if self in (Language.C, Language.CPP, Language.RUST) else "hash"
 
 
+# `.pyi` stubs are not read: they hold no run-time code (no rule applies) and their annotations often
+# use syntax newer than the Python ftaudit runs on.
 _SUFFIXES = {
     ".c": Language.C,
     ".h": Language.C,
@@ -45,7 +47,6 @@ _SUFFIXES = {
     ".pxd": Language.CYTHON,
     ".pxi": Language.CYTHON,
     ".py": Language.PYTHON,
-    ".pyi": Language.PYTHON,
     ".rs": Language.RUST,
 }
 _NAMES = {

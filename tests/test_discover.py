@@ -30,7 +30,7 @@ def test_walk_finds_the_file_types_and_skips_the_usual_folders(tmp_path: Path) -
     (tmp_path / ".git").mkdir(exist_ok=True)
     assert files(tmp_path, ".", "--isolated") == [
         "CMakeLists.txt", "ext/fast.pxd", "ext/fast.pyx", "ext/mod.c", "ext/mod.h", "ext/wrap.cpp",
-        "generated/out.c", "meson.build", "pkg/a.py", "pkg/a.pyi", "pyproject.toml", "rust/Cargo.toml",
+        "generated/out.c", "meson.build", "pkg/a.py", "pyproject.toml", "rust/Cargo.toml",
         "rust/src/lib.rs", "setup.py", "sub/kept.c",
     ]
 

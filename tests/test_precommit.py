@@ -39,7 +39,8 @@ def test_manifest_matches_the_conventions() -> None:
     focused, project = hooks["ftaudit"], hooks["ftaudit-project"]
     assert focused["entry"] == "ftaudit scan --force-exclude"
     assert focused["language"] == project["language"] == "python"
-    assert focused["types_or"] == project["types_or"] == ["c", "c++", "cython", "python", "pyi"]
+    assert focused["types_or"] == project["types_or"] == ["c", "c++", "cython", "python", "rust", "toml", "meson",
+                                                          "cmake"]
     assert focused["require_serial"] is project["require_serial"] is True
     assert focused.get("pass_filenames", True) is True
     assert project["pass_filenames"] is False and project["args"] == ["."]
@@ -89,29 +90,45 @@ def _hook_repository(target: Path) -> Path:
     return target
 
 
-@pytest.mark.precommit
-def test_real_pre_commit_fails_on_a_finding_and_passes_when_fixed(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def hook_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path, dict[str, str]]:
+    """The real pre-commit, a committed copy of this checkout as the hook repository, and an environment
+    whose PRE_COMMIT_HOME is shared by the tests of this module (the hook's virtualenv is built once)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     pre_commit = [sys.executable, "-m", "pre_commit"]
     if subprocess.run([*pre_commit, "--version"], capture_output=True).returncode != 0:
         pytest.skip("pre-commit is not installed (it is in the test extras)")
-    hooks = _hook_repository(tmp_path / "hooks")
+    base = tmp_path_factory.mktemp("precommit")
+    hooks = _hook_repository(base / "hooks")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(base / "cache"), "PRE_COMMIT_COLOR": "never",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)  # the hook runs from its own virtualenv, not from this checkout
+    return pre_commit, hooks, env
+
+
+def _try_repo(hook_env: tuple[list[str], Path, dict[str, str]], project: Path, *files: str,
+              hook: str = "ftaudit") -> subprocess.CompletedProcess[str]:
+    pre_commit, hooks, env = hook_env
+    selection = ["--files", *files] if files else ["--all-files"]
+    if hook == "ftaudit-project":
+        selection += ["--hook-stage", "manual"]  # it runs at pre-push or by hand, not on every commit
+    result = subprocess.run([*pre_commit, "try-repo", str(hooks), hook, *selection], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode == 3 or "Could not find a version" in result.stdout + result.stderr:
+        pytest.skip(f"pre-commit could not build the hook environment (PyPI unreachable?):\n{result.stdout[-2000:]}")
+    return result
+
+
+@pytest.mark.precommit
+def test_real_pre_commit_fails_on_a_finding_and_passes_when_fixed(
+        tmp_path: Path, hook_env: tuple[list[str], Path, dict[str, str]]) -> None:
     project = tmp_path / "project"
     write_tree(project, {"src/counter.c": RACY, "README.md": "demo\n"})
     _git("init", "-q", cwd=project)
     _git("add", "-A", cwd=project)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PRE_COMMIT_COLOR": "never",
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("PYTHONPATH", None)  # the hook runs from its own virtualenv, not from this checkout
 
-    def try_repo() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*pre_commit, "try-repo", str(hooks), "ftaudit", "--files", "src/counter.c"],
-                              cwd=project, env=env, capture_output=True, text=True, timeout=900)
-
-    failing = try_repo()
-    if failing.returncode == 3 or "Could not find a version" in failing.stdout + failing.stderr:
-        pytest.skip(f"pre-commit could not build the hook environment (PyPI unreachable?):\n{failing.stdout[-2000:]}")
+    failing = _try_repo(hook_env, project, "src/counter.c")
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "ftaudit (free-threading readiness)" in failing.stdout
     assert "Failed" in failing.stdout
@@ -119,6 +136,37 @@ def test_real_pre_commit_fails_on_a_finding_and_passes_when_fixed(tmp_path: Path
 
     (project / "src" / "counter.c").write_text(FIXED)
     _git("add", "-A", cwd=project)
-    passing = try_repo()
+    passing = _try_repo(hook_env, project, "src/counter.c")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "ftaudit (free-threading readiness)" in passing.stdout and "Passed" in passing.stdout
+
+
+PYO3_PROJECT = {
+    "Cargo.toml": '[package]\nname = "fastsum"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\n'
+                  'crate-type = ["cdylib"]\n\n[dependencies]\npyo3 = "0.23"\n',
+    "src/lib.rs": "use pyo3::prelude::*;\n\n#[pyfunction]\nfn total(values: Vec<i64>) -> i64 {\n"
+                  "    values.iter().sum()\n}\n\n#[pymodule]\nfn fastsum(m: &Bound<'_, PyModule>) -> PyResult<()> {\n"
+                  "    m.add_function(wrap_pyfunction!(total, m)?)\n}\n",
+}
+CYTHON_PROJECT = {
+    "pyproject.toml": '[build-system]\nrequires = ["setuptools", "cython"]\n',
+    "setup.py": "from Cython.Build import cythonize\nfrom setuptools import setup\n\n"
+                "setup(ext_modules=cythonize(['speedups.pyx']))\n",
+    "speedups.pyx": "def dot(double[:] a, double[:] b):\n    cdef double total = 0\n"
+                    "    for i in range(a.shape[0]):\n        total += a[i] * b[i]\n    return total\n",
+}
+
+
+@pytest.mark.precommit
+@pytest.mark.parametrize(("tree", "code"), [(PYO3_PROJECT, "FT107"), (CYTHON_PROJECT, "FT104")], ids=["pyo3", "cython"])
+def test_real_pre_commit_hooks_see_every_file_type_the_rules_read(
+        tmp_path: Path, hook_env: tuple[list[str], Path, dict[str, str]], tree: dict[str, str], code: str) -> None:
+    # A PyO3 crate (Cargo.toml + src/lib.rs) and a Cython project reach both hooks, which report what
+    # `ftaudit scan .` reports there.
+    write_tree(tmp_path, tree)
+    _git("init", "-q", cwd=tmp_path)
+    _git("add", "-A", cwd=tmp_path)
+    for hook in ("ftaudit", "ftaudit-project"):
+        result = _try_repo(hook_env, tmp_path, hook=hook)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "no files to check" not in result.stdout and code in result.stdout, result.stdout
