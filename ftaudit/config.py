@@ -21,7 +21,7 @@ from ftaudit.selection import SelectorError, normalise
 from ftaudit.target import LATEST_KNOWN, Target, parse_target
 
 CONFIG_NAMES = ("ftaudit.toml", "pyproject.toml")
-OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "html")
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "html", "gitlab", "junit")
 DEFAULT_EXCLUDES = (
     ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
     ".pytest_cache", ".pytype", ".ruff_cache", ".ftaudit_cache", ".svn", ".tox", ".venv", ".vscode", "__pycache__",

@@ -21,6 +21,8 @@ REPORTERS = {
     "github": "ftaudit.report.github:GithubReporter",
     "sarif": "ftaudit.report.sarif:SarifReporter",
     "html": "ftaudit.report.html:HtmlReporter",
+    "gitlab": "ftaudit.report.gitlab:GitlabReporter",
+    "junit": "ftaudit.report.junit:JunitReporter",
 }
 
 
