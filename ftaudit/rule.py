@@ -74,6 +74,9 @@ class Rule:
     references: ClassVar[tuple[str, ...]] = ()
     tags: ClassVar[tuple[str, ...]] = ()
     precision: ClassVar[str] = "high"  # SARIF precision: very-high, high, medium, low
+    # CVSS-like 0-10 score for hazards that can corrupt memory (a data race on a pointer, use after
+    # free); SARIF marks the rule `security` with it only when its measured precision is high.
+    security_severity: ClassVar[float | None] = None
     bad: ClassVar[tuple[Example, ...]] = ()
     good: ClassVar[tuple[Example, ...]] = ()
     # Per-rule options (config ``[tool.ftaudit.rule-options.CODE]``) with their defaults.

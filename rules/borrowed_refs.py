@@ -159,6 +159,7 @@ class _ContainerRule(RunTimeRule):
 
 class BorrowedReferenceApi(_ContainerRule):
     code = "FT301"
+    security_severity = 7.5  # memory corruption (use after free, torn pointer) when it races
     slug = "borrowed-reference-api"
     summary = "API that returns a borrowed reference into a container other threads can change"
     severity = Severity.WARNING
@@ -295,6 +296,7 @@ class BorrowedReferenceApi(_ContainerRule):
 
 class UnlockedDictIteration(_ContainerRule):
     code = "FT302"
+    security_severity = 7.5  # memory corruption (use after free, torn pointer) when it races
     slug = "unlocked-dict-iteration"
     summary = "`PyDict_Next` outside a critical section on the same dict"
     severity = Severity.WARNING
@@ -373,6 +375,7 @@ class UnlockedDictIteration(_ContainerRule):
 
 class UnlockedSequenceAccess(_ContainerRule):
     code = "FT303"
+    security_severity = 7.0  # memory corruption (use after free, torn pointer) when it races
     slug = "unlocked-sequence-access"
     summary = "Unlocked list/sequence accessor macro on a container that may be shared"
     severity = Severity.NOTE

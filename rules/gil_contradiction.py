@@ -66,6 +66,7 @@ def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
 
 class GilDeclarationContradicted(Rule):
     code = "FT108"
+    security_severity = 6.5  # memory corruption (use after free, torn pointer) when it races
     slug = "gil-declaration-contradicted"
     summary = "Module declares it does not need the GIL but its extension has racy global state"
     severity = Severity.ERROR

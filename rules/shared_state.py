@@ -53,6 +53,7 @@ def write_help(variable: Variable) -> str:
 
 class UnsynchronizedGlobalWrite(RunTimeRule):
     code = "FT201"
+    security_severity = 6.5  # memory corruption (use after free, torn pointer) when it races
     slug = "unsynchronized-global-write"
     summary = "Write to process-global C state without a lock or atomic operation"
     severity = Severity.WARNING
@@ -177,6 +178,7 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
 
 class RacyLazyInit(RunTimeRule):
     code = "FT202"
+    security_severity = 6.5  # memory corruption (use after free, torn pointer) when it races
     slug = "racy-lazy-init"
     summary = "Check-then-set lazy initialisation of a static outside module init"
     severity = Severity.WARNING

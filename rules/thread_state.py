@@ -188,6 +188,7 @@ class CriticalSectionMisuse(Rule):
 
 class ThreadUnsafeLibcCall(RunTimeRule):
     code = "FT204"
+    security_severity = 5.0  # memory corruption (use after free, torn pointer) when it races
     slug = "thread-unsafe-libc-call"
     summary = "Call to a libc function that is not thread-safe"
     severity = Severity.WARNING
@@ -313,6 +314,7 @@ _SAFE_WITHOUT_THREAD_STATE = (
 
 class CapiCallWithoutThreadState(Rule):
     code = "FT205"
+    security_severity = 7.5  # memory corruption (use after free, torn pointer) when it races
     slug = "capi-call-without-thread-state"
     summary = "Python C API call while the thread state is detached"
     severity = Severity.ERROR

@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 from support import REPO, run, write_tree
 
+from ftaudit.facts.precision import level as precision_level
 from ftaudit.fingerprint import decode, line_fingerprints, rolling_hashes
 from ftaudit.registry import load_registry
 from ftaudit.ruledocs import plain_text, render_markdown
@@ -137,8 +138,8 @@ def test_demo_rules_carry_the_rule_docs(demo: dict[str, Any]) -> None:
         assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
         assert rule["help"] == {"text": plain_text(cls), "markdown": render_markdown(cls)}
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
-        assert rule["properties"]["precision"] == cls.precision
-        assert rule["properties"]["tags"]
+        assert rule["properties"]["precision"] == precision_level(cls.code, cls.precision)  # measured when known
+        assert rule["properties"]["tags"][0] == "correctness"
 
 
 def test_demo_results(demo: dict[str, Any]) -> None:
@@ -295,3 +296,31 @@ def test_github_annotations_follow_the_workflow_command_syntax() -> None:
             assert props["line"] == props["endLine"]
     # Messages are escaped: their help text goes on "lines" joined by %0A.
     assert all("%0A%0Ahelp%3A" not in line and "%0A%0Ahelp: " in line for line in lines)
+
+
+def test_rules_are_ranked_from_their_measured_precision(tmp_path: Path) -> None:
+    # FT201's census (157 of 165 TRUE: Wilson lower bound 90.7 %) makes it very-high precision and, as a
+    # memory-corrupting race, a security alert with its security-severity; FT301 (67 of 92) stays
+    # medium and not security; FT205, never measured, keeps its declared precision and no security tag.
+    from ftaudit.facts import precision
+
+    assert precision.measured("FT201") == (157, 165) and precision.level("FT201", "medium") == "very-high"
+    assert precision.level("FT301", "medium") == "medium"
+    assert precision.measured("FT205") is None and precision.level("FT205", "high") == "high"
+    write_tree(tmp_path, {"m.c": "int x;\n"})
+    driver = sarif_of(tmp_path, ".", "--isolated")["runs"][0]["tool"]["driver"]
+    rules = {r["id"]: r["properties"] for r in driver["rules"]}
+    assert rules["FT201"]["precision"] == "very-high"
+    assert rules["FT201"]["tags"][:3] == ["correctness", "concurrency", "security"]
+    assert rules["FT201"]["security-severity"] == "6.5"
+    assert "security" not in rules["FT301"]["tags"] and "security-severity" not in rules["FT301"]
+    assert "security" not in rules["FT205"]["tags"] and rules["FT205"]["precision"] == "high"
+    assert rules["FT504"]["tags"][0] == "correctness" and "concurrency" not in rules["FT504"]["tags"]
+
+
+def test_wilson_lower_bounds_behind_the_levels() -> None:
+    from ftaudit.facts.precision import wilson_lower
+
+    assert round(wilson_lower(157, 165), 3) == 0.907
+    assert round(wilson_lower(9, 9), 3) == 0.701  # nine of nine is not yet "very-high"
+    assert wilson_lower(0, 0) == 0.0

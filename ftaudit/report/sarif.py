@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 from ftaudit import HOMEPAGE, __version__
 from ftaudit.engine import ScanResult
+from ftaudit.facts.precision import level as measured_level
+from ftaudit.facts.precision import measured
 from ftaudit.findings import Finding, Position, Severity
 from ftaudit.registry import load_registry
 from ftaudit.report.json_report import rule_url
@@ -128,12 +130,27 @@ def _truncate(text: str, limit: int = MAX_DESCRIPTION) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _tags(rule: type[Rule]) -> list[str]:
-    tags = list(dict.fromkeys(rule.tags or ("free-threading",)))
-    return tags[:MAX_TAGS]
+# FT1xx (GIL declarations), FT2xx (shared state, thread state) and FT3xx (containers other threads change).
+_CONCURRENCY_FAMILIES = ("FT1", "FT2", "FT3")
+
+
+def _tags(rule: type[Rule], secure: bool) -> list[str]:
+    """The rule's own tags, plus GitHub's ranking tags: `correctness` for every rule, `concurrency` for
+    the free-threading families, and `security` only for memory-corrupting hazards measured precise."""
+    own = list(rule.tags or ("free-threading",))
+    ranking = ["correctness"] + (["concurrency"] if rule.code.startswith(_CONCURRENCY_FAMILIES) else [])
+    ranking += ["security"] if secure else []
+    return list(dict.fromkeys(ranking + own))[:MAX_TAGS]
 
 
 def rule_descriptor(rule: type[Rule], severity: Severity) -> dict[str, Any]:
+    precision = measured_level(rule.code, rule.precision)
+    secure = rule.security_severity is not None and measured(rule.code) is not None \
+        and precision in ("high", "very-high")
+    properties: dict[str, Any] = {"tags": _tags(rule, secure), "precision": precision,
+                                  "problem.severity": PROBLEM_SEVERITY[severity]}
+    if secure:
+        properties["security-severity"] = f"{rule.security_severity:.1f}"
     return {
         "id": rule.code,
         "name": rule.slug,  # differs from the id (sarif-sdk SARIF1001); what `ftaudit rules` shows
@@ -142,8 +159,7 @@ def rule_descriptor(rule: type[Rule], severity: Severity) -> dict[str, Any]:
         "help": {"text": plain_text(rule), "markdown": render_markdown(rule)},
         "helpUri": rule_url(rule.code),
         "defaultConfiguration": {"level": LEVEL[severity]},
-        "properties": {"tags": _tags(rule), "precision": rule.precision,
-                       "problem.severity": PROBLEM_SEVERITY[severity]},
+        "properties": properties,
     }
 
 

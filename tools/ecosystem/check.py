@@ -876,6 +876,21 @@ def report_diff(records: list[dict[str, Any]], scanned: set[str], baseline_path:
             print(f"  - {label_of(r)}  {r['file']}:{r['line']}  {r['code']}")
 
 
+def write_precision(path: Path, records: list[dict[str, Any]], verdicts: dict[str, Verdict],
+                    meta: dict[str, Any]) -> None:
+    """Per rule: how many of the current findings were judged TRUE and FALSE (unjudged ones left out)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in records:
+        v = verdicts.get(r["key"])
+        if v is not None:
+            counts[r["code"]][0 if v.true else 1] += 1
+    data = {"source": f"tools/ecosystem/check.py over {len(meta.get('projects', []))} pinned sdists, "
+                      f"ftaudit {meta.get('git', '?')}, {meta.get('finished', '?')}",
+            "rules": {code: {"true": t, "false": f} for code, (t, f) in sorted(counts.items())}}
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}: {len(counts)} rules")
+
+
 def report_precision(records: list[dict[str, Any]], verdicts: dict[str, Verdict], scanned: set[str]) -> None:
     print(f"\n== Precision on judged findings ({VERDICTS_FILE.name}: {len(verdicts)} verdict(s)) ==")
     by_key = {r["key"]: r for r in records}
@@ -1016,6 +1031,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--per-file-timeout", type=float, default=30.0,
                     help="ftaudit's --per-file-timeout (default %(default)s)")
     ap.add_argument("--no-scan", action="store_true", help="report on an existing results file instead of scanning")
+    ap.add_argument("--write-precision", type=Path, metavar="JSON",
+                    help="also write each rule's judged TRUE/FALSE counts (ftaudit/facts/measured_precision.json: "
+                         "the precision SARIF reports)")
     ap.add_argument("--sample", type=int, metavar="N", help="print up to N unjudged findings per rule to judge")
     ap.add_argument("--seed", type=int, default=0, help="seed for --sample (default %(default)s)")
     return ap.parse_args(argv)
@@ -1067,6 +1085,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_baseline and args.baseline:
             report_diff(records, scanned, args.baseline, read_results(args.baseline), _not_ok(meta))
         report_precision(records, verdicts, scanned)
+        if args.write_precision:
+            write_precision(args.write_precision, records, verdicts, meta)
         return 0
 
     baseline_path = None if args.no_baseline else (args.baseline or last_run)
