@@ -471,3 +471,14 @@ def test_names_the_table_says_are_gone_do_not_compile(ft_python: Interpreter, tm
         source = tmp_path / f"{name}.c"
         source.write_text(f"#include <Python.h>\nvoid *taken(void) {{ return (void *)&{name}; }}\n")
         assert (compile_c(ft_python, source, None).returncode == 0) is compiles, name
+
+
+@freethreaded
+def test_the_testing_page_check_runs_on_a_free_threaded_interpreter(ft_python: Interpreter) -> None:
+    # docs/testing-free-threaded.md's first check, run as written, prints "1 False" on a 3.13t.
+    page = (REPO / "docs" / "testing-free-threaded.md").read_text(encoding="utf-8")
+    command = re.search(r'python3\.13t -c "([^"]+)"', page)
+    assert command is not None
+    result = subprocess.run([str(ft_python.executable), "-c", command.group(1)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == ["1", "False"], result.stdout + result.stderr

@@ -57,3 +57,14 @@ def test_wheel_ships_rules_inside_the_package(tmp_path: Path) -> None:
     packages = {n.rsplit("/", 1)[0] for n in names if n.endswith("__init__.py")}
     source_packages = {p.parent.relative_to(REPO).as_posix() for p in (REPO / "ftaudit").rglob("__init__.py")}
     assert source_packages <= packages, "a package under ftaudit/ is missing from [tool.setuptools] packages"
+
+
+def test_install_instructions_name_nothing_that_does_not_exist() -> None:
+    # Until ftaudit is on PyPI and tagged, docs install it from the repository and pin a commit.
+    texts = {p: (REPO / p).read_text(encoding="utf-8") for p in
+             ("README.md", "docs/github-actions.md", "examples/ftaudit-github-actions.yml", ".pre-commit-hooks.yaml")}
+    for path, text in texts.items():
+        assert "rev: v0." not in text, path
+        assert not re.search(r"pip install ftaudit\b(?! @)", text), path
+    example = texts["examples/ftaudit-github-actions.yml"]
+    assert 'pip install "ftaudit @ git+https://github.com/ftaudit/ftaudit"' in example
