@@ -318,6 +318,13 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
         page.click("input[name=severity][value=warning]")
         assert page.js("[...document.querySelectorAll('[data-finding]')].filter(e => e.hidden).length") == 0
 
+        # Rule links lead into the report (its rule documentation), not to the network; a leading
+        # underscore of a linked file name stays visible above the underline.
+        targets = page.js("[...document.querySelectorAll('article[data-finding] header a.mono')].map(a => "
+                          "[a.getAttribute('href'), !!document.getElementById(a.getAttribute('href').slice(1))])")
+        assert targets and all(href.startswith("#rule-") and found for href, found in targets)
+        assert page.js("[...document.querySelectorAll('a[href^=http]')].every(a => a.closest('.ruledoc'))") is True
+        assert page.js("getComputedStyle(document.querySelector('a.mono')).textUnderlineOffset") not in ("auto", "")
         # Nothing from the hostile fixture ran or became an element.
         assert page.js(f"typeof window.{PAYLOAD_MARK}") == "undefined"
         assert page.js("document.images.length + document.querySelectorAll('svg, iframe, object, embed').length") == 0

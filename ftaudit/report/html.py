@@ -31,6 +31,7 @@ from ftaudit import __version__
 from ftaudit.engine import ScanResult
 from ftaudit.findings import Edit, Finding, Severity
 from ftaudit.report.json_report import finding_dict, rule_url
+from ftaudit.ruledocs import plain_text
 
 TEMPLATES = Path(__file__).with_name("templates")
 FAMILIES = {
@@ -261,6 +262,10 @@ def _pygments_css() -> str:
     return (strip.sub("", light) + "\n@media (prefers-color-scheme: dark) {\n" + strip.sub("", dark) + "\n}\n")
 
 
+def rule_anchor(code: str) -> str:
+    return f"rule-{code.lower()}"
+
+
 def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
                 generated: str | None = None) -> str:
     rules = {r.code: r for r in result.rules}
@@ -274,7 +279,8 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
         view = FindingView(
             anchor=_anchor(finding), finding=finding, message=code_parts(finding.message),
             help=code_parts(finding.help), rows=_snippet(finding, lines), diff=_diff(finding, lines),
-            rule_summary=code_parts(rule.summary) if rule else [], rule_url=rule_url(finding.code),
+            rule_summary=code_parts(rule.summary) if rule else [],
+            rule_url=f"#{rule_anchor(finding.code)}" if rule else rule_url(finding.code),
             baseline="new" if baseline is not None and id(finding) not in baselined_ids else "",
         )
         anchors[id(finding)] = view.anchor
@@ -306,6 +312,10 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
         "severities": [(s.label, severities[s]) for s in sorted(Severity, reverse=True)],
         "families": [(prefix + "xx", FAMILIES.get(prefix, "other"), n) for prefix, n in sorted(families.items())],
         "rules": sorted(by_rule.items()),
+        # Each reported rule's documentation, in the report itself: its links work offline.
+        "rule_docs": [{"code": code, "anchor": rule_anchor(code), "name": rules[code].slug,
+                       "text": plain_text(rules[code]), "online": rule_url(code)}
+                      for code in sorted({f.code for f in result.findings}) if code in rules],
         "files": list(files.values()),
         "file_counts": sorted(by_file.items()),
         "findings": views,
