@@ -8,7 +8,7 @@ import sys
 import tempfile
 
 import pytest
-from support import REPO
+from support import INSTALL, REPO, missing_test_extras
 
 from ftaudit.registry import load_registry
 
@@ -21,12 +21,20 @@ os.environ["FTAUDIT_CACHE_HOME"] = _USER_CACHE.name
 def pytest_configure(config: pytest.Config) -> None:
     """Install tests/plugin (a real third-party rule package) with pip into a private folder, before
     collection, so its rules are in the registry that parametrised tests enumerate."""
+    missing = missing_test_extras()
+    if missing:
+        raise pytest.UsageError(f"the test extra is not installed ({', '.join(missing)} missing): run {INSTALL}")
     target = _PLUGIN_SITE.name
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", target, str(REPO / "tests" / "plugin")],
-        check=True, capture_output=True,
-    )
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+             "--target", target, str(REPO / "tests" / "plugin")],
+            check=True, capture_output=True, text=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        reason = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or [f"exit status {exc.returncode}"]
+        raise pytest.UsageError(f"cannot install the demo rule plugin (tests/plugin): {reason[0]}; "
+                                f"is the test extra installed? run {INSTALL}") from None
     sys.path.insert(0, target)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [target, os.environ.get("PYTHONPATH")]))
     load_registry.cache_clear()

@@ -7,9 +7,11 @@ conftest.py files of sub-folders.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from importlib import metadata
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -46,3 +48,23 @@ def run_process(args: list[str], cwd: Path, env: Mapping[str, str] | None = None
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "ftaudit", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)
+
+
+# What the test suite needs from the `test` extra (pyproject.toml) before anything else can run.
+NEEDED = {"pytest": (8,), "setuptools": (69,), "jsonschema": (4, 18)}
+INSTALL = "pip install -e '.[test]'"
+
+
+def missing_test_extras(version_of: Callable[[str], str] = metadata.version) -> list[str]:
+    """The packages of the test extra that are absent or too old, as "name>=version" (empty: all there)."""
+    missing = []
+    for name, minimum in NEEDED.items():
+        wanted = f"{name}>={'.'.join(map(str, minimum))}"
+        try:
+            found = tuple(int(part) for part in re.findall(r"\d+", version_of(name))[:len(minimum)])
+        except metadata.PackageNotFoundError:
+            missing.append(wanted)
+            continue
+        if found < minimum:
+            missing.append(wanted)
+    return missing

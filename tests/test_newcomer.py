@@ -31,3 +31,21 @@ def test_stubs_are_not_read(tmp_path: Path) -> None:
     assert result.stdout.split() == ["pkg/m.py"]
     scanned = run(["scan", ".", "--isolated"], tmp_path)
     assert scanned.exit_code == 0 and "_core.pyi" not in scanned.stderr + scanned.stdout
+
+
+def test_a_missing_test_extra_is_named_with_the_command_that_installs_it() -> None:
+    # With only `pip install -e .` the session stops with one usage error, not an INTERNALERROR.
+    import support
+
+    versions = {"pytest": "8.3.1", "setuptools": "65.5.0", "jsonschema": "4.23.0"}
+
+    def version_of(name: str) -> str:
+        if name not in versions:
+            raise support.metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    assert support.missing_test_extras(version_of) == ["setuptools>=69"]
+    del versions["jsonschema"]
+    assert support.missing_test_extras(version_of) == ["setuptools>=69", "jsonschema>=4.18"]
+    assert support.missing_test_extras() == []  # this environment has the extra
+    assert support.INSTALL == "pip install -e '.[test]'"
