@@ -216,21 +216,18 @@ class FileReach:
     def lambda_calls(self) -> list[Any]:
         """Calls written inside a stored C++ lambda (see ``stored_lambdas``); the enclosing function's
         locks do not hold when it runs later."""
-        spans = stored_lambdas(self.unit)
-        if not spans:
+        if not self._lambda_starts:
             return []
-        starts = [start for start, _ in spans]
-        found = []
-        for call in self.unit.calls:
-            index = bisect_right(starts, call.node.start_byte) - 1
-            if index >= 0 and call.node.end_byte <= spans[index][1]:
-                found.append(call)
-        return found
+        return [call for call in self.unit.calls if self.in_stored_lambda(call.node)]
+
+    @cached_property
+    def _lambda_starts(self) -> list[int]:
+        return [start for start, _ in stored_lambdas(self.unit)]
 
     def in_stored_lambda(self, node: Any) -> bool:
-        spans = stored_lambdas(self.unit)
-        index = bisect_right([start for start, _ in spans], node.start_byte) - 1
-        return index >= 0 and node.end_byte <= spans[index][1]
+        """Whether a node lies inside a stored lambda (one bisect over their start offsets)."""
+        index = bisect_right(self._lambda_starts, node.start_byte) - 1
+        return index >= 0 and node.end_byte <= stored_lambdas(self.unit)[index][1]
 
     def of(self, function: str) -> Reach:
         if function in self.init:
