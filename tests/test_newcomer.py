@@ -37,7 +37,8 @@ def test_a_missing_test_extra_is_named_with_the_command_that_installs_it() -> No
     # With only `pip install -e .` the session stops with one usage error, not an INTERNALERROR.
     import support
 
-    versions = {"pytest": "8.3.1", "setuptools": "65.5.0", "jsonschema": "4.23.0"}
+    versions = {"pytest": "8.3.1", "setuptools": "65.5.0", "jsonschema": "4.23.0", "check-jsonschema": "0.39.0",
+                "pyyaml": "6.0.3"}
 
     def version_of(name: str) -> str:
         if name not in versions:
