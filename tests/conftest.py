@@ -43,3 +43,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     _PLUGIN_SITE.cleanup()
     _USER_CACHE.cleanup()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """Report the skips of the free-threaded tests at one place, so that `-ra` sums them up in one line
+    (pytest would list one line per test function) naming the command that builds the interpreter."""
+    report = yield
+    if report.skipped and item.get_closest_marker("freethreaded") and isinstance(report.longrepr, tuple):
+        _, _, reason = report.longrepr
+        report.longrepr = (str(item.path.relative_to(REPO)), None, reason)
+    return report

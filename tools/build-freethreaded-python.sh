@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Obtain a free-threaded CPython (configure --disable-gil) for ftaudit's ground-truth tests.
 #
-#   tools/build-freethreaded-python.sh [VERSION] [PREFIX]
+#   tools/build-freethreaded-python.sh [--reuse-only] [VERSION] [PREFIX]
+#
+#   --reuse-only  print an interpreter that is already built, never build one (exit 1 naming the
+#            command that builds it): what the test suite does, so that `pytest` never spends minutes
+#            building silently.
 #
 #   VERSION  minor version to build, default 3.13 (Debian trixie's python3.13 source package is
 #            known to be reachable; newer versions are looked up in forky and sid too).
@@ -15,6 +19,8 @@
 # download. Needs a C compiler, make, tar and xz; the Debian download needs apt-get and network.
 set -euo pipefail
 
+reuse_only=false
+if [ "${1:-}" = --reuse-only ]; then reuse_only=true; shift; fi
 version=${1:-3.13}
 cache=${FTAUDIT_CACHE:-$HOME/.cache/ftaudit}
 prefix=${2:-$cache/cpython-${version}t}
@@ -33,6 +39,9 @@ sys.exit(0 if ok else 1)" >/dev/null 2>&1
 
 [[ $version =~ ^3\.[0-9]+$ ]] || die "VERSION must look like 3.13, got '$version'"
 if works; then echo "$exe"; exit 0; fi
+if $reuse_only; then
+  die "no free-threaded CPython $version built yet; build it once (about 10 minutes) with: bash tools/build-freethreaded-python.sh $version"
+fi
 
 mkdir -p "$(dirname "$prefix")" || die "cannot create the cache folder $(dirname "$prefix")"
 # Two concurrent callers (CI's pre-build step and a test session) must not build into one prefix.
