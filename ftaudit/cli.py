@@ -336,20 +336,32 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
     if fix:
         from ftaudit import fixes
 
-        plans = fixes.plan(result.findings, unsafe=unsafe_fixes, digests=result.digests)
-        refused = list(plans.skipped)
-        written = []
-        for file_plan in plans.files:
-            reason = fixes.write(file_plan, result.roots)
-            if reason is None:
-                written.append(file_plan)
-            else:
-                refused.append(reason)
-        fixed = sum(len(p.fixed) for p in written)
-        for reason in refused:  # the findings stay, so the rescan still reports them
-            click.echo(f"ftaudit: warning: {reason}", err=True)
-        if written:  # positions moved: report what is left, from a fresh scan (the cache keeps it cheap)
+        # Like ruff: apply, rescan, and apply again what overlapping edits held back, until nothing changes,
+        # so that one `--fix` leaves nothing a second one would change (bounded, in case edits fight).
+        fixed, files_written = 0, set()
+        for _ in range(FIX_PASSES):
+            plans = fixes.plan(result.findings, unsafe=unsafe_fixes, digests=result.digests)
+            refused = list(plans.skipped)
+            written = []
+            for file_plan in plans.files:
+                reason = fixes.write(file_plan, result.roots)
+                if reason is None:
+                    written.append(file_plan)
+                else:
+                    refused.append(reason)
+            fixed += sum(len(p.fixed) for p in written)
+            files_written.update(p.path for p in written)
+            for reason in refused:  # the findings stay, so the rescan still reports them
+                click.echo(f"ftaudit: warning: {reason}", err=True)
+            if not written:
+                break
+            # Positions moved: report what is left, from a fresh scan (the cache keeps it cheap).
             result = run_scan(targets, settings, jobs=jobs, context_paths=context)
+        else:
+            click.echo(f"ftaudit: warning: fixes did not converge after {FIX_PASSES} rounds (an edit that "
+                       "does not remove its finding: please report it); the files are left as they are now",
+                       err=True)
+        written = list(files_written)
         if not silent:
             click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(written)} "
                        f"file{'s' if len(written) != 1 else ''}.", err=True)
@@ -396,13 +408,17 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
               "command": " ".join(["ftaudit", *sys.argv[1:]])}
     try:
         _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent,
-                       sarif_output=sarif_output, html_output=html_output, extras=extras)
+                       sarif_output=sarif_output, html_output=html_output, extras=extras,
+                       unsafe_fixes=unsafe_fixes)
     except BrokenPipeError:
         raise  # `ftaudit … | head`: ends quietly (DefaultToScan.main)
     except OSError as exc:
         _fail(f"cannot write output: {exc}")
     code = exit_code(result, settings, exit_zero)
     sys.exit(EXIT_FINDINGS if code == EXIT_CLEAN and exit_non_zero_on_fix and fixed else code)
+
+
+FIX_PASSES = 10  # --fix rounds at most (edits that overlap wait for the next round)
 
 
 def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
@@ -455,13 +471,14 @@ def _configured(name: str, extras: dict[str, Any]) -> Any:
 
 def _write_outputs(result: Any, settings: Settings, output_file: Path | None, json_output: Path | None,
                    statistics: bool, color: str, quiet: bool, silent: bool, *, sarif_output: Path | None = None,
-                   html_output: Path | None = None, extras: dict[str, Any] | None = None) -> None:
+                   html_output: Path | None = None, extras: dict[str, Any] | None = None,
+                   unsafe_fixes: bool = False) -> None:
     from ftaudit.report import UnknownFormat
     from ftaudit.report.colour import Painter, use_colour
     from ftaudit.report.terminal import statistics as stats_lines
     from ftaudit.report.terminal import summary_line
 
-    extras = extras or {}
+    extras = {**(extras or {}), "unsafe_fixes": unsafe_fixes}
     try:
         reporter = _configured(settings.output_format, extras)
     except UnknownFormat as exc:
@@ -478,7 +495,7 @@ def _write_outputs(result: Any, settings: Settings, output_file: Path | None, js
     with (_FileOutput(output_file) if output_file else _stdout()) as stream:
         paint_on = not reporter.machine and use_colour(color, stream)
         if statistics and not reporter.machine:
-            for line in stats_lines(result, Painter(paint_on)):
+            for line in stats_lines(result, Painter(paint_on), unsafe=unsafe_fixes):
                 stream.write(line + "\n")
         else:
             reporter.render(result, stream, color=paint_on)

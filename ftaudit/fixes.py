@@ -95,20 +95,31 @@ def plan(findings: Iterable[Finding], *, unsafe: bool, cwd: Path | None = None,
         if digests is not None and digests.get(display) != hashlib.sha256(before).hexdigest():
             plans.skipped.append(f"{display}: changed since it was analysed; not fixed (run again)")
             continue
-        taken: list[tuple[Position, Position]] = []
-        edits: list[Edit] = []
-        fixed: list[Finding] = []
-        for finding in sorted(chosen, key=lambda f: f.sort_key):
-            spans = [(e.start, e.end) for e in finding.fix.edits]  # type: ignore[union-attr]
-            if any(_overlaps(a, b) for a in spans for b in taken):
-                continue
-            taken.extend(spans)
-            edits.extend(finding.fix.edits)  # type: ignore[union-attr]
-            fixed.append(finding)
-        after = apply_edits_bytes(before, edits)
+        fixed = non_overlapping(chosen)
+        after = apply_edits_bytes(before, [e for f in fixed for e in f.fix.edits])  # type: ignore[union-attr]
         if after != before:
             plans.files.append(FilePlan(path, display, before, after, fixed))
     return plans
+
+
+def non_overlapping(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings whose edits are applied in one round: in report order, skipping any edit that overlaps
+    one already taken (it waits for the next round, after the rescan)."""
+    taken: list[tuple[Position, Position]] = []
+    chosen: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        spans = [(e.start, e.end) for e in finding.fix.edits]  # type: ignore[union-attr]
+        if any(_overlaps(a, b) for a in spans for b in taken):
+            continue
+        taken.extend(spans)
+        chosen.append(finding)
+    return chosen
+
+
+def plan_edits(findings: Iterable[Finding]) -> list[Edit]:
+    """The edits of one round for one file's findings (all of them offered a fix)."""
+    return [e for f in non_overlapping(f for f in findings if f.fix and f.fix.edits)
+            for e in f.fix.edits]  # type: ignore[union-attr]
 
 
 def _overlaps(a: tuple[Position, Position], b: tuple[Position, Position]) -> bool:

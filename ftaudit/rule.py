@@ -7,6 +7,7 @@ every rule's examples, and ``ftaudit rule CODE`` renders the same metadata as Ma
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,7 +40,10 @@ class Example:
 
     In bad examples, a comment containing ``<- CODE`` marks each line where a finding must start.
     ``files`` adds other project files (a ``setup.py`` beside a ``.pyx``); ``target`` overrides the
-    target version for this example.
+    target version for this example. ``fixed`` is the file after `--fix --unsafe-fixes` (Fixit's
+    ``expected_replacement``): required when the rule offers an edit for the example, checked by the suite.
+    ``code`` and ``fixed`` may be written as indented triple-quoted blocks that start with a newline:
+    they are dedented.
     """
 
     code: str
@@ -47,6 +51,13 @@ class Example:
     files: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
     title: str = ""
+    fixed: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("code", "fixed"):
+            text = getattr(self, name)
+            if text is not None and text.startswith("\n"):
+                object.__setattr__(self, name, textwrap.dedent(text[1:]))
 
     def expected(self) -> list[tuple[int, str]]:
         """(line, code) pairs marked in the example, in line order."""

@@ -32,6 +32,9 @@ def _examples(rule: type[Rule], examples: Iterable[Example]) -> list[str]:
         if example.files:
             parts.append(f"`{rule.example_path(example)}`:\n")
         parts.append(f"```{_language_of(rule, example)}\n{example.code.rstrip()}\n```\n")
+        if example.fixed is not None:
+            parts.append(f"After `ftaudit scan --fix --unsafe-fixes`:\n```{_language_of(rule, example)}\n"
+                         f"{example.fixed.rstrip()}\n```\n")
     return parts
 
 

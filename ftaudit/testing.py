@@ -6,13 +6,14 @@ turns each rule's VALID/INVALID lists into test cases.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 from ftaudit.config import Settings, target_from_requires_python
 from ftaudit.engine import scan
-from ftaudit.findings import Finding
+from ftaudit.findings import Applicability, Finding
 from ftaudit.rule import Example, Rule
 from ftaudit.target import parse_target
 
@@ -48,11 +49,36 @@ def example_problems(rule: type[Rule], folder: Path) -> list[str]:
         expected = sorted((line, code) for line, code in example.expected() if code == rule.code)
         if not expected:
             problems.append(f"bad example {index} marks no `<- {rule.code}` line")
-        got = sorted((f.start.line, f.code) for f in run_example(rule, example, folder / f"bad{index}"))
+        findings = run_example(rule, example, folder / f"bad{index}")
+        got = sorted((f.start.line, f.code) for f in findings)
         if got != expected:
             problems.append(f"bad example {index}: expected findings at {expected}, got {got}")
+        problems.extend(_fix_problems(index, example, findings))
     for index, example in enumerate(rule.good):
         got = [(f.start.line, f.message) for f in run_example(rule, example, folder / f"good{index}")]
         if got:
             problems.append(f"good example {index} should be silent, got {got}")
     return problems
+
+
+def fixed_text(code: str, findings: list[Finding]) -> str | None:
+    """``code`` after every edit `--fix --unsafe-fixes` would apply (overlaps wait, as in `fixes.plan`),
+    or None when nothing is offered."""
+    from ftaudit.fixes import apply_edits, plan_edits
+
+    edits = plan_edits([f for f in findings if f.fix is not None
+                        and f.fix.applicability in (Applicability.SAFE, Applicability.UNSAFE)])
+    return apply_edits(code, edits) if edits else None
+
+
+def _fix_problems(index: int, example: Example, findings: list[Finding]) -> list[str]:
+    after = fixed_text(example.code, findings)
+    if after is None:
+        return [f"bad example {index} documents a `fixed` text but no edit is offered"] if example.fixed else []
+    if example.fixed is None:
+        return [f"bad example {index} offers an edit but documents no `fixed` text; it gives:\n{after}"]
+    if after != example.fixed:
+        diff = "".join(difflib.unified_diff(example.fixed.splitlines(keepends=True), after.splitlines(keepends=True),
+                                            "documented", "applied"))
+        return [f"bad example {index}: the fix gives a different text:\n{diff}"]
+    return []

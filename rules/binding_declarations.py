@@ -77,7 +77,14 @@ class CythonMissingFreethreadingDirective(Rule):
         Example("# cython: language_level=3  <- FT104\n\ndef add(int a, int b):\n    return a + b\n",
                 path="fastmath.pyx",
                 files={"setup.py": "from setuptools import setup\nfrom Cython.Build import cythonize\n"
-                                   "setup(ext_modules=cythonize('fastmath.pyx'))\n"}),
+                                   "setup(ext_modules=cythonize('fastmath.pyx'))\n"},
+                fixed="""
+                # cython: freethreading_compatible=True
+                # cython: language_level=3  <- FT104
+
+                def add(int a, int b):
+                    return a + b
+                """),
     )
     good = (
         Example("# cython: language_level=3, freethreading_compatible=True\n\ninclude \"helpers.pyx\"\n\n"
@@ -178,7 +185,7 @@ class NanobindMissingFreeThreaded(Rule):
         "is added with `FREE_THREADED`; otherwise importing it re-enables the GIL."
     )
     instead = "Once the bindings are thread-safe, add `FREE_THREADED` to `nanobind_add_module()` (nanobind 2.2+)."
-    suggestion = "Add `FREE_THREADED` to nanobind_add_module() (nanobind 2.2+)."
+    suggestion = "Add `FREE_THREADED` to `nanobind_add_module()` (nanobind 2.2+)."
     references = ("https://nanobind.readthedocs.io/en/latest/free_threaded.html", HOWTO)
     tags = ("free-threading", "module-declaration", "nanobind")
     bad = (

@@ -6,7 +6,9 @@ are affected, and their strong-reference replacements, come from ``ftaudit.facts
 no other thread can change is not a finding (`capi_uses.container_origin`): one created in this
 function (also by a same-file function that returns a new one), the call's own ``args``/``kwargs``,
 the per-thread dict, a global filled only at module init and only read afterwards, or a use inside
-module init itself. Inside a critical section on the container the finding drops to a note.
+module init itself. A local variable's origin is the one assignment that reaches the use when there
+is one (`_reaching_value`). Inside a critical section on the container the finding drops to a note
+worded for what is left: the pointer must not outlive the section.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, i
 from ftaudit.analysis.reachability import init_only
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.cmodel import CUnit, Function
-from ftaudit.cmodel.nodes import declarator_name, descendants, text
+from ftaudit.cmodel.nodes import declarator_name, descendants, strip, text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -42,6 +44,11 @@ _PRIVATE_WHAT = ("Containers no other thread can change are not findings: one cr
 
 
 _GLOBAL_LOOKUPS = ("PyImport_", "PySys_", "PyWeakref_")
+# FT303's help for the `PySequence_Fast` accessors. The version note is the critical section's: the
+# snapshot API has existed all along.
+_SEQUENCE_HELP = ("Hold `Py_BEGIN_CRITICAL_SECTION(seq)` … `Py_END_CRITICAL_SECTION()` around the loop (since "
+                  "3.13; pythoncapi_compat.h provides both macros for older versions), or iterate over a snapshot "
+                  "that `PySequence_Tuple(seq)` returns.")
 
 
 def _only_tested(call: Node) -> bool:
@@ -106,6 +113,78 @@ def _function_index(unit: CUnit, function: Function) -> tuple[dict[str, list[Nod
     return found
 
 
+def _reaching_value(unit: CUnit, function: Function, use: Node, obj: Node) -> Node | None:
+    """The value a local variable holds at ``use`` when one assignment decides it: the nearest
+    `x = …;` statement (or initialised declaration) of a block enclosing the use, with no other write
+    to `x` (or `&x`) between it and the use. netifaces: `list = PyDict_GetItem(…)`, then in the branch
+    `if (!list) { list = PyList_New(1); PyList_SET_ITEM(list, 0, obj); }` fills a list of its own."""
+    obj = strip(obj)
+    if obj is None or obj.type != "identifier":
+        return None
+    name = text(obj)
+    identifiers, declared = _function_index(unit, function)
+    if name not in declared:
+        return None
+    node, found = use, None
+    while found is None and node.parent is not None and node != function.body:
+        parent = node.parent
+        if parent.type == "compound_statement":
+            for sibling in reversed([c for c in parent.named_children if c.end_byte <= node.start_byte]):
+                found = _assigned_value(sibling, name)
+                if found is not None:
+                    break
+        node = parent
+    if found is None:
+        return None
+    statement, value = found
+    # Writes between the assignment and the use, or anywhere in a loop around the use that the
+    # assignment is outside of (the next iteration sees them), make the value undecided.
+    spans = [(statement.end_byte, use.start_byte)]
+    loop = use.parent
+    while loop is not None and loop.start_byte > statement.start_byte:
+        if loop.type in ("for_statement", "while_statement", "do_statement", "for_range_loop"):
+            spans.append((loop.start_byte, loop.end_byte))
+        loop = loop.parent
+    for other in identifiers.get(name, ()):
+        if any(start <= other.start_byte < end for start, end in spans) and _written(other):
+            return None
+    return value
+
+
+def _assigned_value(statement: Node, name: str) -> tuple[Node, Node] | None:
+    """(statement, value) when ``statement`` is `name = value;` or declares `name` with a value."""
+    if statement.type == "expression_statement" and statement.named_children:
+        expression = statement.named_children[0]
+        left = expression.child_by_field_name("left")
+        operator = expression.child_by_field_name("operator")
+        if expression.type == "assignment_expression" and left is not None and left.type == "identifier" \
+                and text(left) == name and (operator is None or operator.type == "="):
+            value = expression.child_by_field_name("right")
+            return (statement, value) if value is not None else None
+    if statement.type == "declaration":
+        for child in statement.named_children:
+            if child.type == "init_declarator" and text(declarator_name(child.child_by_field_name("declarator"))
+                                                        or child) == name:
+                value = child.child_by_field_name("value")
+                return (statement, value) if value is not None else None
+    return None
+
+
+def _written(identifier: Node) -> bool:
+    """`x = …`, `x += …`, `&x` (a callee may store through it), `x++`."""
+    parent = identifier.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        identifier, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type == "assignment_expression":
+        return parent.child_by_field_name("left") == identifier
+    if parent.type == "pointer_expression":
+        operator = parent.child_by_field_name("operator")
+        return operator is not None and operator.type == "&"
+    return parent.type == "update_expression"
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -147,6 +226,10 @@ class _ContainerRule(RunTimeRule):
         name = " ".join(unit.text(use.obj).split()) if use.obj is not None else "the container"
         filling = use.api.name in ("PyList_SET_ITEM", "PyTuple_SET_ITEM")
         origin = container_origin(unit, use.function, use.obj, filling=filling) if use.macro is None else "shared"
+        if origin == "shared" and use.macro is None and use.node is not None and use.function is not None:
+            value = _reaching_value(unit, use.function, use.node, use.obj)
+            if value is not None:  # one assignment decides what the variable holds here
+                origin = container_origin(unit, use.function, value, filling=filling)
         if origin == "shared" and use.function is not None and use.function.name in init_only(unit):
             origin = "init"
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
@@ -185,7 +268,8 @@ class BorrowedReferenceApi(_ContainerRule):
         "Use the strong-reference variant and release the result with `Py_DECREF` when done:\n\n"
         + markdown_table(["FT301"])
     )
-    suggestion = "Use the *Ref variant (3.13; pythoncapi_compat.h backports it) and Py_DECREF the result."
+    suggestion = ("Use the strong-reference variant (`PyDict_GetItemRef`, `PyList_GetItemRef`, …; since 3.13, "
+                  "pythoncapi_compat.h backports them) and release the result with `Py_DECREF`.")
     references = (HOWTO_BORROWED, "https://py-free-threading.github.io/porting-extensions/", COMPAT)
     tags = ("free-threading", "borrowed-reference", "use-after-free")
     bad = (
@@ -287,8 +371,13 @@ class BorrowedReferenceApi(_ContainerRule):
                 _only_tested(use.node) or _kept_only_for_tests(ctx.c_unit, use.node, use.function)):
             return None  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
+            # The lock keeps other threads out, so the race the warning describes is not the hazard here:
+            # what is left is the pointer outliving the section (or a nested one suspending it).
             severity = Severity.NOTE
-            message += f" (inside a critical section on `{name}`: the pointer is safe only until it ends)"
+            message = (f"`{api.name}` returns a borrowed reference into `{name}` inside a critical section on "
+                       f"it: the pointer is valid only while the section holds, so not after "
+                       "`Py_END_CRITICAL_SECTION()`, nor across a nested critical section or a blocking call, "
+                       "which can suspend it")
         if use.macro is not None:
             message += f" (in the body of macro `{use.macro.name}`)"
         return message, _capital(api.advice()) + ".", severity
@@ -315,7 +404,8 @@ class UnlockedDictIteration(_ContainerRule):
         "take strong references (`Py_NewRef`) to keys or values that must outlive it. Alternatively iterate over "
         "a snapshot: `PyDict_Items(d)` or `PyDict_Copy(d)`."
     )
-    suggestion = "Wrap the loop in Py_BEGIN_CRITICAL_SECTION(d) … Py_END_CRITICAL_SECTION() (3.13; compat has no-ops)."
+    suggestion = ("Wrap the loop in `Py_BEGIN_CRITICAL_SECTION(d)` … `Py_END_CRITICAL_SECTION()` (since 3.13; "
+                  "pythoncapi_compat.h provides both macros for older versions).")
     references = (HOWTO + "#pydict-next", "https://docs.python.org/3/c-api/init.html#critical-sections", COMPAT)
     tags = ("free-threading", "borrowed-reference", "data-race")
     bad = (
@@ -367,9 +457,12 @@ class UnlockedDictIteration(_ContainerRule):
         message = (f"`PyDict_Next` iterates `{name}` without a critical section on it: another thread can "
                    "change the dict during the loop and free the borrowed keys and values")
         if use.node is not None and unit.lock_state(use.node).locked:
+            # Another lock is held: the hazard left is a writer that does not take it.
             severity = Severity.NOTE
             held = ", ".join(f"`{lock}`" for lock in unit.lock_state(use.node).held)
-            message += f" (under {held}: safe only if every writer of `{name}` holds it too)"
+            message = (f"`PyDict_Next` iterates `{name}` under {held} but not in a critical section on it: a "
+                       f"thread that changes `{name}` without holding that lock (Python code using the dict "
+                       "never does) can still free the borrowed keys and values during the loop")
         return message, self.suggestion, severity
 
 
@@ -395,8 +488,9 @@ class UnlockedSequenceAccess(_ContainerRule):
         "pythoncapi_compat.h provides no-op macros), read single items with `PyList_GetItemRef` (3.13, "
         "backported), write with `PyList_SetItem`, or iterate over a snapshot (`PySequence_Tuple`)."
     )
-    suggestion = ("Lock the container with Py_BEGIN_CRITICAL_SECTION for the loop, or iterate over a "
-                  "PySequence_Tuple snapshot.")
+    suggestion = ("Lock the container with `Py_BEGIN_CRITICAL_SECTION` for the loop (since 3.13; "
+                  "pythoncapi_compat.h provides it for older versions), or iterate over a `PySequence_Tuple` "
+                  "snapshot.")
     references = (HOWTO, COMPAT)
     tags = ("free-threading", "data-race")
     bad = (
@@ -446,4 +540,5 @@ class UnlockedSequenceAccess(_ContainerRule):
         api = use.api
         verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"
         message = f"`{api.name}` {verb} `{name}` without locking it: {api.reason}"
-        return message, _capital(api.advice()) + ".", Severity.NOTE
+        help_text = _SEQUENCE_HELP if api.name.startswith("PySequence_Fast") else _capital(api.advice()) + "."
+        return message, help_text, Severity.NOTE

@@ -8,14 +8,11 @@ state of every file linked with it, or of its own file when the linkage is unkno
 
 from __future__ import annotations
 
-import re
-from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
 from typing import Any
 
-from ftaudit.analysis.reachability import runtime_exported
-from ftaudit.analysis.shared_state import analyse
+from ftaudit.analysis.extension_state import ExtensionState, build_summary, named, racy_summary
 from ftaudit.cmodel import Tri
+from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.rule import Example, Rule
@@ -24,17 +21,6 @@ from ftaudit.source import Language
 from .gil_declarations import HOWTO, multi_phase_defs
 
 MAX_NAMED = 5
-
-
-_GLOB = re.compile(r"[*?\[]")
-
-
-def _expand(group: set[str], summaries: dict[str, Any]) -> set[str]:
-    """An extension's sources with `glob("src/*.c")` patterns matched against the scanned files."""
-    patterns = [p for p in group if _GLOB.search(p)]
-    if not patterns:
-        return group
-    return (group - set(patterns)) | {path for path in summaries for p in patterns if fnmatchcase(path, p)}
 
 
 def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
@@ -51,7 +37,7 @@ def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
     for module_def in multi_phase_defs(unit):
         for entry in module_def.slots.find("Py_mod_gil") if module_def.slots else []:
             if entry.value == "Py_MOD_GIL_NOT_USED" and entry.compiled(ctx.target) is not Tri.NO:
-                add(entry.node, module_def.m_name or f"{module_def.name} (PyModuleDef)", "the Py_mod_gil slot")
+                add(entry.node, unit.module_name(module_def).subject, "the Py_mod_gil slot")
     for init in unit.module_inits:
         for call in init.set_gil_calls:
             value = ctx.c_unit.text(call.args[1]).strip() if len(call.args) > 1 else ""
@@ -89,7 +75,8 @@ class GilDeclarationContradicted(Rule):
         "Fix the listed FT201/FT202 findings first — atomics, a `PyMutex` (3.13+), initialisation in the "
         "exec function, or module state — or keep `Py_MOD_GIL_USED` until they are fixed."
     )
-    suggestion = "Protect the listed globals (atomics, PyMutex, init in exec, module state) before declaring."
+    suggestion = ("Protect the listed globals (atomics, a `PyMutex`, initialisation in the exec slot, module state) "
+                  "before declaring.")
     references = (HOWTO, "https://py-free-threading.github.io/porting-extensions/")
     tags = ("free-threading", "module-declaration", "data-race")
     bad = (
@@ -164,71 +151,22 @@ class GilDeclarationContradicted(Rule):
     )
 
     def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
-        from ftaudit.cmodel.buildfiles import read_cmake, read_meson, read_setup_py
-
-        source = ctx.source
-        if source.language is Language.PYTHON:
-            if source.path.name != "setup.py":
-                return None
-            groups = [e.sources for e in read_setup_py(source.text).extensions]
-        elif source.language is Language.MESON:
-            groups = [m.sources for m in read_meson(source.text).extension_modules]
-        elif source.language is Language.CMAKE:
-            groups = [m.sources for m in read_cmake(source.text).modules]
-        else:
-            return self._summarize_c(ctx)
-        folder = PurePosixPath(source.display).parent
-        linked = [sorted((folder / s).as_posix() for s in group if "$" not in s) for group in groups]
-        return {"kind": "build", "extensions": [g for g in linked if g]}
-
-    def _summarize_c(self, ctx: FileContext) -> dict[str, Any] | None:
-        unit = ctx.c_unit
-        if unit is None:
+        if ctx.source.language not in (Language.C, Language.CPP):
+            return build_summary(ctx)
+        if ctx.c_unit is None:
             return None
-        state = analyse(unit, ctx.target)
-        racy = []
-        for write in state.racy_writes:
-            racy.append((write.variable.name, write.variable.line, ctx.source.position(write.node.start_byte),
-                         sorted(write.roots)))
-        for lazy in state.lazy_inits:
-            racy.append((lazy.variable.name, lazy.variable.line, ctx.source.position(lazy.condition.start_byte),
-                         sorted(lazy.roots)))
-        seen: set[str] = set()
-        entries = []
-        for name, declared_line, position, roots in racy:
-            if name in seen:
-                continue
-            seen.add(name)
-            entries.append({"name": name, "declared": declared_line, "at": (position.line, position.column),
-                            "roots": roots})
-        declarations = _declarations(ctx)
-        # Always summarised: a file with nothing to report may still be the one whose init code
-        # calls another file's exported helper, which the project pass must know.
-        return {"kind": "c", "declarations": declarations, "racy": entries,
-                "reach": state.reach.summary if state.reach else None}
+        summary = racy_summary(ctx)
+        summary["declarations"] = _declarations(ctx)
+        return summary
 
     def check_project(self, project: ProjectContext) -> None:
-        summaries = project.summaries
-        reach = {p: s["reach"] for p, s in summaries.items() if s.get("reach")}
-        runtime = runtime_exported(reach, project.unnamed)
-        extensions = [set(group) for s in summaries.values() if s["kind"] == "build" for group in s["extensions"]]
-        for path, summary in sorted(summaries.items()):
+        state = ExtensionState(project)
+        for path, summary in sorted(project.summaries.items()):
             if summary["kind"] != "c" or not summary["declarations"]:
                 continue
-            groups = [_expand(group, summaries) for group in extensions]
-            linked = set().union(*(group for group in groups if path in group)) or {path}
-            racy = []
-            for other in sorted(linked):
-                other_summary = summaries.get(other)
-                if not other_summary or other_summary["kind"] != "c":
-                    continue
-                for entry in other_summary["racy"]:
-                    if not entry["roots"] or any(r in runtime for r in entry["roots"]):
-                        racy.append((other, entry))
+            racy = state.racy(path)
             if not racy:
                 continue
-            named = ", ".join(f"`{e['name']}` ({p}:{e['declared']})" for p, e in racy[:MAX_NAMED])
-            more = f" and {len(racy) - MAX_NAMED} more" if len(racy) > MAX_NAMED else ""
             related = tuple(
                 RelatedLocation(p, Position(*e["at"]), Position(*e["at"]), f"racy write to `{e['name']}`")
                 for p, e in racy
@@ -236,7 +174,7 @@ class GilDeclarationContradicted(Rule):
             for declaration in summary["declarations"]:
                 project.report(
                     path, Position(*declaration["start"]), Position(*declaration["end"]),
-                    f"Module `{declaration['module']}` declares it does not need the GIL ({declaration['how']}), "
-                    f"but its extension still has racy global state: {named}{more}",
+                    f"{module_phrase(declaration['module'])} declares it does not need the GIL ({declaration['how']}), "
+                    f"but its extension still has racy global state: {named(racy, MAX_NAMED)}",
                     related=related, subject=declaration["module"],
                 )

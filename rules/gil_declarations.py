@@ -8,9 +8,12 @@ preprocessor guards of each entry) and PyInit_* functions; these rules only deci
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+from ftaudit.analysis.extension_state import BUILD_LANGUAGES, ExtensionState, build_summary, named, racy_summary
 from ftaudit.cmodel import CUnit, Tri
-from ftaudit.context import FileContext
+from ftaudit.cmodel.module_defs import module_phrase
+from ftaudit.context import FileContext, ProjectContext
 from ftaudit.facts.declarations import SET_GIL_GUARD, SLOT_GUARD
 from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
 from ftaudit.rule import Example, Rule
@@ -58,17 +61,74 @@ def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
     sentinel = module_def.slots.sentinel if module_def.slots is not None else None
     if sentinel is None:
         return None
-    indent = _indent_of(ctx, sentinel.start_byte)
-    body = [f"{indent}{{Py_mod_gil, Py_MOD_GIL_NOT_USED}},"]
     # Guard unless the project is known to need 3.13+: a needless guard costs nothing, a missing one
     # breaks older builds.
-    if ctx.target.minimum is None or ctx.target.minimum < (3, 13):
+    guarded = ctx.target.minimum is None or ctx.target.minimum < (3, 13)
+    slot = "{Py_mod_gil, Py_MOD_GIL_NOT_USED},"
+    line_start = _line_start(ctx, sentinel.start_byte)
+    if ctx.source.data[line_start:sentinel.start_byte].strip():
+        # `{{Py_mod_exec, f}, {0, NULL}};` on one line: insert just before the sentinel, the guard's
+        # directives on lines of their own (a directive must start its line).
+        at = ctx.source.position(sentinel.start_byte)
+        content = f"\n{SLOT_GUARD}\n{slot}\n#endif\n" if guarded else f"{slot} "
+        return Fix(Applicability.UNSAFE, "Declare that the module does not need the GIL", (Edit(content, at, at),))
+    body = [f"{_indent_of(ctx, sentinel.start_byte)}{slot}"]
+    if guarded:
         body = [SLOT_GUARD, *body, "#endif"]
     return Fix(Applicability.UNSAFE, "Declare that the module does not need the GIL",
                (_insert_before_line(ctx, sentinel.start_byte, body),))
 
 
-class MissingGilSlot(Rule):
+class _DeclarationRule(Rule):
+    """FT101/FT102: a module that does not declare GIL independence, with an edit that declares it.
+
+    Project-level so that the edit is only offered when the extension has no racy global state: adding
+    `Py_MOD_GIL_NOT_USED` to racy code would be a promise the code breaks (FT108 on the rescan). Each C
+    file summarises its pending reports and its racy state; build files say which files are linked."""
+
+    project_level = True
+    languages = C_LANGUAGES | BUILD_LANGUAGES
+
+    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
+        """This file's reports: start, end, message, help, fix, subject."""
+        raise NotImplementedError
+
+    def entry(self, ctx: FileContext, anchor: Any, message: str, fix: Fix | None, subject: str,
+              help_text: str | None = None) -> dict[str, Any]:
+        start, end = ctx.span(anchor)
+        ctx.keep_lines(start.line, end.line)
+        return {"start": (start.line, start.column), "end": (end.line, end.column), "message": message,
+                "help": help_text, "fix": fix, "subject": subject}
+
+    def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
+        if ctx.source.language not in C_LANGUAGES:
+            return build_summary(ctx)
+        if ctx.c_unit is None:
+            return None
+        summary = racy_summary(ctx)
+        summary["pending"] = self.pending(ctx) if ctx.target.free_threaded else []
+        return summary
+
+    def check_project(self, project: ProjectContext) -> None:
+        state = ExtensionState(project)
+        for path, summary in sorted(project.summaries.items()):
+            if summary["kind"] != "c" or not summary.get("pending"):
+                continue
+            racy = state.racy(path)
+            for report in summary["pending"]:
+                message, fix, help_text = report["message"], report["fix"], report["help"]
+                if racy and fix is not None:
+                    # Shown, never applied: the declaration is only true once these are protected.
+                    fix = Fix(Applicability.DISPLAY_ONLY, fix.message + " (once the listed state is thread-safe)",
+                              fix.edits)
+                    message += f"; first make its racy global state thread-safe: {named(racy, here=path)}"
+                    help_text = ("Protect the listed globals (atomics, a PyMutex, initialisation in the exec "
+                                 "function, module state), then declare the module GIL-free.")
+                project.report(path, Position(*report["start"]), Position(*report["end"]), message,
+                               help=help_text, fix=fix, subject=report["subject"])
+
+
+class MissingGilSlot(_DeclarationRule):
     reads_generated = True
     code = "FT101"
     slug = "missing-gil-slot"
@@ -110,6 +170,17 @@ class MissingGilSlot(Rule):
             "};\n"
             "static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, .m_name = \"m\", .m_slots = slots};\n"
             "PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&mod); }\n",
+            fixed="""
+            static PyModuleDef_Slot slots[] = {  // <- FT101
+                {Py_mod_exec, module_exec},
+            #if PY_VERSION_HEX >= 0x030D0000
+                {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+            #endif
+                {0, NULL},
+            };
+            static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, .m_name = "m", .m_slots = slots};
+            PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&mod); }
+            """,
         ),
         Example(
             "static PyModuleDef_Slot slots[] = {  // <- FT101\n"
@@ -142,15 +213,15 @@ class MissingGilSlot(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
+    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
         unit = ctx.c_unit
-        if unit is None or not ctx.target.free_threaded:
-            return
+        assert unit is not None
+        found = []
         for module_def in multi_phase_defs(unit):
             live, dead = gil_entries(module_def, ctx.target)
             if live:
                 continue
-            name = module_def.m_name or module_def.name
+            name = unit.module_name(module_def).subject
             why_dead = ""
             if dead:
                 why_dead = (f" (the one at line {dead[0].line} is not compiled for {ctx.target.label}: "
@@ -162,12 +233,12 @@ class MissingGilSlot(Rule):
             fix = None if dead else _slot_fix(ctx, module_def)
             help_text = (f"Compile the existing slot at line {dead[0].line} for {ctx.target.label}: guard it with "
                          f"`{SLOT_GUARD}`." if dead else None)
-            ctx.report(
-                anchor,
-                f"Module `{name}` does not declare `Py_mod_gil`{why_dead}: importing it re-enables the GIL "
+            found.append(self.entry(
+                ctx, anchor,
+                f"{module_phrase(name)} does not declare `Py_mod_gil`{why_dead}: importing it re-enables the GIL "
                 f"on free-threaded {ctx.target.label}",
-                fix=fix, help=help_text, subject=name,
-            )
+                fix, name, help_text))
+        return found
 
 
 class ModuleRequiresGil(Rule):
@@ -221,9 +292,10 @@ class ModuleRequiresGil(Rule):
         for module_def in multi_phase_defs(unit):
             for entry in gil_entries(module_def, ctx.target)[0]:
                 if entry.value == "Py_MOD_GIL_USED":
-                    ctx.report(entry.node, f"Module `{module_def.m_name or module_def.name}` declares "
+                    name = unit.module_name(module_def).subject
+                    ctx.report(entry.node, f"{module_phrase(name)} declares "
                                "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds",
-                               subject=module_def.m_name or module_def.name)
+                               subject=name)
         for init in unit.module_inits:
             for call in init.set_gil_calls:
                 compiled = unit.compiled(call.node, ctx.target) is not Tri.NO
@@ -250,6 +322,8 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
         return None
     anchor = statement
     following = statement.next_named_sibling
+    while following is not None and following.type == "comment":  # `PyModule_Create(&def);  // note`
+        following = following.next_named_sibling
     if following is not None and following.type == "if_statement":
         condition = ctx.c_unit.text(following.child_by_field_name("condition") or following)
         if init.module_var in condition and ("NULL" in condition or "!" in condition):
@@ -264,7 +338,7 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
                (Edit(f"{SET_GIL_GUARD}\n{call}\n#endif\n", position, position),))
 
 
-class MissingSetGil(Rule):
+class MissingSetGil(_DeclarationRule):
     reads_generated = True
     code = "FT102"
     slug = "missing-set-gil"
@@ -304,6 +378,21 @@ class MissingSetGil(Rule):
             "    }\n"
             "    return m;\n"
             "}\n",
+            fixed="""
+            static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "m", NULL, -1, methods};
+            PyMODINIT_FUNC
+            PyInit_m(void)
+            {
+                PyObject *m = PyModule_Create(&mod);  // <- FT102
+                if (m == NULL) {
+                    return NULL;
+                }
+            #ifdef Py_GIL_DISABLED
+                PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+            #endif
+                return m;
+            }
+            """,
         ),
     )
     good = (
@@ -324,22 +413,22 @@ class MissingSetGil(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
+    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
         unit = ctx.c_unit
-        if unit is None or not ctx.target.free_threaded:
-            return
+        assert unit is not None
+        found = []
         for init in unit.module_inits:
             if init.kind != "single" or init.create_call is None:
                 continue
             declared = [c for c in init.set_gil_calls if unit.compiled(c.node, ctx.target) is not Tri.NO]
             if declared:
                 continue
-            ctx.report(
-                init.create_call.node,
+            found.append(self.entry(
+                ctx, init.create_call.node,
                 f"Single-phase module `{init.module_name}` never calls PyUnstable_Module_SetGIL: importing it "
                 f"re-enables the GIL on free-threaded {ctx.target.label}",
-                fix=_set_gil_fix(ctx, init), subject=init.module_name,
-            )
+                _set_gil_fix(ctx, init), init.module_name))
+        return found
 
 
 class UnguardedGilDeclaration(Rule):
@@ -428,7 +517,7 @@ class UnguardedGilDeclaration(Rule):
                         ctx.report(entry.node, f"`Py_mod_gil` is compiled for CPython {oldest.label}, which does "
                                    f"not define it (the project supports {_minimum_label(target)})",
                                    help=f"Wrap the slot in `{SLOT_GUARD}` … `#endif`.",
-                                   subject=module_def.m_name or module_def.name)
+                                   subject=unit.module_name(module_def).subject)
         gil_build = Target(version=max(target.minimum or target.version, (3, 13)), free_threaded=False)
         for call in unit.set_gil_calls:
             if unit.compiled(call.node, gil_build) is Tri.YES:
@@ -462,7 +551,7 @@ class Pybind11MissingModGilNotUsed(Rule):
         "Once the bindings are thread-safe, write `PYBIND11_MODULE(name, m, py::mod_gil_not_used())` "
         "(pybind11 2.13+)."
     )
-    suggestion = "Add `py::mod_gil_not_used()` to PYBIND11_MODULE (pybind11 2.13+)."
+    suggestion = "Add `py::mod_gil_not_used()` to `PYBIND11_MODULE` (pybind11 2.13+)."
     references = ("https://pybind11.readthedocs.io/en/stable/advanced/misc.html#free-threading-support", HOWTO)
     tags = ("free-threading", "module-declaration", "pybind11")
     bad = (Example("#include <pybind11/pybind11.h>\nnamespace py = pybind11;\n"

@@ -102,7 +102,7 @@ class InternalHeaderInclude(Rule):
         "instead of reading tracing state. When nothing public exists, isolate the access in one file behind "
         "`#if PY_VERSION_HEX` checks for each release you test."
     )
-    suggestion = ("Use the public accessors (PyFrame_Get*, PyThreadState_Get*, PyUnstable_InterpreterFrame_*) "
+    suggestion = ("Use the public accessors (`PyFrame_Get*`, `PyThreadState_Get*`, `PyUnstable_InterpreterFrame_*`) "
                   "instead of CPython's internal headers.")
     references = (INTERNAL_DOCS, "https://docs.python.org/3/c-api/frame.html",
                   "https://github.com/python/pythoncapi-compat")
@@ -171,7 +171,7 @@ class CPythonHeaderInclude(Rule):
         "directly\"`, and which declarations live in which of them moves between releases."
     )
     instead = "`#include <Python.h>` (and `#include <frameobject.h>` for frame accessors before 3.11)."
-    suggestion = "Include <Python.h>; it includes the cpython/ headers itself."
+    suggestion = "Include `<Python.h>`; it includes the `cpython/` headers itself."
     references = ("https://docs.python.org/3/c-api/intro.html#include-files",)
     tags = ("c-api",)
     bad = (

@@ -15,10 +15,11 @@ from ftaudit.analysis.reachability import init_only
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.nodes import text
 from ftaudit.cmodel.preprocess import project_macros
+from ftaudit.compat_edits import replace_span
 from ftaudit.context import FileContext
 from ftaudit.facts import capi_names
 from ftaudit.facts.capi import CATALOGUE, INTERNAL_FIELDS, LOCALS_WRITES, CApi, fmt, markdown_table
-from ftaudit.findings import Applicability, Edit, Fix, Severity
+from ftaudit.findings import Applicability, Fix, Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 
@@ -69,15 +70,21 @@ def evidence_note(use: Use) -> str:
     return ""
 
 
-def lowest_supported(ctx: FileContext) -> tuple[int, int]:
-    return ctx.target.minimum if ctx.target.minimum is not None else ctx.target.version
+COMPAT_FIX_NOTE = (
+    "When the project supports a version without the accessor (`requires-python` below it, or none), the edit "
+    "keeps the old lines under `#else` of a `#if PY_VERSION_HEX >= …` guard (or, when the file includes "
+    "pythoncapi_compat.h, relies on its backport), so every supported version still builds.")
 
 
-def applicability(ctx: FileContext, api: CApi) -> Applicability:
-    """Safe when the replacement exists in every version the project supports."""
-    if api.since is None or lowest_supported(ctx) >= api.since:
-        return Applicability.SAFE
-    return Applicability.UNSAFE
+def versioned_fix(ctx: FileContext, api: CApi, node, replacement: str, *, unsafe: bool = False) -> Fix | None:
+    """Replace ``node`` with ``replacement`` so the file still builds on every supported version: in place,
+    through pythoncapi_compat.h, or with the old lines kept under `#else` (`ftaudit.compat_edits`).
+    Safe unless ``unsafe`` (a change of meaning): the old code stays where the new API is missing."""
+    edit = replace_span(ctx, node.start_byte, node.end_byte, replacement, api.since, api.compat)
+    if edit is None:
+        return None
+    return Fix(Applicability.UNSAFE if unsafe else Applicability.SAFE,
+               f"Replace with `{replacement}`{edit.note(api.since)}", edit.edits)
 
 
 def read_fix(ctx: FileContext, use: Use) -> Fix | None:
@@ -94,8 +101,7 @@ def read_fix(ctx: FileContext, use: Use) -> Fix | None:
     unit = ctx.c_unit
     assert unit is not None
     replacement = api.rewrite.format(obj=unit.text(obj))
-    start, end = ctx.span(node)
-    return Fix(applicability(ctx, api), f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+    return versioned_fix(ctx, api, node, replacement)
 
 
 def setter_fix(ctx: FileContext, use: Use, setter: str, target_node, value_node, api: CApi) -> Fix | None:
@@ -110,8 +116,7 @@ def setter_fix(ctx: FileContext, use: Use, setter: str, target_node, value_node,
     unit = ctx.c_unit
     assert unit is not None
     replacement = f"{setter}({unit.text(target_node)}, {unit.text(value_node)})"
-    start, end = ctx.span(assignment)
-    return Fix(applicability(ctx, api), f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+    return versioned_fix(ctx, api, assignment, replacement)
 
 
 # Private fields that still exist, names only scheduled for removal after the target, deprecated names
@@ -206,10 +211,10 @@ class FrameFieldAccess(_CApiRule):
         "`Py_DECREF` (that is why the edit is not offered automatically), and pythoncapi_compat.h backports them "
         "to older versions:\n\n" + markdown_table(["FT401"])
     )
-    suggestion = ("Use the PyFrame_Get* accessors (3.9–3.12; backported by pythoncapi_compat.h) and release what "
+    suggestion = ("Use the `PyFrame_Get*` accessors (3.9–3.12; backported by pythoncapi_compat.h) and release what "
                   "they return.")
     fix_safety = ("Only `frame->f_lineno` → `PyFrame_GetLineNumber(frame)` is offered (same type, no reference to "
-                  "release); it is safe.")
+                  "release); it is safe. " + COMPAT_FIX_NOTE)
     references = (WHATSNEW_311, FRAME_DOCS, "https://peps.python.org/pep-0667/", COMPAT)
     tags = ("c-api", "removed-api", "python-3.11")
     bad = (
@@ -220,6 +225,14 @@ class FrameFieldAccess(_CApiRule):
             "    PyFrameObject *caller = frame->f_back;  // <- FT401\n"
             "    return record(code, line, caller);\n"
             "}\n",
+            fixed="""
+            static int trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
+                PyCodeObject *code = frame->f_code;  // <- FT401
+                int line = PyFrame_GetLineNumber(frame);  // <- FT401
+                PyFrameObject *caller = frame->f_back;  // <- FT401
+                return record(code, line, caller);
+            }
+            """,
         ),
         Example(
             "#define FRAME_LOCALS(f) ((f)->f_locals)  // <- FT401\n"
@@ -305,11 +318,10 @@ class ThreadStateFieldAccess(_CApiRule):
         "and the fields that remain are internal and may change in any release."
     )
     instead = "Use the accessor functions:\n\n" + markdown_table(["FT402"])
-    suggestion = ("Use PyThreadState_GetFrame / GetInterpreter / GetID (3.9) and PyThreadState_EnterTracing / "
-                  "LeaveTracing (3.11); pythoncapi_compat.h backports them.")
+    suggestion = ("Use `PyThreadState_GetFrame` / `GetInterpreter` / `GetID` (3.9) and `PyThreadState_EnterTracing` / "
+                  "`LeaveTracing` (3.11); pythoncapi_compat.h backports them.")
     fix_safety = ("Reads of `tstate->interp` and `tstate->id` become `PyThreadState_GetInterpreter(tstate)` / "
-                  "`PyThreadState_GetID(tstate)`: safe when the project supports only 3.9 and newer, unsafe "
-                  "(needs pythoncapi_compat.h) otherwise.")
+                  "`PyThreadState_GetID(tstate)` (3.9); safe. " + COMPAT_FIX_NOTE)
     references = (WHATSNEW_311, "https://docs.python.org/3/c-api/init.html#c.PyThreadState_GetFrame", COMPAT)
     tags = ("c-api", "removed-api", "python-3.11")
     bad = (
@@ -363,7 +375,8 @@ class CodeObjectFieldAccess(_CApiRule):
     instead = ("Use the accessors, which return new references:\n\n" + markdown_table(["FT403"]) +
                "\nTo build a code object, start from `PyCode_NewEmpty(filename, funcname, firstlineno)` and call "
                "its `replace()` method with the fields to change.")
-    suggestion = "Use PyCode_GetCode / GetVarnames / GetCellvars / GetFreevars (3.11; backported) and Py_DECREF them."
+    suggestion = ("Use `PyCode_GetCode` / `GetVarnames` / `GetCellvars` / `GetFreevars` (3.11; backported) and "
+                  "`Py_DECREF` them.")
     references = (WHATSNEW_311, "https://docs.python.org/3/c-api/code.html", COMPAT)
     tags = ("c-api", "removed-api", "python-3.11")
     bad = (
@@ -410,11 +423,11 @@ class RefcountFieldAccess(_CApiRule):
     )
     instead = ("Use the accessors (all since 3.9; pythoncapi_compat.h backports them):\n\n" +
                markdown_table(["FT404"]))
-    suggestion = "Use Py_REFCNT / Py_TYPE / Py_SIZE to read and Py_SET_REFCNT / Py_SET_TYPE / Py_SET_SIZE to write."
+    suggestion = ("Use `Py_REFCNT` / `Py_TYPE` / `Py_SIZE` to read and `Py_SET_REFCNT` / `Py_SET_TYPE` / "
+                  "`Py_SET_SIZE` to write.")
     fix_safety = ("Reads through `->` become `Py_REFCNT(o)`/`Py_TYPE(o)`/`Py_SIZE(o)`, and whole-statement "
-                  "assignments `o->ob_type = t;` / `Py_TYPE(o) = t;` become `Py_SET_TYPE(o, t);`. Safe when the "
-                  "project supports only 3.9 and newer; unsafe (needs pythoncapi_compat.h) otherwise. Increments "
-                  "and compound assignments are left to you.")
+                  "assignments `o->ob_type = t;` / `Py_TYPE(o) = t;` become `Py_SET_TYPE(o, t);`. Safe. "
+                  + COMPAT_FIX_NOTE + " Increments and compound assignments are left to you.")
     references = (WHATSNEW_311, "https://docs.python.org/3/c-api/structures.html#c.Py_SET_TYPE",
                   "https://peps.python.org/pep-0703/", COMPAT)
     tags = ("c-api", "free-threading", "removed-api")
@@ -426,6 +439,16 @@ class RefcountFieldAccess(_CApiRule):
             "static void retype(PyObject *obj, PyTypeObject *type) {\n"
             "    Py_TYPE(obj) = type;  // <- FT404\n"
             "}\n",
+            files={"pyproject.toml": "[project]\nname = 'fastobj'\nrequires-python = '>=3.10'\n"},
+            fixed="""
+            static PyObject *refcount_of(PyObject *self, PyObject *obj) {
+                return PyLong_FromSsize_t(Py_REFCNT(obj));  // <- FT404
+            }
+            static void retype(PyObject *obj, PyTypeObject *type) {
+                Py_SET_TYPE(obj, type);  // <- FT404
+            }
+            """,
+            title="With `requires-python = '>=3.10'` the accessors exist everywhere: replaced in place",
         ),
     )
     good = (
@@ -497,10 +520,9 @@ class RefcountUniquenessCheck(_CApiRule):
         "`PyUnstable_Object_IsUniqueReferencedTemporary(o)` (3.14, not backported) also accounts for borrowed "
         "stack references."
     )
-    suggestion = "Use PyUnstable_Object_IsUniquelyReferenced(o) (3.14; pythoncapi_compat.h backports it)."
+    suggestion = "Use `PyUnstable_Object_IsUniquelyReferenced(o)` (3.14; pythoncapi_compat.h backports it)."
     fix_safety = ("The comparison becomes `PyUnstable_Object_IsUniquelyReferenced(o)` (or its negation). It is "
-                  "unsafe: it changes behaviour on the free-threaded build (by design) and needs "
-                  "pythoncapi_compat.h before 3.14.")
+                  "unsafe: it changes behaviour on the free-threaded build (by design). " + COMPAT_FIX_NOTE)
     references = ("https://docs.python.org/3/c-api/object.html#c.PyUnstable_Object_IsUniquelyReferenced",
                   "https://github.com/python/cpython/issues/133164", COMPAT)
     tags = ("c-api", "free-threading", "python-3.14")
@@ -517,6 +539,25 @@ class RefcountUniquenessCheck(_CApiRule):
             "    }\n"
             "    return PySequence_Concat(list, item);\n"
             "}\n",
+            files={"pyproject.toml": "[project]\nname = 'fastlist'\nrequires-python = '>=3.11'\n"},
+            fixed="""
+            static PyObject *append(PyObject *self, PyObject *args) {
+                PyObject *list, *item;
+                if (!PyArg_ParseTuple(args, "OO", &list, &item)) {
+                    return NULL;
+                }
+            #if PY_VERSION_HEX >= 0x030E0000
+                if (PyUnstable_Object_IsUniquelyReferenced(list)) {  // <- FT405
+            #else
+                if (Py_REFCNT(list) == 1) {  // <- FT405
+            #endif
+                    PyList_Append(list, item);
+                    return Py_NewRef(list);
+                }
+                return PySequence_Concat(list, item);
+            }
+            """,
+            title="The project supports 3.11, which lacks the API: the old line stays under `#else`",
         ),
     )
     good = (
@@ -576,8 +617,7 @@ class RefcountUniquenessCheck(_CApiRule):
         if use.obj is not None and use.node is not None and use.macro is None:
             call = f"PyUnstable_Object_IsUniquelyReferenced({unit.text(use.obj)})"
             replacement = f"!{call}" if use.negated else call
-            start, end = ctx.span(use.node)
-            fix = Fix(Applicability.UNSAFE, f"Replace with `{replacement}`", (Edit(replacement, start, end),))
+            fix = versioned_fix(ctx, use.api, use.node, replacement, unsafe=True)
         return severity, message, use.api.advice()[0].upper() + use.api.advice()[1:] + ".", fix
 
 

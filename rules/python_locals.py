@@ -6,7 +6,12 @@ guard around it makes it the correct compatibility pattern, and say what to writ
 
 from __future__ import annotations
 
-from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only
+import ast
+import re
+from collections.abc import Iterator
+from itertools import pairwise
+
+from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only, source
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
@@ -192,13 +197,24 @@ class FrameLocalsWrite(Rule):
         "FT503 reports a ctypes sync call itself. Deletions (`del f_locals[k]`, `pop`, `popitem`, `clear`) "
         "are reported even when a "
         "`PyFrame_LocalsToFast` follows: the 3.13+ proxy raises first (`TypeError` on 3.13.0, `ValueError` for "
-        "a real local from 3.13.1, `AttributeError` for `clear`)."
+        "a real local from 3.13.1, `AttributeError` for `clear`). Nor are writes through the `f_locals` of a frame "
+        "the code shows to be a class body or a module, whose `f_locals` is the namespace dict itself on every "
+        "version: `sys._getframe()` / `inspect.currentframe()` taken in a module or class body, or a write that "
+        "only runs once a test a function frame fails has passed — `'__module__' in f_locals` (or "
+        "`'__qualname__'`), `f_locals is frame.f_globals`, `frame.f_code.co_name == '<module>'`, "
+        "`co_flags & CO_OPTIMIZED` (or `CO_NEWLOCALS`) false — as an enclosing `if`, an `assert`, or an earlier "
+        "`if` that raises or returns, possibly through a name bound to the test; or an earlier `if` about the "
+        "frame that raises an error saying the function can be used only from a class definition. A test "
+        "that refuses class bodies, or no test, leaves a function frame and is still reported, as is a test of "
+        "a frame name rebound before the write."
     )
     why = (
         "Before 3.13, `f_locals` of a function frame was a dict snapshot: writes to it were lost unless followed "
         "by `PyFrame_LocalsToFast`, and debuggers relied on either. PEP 667 (3.13) makes it a write-through "
         "`FrameLocalsProxy`: the same write now changes the variable in the running frame, and the object is "
-        "no longer a `dict`. Code written for one behaviour silently gets the other."
+        "no longer a `dict`. Code written for one behaviour silently gets the other. Only optimized (function, "
+        "lambda, comprehension) frames changed: a class body's, a module's and an `exec`/`eval` frame's "
+        "`f_locals` is the namespace mapping itself, before 3.13 and after."
     )
     instead = (
         "Decide which behaviour is wanted. To change the variable, write through the proxy on 3.13+ and keep "
@@ -237,6 +253,16 @@ class FrameLocalsWrite(Rule):
             "\n"
             "sys.settrace(tracer)\n",
             title="A trace function's frame",
+        ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def export(name, value):\n"
+            "    frame = sys._getframe(1)\n"
+            "    if '__module__' in frame.f_locals:\n"
+            "        raise TypeError('export() cannot be used in a class body')\n"
+            "    frame.f_locals[name] = value  # <- FT502\n",
+            title="A guard that refuses class bodies leaves a function's frame",
         ),
     )
     good = (
@@ -302,14 +328,43 @@ class FrameLocalsWrite(Rule):
             "    tagged[key] = value\n",
             title="A class advisor stashing data under a dunder key kept in a module constant (zope.interface)",
         ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def fields(*names):\n"
+            "    frame = sys._getframe(1)\n"
+            "    namespace = frame.f_locals\n"
+            "    if namespace is frame.f_globals or '__module__' not in namespace:\n"
+            "        raise TypeError('fields() can be used only from a class definition')\n"
+            "    namespace['_fields'] = names\n"
+            "\n"
+            "class Point:\n"
+            "    fields('x', 'y')\n",
+            title="A class advisor that checks it was called from a class body: the class namespace dict",
+        ),
+        Example(
+            "import sys\n"
+            "\n"
+            "def provide(*names):\n"
+            "    frame = sys._getframe(1)\n"
+            "    if frame.f_locals is frame.f_globals:\n"
+            "        frame.f_locals['_provided'] = names\n"
+            "\n"
+            "sys._getframe().f_locals['BUILD'] = 'release'\n",
+            title="Module frames: their f_locals is the module's globals dict",
+        ),
     )
 
     def check(self, ctx: FileContext) -> None:
         if ctx.target.version < PEP667:
             return
+        namespaces: _NamespaceFrames | None = None
         for hit in file_hits(ctx, self.code):
             if old_only(hit.versions) or new_only(hit.versions):
                 continue
+            namespaces = namespaces or _NamespaceFrames(ctx.python_nodes)
+            if namespaces.namespace(hit):
+                continue  # a class body's or module's f_locals: the namespace dict itself, unchanged by PEP 667
             if hit.kind == "typecheck":
                 ctx.report(hit.node, f"`{hit.subject}` is false for function frames since 3.13 (PEP 667): "
                            "`f_locals` is a write-through `FrameLocalsProxy`, not a `dict`",
@@ -425,3 +480,227 @@ class CtypesFrameLocalsSync(Rule):
             else:
                 effect = "`frame.f_locals` is a live proxy now, and code expecting a refreshed dict snapshot breaks"
             ctx.report(hit.node, f"`{hit.subject}` through ctypes does nothing since 3.13 (PEP 667): {effect}")
+
+
+# -- FT502: frames the code itself shows to be a class body or a module -------------------------------------
+#
+# PEP 667 changed `f_locals` only for optimized scopes (functions, lambdas, comprehensions): a class body's,
+# a module's and an `exec`/`eval` frame's `f_locals` is still the namespace mapping itself. Class advisors
+# (`implements(...)` called in a class body, reaching it with `sys._getframe(1)`) check that before writing.
+
+_CLASS_KEYS = frozenset({"__module__", "__qualname__"})  # set by the compiler at the top of every class body
+_CODE_FLAGS = frozenset({"CO_OPTIMIZED", "CO_NEWLOCALS"})  # set for function-like code, never for a class body
+_CURRENT_FRAME = re.compile(r"^(?:[\w.]+\.)?(?:_getframe\((?:0)?\)|currentframe\(\))$")
+# "can be used only from a class definition", "must be called in a class body"; not "cannot ... class body".
+_CLASS_ONLY = re.compile(r"(?i)\b(?:only|must)\b.*\bclass (?:definition|body|statement|block|scope|namespace)")
+_NEGATED = re.compile(r"(?i)\b(?:not|cannot|never|outside)\b|n't\b")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
+           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_EXITS = (ast.Raise, ast.Return, ast.Continue, ast.Break)
+_Position = tuple[int, int]
+
+
+def _start(node: ast.AST) -> _Position:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _end(node: ast.AST) -> _Position:
+    return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0), getattr(node, "end_col_offset", 0) or 0
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], _EXITS)
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """The nodes that run in ``scope``'s own frame: nested functions, classes and comprehensions left out."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+class _NamespaceFrames:
+    """Decides, for one file, which FT502 hits go through the ``f_locals`` of a frame the code shows not to be a
+    function's: taken in a module or class body by ``sys._getframe()``, or written only after a test that a
+    function frame fails (``'__module__' in f_locals``, ``f_locals is frame.f_globals``, ``co_name ==
+    '<module>'``, no ``CO_OPTIMIZED`` flag) or a guard raising "can be used only from a class definition"."""
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self.parents: dict[ast.AST, ast.AST] = {}
+        for node in nodes:
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+
+    def namespace(self, hit: Hit) -> bool:
+        if not hit.detail.endswith(".f_locals"):
+            return False
+        chain = [hit.node]
+        while not isinstance(chain[-1], _SCOPES):
+            parent = self.parents.get(chain[-1])
+            if parent is None:
+                return False
+            chain.append(parent)
+        facts = _FrameFacts(chain[-1], hit.detail[: -len(".f_locals")], hit.detail)
+        if isinstance(chain[-1], (ast.Module, ast.ClassDef)) and facts.current_frame():
+            return True
+        write = _start(hit.node)
+        return any(facts.guards(child, parent, write) for child, parent in pairwise(chain))
+
+
+class _FrameFacts:
+    """What one scope says about one frame expression (``frame``, ``sys._getframe(1)``) and its ``f_locals``."""
+
+    def __init__(self, scope: ast.AST, frame: str, f_locals: str) -> None:
+        self.frame, self.f_locals = frame, f_locals
+        stores: dict[str, list[ast.AST]] = {}
+        values: dict[str, list[ast.expr | None]] = {}
+        for node in _own_nodes(scope):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                stores.setdefault(node.id, []).append(node)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, ast.Name):
+                        values.setdefault(target.id, []).append(None)  # bound, but not simply
+        # Names bound once, to a known expression: `has_module = '__module__' in f_locals` is that test.
+        self.single = {name: found[0] for name, found in values.items()
+                       if len(found) == 1 and found[0] is not None and len(stores.get(name, ())) == 1}
+        self.locals_names = {name for name, value in self.single.items()
+                             if isinstance(value, ast.Attribute) and value.attr == "f_locals"
+                             and source(value) == f_locals}
+        self.globals_names = {name for name, value in self.single.items()
+                              if isinstance(value, ast.Attribute) and value.attr == "f_globals"
+                              and source(value.value) == frame}
+        self.stores = stores
+        self.values = values
+
+    # -- where the frame comes from ---------------------------------------------------------------------------
+    def current_frame(self) -> bool:
+        """``sys._getframe()`` / ``inspect.currentframe()`` run in a module or class body: that body's frame."""
+        if _CURRENT_FRAME.match(self.frame):
+            return True
+        found = self.values.get(self.frame, [])
+        return (bool(found) and len(self.stores.get(self.frame, ())) == len(found)
+                and all(value is not None and _CURRENT_FRAME.match(source(value)) for value in found))
+
+    # -- guards -----------------------------------------------------------------------------------------------
+    def guards(self, child: ast.AST, parent: ast.AST, write: _Position) -> bool:
+        """True when ``child`` (on the way from the write up to its scope) only runs once a test of ``parent``,
+        or of a statement before ``child`` in ``parent``, has shown the frame is not a function's."""
+        if isinstance(parent, (ast.If, ast.While, ast.IfExp)) and child is not parent.test:
+            return self.holds(parent.test, child in _as_list(parent.body), write)
+        if isinstance(parent, ast.BoolOp) and child in parent.values:
+            earlier = parent.values[: parent.values.index(child)]
+            return any(self.holds(value, isinstance(parent.op, ast.And), write) for value in earlier)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and child in block:
+                return any(self.statement_guards(statement, write) for statement in block[: block.index(child)])
+        return False
+
+    def statement_guards(self, statement: ast.stmt, write: _Position) -> bool:
+        if isinstance(statement, ast.Assert):
+            return self.holds(statement.test, True, write)
+        if not isinstance(statement, ast.If):
+            return False
+        if _exits(statement.body) and not _exits(statement.orelse):
+            return self.holds(statement.test, False, write) or self.class_only_error(statement, write)
+        if _exits(statement.orelse) and not _exits(statement.body):
+            return self.holds(statement.test, True, write)
+        return False
+
+    def holds(self, test: ast.expr, truth: bool, write: _Position) -> bool:
+        """``test`` evaluating to ``truth`` shows a namespace frame, and nothing rebinds the frame or its
+        ``f_locals`` alias between the test and the write."""
+        return self.implies(test, truth) and not self.rebound(_end(test), write)
+
+    def rebound(self, after: _Position, before: _Position) -> bool:
+        names = {self.frame, *self.locals_names} if self.frame.isidentifier() else set(self.locals_names)
+        return any(after <= _start(node) < before for name in names for node in self.stores.get(name, ()))
+
+    def class_only_error(self, guard: ast.If, write: _Position) -> bool:
+        """``if <test of this frame>: raise TypeError("... can be used only from a class definition")``."""
+        error = guard.body[-1]
+        if not isinstance(error, ast.Raise) or error.exc is None or not self.mentions(guard.test):
+            return False
+        text = " ".join(node.value for node in ast.walk(error.exc)
+                        if isinstance(node, ast.Constant) and isinstance(node.value, str))
+        return (bool(_CLASS_ONLY.search(text)) and not _NEGATED.search(text)
+                and not self.rebound(_end(guard.test), write))
+
+    def mentions(self, test: ast.expr) -> bool:
+        names = {self.frame, *self.locals_names, *self.globals_names}
+        return any((isinstance(node, ast.Name) and node.id in names) or source(node) in (self.frame, self.f_locals)
+                   for node in ast.walk(test) if isinstance(node, (ast.Name, ast.Attribute, ast.Call)))
+
+    def implies(self, test: ast.expr, truth: bool, depth: int = 0) -> bool:
+        """Whether ``test`` evaluating to ``truth`` shows the frame is a class body, module or exec frame."""
+        if depth > 8:
+            return False
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self.implies(test.operand, not truth, depth + 1)
+        if isinstance(test, ast.BoolOp):
+            results = [self.implies(value, truth, depth + 1) for value in test.values]
+            # `a and b` true (or `a or b` false) fixes every operand: one telling operand is enough.
+            return any(results) if isinstance(test.op, ast.And) == truth else all(results)
+        if isinstance(test, ast.NamedExpr):
+            return self.implies(test.value, truth, depth + 1)
+        if isinstance(test, ast.Name) and test.id in self.single:
+            return self.implies(self.single[test.id], truth, depth + 1)
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            return self.comparison(test.left, test.ops[0], test.comparators[0], truth)
+        if self.optimized_flag(test):
+            return not truth
+        if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "get" \
+                and self.is_locals(test.func.value) and len(test.args) == 1 and self.class_key(test.args[0]):
+            return truth
+        return False
+
+    def comparison(self, left: ast.expr, op: ast.cmpop, right: ast.expr, truth: bool) -> bool:
+        if isinstance(op, (ast.In, ast.NotIn)):
+            return self.class_key(left) and self.is_locals(right) and truth == isinstance(op, ast.In)
+        if isinstance(op, (ast.Is, ast.IsNot)):
+            same = ((self.is_locals(left) and self.is_globals(right))
+                    or (self.is_locals(right) and self.is_globals(left)))
+            return same and truth == isinstance(op, ast.Is)  # only a module (or exec) frame shares the two
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            for one, other in ((left, right), (right, left)):
+                if not isinstance(other, ast.Constant):
+                    continue
+                if (self.code_attribute(one, "co_name") and other.value == "<module>") or (
+                        self.optimized_flag(one) and other.value == 0 and type(other.value) is int):
+                    return truth == isinstance(op, ast.Eq)
+        return False
+
+    def class_key(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in _CLASS_KEYS
+
+    def is_locals(self, node: ast.expr) -> bool:
+        return (isinstance(node, ast.Name) and node.id in self.locals_names) or source(node) == self.f_locals
+
+    def is_globals(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.globals_names
+        return isinstance(node, ast.Attribute) and node.attr == "f_globals" and source(node.value) == self.frame
+
+    def code_attribute(self, node: ast.expr, name: str) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == name and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "f_code" and source(node.value.value) == self.frame)
+
+    def optimized_flag(self, node: ast.expr) -> bool:
+        """``frame.f_code.co_flags & inspect.CO_OPTIMIZED`` (or ``CO_NEWLOCALS``): zero for a class body."""
+        if not isinstance(node, ast.BinOp) or not isinstance(node.op, ast.BitAnd):
+            return False
+        for one, other in ((node.left, node.right), (node.right, node.left)):
+            flag = other.attr if isinstance(other, ast.Attribute) else other.id if isinstance(other, ast.Name) else ""
+            if flag in _CODE_FLAGS and self.code_attribute(one, "co_flags"):
+                return True
+        return False
+
+
+def _as_list(body: object) -> list[object]:
+    return body if isinstance(body, list) else [body]

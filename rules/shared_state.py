@@ -85,7 +85,7 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
         "3.13), use `_Thread_local` where each thread needs its own copy, or move the state into module state "
         "(`m_size > 0`, `PyModule_GetState`; PEP 630) and set it once in the exec function."
     )
-    suggestion = "Make it atomic, guard it with a PyMutex (3.13+), or move it into module state."
+    suggestion = "Make it atomic, guard it with a `PyMutex` (3.13+), or move it into module state."
     references = (HOWTO, PORTING, "https://peps.python.org/pep-0703/", "https://peps.python.org/pep-0630/")
     tags = ("free-threading", "data-race")
     bad = (
@@ -205,7 +205,7 @@ class RacyLazyInit(RunTimeRule):
         "or disable the cache under `#ifdef Py_GIL_DISABLED`. C++: `std::call_once` or a function-local "
         "static."
     )
-    suggestion = ("Initialise it in the module exec function, or re-check it under a PyMutex (3.13+), or publish "
+    suggestion = ("Initialise it in the module exec function, or re-check it under a `PyMutex` (3.13+), or publish "
                   "it with an atomic compare-exchange.")
     references = (HOWTO, PORTING, "https://github.com/numpy/numpy/pull/26780")
     tags = ("free-threading", "data-race")

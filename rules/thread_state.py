@@ -6,11 +6,14 @@ which code runs at run time; these rules decide and explain.
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from ftaudit.analysis.reachability import FileReach
 from ftaudit.analysis.shared_state import SharedState
 from ftaudit.cmodel import CUnit, Tri
+from ftaudit.cmodel.nodes import declarator_name, function_declarator
 from ftaudit.context import FileContext
 from ftaudit.facts.libc import UNSAFE_LIBC
 from ftaudit.findings import Severity
@@ -55,29 +58,36 @@ def _leaves_region(node: Node, start: int, end: int) -> bool:
 class CriticalSectionMisuse(Rule):
     code = "FT203"
     slug = "critical-section-misuse"
-    summary = "Critical-section macros that do not pair up, or jumps that leave the section"
+    summary = "Critical-section macros that do not pair up, jumps that leave the section, or nested sections"
     severity = Severity.ERROR
     languages = C_LANGUAGES
     what = (
         "Checks `Py_BEGIN_CRITICAL_SECTION(o)` / `Py_END_CRITICAL_SECTION()` (and the `2` and `_MUTEX` "
         "variants): a begin without an end in the same block, an end without a begin, a `…2` begin closed "
-        "by a one-object end (or the reverse), a `return`, `goto`, `break` or `continue` that jumps out of "
-        "the section, and a single-object section nested in another where one `…2` section on both objects "
-        "is meant."
+        "by a one-object end (or the reverse), and a `return`, `goto`, `break` or `continue` that jumps out "
+        "of the section: these are errors. A single-object section begun inside another one is reported as a note: "
+        "nesting is allowed, with a caveat."
     )
     why = (
         "The macros open and close a C scope and must pair up in the same block; a jump out of the section "
         "skips the end, so the object stays locked (a deadlock on the free-threaded build, silently fine on "
-        "the default build, where the macros do nothing). A nested section may suspend the outer one while "
-        "it waits, so the outer object is not protected throughout."
+        "the default build, where the macros do nothing). Nesting is not two locks held at once: when the "
+        "inner begin has to wait for its object, CPython suspends the outer section (lets go of its lock and "
+        "takes it back once the inner one is held), so another thread may see or change the outer object "
+        "across the inner begin."
     )
     instead = (
         "Keep begin and end in one block and leave it only through its end: set a result variable and "
-        "`break` out of a loop that encloses the section, or jump to a label after the end. Lock two "
-        "objects with `Py_BEGIN_CRITICAL_SECTION2(a, b)` … `Py_END_CRITICAL_SECTION2()` (3.13+; "
-        "pythoncapi_compat.h provides no-op versions for older Pythons)."
+        "`break` out of a loop that encloses the section, or jump to a label after the end. Close a `…2` "
+        "begin with `Py_END_CRITICAL_SECTION2()`. For a nested section, do not rely on what was read from the "
+        "outer object before the inner begin; when both objects must be held together and both are already "
+        "known where the outer section begins, lock them at once with `Py_BEGIN_CRITICAL_SECTION2(a, b)` … "
+        "`Py_END_CRITICAL_SECTION2()` (3.13+; pythoncapi_compat.h provides no-op versions for older Pythons). "
+        "The note suggests that only for a variable declared before the outer begin and not assigned "
+        "between the two; an object found inside the section, such as a loop's item, can only be locked there. "
+        "An inner section on the object the outer one already locks is redundant: drop it."
     )
-    suggestion = "Leave the section only through its end macro; use the `…2` variant for two objects."
+    suggestion = "Leave the section only through its end macro."
     references = (CS_DOCS, HOWTO)
     tags = ("free-threading", "locking", "correctness")
     bad = (
@@ -109,7 +119,20 @@ class CriticalSectionMisuse(Rule):
             "    Py_END_CRITICAL_SECTION();\n"
             "    Py_END_CRITICAL_SECTION();\n"
             "}\n",
-            title="Nested single-object sections",
+            title="Nested sections on two parameters (a note that may suggest one `…2` section)",
+        ),
+        Example(
+            "static void clear_items(PyObject *list) {\n"
+            "    Py_BEGIN_CRITICAL_SECTION(list);\n"
+            "    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {\n"
+            "        PyObject *item = PyList_GET_ITEM(list, i);\n"
+            "        Py_BEGIN_CRITICAL_SECTION(item);  // <- FT203\n"
+            "        PyDict_Clear(item);\n"
+            "        Py_END_CRITICAL_SECTION();\n"
+            "    }\n"
+            "    Py_END_CRITICAL_SECTION();\n"
+            "}\n",
+            title="A loop's item locked inside the section on its list (a note; it cannot be locked earlier)",
         ),
     )
     good = (
@@ -134,6 +157,14 @@ class CriticalSectionMisuse(Rule):
             "}\n",
             title="A break that stays inside the section",
         ),
+        Example(
+            "static void merge(PyObject *dst, PyObject *src) {\n"
+            "    Py_BEGIN_CRITICAL_SECTION2(dst, src);\n"
+            "    PyDict_Update(dst, src);\n"
+            "    Py_END_CRITICAL_SECTION2();\n"
+            "}\n",
+            title="Two objects that must be held together, locked at once",
+        ),
     )
 
     def check(self, ctx: FileContext) -> None:
@@ -151,7 +182,7 @@ class CriticalSectionMisuse(Rule):
             if not region.matched:
                 expected = _END_NAMES["2" if region.kind in ("2", "mutex2") else "1"]
                 ctx.report(_callee(region.end), f"`{region.name}` is closed by the wrong end macro: use {expected}",
-                           help=f"Close it with {expected}.")
+                           help=f"Close it with `{expected}`.")
             self._jumps(ctx, region)
         for end in unit.stray_critical_section_ends:
             ctx.report(_callee(end), "Critical-section end without a matching begin in the same block")
@@ -178,12 +209,155 @@ class CriticalSectionMisuse(Rule):
                 if outer is inner or outer.kind != "1" or outer.function != inner.function:
                     continue
                 if outer.begin_offset < inner.begin_offset < outer_end:
-                    both = ", ".join((*outer.objects, *inner.objects))
-                    ctx.report(_callee(inner.begin),
-                               f"Critical section on `{', '.join(inner.objects)}` nested in one on "
-                               f"`{', '.join(outer.objects)}`: the outer lock can be suspended while this one "
-                               f"waits; use Py_BEGIN_CRITICAL_SECTION2({both})")
+                    self._report_nested(ctx, outer, inner)
                     break
+
+    def _report_nested(self, ctx: FileContext, outer, inner) -> None:
+        """A note, not an error: nesting is allowed; the outer lock may be let go while the inner waits."""
+        unit = ctx.c_unit
+        outer_objects, inner_objects = ", ".join(outer.objects), ", ".join(inner.objects)
+        outer_line = unit.line_of(outer.begin_offset)
+        if _same_variable(unit, outer, inner):
+            ctx.report(_callee(inner.begin),
+                       f"Critical section on `{inner_objects}` begun inside one on the same object (line "
+                       f"{outer_line}): it is already locked (CPython releases without the same-object shortcut "
+                       "briefly let go of the outer lock here)",
+                       help="Drop the inner begin/end pair: the object is locked by the outer section.",
+                       severity=Severity.NOTE)
+            return
+        message = (f"Critical section on `{inner_objects}` begun inside the one on `{outer_objects}`: if it has "
+                   f"to wait, the lock on `{outer_objects}` is released meanwhile and taken again after, so "
+                   f"other threads can change `{outer_objects}` across this begin")
+        name = _together(unit, outer, inner)
+        if name is not None:
+            advice = (f"If `{outer_objects}` and `{name}` must stay locked together, lock both at once: "
+                      f"`Py_BEGIN_CRITICAL_SECTION2({outer_objects}, {inner_objects})` at line {outer_line}, closed "
+                      "by `Py_END_CRITICAL_SECTION2()`, instead of the two nested sections.")
+        else:
+            advice = (f"Nesting is allowed; do not rely on what was read from `{outer_objects}` before this "
+                      "begin staying true after it (read or check it again).")
+        ctx.report(_callee(inner.begin), message, help=advice, severity=Severity.NOTE)
+
+
+_CAST = re.compile(r"^\(\s*(?:const\s+)?(?:struct\s+)?[A-Za-z_]\w*(?:\s*\*)+\s*\)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_BRANCHES = frozenset({"if_statement", "for_statement", "while_statement", "do_statement", "switch_statement",
+                       "case_statement", "for_range_loop", "conditional_expression", "labeled_statement"})
+
+
+def _plain_name(expression: str) -> str | None:
+    """`value`, `(value)` and `(PyObject *)value` name the variable `value`; anything else is None."""
+    expression = expression.strip()
+    while True:
+        cast = _CAST.match(expression)
+        if cast is not None:
+            expression = expression[cast.end():].strip()
+        elif expression.startswith("(") and expression.endswith(")") and _NAME.fullmatch(expression[1:-1].strip()):
+            expression = expression[1:-1].strip()
+        else:
+            break
+    return expression if _NAME.fullmatch(expression) else None
+
+
+def _together(unit: CUnit, outer, inner) -> str | None:
+    """The inner section's variable when `Py_BEGIN_CRITICAL_SECTION2(outer, inner)` could replace the
+    nested pair at the outer begin, else None.
+
+    That needs the inner object to be a plain variable that is declared (and so visible) where the outer
+    section begins, that nothing between the two begins assigns, and an inner begin that runs every time
+    the outer one does (not inside a loop, branch or label between them). A variable declared inside the
+    section (a loop's item) cannot be named at the outer begin; a field read (`self->dict`) may need the
+    outer lock to be read at all.
+    """
+    if len(inner.objects) != 1 or len(outer.objects) != 1:
+        return None
+    name = _plain_name(inner.objects[0])
+    if name is None or name == _plain_name(outer.objects[0]):
+        return None
+    declared = _declared_at(unit, name, inner.begin_offset)
+    if declared is None or declared >= outer.begin_offset:
+        return None
+    node = inner.begin.parent
+    while node is not None and node.start_byte > outer.begin_offset:
+        if node.type in _BRANCHES:
+            return None
+        node = node.parent
+    if _written(unit, name, outer.begin_offset, inner.begin_offset):
+        return None
+    return name
+
+
+def _same_variable(unit: CUnit, outer, inner) -> bool:
+    """Both sections lock one plain variable that nothing assigns between the two begins."""
+    if len(inner.objects) != 1 or len(outer.objects) != 1:
+        return False
+    name = _plain_name(inner.objects[0])
+    return name is not None and name == _plain_name(outer.objects[0]) \
+        and not _written(unit, name, outer.begin_offset, inner.begin_offset)
+
+
+def _declares(declaration: Node, name: str) -> bool:
+    for declarator in declaration.children_by_field_name("declarator"):
+        found = declarator_name(declarator)
+        if found is not None and found.type == "identifier" and found.text == name.encode():
+            return True
+    return False
+
+
+def _declared_at(unit: CUnit, name: str, offset: int) -> int | None:
+    """Where the declaration that `name` means at `offset` starts: the innermost local declared before it
+    in an enclosing block (or a `for` header), a parameter (the function's start), or a file-scope
+    variable declared earlier. None when the name is none of these (a macro, a header's global, a member).
+    """
+    node = unit.root.descendant_for_byte_range(offset, offset)
+    while node is not None:
+        if node.type == "function_definition":
+            declarator = function_declarator(node.child_by_field_name("declarator"))
+            parameters = declarator.child_by_field_name("parameters") if declarator is not None else None
+            if parameters is not None and any(p.type in ("parameter_declaration", "optional_parameter_declaration")
+                                              and _declares(p, name) for p in parameters.named_children):
+                return node.start_byte
+            break
+        if node.type in ("compound_statement", "for_statement", "translation_unit"):
+            earlier = [c for c in node.named_children
+                       if c.type == "declaration" and c.end_byte <= offset and _declares(c, name)]
+            if earlier:
+                return earlier[-1].start_byte
+        node = node.parent
+    file_scope = [v for v in unit.globals if v.name == name and v.function is None and v.node.start_byte < offset]
+    return file_scope[-1].declaration.start_byte if file_scope else None
+
+
+def _write_target(node: Node) -> Node | None:
+    """What `x = …`, `x++` or `&x` may change: `x` (None for any other node)."""
+    if node.type == "assignment_expression":
+        return node.child_by_field_name("left")
+    if node.type == "update_expression":
+        return node.child_by_field_name("argument")
+    operator = node.child_by_field_name("operator") if node.type == "pointer_expression" else None
+    if operator is not None and operator.type == "&":
+        return node.child_by_field_name("argument")
+    return None
+
+
+def _written(unit: CUnit, name: str, start: int, end: int) -> bool:
+    """Whether code in [start, end) assigns `name`, increments it, or takes its address."""
+    node = unit.root.descendant_for_byte_range(start, start)
+    while node is not None and node.end_byte < end:
+        node = node.parent
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        target = _write_target(current)
+        if current.type == "declaration" and start <= current.start_byte and _declares(current, name):
+            return True  # redeclared in between: a different variable from here on
+        while target is not None and target.type == "parenthesized_expression":
+            target = target.named_children[0] if target.named_children else None
+        if target is not None and target.type == "identifier" and target.text == name.encode() \
+                and start <= current.start_byte < end:
+            return True
+        stack.extend(c for c in current.named_children if c.end_byte > start and c.start_byte < end)
+    return False
 
 
 class ThreadUnsafeLibcCall(RunTimeRule):
@@ -213,7 +387,7 @@ class ThreadUnsafeLibcCall(RunTimeRule):
         "`strerror_r`, …; `_s` variants on Windows), or wrap the call and the use of its result in a "
         "`PyMutex` (3.13+)."
     )
-    suggestion = "Use the re-entrant variant, or hold a PyMutex around the call and the use of its result."
+    suggestion = "Use the re-entrant variant, or hold a `PyMutex` around the call and the use of its result."
     references = ("https://pubs.opengroup.org/onlinepubs/9799919799/functions/V2_chap02.html#tag_16_09_01",
                   "https://clang.llvm.org/extra/clang-tidy/checks/concurrency/mt-unsafe.html",
                   "https://github.com/python/cpython/issues/127081")
@@ -272,7 +446,7 @@ class ThreadUnsafeLibcCall(RunTimeRule):
             if any(lazy.contains(call.node) for lazy in state.done_at_import):
                 continue  # `if (-1 == enabled) { getenv(...) }` that module init already ran
             lazy = next((lazy for lazy in state.lazy_inits if lazy.leading and lazy.contains(call.node)), None)
-            instead = f"use {fact.replacement}" if fact.replacement else "hold a PyMutex around it"
+            instead = f"use {fact.replacement}" if fact.replacement else "hold a `PyMutex` around it"
             fix = fact.replacement or "guard the call and the use of its result with a PyMutex"
             found.append(Candidate(
                 call.node.child_by_field_name("function") or call.node,
@@ -336,7 +510,7 @@ class CapiCallWithoutThreadState(Rule):
         "detached code needs in C variables first), or re-attach briefly with `Py_BLOCK_THREADS` … "
         "`Py_UNBLOCK_THREADS`."
     )
-    suggestion = "Move the call out of the detached region, or re-attach with Py_BLOCK_THREADS first."
+    suggestion = "Move the call out of the detached region, or re-attach with `Py_BLOCK_THREADS` first."
     references = ("https://docs.python.org/3/c-api/init.html#releasing-the-gil-from-extension-code", HOWTO)
     tags = ("free-threading", "thread-state", "crash")
     bad = (

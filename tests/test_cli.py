@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import run, run_process, write_tree
+from support import REPO, run, run_process, write_tree
 
 PY = "import os\n\ndanger()\nx = 1  # note-me\n"
 
@@ -235,3 +235,23 @@ def test_standard_input_stands_for_a_file(tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.stdout == "pkg/m.py:2:1: XMP201 danger() called\n"
     assert missing.exit_code == 2 and "needs --stdin-filename" in missing.output
     assert refused.exit_code == 2
+
+
+def test_fixable_marks_match_the_edits_offered() -> None:
+    """`[*]` means `--fix` (with the options given) would edit that finding: FT401's safe edit always,
+    FT405's unsafe one only with --unsafe-fixes, and FT101 never in an extension with racy globals
+    (its edit is display-only there)."""
+    demo = REPO / "fixtures" / "demo_ext"
+    rows = {line.split("\t")[1]: line.split("\t")[2][:3]
+            for line in run(["scan", ".", "--statistics", "-q", "--color", "never"], demo).stdout.splitlines()}
+    assert (rows["FT401"], rows["FT405"], rows["FT101"]) == ("[*]", "[ ]", "[ ]")
+    unsafe = run(["scan", ".", "--statistics", "-q", "--color", "never", "--unsafe-fixes"], demo).stdout
+    rows = {line.split("\t")[1]: line.split("\t")[2][:3] for line in unsafe.splitlines()}
+    assert (rows["FT401"], rows["FT405"], rows["FT101"], rows["FT102"]) == ("[*]", "[*]", "[ ]", "[*]")
+    concise = run(["scan", ".", "--output-format", "concise", "-q", "--select", "FT101"], demo).stdout
+    assert concise.splitlines() == [
+        "src/_speedups.c:113:25: FT101 Module `demo_ext._speedups` does not declare `Py_mod_gil`: importing it "
+        "re-enables the GIL on free-threaded 3.14t; first make its racy global state thread-safe: "
+        "`calls_served` (line 11), `verbose` (line 12), `token_cache` (line 10)"]
+    diff = run(["scan", ".", "--diff", "--unsafe-fixes", "--select", "FT101"], demo)
+    assert diff.stdout == ""  # nothing --fix would write

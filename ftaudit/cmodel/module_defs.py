@@ -133,6 +133,51 @@ class ModuleDef:
         return self.fields.get("m_methods")
 
 
+# How a module whose name the file does not spell is called: the sentence form starts with it.
+_UNNAMED = "the module defined by `{variable}` ({why})"
+_LONGEST_SHOWN_EXPRESSION = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleName:
+    """What a ``PyModuleDef`` names its module, for messages and the readiness table.
+
+    ``name`` is the module's name when the file shows it: the ``m_name`` string literal (also through
+    a ``#define`` of the file), else the ``<name>`` of the one ``PyInit_<name>`` that creates the
+    definition. Otherwise the module is described by its variable and why its name is unknown.
+    """
+
+    variable: str  # the PyModuleDef variable
+    name: str | None  # None: the file does not say
+    origin: str  # "literal", "init" (from PyInit_<name>), "runtime" or "expression"
+    expression: str = ""  # m_name's text, for "expression"
+
+    @property
+    def subject(self) -> str:
+        """The module's name, or a phrase (with `code` spans) saying which module it is."""
+        if self.name is not None:
+            return self.name
+        shown = self.expression
+        if self.origin == "expression" and shown and len(shown) <= _LONGEST_SHOWN_EXPRESSION and "`" not in shown:
+            why = f"name given by `{shown}`"
+        elif self.origin == "expression":
+            why = "name not a string literal"
+        else:
+            why = "name set at run time"
+        return _UNNAMED.format(variable=self.variable, why=why)
+
+
+def described_module(subject: str) -> bool:
+    """Whether a finding's subject describes an unnamed module (``ModuleName.subject``) rather than
+    naming one: its text then holds `code` spans of its own."""
+    return subject.startswith(_UNNAMED[: _UNNAMED.index("`")])
+
+
+def module_phrase(subject: str) -> str:
+    """``Module `spam``` for a named module; the description of an unnamed one, capitalised."""
+    return subject[0].upper() + subject[1:] if described_module(subject) else f"Module `{subject}`"
+
+
 @dataclass(slots=True, eq=False)
 class ModuleInit:
     """A ``PyInit_<name>`` function and how it builds its module."""

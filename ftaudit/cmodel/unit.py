@@ -51,6 +51,7 @@ from ftaudit.cmodel.module_defs import (
     BindingModule,
     ModuleDef,
     ModuleInit,
+    ModuleName,
     SlotArray,
     null_or_name,
     read_initializer,
@@ -933,6 +934,107 @@ class CUnit:
             found.setdefault(definition.name, definition)  # the first, as a scan of the list finds
         return found
 
+    def module_name(self, module_def: ModuleDef) -> ModuleName:
+        """How findings name the module ``module_def`` defines: its ``m_name`` string, else the
+        ``<name>`` of the one ``PyInit_<name>`` that creates it, else a description (``ModuleName``)."""
+        names = self._module_names
+        found = names.get(module_def)
+        if found is None:
+            found = names[module_def] = self._name_module(module_def)
+        return found
+
+    @cached_property
+    def _module_names(self) -> dict[ModuleDef, ModuleName]:
+        return {}
+
+    def _name_module(self, module_def: ModuleDef) -> ModuleName:
+        node = module_def.field_nodes.get("m_name")
+        literal = self._string_constant(node)
+        if literal:
+            return ModuleName(module_def.name, literal, "literal")
+        inits = self._init_names_by_def.get(module_def.name, set())
+        if len(inits) == 1:
+            return ModuleName(module_def.name, next(iter(inits)), "init")
+        if node is None or null_or_name(node) == "NULL" or literal == "":
+            # `def.m_name = name;` before the module is created (or a definition shared by several inits).
+            return ModuleName(module_def.name, None, "runtime")
+        return ModuleName(module_def.name, None, "expression", flat(node))
+
+    def _string_constant(self, node: Node | None, depth: int = 0) -> str | None:
+        """The text of a string literal, of adjacent literals, or of an object-like ``#define`` of this
+        file that is one (every definition compiled for the target agreeing); else None."""
+        if node is None or depth > 4:
+            return None
+        value = string_value(node)
+        if value is not None:
+            return value
+        parts = named(node)
+        if node.type == "parenthesized_expression" and len(parts) == 1:
+            return self._string_constant(parts[0], depth + 1)
+        if node.type == "concatenated_string":  # `"_" MODULE_SUFFIX`
+            values = [self._string_constant(part, depth + 1) for part in parts]
+            return None if any(v is None for v in values) else "".join(v for v in values if v is not None)
+        return self._macro_string(text(node), depth) if node.type == "identifier" else None
+
+    def _macro_string(self, name: str, depth: int) -> str | None:
+        """The string an object-like macro of this file spells with literals (and such macros)."""
+        found: set[str] = set()
+        for macro in self.macro_definitions.get(name, ()) if depth <= 4 else ():
+            if macro.is_function_like or self.compiled(macro.body_offset) is Tri.NO:
+                continue
+            body = macro.body.strip()
+            if body.startswith("(") and body.endswith(")"):
+                body = body[1:-1]
+            tokens = _STRING_TOKENS.findall(body)
+            if not tokens or "".join(t[0] for t in tokens) != body:  # something else in the body
+                return None
+            parts = [literal[1:-1] if literal.startswith('"') else self._macro_string(literal, depth + 1)
+                     for _, literal in tokens]
+            if any(part is None for part in parts):
+                return None
+            found.add("".join(part for part in parts if part is not None))
+        return found.pop() if len(found) == 1 else None
+
+    @cached_property
+    def _init_names_by_def(self) -> dict[str, set[str]]:
+        """PyModuleDef variable -> the ``<name>`` of each ``PyInit_<name>`` of the file that creates it."""
+        defs = {definition.name for definition in self.module_defs}
+        found: dict[str, set[str]] = {}
+        for init in self.module_inits if defs else ():
+            created = self._created_def(init, defs)
+            if created is not None:
+                found.setdefault(created, set()).add(init.module_name)
+        return found
+
+    def _created_def(self, init: ModuleInit, defs: set[str]) -> str | None:
+        """The definition an init creates: the one the model found it creating; else the one definition
+        its body or its helpers (two calls deep) pass to a module creator; else the one they mention."""
+        if init.module_def_name:
+            return init.module_def_name if init.module_def_name in defs else None
+        reach = [init.name]
+        todo = sorted(self.callees(init.name))
+        for _ in range(2):
+            later: list[str] = []
+            for name in todo:
+                if name not in reach and name in self.functions and not name.startswith("PyInit_"):
+                    reach.append(name)
+                    later.extend(sorted(self.callees(name)))
+            todo = later
+        functions = [self.functions[name] for name in reach if name in self.functions]
+        passed = {null_or_name(call.args[0]) for function in functions for call in function.calls
+                  if call.args and (call.name == MULTI_PHASE_INIT or call.name in SINGLE_PHASE_CREATORS)} & defs
+        if passed:
+            return passed.pop() if len(passed) == 1 else None
+        mentioned: set[str] = set()
+        for function in functions:
+            for identifier in _identifiers(function.body) if function.body is not None else ():
+                name = text(identifier)
+                if name in defs:
+                    mentioned.add(name)
+                elif name in self.macros:  # `#define CREATE PyModule_Create(&def)`
+                    mentioned |= self.macros[name].identifiers() & defs
+        return mentioned.pop() if len(mentioned) == 1 else None
+
     @cached_property
     def set_gil_calls(self) -> list[Call]:
         return [call for call in self.calls if call.name == SET_GIL]
@@ -1197,6 +1299,10 @@ class CUnit:
     def macros(self) -> dict[str, Macro]:
         """``#define``s by name (the first definition when ``#if`` branches define one twice)."""
         return {name: definitions[0] for name, definitions in self.macro_definitions.items()}
+
+
+# The tokens of a macro body made of string literals and names: (token with spaces, token).
+_STRING_TOKENS = re.compile(r'(\s*("[^"\\\n]*"|[A-Za-z_]\w*)\s*)')
 
 
 class _NoFunction:

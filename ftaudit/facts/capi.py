@@ -35,6 +35,7 @@ class CApi:
     rewrite: str = ""  # mechanical replacement of a read, "{obj}" = the object expression
     generic: bool = False  # a field name other structs use too: needs type or naming evidence
     ft_only: bool = False  # only the free-threaded build lacks it
+    caveat: str = ""  # where the replacement does not do what the old code did (one clause)
 
     @property
     def removed_in(self) -> Version | None:
@@ -54,7 +55,8 @@ class CApi:
         if not self.replacement:
             return "there is no public replacement"
         release = "; it returns a strong reference: release it with `Py_DECREF`" if self.strong else ""
-        return f"use {self.where()}{release}"
+        caveat = f"; {self.caveat}" if self.caveat else ""
+        return f"use {self.where()}{release}{caveat}"
 
     def change(self) -> str:
         """A verb phrase: ``was removed in 3.13``, ``is private``, ``is scheduled for removal in 3.15``."""
@@ -177,7 +179,7 @@ CATALOGUE: tuple[CApi, ...] = (
          status="no-op", version=V313, strong=True),
     _row(FT401, "PyFrame_FastToLocalsWithError", "PyFrame_GetLocals(frame)", (3, 11), True, _LOCALS_SYNC,
          status="no-op", version=V313, strong=True),
-    _row(FT401, "PyFrame_LocalsToFast", "writes through the PyFrame_GetLocals(frame) proxy", V313, False,
+    _row(FT401, "PyFrame_LocalsToFast", "PyFrame_GetLocals(frame)", V313, False,
          _LOCALS_SYNC, status="no-op", version=V313),
     _row(FT401, "PyFrame_BlockSetup", "", None, False, "the block stack was removed", status="removed",
          version=(3, 11)),
@@ -221,7 +223,9 @@ CATALOGUE: tuple[CApi, ...] = (
     _row(FT402, "c_profileobj", "PyEval_SetProfile(func, obj)", None, False, _TSTATE_PRIVATE, status="private",
          kind="field", owner=_T),
     _row(FT402, "dict", "PyThreadState_GetDict()", None, False, _TSTATE_PRIVATE, status="private", kind="field",
-         owner=_T, generic=True),
+         owner=_T, generic=True,
+         caveat="it returns the calling thread's dict only: another thread's state has no public accessor, "
+                "so keep data other threads must read in an object you own (a dict guarded by a `PyMutex`)"),
     _row(FT402, "async_exc", "PyThreadState_SetAsyncExc(id, exc)", None, False, _TSTATE_PRIVATE,
          status="private", kind="field", owner=_T),
     _row(FT402, "gilstate_counter", "", None, False, _TSTATE_PRIVATE, status="private", kind="field", owner=_T),
@@ -289,8 +293,9 @@ CATALOGUE: tuple[CApi, ...] = (
          "deprecated since 3.2", status="removed", version=V313),
     _row(FT406, "PyEval_ReleaseLock", "PyEval_SaveThread() or PyGILState_Release(state)", None, False,
          "deprecated since 3.2", status="removed", version=V313),
-    _row(FT406, "PyEval_ThreadsInitialized", "nothing (threads are always initialised since 3.7)", None, False,
-         "deprecated since 3.9", status="removed", version=V313),
+    _row(FT406, "PyEval_ThreadsInitialized", "", None, False,
+         "deprecated since 3.9 (threads are always initialised since 3.7: drop the call)", status="removed",
+         version=V313),
     _row(FT406, "PySys_AddWarnOption", "PyConfig.warnoptions", None, False, _INIT, status="removed",
          version=V313),
     _row(FT406, "PySys_AddWarnOptionUnicode", "PyConfig.warnoptions", None, False, _INIT, status="removed",

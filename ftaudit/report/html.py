@@ -28,6 +28,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from ftaudit import __version__
+from ftaudit.cmodel.module_defs import described_module
 from ftaudit.engine import ScanResult
 from ftaudit.findings import Edit, Finding, Severity
 from ftaudit.report.json_report import finding_dict, rule_url
@@ -57,6 +58,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=visible_text)
     env.filters["visible"] = visible
+    env.globals["code_parts"] = code_parts
     return env
 
 
@@ -121,7 +123,9 @@ def highlight(path: str, lines: list[str]) -> list[Markup]:
 
 
 def code_parts(text: str) -> list[tuple[bool, str]]:
-    """Split a message on Markdown code spans: [(is_code, text)]; the template escapes both kinds."""
+    """Split a message, help or fix label on Markdown code spans: [(is_code, text)]. The template shows
+    the code parts in ``<code>`` and escapes both kinds (through ``visible``): a span from a scanned
+    repository stays text, whatever it holds."""
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an unbalanced backtick: show it as typed
         return [(False, text)]
@@ -152,6 +156,7 @@ class FindingView:
     rule_summary: list[tuple[bool, str]]
     rule_url: str
     baseline: str = ""
+    fix_label: list[tuple[bool, str]] = field(default_factory=list)  # the suggested change's message
 
     @property
     def severity(self) -> str:
@@ -177,6 +182,11 @@ class Verdict:
     @property
     def detail_parts(self) -> list[tuple[bool, str]]:
         return code_parts(self.detail)
+
+    @property
+    def module_parts(self) -> list[tuple[bool, str]]:
+        """A module's name is code; the description of one the sources do not name is text with code."""
+        return code_parts(self.module) if described_module(self.module) else [(True, self.module)]
 
 
 def _anchor(finding: Finding) -> str:
@@ -282,6 +292,7 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
             rule_summary=code_parts(rule.summary) if rule else [],
             rule_url=f"#{rule_anchor(finding.code)}" if rule else rule_url(finding.code),
             baseline="new" if baseline is not None and id(finding) not in baselined_ids else "",
+            fix_label=code_parts(finding.fix.message) if finding.fix is not None else [],
         )
         anchors[id(finding)] = view.anchor
         views.append(view)

@@ -42,6 +42,12 @@ def test_every_declaration_style() -> None:
         ("init_spellings/psyco/_rooted.c", "FT102", 20),
         ("legacy_py39/_old.c", "FT103", 5),                    # requires-python >= 3.9: slot unguarded
         ("legacy_py39/_old.c", "FT103", 26),                   # SetGIL outside #ifdef Py_GIL_DISABLED
+        # modname_*: modules the file does not name (tests/test_module_names.py checks their messages)
+        ("modname_assigned/_speedups.c", "FT101", 16),
+        ("modname_macro/_accel.c", "FT109", 17),
+        ("modname_macro/_tables.c", "FT101", 7),
+        ("modname_noinit/hooks.c", "FT101", 4),
+        ("modname_noinit/plugin.c", "FT108", 21),
         ("multiphase/_bare.c", "FT101", 21),                   # no slot at all
         ("multiphase/_compress.c", "FT101", 34),               # slot only compiled for 3.15
         ("multiphase/_legacy_gil.c", "FT109", 6),              # deliberate Py_MOD_GIL_USED
@@ -83,6 +89,7 @@ def test_racy_state_of_the_linked_file_is_reported_through_the_project_pass() ->
         ("init_spellings/_splitstyle.c", "FT201", 9),
         # typecast_setup() is exported but only _rooted.c's init calls it; typecast_cast() runs per call.
         ("init_spellings/psyco/typecast.c", "FT201", 17),
+        ("modname_noinit/plugin.c", "FT201", 10),              # what its GIL-free declaration contradicts
         # `m.def("count", []() { return ++calls; })`: the lambda runs per call, not during NB_MODULE.
         ("nanobind_ext/src/legacy.cpp", "FT201", 7),
     ]

@@ -34,13 +34,57 @@ def test_lazy_initialisation_reported_once_per_pattern() -> None:
     assert findings("caches.c") == [("FT202", 15), ("FT202", 24), ("FT202", 34)]
 
 
+def ft203(name: str) -> list[dict]:
+    result = run(["scan", name, "--isolated", "--select", "FT203", "--output-format", "json"], FIXTURES)
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
 def test_critical_section_misuse() -> None:
-    assert findings("sections.c", "FT203") == [
-        ("FT203", 11),   # return inside the section
-        ("FT203", 40),   # nested single-object sections
-        ("FT203", 53),   # ...2 begin closed by a one-object end
-        ("FT203", 59),   # begin without an end
+    assert [(f["location"]["row"], f["severity"]) for f in ft203("sections.c")] == [
+        (11, "error"),   # return inside the section
+        (40, "note"),    # nested single-object sections: allowed, the outer lock may be suspended
+        (53, "error"),   # ...2 begin closed by a one-object end
+        (59, "error"),   # begin without an end
     ]
+
+
+def test_ft203_nested_sections_are_notes_and_misuse_stays_an_error() -> None:
+    assert [(f["code"], f["location"]["row"], f["severity"]) for f in ft203("ft203_nested.c")] == [
+        ("FT203", 29, "note"),    # `value` declared inside the while loop
+        ("FT203", 46, "note"),    # two parameters
+        ("FT203", 62, "note"),    # `entry` assigned inside the outer section, begun under an `if`
+        ("FT203", 76, "note"),    # `self->codedict`, read through the outer object
+        ("FT203", 89, "note"),    # nested, and...
+        ("FT203", 91, "error"),   # ...the return leaves both sections
+        ("FT203", 91, "error"),
+        ("FT203", 104, "note"),   # macros without semicolons, two parameters
+        ("FT203", 124, "note"),   # the block's own `item` shadows the one declared before the outer begin
+        ("FT203", 139, "note"),   # the same object again
+    ]
+
+
+def test_ft203_no_section2_advice_for_a_variable_declared_inside_the_loop() -> None:
+    [note] = [f for f in ft203("ft203_nested.c") if f["location"]["row"] == 29]
+    assert "`value`" in note["message"] and "`codedict`" in note["message"]
+    assert "CRITICAL_SECTION2" not in note["message"] + note["help"]
+    assert "Nesting is allowed" in note["help"]
+
+
+def test_ft203_section2_advice_only_when_both_are_in_scope_at_the_outer_begin() -> None:
+    advice = {f["location"]["row"]: f["help"] for f in ft203("ft203_nested.c") if f["severity"] == "note"}
+    assert "`Py_BEGIN_CRITICAL_SECTION2(into, from)` at line 45" in advice[46]
+    assert "`Py_BEGIN_CRITICAL_SECTION2(self->codedict, list)` at line 88" in advice[89]
+    assert "`Py_BEGIN_CRITICAL_SECTION2(left, right)` at line 103" in advice[104]
+    for row in (29, 62, 76, 124, 139):  # declared inside, assigned inside, a field, shadowed, the same object
+        assert "CRITICAL_SECTION2" not in advice[row], row
+
+
+def test_ft203_same_object_nested_is_a_redundant_note() -> None:
+    [note] = [f for f in ft203("ft203_nested.c") if f["location"]["row"] == 139]
+    assert note["severity"] == "note"
+    assert "same object (line 137)" in note["message"]
+    assert note["help"].startswith("Drop the inner begin/end pair")
 
 
 def test_thread_unsafe_libc_calls() -> None:

@@ -160,12 +160,27 @@ def test_uniqueness_fix_is_unsafe_and_keeps_the_branch_direction(tmp_path: Path)
         (tmp_path / "mod.c").read_text(), finding.fix.edits)
 
 
-def test_fix_needs_the_backport_when_older_pythons_are_supported(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"mod.c": "static void f(PyObject *o, PyTypeObject *t) { Py_TYPE(o) = t; }\n",
-                          "pyproject.toml": "[project]\nrequires-python = '>=3.8'\n"})
+def test_fix_keeps_the_old_code_for_older_pythons_or_uses_the_backport(tmp_path: Path) -> None:
+    code = "static void f(PyObject *o, PyTypeObject *t)\n{\n    Py_TYPE(o) = t;\n}\n"
+    write_tree(tmp_path, {"mod.c": code, "pyproject.toml": "[project]\nrequires-python = '>=3.8'\n"})
     result = run(["scan", ".", "--select", "FT404", "--output-format", "json"], tmp_path)
     [finding] = json.loads(result.stdout)
-    assert finding["fix"]["applicability"] == "unsafe"
+    # 3.8 lacks Py_SET_TYPE (3.9): the edit keeps the old statement for it, so it is safe.
+    assert finding["fix"]["applicability"] == "safe"
+    [edit] = finding["fix"]["edits"]
+    assert (edit["location"], edit["end_location"]) == ({"row": 3, "column": 1}, {"row": 4, "column": 1})
+    assert edit["content"] == ("#if PY_VERSION_HEX >= 0x03090000\n    Py_SET_TYPE(o, t);\n#else\n"
+                               "    Py_TYPE(o) = t;\n#endif\n")
+    # With pythoncapi_compat.h included, its backport is used in place.
+    (tmp_path / "mod.c").write_text('#include "pythoncapi_compat.h"\n' + code)
+    [finding] = json.loads(run(["scan", ".", "--select", "FT404", "--output-format", "json"], tmp_path).stdout)
+    [edit] = finding["fix"]["edits"]
+    assert edit["content"] == "Py_SET_TYPE(o, t)" and edit["location"] == {"row": 4, "column": 5}
+    assert "pythoncapi_compat.h provides it" in finding["fix"]["message"]
+    # Inside a macro body lines cannot be duplicated: no edit rather than a broken one.
+    (tmp_path / "mod.c").write_text("#define RETYPE(o, t) do { \\\n    Py_TYPE(o) = t; \\\n} while (0)\n")
+    result = json.loads(run(["scan", ".", "--select", "FT404", "--output-format", "json"], tmp_path).stdout)
+    assert result and [f["fix"] for f in result] == [None] * len(result)
 
 
 def test_immutable_containers_option(tmp_path: Path) -> None:
@@ -338,3 +353,81 @@ def test_a_borrowed_pointer_kept_in_a_global_is_reported_even_if_only_compared_h
             "    {\"select_hook\", select_hook, METH_O, NULL}, {\"fire\", fire, METH_O, NULL}, {NULL}};\n")
     write_tree(tmp_path, {"hooks.c": code})
     assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT301")] == [(5, "FT301")]
+
+
+def test_the_assignment_that_reaches_the_use_decides_the_container(tmp_path: Path) -> None:
+    # netifaces' shape: the variable first holds a borrowed lookup, then, in the branch, a list of its own
+    # that PyList_SET_ITEM fills (line 7 silent); likewise a list made afresh in each iteration (line 24).
+    # A write in between (line 18) or later in the loop around the use (line 32) leaves it undecided.
+    code = ("#include <Python.h>\n"
+            "static int add(PyObject *result, PyObject *key, PyObject *obj) {\n"
+            "    PyObject *list = PyDict_GetItem(result, key);\n"
+            "    if (list == NULL) {\n"
+            "        list = PyList_New(1);\n"
+            "        if (list == NULL) return -1;\n"
+            "        PyList_SET_ITEM(list, 0, obj);\n"
+            "        return PyDict_SetItem(result, key, list);\n"
+            "    }\n"
+            "    return PyList_Append(list, obj);\n"
+            "}\n"
+            "static void swap(PyObject *obj, int other) {\n"
+            "    PyObject *list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    list = PyList_New(1);\n"
+            "    if (other) {\n"
+            "        list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    }\n"
+            "    PyList_SET_ITEM(list, 0, obj);\n"
+            "}\n"
+            "static void fresh_each_time(PyObject *obj, int n) {\n"
+            "    PyObject *list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    for (int i = 0; i < n; i++) {\n"
+            "        list = PyList_New(1);\n"
+            "        PyList_SET_ITEM(list, 0, obj);\n"
+            "        list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    }\n"
+            "}\n"
+            "static void loop(PyObject *obj, int n) {\n"
+            "    PyObject *list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    list = PyList_New(1);\n"
+            "    for (int i = 0; i < n; i++) {\n"
+            "        PyList_SET_ITEM(list, 0, obj);\n"
+            "        list = PyObject_GetAttrString(obj, \"items\");\n"
+            "    }\n"
+            "}\n"
+            "static PyObject *py_add(PyObject *self, PyObject *args) {\n"
+            "    add(args, args, args); swap(args, 1); fresh_each_time(args, 2); loop(args, 2);\n"
+            "    Py_RETURN_NONE;\n"
+            "}\n"
+            "static PyMethodDef methods[] = {{\"add\", py_add, METH_VARARGS, NULL}, {NULL}};\n")
+    write_tree(tmp_path, {"mod.c": code})
+    assert [(f[1], f[2]) for f in findings(tmp_path, "--select", "FT303")] == [(18, "FT303"), (32, "FT303")]
+
+
+def test_notes_name_the_hazard_that_is_left(tmp_path: Path) -> None:
+    # Inside a critical section the lock keeps other threads out: the note must not say they can free the
+    # value, only that the pointer must not outlive (or be used across a suspension of) the section.
+    write_tree(tmp_path, {"mod.c": (
+        "#include <Python.h>\n"
+        "static PyMutex m;\n"
+        "static PyObject *get(PyObject *self, PyObject *d) {\n"
+        "    PyObject *v, *k; Py_ssize_t pos = 0;\n"
+        "    Py_BEGIN_CRITICAL_SECTION(d);\n"
+        "    v = Py_XNewRef(PyDict_GetItemString(d, \"x\"));\n"
+        "    Py_END_CRITICAL_SECTION();\n"
+        "    PyMutex_Lock(&m);\n"
+        "    while (PyDict_Next(d, &pos, &k, NULL)) { }\n"
+        "    PyMutex_Unlock(&m);\n"
+        "    return v;\n"
+        "}\n"
+        "static PyMethodDef methods[] = {{\"get\", get, METH_O, NULL}, {NULL}};\n")})
+    result = run(["scan", ".", "--isolated", "--select", "FT301,FT302", "--output-format", "json"], tmp_path)
+    notes = {f["code"]: f["message"] for f in json.loads(result.stdout)}
+    assert notes["FT301"] == (
+        "`PyDict_GetItemString` returns a borrowed reference into `d` inside a critical section on it: the pointer "
+        "is valid only while the section holds, so not after `Py_END_CRITICAL_SECTION()`, nor across a nested "
+        "critical section or a blocking call, which can suspend it")
+    assert notes["FT302"] == (
+        "`PyDict_Next` iterates `d` under `m` but not in a critical section on it: a thread that changes `d` "
+        "without holding that lock (Python code using the dict never does) can still free the borrowed keys and "
+        "values during the loop")
+    assert "another thread can delete" not in notes["FT301"] and "without a critical section" not in notes["FT302"]

@@ -78,6 +78,23 @@ def test_thread_stress() -> None:
     ]
 
 
+def test_class_body_advice() -> None:
+    """Advisors that check for a class body write to its namespace dict, which PEP 667 left alone."""
+    assert scan(FIXTURES / "ft502_class_advice.py", REPO) == [
+        ("FT502", 54, "warning"),  # the guard refuses class bodies: what is left is a function frame
+        ("FT502", 60, "warning"),  # written only when `'__module__' not in` the namespace
+        ("FT502", 64, "warning"),  # no evidence of which frame
+    ]
+
+
+def test_module_frames() -> None:
+    assert scan(FIXTURES / "ft502_module_frames.py", REPO) == [
+        ("FT502", 25, "warning"),  # the `else` of `co_name == '<module>'`
+        ("FT502", 37, "warning"),  # a caller's frame, no test
+        ("FT502", 44, "warning"),  # sys._getframe(1) at module level: the importer's frame
+    ]
+
+
 @pytest.mark.parametrize("name", ["non_findings.py", "shadowed_builtins.py"])
 def test_non_findings(name: str) -> None:
     assert scan(FIXTURES / name, REPO) == []
@@ -201,6 +218,73 @@ def test_frame_producing_expressions(tmp_path: Path) -> None:
     found = scan_source(tmp_path, src)
     assert lines(found) == [("FT502", n) for n in (5, 6, 7, 8, 10, 12, 14, 17, 18, 21)]
     assert [sev for _, line, sev in found if line == 18] == ["note"]
+
+
+ADVISOR = "import inspect\nimport sys\ndef advise(name, value):\n    frame = sys._getframe(1)\n"
+WRITE = "frame.f_locals[name] = value\n"
+
+
+@pytest.mark.parametrize(("guard", "reported"), [
+    # Tests only a class body (or module / exec frame) passes: writes after them reach a namespace dict.
+    (f"if '__module__' not in frame.f_locals:\n    raise TypeError('class only')\n{WRITE}", False),
+    ("ns = frame.f_locals\nif ns is frame.f_globals or '__module__' not in ns:\n    raise TypeError\n"
+     "ns[name] = value\n", False),
+    (f"if '__qualname__' in frame.f_locals:\n    {WRITE}", False),
+    (f"assert '__module__' in frame.f_locals\n{WRITE}", False),
+    (f"if frame.f_locals.get('__module__'):\n    {WRITE}", False),
+    (f"if frame.f_locals is frame.f_globals:\n    {WRITE}", False),
+    (f"g = frame.f_globals\nif frame.f_locals is not g:\n    return\n{WRITE}", False),
+    (f"if frame.f_code.co_name != '<module>':\n    return\n{WRITE}", False),
+    (f"if not frame.f_code.co_flags & inspect.CO_OPTIMIZED:\n    {WRITE}", False),
+    (f"if frame.f_code.co_flags & CO_NEWLOCALS == 0:\n    {WRITE}", False),
+    (f"in_class = '__module__' in frame.f_locals\nif not in_class:\n    return\n{WRITE}", False),
+    ("'__module__' in frame.f_locals and frame.f_locals.update(x=1)\n", False),
+    (f"if not ok(frame):\n    raise TypeError(name + ' can be used only from a class definition')\n{WRITE}", False),
+    ("for key in ('a', 'b'):\n    if '__module__' not in frame.f_locals:\n        continue\n"
+     "    frame.f_locals[key] = value\n", False),
+    # Tests a function frame passes, or that prove nothing: still reported.
+    (WRITE, True),
+    (f"if '__module__' in frame.f_locals:\n    raise TypeError('not in a class body')\n{WRITE}", True),
+    (f"if '__module__' in frame.f_locals:\n    pass\nelse:\n    {WRITE}", True),
+    (f"if '__module__' not in frame.f_locals:\n    {WRITE}", True),
+    (f"if frame.f_locals is not frame.f_globals:\n    {WRITE}", True),
+    (f"if '__module__' in frame.f_locals or name:\n    {WRITE}", True),
+    (f"if '__name__' in frame.f_locals:\n    {WRITE}", True),
+    (f"if '__module__' in other.f_locals:\n    {WRITE}", True),
+    (f"if frame.f_code.co_flags & inspect.CO_OPTIMIZED:\n    {WRITE}", True),
+    (f"if '__module__' not in frame.f_locals:\n    log('no class')\n{WRITE}", True),  # no exit
+    (f"if not ok(frame):\n    raise TypeError('cannot be used from a class definition')\n{WRITE}", True),
+    (f"if not ok(name):\n    raise TypeError('can be used only from a class definition')\n{WRITE}", True),
+    (f"if '__module__' not in frame.f_locals:\n    raise TypeError\nframe = frame.f_back\n{WRITE}", True),
+    (f"if '__module__' not in frame.f_locals:\n    raise TypeError\ndef later():\n    {WRITE}", True),
+])
+def test_class_and_module_frame_evidence(tmp_path: Path, guard: str, reported: bool) -> None:
+    body = "".join(f"    {line}\n" for line in guard.splitlines())
+    found = scan_source(tmp_path, ADVISOR + body)
+    assert [code for code, _, _ in found] == (["FT502"] if reported else [])
+
+
+def test_frames_of_module_and_class_bodies(tmp_path: Path) -> None:
+    src = (
+        "import inspect\n"
+        "import sys\n"
+        "here = sys._getframe()\n"
+        "here.f_locals['a'] = 1\n"                         # module frame: its globals
+        "inspect.currentframe().f_locals.pop('here')\n"    # a deletion there too
+        "sys._getframe(0).f_locals.update(b=2)\n"
+        "sys._getframe(1).f_locals['c'] = 3\n"             # 7: the importer's frame
+        "[sys._getframe().f_locals.update(d=4) for _ in 'x']\n"  # 8: a comprehension: not shown to be a body
+        "class Settings:\n"
+        "    sys._getframe().f_locals['e'] = 5\n"          # the class body's frame
+        "    def method(self):\n"
+        "        sys._getframe().f_locals['f'] = 6\n"      # 12: the method's frame
+        "        frame = sys._getframe()\n"
+        "        frame.f_locals['g'] = 7\n"                # 14
+        "moved = sys._getframe()\n"
+        "moved = moved.f_back\n"
+        "moved.f_locals['h'] = 8\n"                        # 17: rebound to another frame
+    )
+    assert lines(scan_source(tmp_path, src)) == [("FT502", n) for n in (7, 8, 12, 14, 17)]
 
 
 def test_ctypes_pythonapi_resolution(tmp_path: Path) -> None:
