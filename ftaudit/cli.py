@@ -361,10 +361,9 @@ def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, targ
             click.echo(f"ftaudit: warning: fixes did not converge after {FIX_PASSES} rounds (an edit that "
                        "does not remove its finding: please report it); the files are left as they are now",
                        err=True)
-        written = list(files_written)
         if not silent:
-            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(written)} "
-                       f"file{'s' if len(written) != 1 else ''}.", err=True)
+            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(files_written)} "
+                       f"file{'s' if len(files_written) != 1 else ''}.", err=True)
     elapsed = time.perf_counter() - started
     # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
     chatty = not silent and not quiet and os.environ.get("PRE_COMMIT") != "1"

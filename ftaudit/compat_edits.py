@@ -78,8 +78,8 @@ def replace_span(ctx: FileContext, start: int, end: int, replacement: str, since
             or any(line.lstrip().startswith(b"#") for line in lines)):
         return None  # a macro body or a directive: lines cannot be duplicated around it
     old = block.decode("utf-8", "replace")
-    new = old[:len(source.data[block_start:start].decode("utf-8", "replace"))] + replacement + \
-        old[len(source.data[block_start:end].decode("utf-8", "replace")):]
+    new = (source.data[block_start:start] + replacement.encode("utf-8") + source.data[end:block_end]).decode(
+        "utf-8", "replace")
     # Newlines inside an edit are "\n"; applying it turns them into the file's own line ending.
     old, new = (text.replace("\r\n", "\n").replace("\r", "\n") for text in (old, new))
     final = "\n" if old.endswith("\n") else ""

@@ -82,6 +82,11 @@ class FileContext:
         return list(ast.walk(tree)) if tree is not None else []
 
     @cached_property
+    def python_parents(self) -> dict[ast.AST, ast.AST]:
+        """Each node of ``python_ast`` -> the node that holds it (``ast`` keeps no parent links)."""
+        return {child: node for node in self.python_nodes for child in ast.iter_child_nodes(node)}
+
+    @cached_property
     def c_unit(self) -> CUnit | None:
         """The C/C++ source model (one tree-sitter parse), for C, C++ and header files."""
         if self.source.language not in (Language.C, Language.CPP):

@@ -47,6 +47,14 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     return apply_edits_bytes(text.encode("utf-8"), edits).decode("utf-8")
 
 
+def applies(finding: Finding, *, unsafe: bool) -> bool:
+    """Whether `--fix` (with `--unsafe-fixes` when ``unsafe``) applies this finding's edit: a safe one, an
+    unsafe one when asked, never a display-only one. The `[*]` marks and the rule examples use it too."""
+    fix = finding.fix
+    return fix is not None and bool(fix.edits) and (
+        fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE))
+
+
 @dataclass
 class FilePlan:
     path: Path
@@ -75,10 +83,9 @@ def plan(findings: Iterable[Finding], *, unsafe: bool, cwd: Path | None = None,
     now is skipped rather than patched at positions that no longer mean the same thing.
     """
     cwd = cwd or Path.cwd()
-    allowed = {Applicability.SAFE} | ({Applicability.UNSAFE} if unsafe else set())
     by_file: dict[str, list[Finding]] = {}
     for finding in findings:
-        if finding.fix is not None and finding.fix.applicability in allowed and finding.fix.edits:
+        if applies(finding, unsafe=unsafe):
             by_file.setdefault(finding.path, []).append(finding)
     plans = Plans()
     for display, chosen in sorted(by_file.items()):
@@ -114,12 +121,6 @@ def non_overlapping(findings: Iterable[Finding]) -> list[Finding]:
         taken.extend(spans)
         chosen.append(finding)
     return chosen
-
-
-def plan_edits(findings: Iterable[Finding]) -> list[Edit]:
-    """The edits of one round for one file's findings (all of them offered a fix)."""
-    return [e for f in non_overlapping(f for f in findings if f.fix and f.fix.edits)
-            for e in f.fix.edits]  # type: ignore[union-attr]
 
 
 def _overlaps(a: tuple[Position, Position], b: tuple[Position, Position]) -> bool:

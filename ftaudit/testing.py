@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ftaudit.config import Settings, target_from_requires_python
 from ftaudit.engine import scan
-from ftaudit.findings import Applicability, Finding
+from ftaudit.findings import Finding
 from ftaudit.rule import Example, Rule
 from ftaudit.target import parse_target
 
@@ -62,13 +62,12 @@ def example_problems(rule: type[Rule], folder: Path) -> list[str]:
 
 
 def fixed_text(code: str, findings: list[Finding]) -> str | None:
-    """``code`` after every edit `--fix --unsafe-fixes` would apply (overlaps wait, as in `fixes.plan`),
-    or None when nothing is offered."""
-    from ftaudit.fixes import apply_edits, plan_edits
+    """``code`` after one round of every edit `--fix --unsafe-fixes` applies (overlaps wait, as in
+    `fixes.plan`), or None when nothing is offered."""
+    from ftaudit.fixes import applies, apply_edits, non_overlapping
 
-    edits = plan_edits([f for f in findings if f.fix is not None
-                        and f.fix.applicability in (Applicability.SAFE, Applicability.UNSAFE)])
-    return apply_edits(code, edits) if edits else None
+    chosen = non_overlapping(f for f in findings if applies(f, unsafe=True))
+    return apply_edits(code, [e for f in chosen for e in f.fix.edits]) if chosen else None  # type: ignore[union-attr]
 
 
 def _fix_problems(index: int, example: Example, findings: list[Finding]) -> list[str]:

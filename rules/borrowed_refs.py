@@ -21,7 +21,7 @@ from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, i
 from ftaudit.analysis.reachability import init_only
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.cmodel import CUnit, Function
-from ftaudit.cmodel.nodes import declarator_name, descendants, strip, text
+from ftaudit.cmodel.nodes import declarator_name, descendants, is_written, strip, text
 from ftaudit.context import FileContext
 from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
@@ -146,7 +146,7 @@ def _reaching_value(unit: CUnit, function: Function, use: Node, obj: Node) -> No
             spans.append((loop.start_byte, loop.end_byte))
         loop = loop.parent
     for other in identifiers.get(name, ()):
-        if any(start <= other.start_byte < end for start, end in spans) and _written(other):
+        if any(start <= other.start_byte < end for start, end in spans) and is_written(other):
             return None
     return value
 
@@ -168,21 +168,6 @@ def _assigned_value(statement: Node, name: str) -> tuple[Node, Node] | None:
                 value = child.child_by_field_name("value")
                 return (statement, value) if value is not None else None
     return None
-
-
-def _written(identifier: Node) -> bool:
-    """`x = …`, `x += …`, `&x` (a callee may store through it), `x++`."""
-    parent = identifier.parent
-    while parent is not None and parent.type == "parenthesized_expression":
-        identifier, parent = parent, parent.parent
-    if parent is None:
-        return False
-    if parent.type == "assignment_expression":
-        return parent.child_by_field_name("left") == identifier
-    if parent.type == "pointer_expression":
-        operator = parent.child_by_field_name("operator")
-        return operator is not None and operator.type == "&"
-    return parent.type == "update_expression"
 
 
 def _capital(text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from ftaudit.analysis.extension_state import BUILD_LANGUAGES, ExtensionState, build_summary, named, racy_summary
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.module_defs import module_phrase
+from ftaudit.compat_edits import needs_guard
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.facts.declarations import SET_GIL_GUARD, SLOT_GUARD
 from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
@@ -63,7 +64,7 @@ def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
         return None
     # Guard unless the project is known to need 3.13+: a needless guard costs nothing, a missing one
     # breaks older builds.
-    guarded = ctx.target.minimum is None or ctx.target.minimum < (3, 13)
+    guarded = needs_guard(ctx, (3, 13))
     slot = "{Py_mod_gil, Py_MOD_GIL_NOT_USED},"
     line_start = _line_start(ctx, sentinel.start_byte)
     if ctx.source.data[line_start:sentinel.start_byte].strip():

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from itertools import pairwise
 
-from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only, source
+from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only, source, terminates
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
@@ -362,7 +362,7 @@ class FrameLocalsWrite(Rule):
         for hit in file_hits(ctx, self.code):
             if old_only(hit.versions) or new_only(hit.versions):
                 continue
-            namespaces = namespaces or _NamespaceFrames(ctx.python_nodes)
+            namespaces = namespaces or _NamespaceFrames(ctx.python_parents)
             if namespaces.namespace(hit):
                 continue  # a class body's or module's f_locals: the namespace dict itself, unchanged by PEP 667
             if hit.kind == "typecheck":
@@ -496,7 +496,6 @@ _CLASS_ONLY = re.compile(r"(?i)\b(?:only|must)\b.*\bclass (?:definition|body|sta
 _NEGATED = re.compile(r"(?i)\b(?:not|cannot|never|outside)\b|n't\b")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
            ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_EXITS = (ast.Raise, ast.Return, ast.Continue, ast.Break)
 _Position = tuple[int, int]
 
 
@@ -506,10 +505,6 @@ def _start(node: ast.AST) -> _Position:
 
 def _end(node: ast.AST) -> _Position:
     return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0), getattr(node, "end_col_offset", 0) or 0
-
-
-def _exits(body: list[ast.stmt]) -> bool:
-    return bool(body) and isinstance(body[-1], _EXITS)
 
 
 def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
@@ -528,11 +523,8 @@ class _NamespaceFrames:
     function frame fails (``'__module__' in f_locals``, ``f_locals is frame.f_globals``, ``co_name ==
     '<module>'``, no ``CO_OPTIMIZED`` flag) or a guard raising "can be used only from a class definition"."""
 
-    def __init__(self, nodes: list[ast.AST]) -> None:
-        self.parents: dict[ast.AST, ast.AST] = {}
-        for node in nodes:
-            for child in ast.iter_child_nodes(node):
-                self.parents[child] = node
+    def __init__(self, parents: dict[ast.AST, ast.AST]) -> None:
+        self.parents = parents
 
     def namespace(self, hit: Hit) -> bool:
         if not hit.detail.endswith(".f_locals"):
@@ -607,9 +599,9 @@ class _FrameFacts:
             return self.holds(statement.test, True, write)
         if not isinstance(statement, ast.If):
             return False
-        if _exits(statement.body) and not _exits(statement.orelse):
+        if terminates(statement.body) and not terminates(statement.orelse):
             return self.holds(statement.test, False, write) or self.class_only_error(statement, write)
-        if _exits(statement.orelse) and not _exits(statement.body):
+        if terminates(statement.orelse) and not terminates(statement.body):
             return self.holds(statement.test, True, write)
         return False
 

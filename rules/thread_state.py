@@ -13,7 +13,7 @@ from tree_sitter import Node
 from ftaudit.analysis.reachability import FileReach
 from ftaudit.analysis.shared_state import SharedState
 from ftaudit.cmodel import CUnit, Tri
-from ftaudit.cmodel.nodes import declarator_name, function_declarator
+from ftaudit.cmodel.nodes import declarator_name, function_declarator, is_written
 from ftaudit.context import FileContext
 from ftaudit.facts.libc import UNSAFE_LIBC
 from ftaudit.findings import Severity
@@ -328,33 +328,18 @@ def _declared_at(unit: CUnit, name: str, offset: int) -> int | None:
     return file_scope[-1].declaration.start_byte if file_scope else None
 
 
-def _write_target(node: Node) -> Node | None:
-    """What `x = …`, `x++` or `&x` may change: `x` (None for any other node)."""
-    if node.type == "assignment_expression":
-        return node.child_by_field_name("left")
-    if node.type == "update_expression":
-        return node.child_by_field_name("argument")
-    operator = node.child_by_field_name("operator") if node.type == "pointer_expression" else None
-    if operator is not None and operator.type == "&":
-        return node.child_by_field_name("argument")
-    return None
-
-
 def _written(unit: CUnit, name: str, start: int, end: int) -> bool:
-    """Whether code in [start, end) assigns `name`, increments it, or takes its address."""
+    """Whether code in [start, end) assigns `name`, increments it, takes its address, or declares it anew."""
     node = unit.root.descendant_for_byte_range(start, start)
     while node is not None and node.end_byte < end:
         node = node.parent
     stack = [node] if node is not None else []
     while stack:
         current = stack.pop()
-        target = _write_target(current)
         if current.type == "declaration" and start <= current.start_byte and _declares(current, name):
             return True  # redeclared in between: a different variable from here on
-        while target is not None and target.type == "parenthesized_expression":
-            target = target.named_children[0] if target.named_children else None
-        if target is not None and target.type == "identifier" and target.text == name.encode() \
-                and start <= current.start_byte < end:
+        if current.type == "identifier" and current.text == name.encode() and start <= current.start_byte < end \
+                and is_written(current):
             return True
         stack.extend(c for c in current.named_children if c.end_byte > start and c.start_byte < end)
     return False

@@ -252,7 +252,8 @@ def _parameters(args: ast.arguments) -> list[ast.arg]:
             *([args.kwarg] if args.kwarg else [])]
 
 
-def _terminates(body: list[ast.stmt]) -> bool:
+def terminates(body: list[ast.stmt]) -> bool:
+    """The block ends in `return`, `raise`, `continue` or `break`: what follows it never runs after it."""
     return bool(body) and isinstance(body[-1], _TERMINATORS)
 
 
@@ -669,10 +670,10 @@ class _Walker:
             if isinstance(stmt, ast.If):
                 # `if sys.version_info >= (3, 13): return` leaves the rest of the block to older versions.
                 ranges = self.version_test(stmt.test)
-                if ranges and _terminates(stmt.body) and not _terminates(stmt.orelse):
+                if ranges and terminates(stmt.body) and not terminates(stmt.orelse):
                     self.guards.append(ranges[1])
                     pushed += 1
-                elif ranges and stmt.orelse and _terminates(stmt.orelse) and not _terminates(stmt.body):
+                elif ranges and stmt.orelse and terminates(stmt.orelse) and not terminates(stmt.body):
                     self.guards.append(ranges[0])
                     pushed += 1
         if pushed:

@@ -160,3 +160,19 @@ def strip(node: Node | None) -> Node | None:
         inner = named(node)
         node = inner[0] if inner else None
     return node
+
+
+def is_written(identifier: Node) -> bool:
+    """Whether ``identifier`` (through parentheses) is assigned (`x = …`, `x += …`), incremented (`x++`) or
+    has its address taken (`&x`: whoever receives the address may store through it)."""
+    while identifier.parent is not None and identifier.parent.type == "parenthesized_expression":
+        identifier = identifier.parent
+    parent = identifier.parent
+    if parent is None:
+        return False
+    if parent.type == "assignment_expression":
+        return parent.child_by_field_name("left") == identifier
+    if parent.type == "pointer_expression":
+        operator = parent.child_by_field_name("operator")
+        return operator is not None and operator.type == "&"
+    return parent.type == "update_expression"

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Applicability, Finding, Severity
+from ftaudit.fixes import applies
 from ftaudit.report.colour import SEVERITY_COLOURS, Painter
 
 TAB = 4
@@ -58,7 +59,7 @@ def statistics(result: ScanResult, paint: Painter, *, unsafe: bool = False) -> l
     counts = Counter((f.code, f.name, f.severity) for f in result.findings)
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
     width = max((len(str(n)) for n in counts.values()), default=1)
-    fixable = {f.code for f in result.findings if offered(f, unsafe)}
+    fixable = {f.code for f in result.findings if applies(f, unsafe=unsafe)}
     return [
         f"{n:>{width}}\t{paint(code, fg=SEVERITY_COLOURS[sev], bold=True)}\t"
         f"{'[*]' if code in fixable else '[ ]'} {name} ({sev.label})"
@@ -111,12 +112,6 @@ def _span_text(lines: dict[int, str], start_line: int, start_col: int, end_line:
     return "\n".join([lines[start_line][start_col - 1 :], *middle, lines[end_line][: end_col - 1]])
 
 
-def offered(f: Finding, unsafe: bool) -> bool:
-    """Whether `--fix` (with `--unsafe-fixes` when given) would apply this finding's edit: the `[*]` mark."""
-    allowed = (Applicability.SAFE, Applicability.UNSAFE) if unsafe else (Applicability.SAFE,)
-    return f.fix is not None and bool(f.fix.edits) and f.fix.applicability in allowed
-
-
 class ConciseReporter:
     machine = False
     unsafe_fixes = False
@@ -124,7 +119,7 @@ class ConciseReporter:
     def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
         paint = Painter(color)
         for f in result.findings:
-            fix = " [*]" if offered(f, self.unsafe_fixes) else ""
+            fix = " [*]" if applies(f, unsafe=self.unsafe_fixes) else ""
             out.write(f"{paint(visible(f.path), bold=True)}:{f.start.line}:{f.start.column}: "
                       f"{paint(f.code, fg=SEVERITY_COLOURS[f.severity], bold=True)}{fix} {visible(f.message)}\n")
 
@@ -141,7 +136,7 @@ class FullReporter:
 
     def frame(self, f: Finding, lines: dict[int, str], paint: Painter) -> str:
         colour = SEVERITY_COLOURS[f.severity]
-        fix = " [*]" if offered(f, self.unsafe_fixes) else ""
+        fix = " [*]" if applies(f, unsafe=self.unsafe_fixes) else ""
         parts = [f"{paint(f.code, fg=colour, bold=True)}{fix} {paint(visible(f.message), bold=True)}\n",
                  f" {paint('-->', fg='blue', bold=True)} {visible(f.path)}:{f.start.line}:{f.start.column}\n"]
         last_shown = min(f.end.line, f.start.line + 4)
