@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftaudit.cmodel.includes import included_name
 from ftaudit.context import FileContext
 from ftaudit.findings import Edit
 
@@ -33,7 +34,7 @@ def version_hex(version: Version) -> str:
 def includes_compat_header(ctx: FileContext) -> bool:
     unit = ctx.c_unit
     return unit is not None and any(
-        d.kind == "include" and d.text.strip("<>\" \t").rsplit("/", 1)[-1] == COMPAT_HEADER for d in unit.directives)
+        d.kind == "include" and included_name(d).rsplit("/", 1)[-1] == COMPAT_HEADER for d in unit.directives)
 
 
 def needs_guard(ctx: FileContext, since: Version | None) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.directives import Directive
-from ftaudit.cmodel.includes import HeaderReader, find_header, quoted_include
+from ftaudit.cmodel.includes import HeaderReader, find_header, included_name, quoted_include
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
@@ -28,11 +28,6 @@ MAX_INCLUDE_DEPTH = 4  # project headers followed from the file
 INTERNAL_DOCS = "https://docs.python.org/3/c-api/stable.html#c-api-stability"
 
 
-def _included(directive: Directive) -> str:
-    """`internal/pycore_frame.h` for `#include <internal/pycore_frame.h>` or `"internal/…"`."""
-    return directive.text.strip().strip('<>"').strip()
-
-
 def _compiled_includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple[Directive, re.Match[str]]]:
     unit = ctx.c_unit
     if unit is None:
@@ -41,7 +36,7 @@ def _compiled_includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple
     for directive in unit.directives:
         if directive.kind != "include":
             continue
-        match = pattern.match(_included(directive))
+        match = pattern.match(included_name(directive))
         if match is not None and unit.compiled(directive.start, ctx.target) is not Tri.NO:
             found.append((directive, match))
     return found
@@ -144,7 +139,7 @@ class InternalHeaderInclude(Rule):
             header = match.group(1) or match.group(2)
             if any(start < directive.start for start in defining):
                 ctx.report((directive.start, directive.end),
-                           f"`{_included(directive)}` is CPython's internal header: `Py_BUILD_CORE` gets it to "
+                           f"`{included_name(directive)}` is CPython's internal header: `Py_BUILD_CORE` gets it to "
                            "compile against one release only, its structures change in every minor release "
                            "and differ on the free-threaded build", severity=Severity.WARNING)
             else:
@@ -152,7 +147,7 @@ class InternalHeaderInclude(Rule):
                 # which 3.11 still let through): for an older target the build may get past it.
                 checked = ctx.target.version >= (3, 13)
                 ctx.report((directive.start, directive.end),
-                           f"`{_included(directive)}` {'does not compile' if checked else 'may not compile'}: "
+                           f"`{included_name(directive)}` {'does not compile' if checked else 'may not compile'}: "
                            f"CPython's internal headers stop the build unless `Py_BUILD_CORE` is defined "
                            f"(`{header}` is not part of the C API)",
                            severity=None if checked else Severity.WARNING)
@@ -187,6 +182,6 @@ class CPythonHeaderInclude(Rule):
     def check(self, ctx: FileContext) -> None:
         for directive, _ in _compiled_includes(ctx, _CPYTHON):
             ctx.report((directive.start, directive.end),
-                       f"`{_included(directive)}` is meant to be included through `Python.h`: on its own it "
+                       f"`{included_name(directive)}` is meant to be included through `Python.h`: on its own it "
                        "stops the build (\"must not be included directly\") or depends on what was included "
                        "before it")

@@ -22,6 +22,11 @@ MAX_DEPTH = 3
 HeaderReader = Callable[[Path], bytes | None]
 
 
+def included_name(directive: Directive) -> str:
+    """`internal/pycore_frame.h` for `#include <internal/pycore_frame.h>` or `"internal/pycore_frame.h"`."""
+    return directive.text.strip().strip('<>"').strip()
+
+
 def quoted_include(directive: Directive) -> str | None:
     """`util.h` for `#include "util.h"`; None for `<...>`, computed includes, and names no file can
     have (a NUL byte: `Path` operations would raise on it)."""
