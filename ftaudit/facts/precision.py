@@ -25,13 +25,23 @@ MIN_JUDGED = 10
 LEVELS = ((0.90, "very-high"), (0.80, "high"), (0.60, "medium"))
 
 
-def wilson_lower(true: int, judged: int, z: float = 1.96) -> float:
-    if judged == 0:
-        return 0.0
-    p = true / judged
-    centre = p + z * z / (2 * judged)
-    margin = z * math.sqrt(p * (1 - p) / judged + z * z / (4 * judged * judged))
-    return (centre - margin) / (1 + z * z / judged)
+WILSON_Z = 1.959963984540054  # 95 %
+
+
+def wilson(successes: int, n: int, z: float = WILSON_Z) -> tuple[float, float]:
+    """The 95 % Wilson score interval of ``successes`` out of ``n`` ((0, 1) when nothing was judged);
+    the ecosystem check prints the same intervals."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def wilson_lower(true: int, judged: int) -> float:
+    return wilson(true, judged)[0] if judged else 0.0
 
 
 @cache

@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -59,6 +58,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+# The intervals SARIF's precision levels are read from (this checkout's ftaudit, which the scans run too).
+from ftaudit.facts.precision import WILSON_Z, wilson
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROJECTS_FILE = HERE / "projects.toml"
@@ -78,7 +80,6 @@ C_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"
 CYTHON_SUFFIXES = frozenset({".pyx", ".pxd", ".pxi"})
 RUST_SUFFIXES = frozenset({".rs"})
 SEVERITIES = ("error", "warning", "note")
-WILSON_Z = 1.959963984540054  # 95 %
 CONTEXT_LINES = 8
 META_SUFFIX = ".meta.json"
 
@@ -698,16 +699,6 @@ def load_verdicts(path: Path) -> dict[str, Verdict]:
     if errors:
         raise SystemExit(f"{path}:\n  " + "\n  ".join(errors))
     return verdicts
-
-
-def wilson(successes: int, n: int, z: float = WILSON_Z) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def precision_cell(t: int, f: int) -> str:
