@@ -22,6 +22,7 @@ from ftaudit.target import Target
 
 if TYPE_CHECKING:
     from ftaudit.cmodel import CUnit
+    from ftaudit.cmodel.buildfiles import CMakeInfo, MesonInfo, SetupInfo
     from ftaudit.precise import PreciseConfig
     from ftaudit.rule import Rule
 
@@ -85,6 +86,20 @@ class FileContext:
     def python_parents(self) -> dict[ast.AST, ast.AST]:
         """Each node of ``python_ast`` -> the node that holds it (``ast`` keeps no parent links)."""
         return {child: node for node in self.python_nodes for child in ast.iter_child_nodes(node)}
+
+    @cached_property
+    def build_model(self) -> SetupInfo | MesonInfo | CMakeInfo | None:
+        """What a build file declares, read once for every rule that asks: ``setup.py`` (and Python build
+        helpers, from the shared ``python_ast``), ``meson.build``, ``CMakeLists.txt``; None for other files."""
+        from ftaudit.cmodel.buildfiles import read_cmake, read_meson, read_setup_py
+
+        if self.source.language is Language.PYTHON:
+            return read_setup_py(self.source.text, self.python_ast)
+        if self.source.language is Language.MESON:
+            return read_meson(self.source.text)
+        if self.source.language is Language.CMAKE:
+            return read_cmake(self.source.text)
+        return None
 
     @cached_property
     def c_unit(self) -> CUnit | None:

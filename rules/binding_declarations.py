@@ -104,7 +104,7 @@ class CythonMissingFreethreadingDirective(Rule):
 
     def summarize(self, ctx: FileContext) -> dict | None:
         # Build-file readers are imported when a file needs them: a pre-commit run on C files never does.
-        from ftaudit.cmodel.buildfiles import read_meson, read_pyproject, read_setup_py
+        from ftaudit.cmodel.buildfiles import MesonInfo, SetupInfo, read_pyproject
         from ftaudit.cmodel.cython import parse_cython
 
         source = ctx.source
@@ -124,18 +124,21 @@ class CythonMissingFreethreadingDirective(Rule):
             return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first),
                     "includes": includes}
         if name == "setup.py":
-            setup = read_setup_py(source.text)
+            setup = ctx.build_model
+            assert isinstance(setup, SetupInfo)
             return {"kind": "build", "declared": _truthy(setup.compiler_directives.get("freethreading_compatible")),
                     "imports": sorted(set(setup.imports))}
         if source.language is Language.PYTHON and b"cythonize" in source.data:
             # A build helper that setup.py imports (lxml's setupinfo.py calls cythonize for it).
-            value = read_setup_py(source.text).compiler_directives.get("freethreading_compatible")
+            helper = ctx.build_model
+            assert isinstance(helper, SetupInfo)
+            value = helper.compiler_directives.get("freethreading_compatible")
             return {"kind": "helper", "module": source.path.stem, "declared": _truthy(value)} \
                 if value is not None else None
         if name == "pyproject.toml":
             value = read_pyproject(source.text).cython_directives.get("freethreading_compatible")
-        elif name == "meson.build":
-            value = read_meson(source.text).cython_directives.get("freethreading_compatible")
+        elif source.language is Language.MESON and isinstance(meson := ctx.build_model, MesonInfo):
+            value = meson.cython_directives.get("freethreading_compatible")
         else:
             return None
         return {"kind": "build", "declared": _truthy(value)}
@@ -201,11 +204,13 @@ class NanobindMissingFreeThreaded(Rule):
 
     def summarize(self, ctx: FileContext) -> dict | None:
         if ctx.source.language is Language.CMAKE:
-            from ftaudit.cmodel.buildfiles import read_cmake
+            from ftaudit.cmodel.buildfiles import CMakeInfo
 
+            cmake = ctx.build_model
+            assert isinstance(cmake, CMakeInfo)
             modules = [{"target": m.target, "free_threaded": m.free_threaded, "sources": m.sources, "line": m.line,
                         "width": len(ctx.source.line_text(m.line))}
-                       for m in read_cmake(ctx.source.text).modules if m.kind == "nanobind"]
+                       for m in cmake.modules if m.kind == "nanobind"]
             ctx.keep_lines(*(m["line"] for m in modules))
             return {"kind": "cmake", "modules": modules} if modules else None
         if b"NB_MODULE" not in ctx.source.data or ctx.c_unit is None:

@@ -25,17 +25,19 @@ _GLOB = re.compile(r"[*?\[]")
 
 def build_summary(ctx: FileContext) -> dict[str, Any] | None:
     """The extensions a build file defines, as lists of source paths relative to the scan."""
-    from ftaudit.cmodel.buildfiles import read_cmake, read_meson, read_setup_py
+    # Imported when a build file needs it: a pre-commit run on C files never does.
+    from ftaudit.cmodel.buildfiles import CMakeInfo, MesonInfo, SetupInfo
 
     source = ctx.source
-    if source.language is Language.PYTHON:
-        if source.path.name != "setup.py":
-            return None
-        groups = [e.sources for e in read_setup_py(source.text).extensions]
-    elif source.language is Language.MESON:
-        groups = [m.sources for m in read_meson(source.text).extension_modules]
-    elif source.language is Language.CMAKE:
-        groups = [m.sources for m in read_cmake(source.text).modules]
+    if source.language is Language.PYTHON and source.path.name != "setup.py":
+        return None
+    model = ctx.build_model
+    if isinstance(model, SetupInfo):
+        groups = [e.sources for e in model.extensions]
+    elif isinstance(model, MesonInfo):
+        groups = [m.sources for m in model.extension_modules]
+    elif isinstance(model, CMakeInfo):
+        groups = [m.sources for m in model.modules]
     else:
         return None
     folder = PurePosixPath(source.display).parent

@@ -56,7 +56,7 @@ def _call_name(node: ast.Call) -> str:
     return ""
 
 
-def read_setup_py(text: str | bytes) -> SetupInfo:
+def read_setup_py(text: str | bytes, tree: ast.Module | None = None) -> SetupInfo:
     """What a setup.py (or a build helper module it imports) declares, read statically (`pyvalues`):
     sources through variables, concatenation, `.append()`/`.extend()`, loops and f-strings;
     directives through a dict variable later changed with `d["x"] = …` or `.update()`. A directive
@@ -65,7 +65,7 @@ def read_setup_py(text: str | bytes) -> SetupInfo:
 
     info = SetupInfo()
     try:
-        tree = ast.parse(text)
+        tree = tree if tree is not None else ast.parse(text)  # `tree`: the file's shared parse, when made
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         info.errors.append(f"setup.py does not parse: {exc}")
         return info
