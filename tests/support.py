@@ -6,6 +6,7 @@ conftest.py files of sub-folders.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 from click.testing import CliRunner, Result
 
@@ -30,6 +32,16 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+def load_tool(relative: str, name: str) -> ModuleType:
+    """A script of ``tools/`` (not a package) imported by path, as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, REPO / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Result:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-from support import REPO, run
+from support import REPO, load_tool, run
 
 from ftaudit.facts import capi_names
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("capi_generate", REPO / "tools" / "capi-names" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("tools/capi-names/generate.py", "capi_generate")
 
 
 HEADER = """\

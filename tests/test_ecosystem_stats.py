@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from support import REPO
+from support import load_tool
 
 
 def _check_module():
-    spec = importlib.util.spec_from_file_location("ecosystem_check", REPO / "tools" / "ecosystem" / "check.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("tools/ecosystem/check.py", "ecosystem_check")
 
 
 check = _check_module()
