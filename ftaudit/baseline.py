@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftaudit.engine import ScanResult
+from ftaudit.discover import git_root
 from ftaudit.findings import Finding
+from ftaudit.result import ScanResult
 
 FORMAT_VERSION = 1
 
@@ -52,8 +53,6 @@ class Outcome:
 
 
 def _base(cwd: Path) -> Path:
-    from ftaudit.report.sarif import git_root
-
     return git_root(cwd) or cwd
 
 

@@ -64,9 +64,9 @@ def code_salt() -> str:
     roots = {Path(ftaudit.__file__).parent}
     registry = load_registry()
     for rule in registry.rules.values():
-        module = __import__(rule.__module__, fromlist=["_"])
-        if getattr(module, "__file__", None):
-            roots.add(Path(module.__file__).parent)
+        module_file = getattr(__import__(rule.__module__, fromlist=["_"]), "__file__", None)
+        if module_file:
+            roots.add(Path(module_file).parent)
     for root in sorted(roots):
         for path in sorted(root.rglob("*.py")):
             info = path.stat()

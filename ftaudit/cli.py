@@ -16,14 +16,21 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypedDict, Unpack
 
 import click
 
 from ftaudit import __version__
 from ftaudit.config import OUTPUT_FORMATS, ConfigError, Settings, load_settings
+from ftaudit.result import RunInfo, ScanResult
+from ftaudit.run_options import FixOptions, OutputOptions, ScanOptions
+
+if TYPE_CHECKING:
+    from ftaudit.baseline import Outcome
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_PIPE_CLOSED = 130, 143, 141
@@ -146,7 +153,56 @@ def _silence_stdout() -> None:
         pass
 
 
-def _fail(message: str) -> None:
+class ScanParams(TypedDict):
+    """The parameters click passes to ``scan``, one per option (``scan_options`` makes a ScanOptions of them)."""
+
+    paths: tuple[Path, ...]
+    config_path: Path | None
+    isolated: bool
+    target_version: str | None
+    python: str | None
+    select: tuple[str, ...]
+    extend_select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    per_file_ignores: tuple[str, ...]
+    min_severity: str | None
+    fail_on: str | None
+    exit_zero: bool
+    fix: bool
+    unsafe_fixes: bool
+    show_diff: bool
+    exit_non_zero_on_fix: bool
+    add_noqa: bool
+    output_format: str | None
+    output_file: Path | None
+    json_output: Path | None
+    sarif_output: Path | None
+    sarif_category: str | None
+    html_output: Path | None
+    baseline_path: Path | None
+    write_baseline: Path | None
+    statistics: bool
+    color: str
+    quiet: bool
+    silent: bool
+    verbose: bool
+    jobs: int | None
+    per_file_timeout: float | None
+    exclude: tuple[str, ...]
+    extend_exclude: tuple[str, ...]
+    force_exclude: bool | None
+    respect_gitignore: bool | None
+    engine: str | None
+    build_path: Path | None
+    scan_generated: bool
+    stdin_filename: Path | None
+    no_cache: bool
+    cache_dir: Path | None
+    show_settings: bool
+    show_files: bool
+
+
+def _fail(message: str) -> NoReturn:
     click.echo(f"ftaudit: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -218,209 +274,254 @@ def _fail(message: str) -> None:
               help="Where to keep cached results [default: .ftaudit_cache beside the configuration].")
 @click.option("--show-settings", is_flag=True, help="Print the resolved settings as JSON and exit.")
 @click.option("--show-files", is_flag=True, help="Print the files that would be scanned and exit.")
-def scan(paths: tuple[Path, ...], config_path: Path | None, isolated: bool, target_version: str | None,
-         python: str | None,
-         select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
-         per_file_ignores: tuple[str, ...], min_severity: str | None, fail_on: str | None, exit_zero: bool,
-         fix: bool, unsafe_fixes: bool, show_diff: bool, exit_non_zero_on_fix: bool, add_noqa: bool,
-         output_format: str | None, output_file: Path | None, json_output: Path | None, sarif_output: Path | None,
-         sarif_category: str | None, html_output: Path | None, baseline_path: Path | None,
-         write_baseline: Path | None, statistics: bool,
-         color: str, quiet: bool, silent: bool, verbose: bool, jobs: int | None, exclude: tuple[str, ...],
-         extend_exclude: tuple[str, ...], force_exclude: bool | None, respect_gitignore: bool | None,
-         per_file_timeout: float | None,
-         engine: str | None, build_path: Path | None, scan_generated: bool, stdin_filename: Path | None,
-         no_cache: bool,
-         cache_dir: Path | None, show_settings: bool,
-         show_files: bool) -> None:
+def scan(**params: Unpack[ScanParams]) -> None:
     """Scan PATHS (default: the current folder) and report findings."""
-    from ftaudit.engine import scan as run_scan
-    from ftaudit.registry import load_registry
-
     started = time.perf_counter()
-    if add_noqa and (fix or show_diff or write_baseline is not None):
+    sys.exit(run_scan(scan_options(params), started))
+
+
+def scan_options(params: ScanParams) -> ScanOptions:
+    """The command line of ``ftaudit scan`` (click's parameters) checked and turned into a ScanOptions."""
+    fixes = FixOptions(fix=params["fix"], unsafe=params["unsafe_fixes"], diff=params["show_diff"],
+                       exit_non_zero_on_fix=params["exit_non_zero_on_fix"], add_noqa=params["add_noqa"])
+    if fixes.add_noqa and (fixes.fix or fixes.diff or params["write_baseline"] is not None):
         raise click.UsageError("--add-noqa writes suppression comments; it cannot be combined with --fix, --diff "
                                "or --write-baseline (run them one after the other)")
+    paths = params["paths"]
     stdin: tuple[Path, bytes] | None = None
     if [str(p) for p in paths] == ["-"]:
+        stdin_filename = params["stdin_filename"]
         if stdin_filename is None:
             raise click.UsageError("reading from standard input (PATH '-') needs --stdin-filename")
-        if fix or show_diff or add_noqa:
+        if fixes.fix or fixes.diff or fixes.add_noqa:
             raise click.UsageError("--fix, --diff and --add-noqa change files: they do not take standard input")
         stdin = (stdin_filename, sys.stdin.buffer.read())
         paths = (stdin_filename,)
-    targets = list(paths) or [Path(".")]
+    targets = paths or (Path("."),)
     missing = [str(p) for p in targets if stdin is None and not os.path.lexists(p)]
     if missing:
         _fail(f"no such file or directory: {', '.join(missing)}")  # a mistyped path must not pass silently
+    output = OutputOptions(
+        output_file=params["output_file"], json_output=params["json_output"], sarif_output=params["sarif_output"],
+        html_output=params["html_output"], sarif_category=params["sarif_category"],
+        statistics=params["statistics"], color=params["color"], quiet=params["quiet"], silent=params["silent"],
+        verbose=params["verbose"])
+    return ScanOptions(
+        targets=targets, paths_given=bool(paths), stdin=stdin, config_path=params["config_path"],
+        isolated=params["isolated"], overrides=MappingProxyType(_overrides(params)), jobs=params["jobs"],
+        show_settings=params["show_settings"], show_files=params["show_files"], baseline=params["baseline_path"],
+        write_baseline=params["write_baseline"], exit_zero=params["exit_zero"], fixes=fixes, output=output,
+        command=" ".join(["ftaudit", *sys.argv[1:]]))
+
+
+def _overrides(params: ScanParams) -> dict[str, Any]:
+    """The configuration keys the command line sets (they win over the configuration file)."""
     overrides: dict[str, Any] = {}
-    for key, value in (("select", _split(select)), ("extend-select", _split(extend_select)),
-                       ("ignore", _split(ignore)), ("exclude", _split(exclude)),
-                       ("extend-exclude", _split(extend_exclude))):
+    for key, values in (("select", params["select"]), ("extend-select", params["extend_select"]),
+                        ("ignore", params["ignore"]), ("exclude", params["exclude"]),
+                        ("extend-exclude", params["extend_exclude"])):
+        value = _split(values)
         if value:
             overrides[key] = value
-    if per_file_ignores:
-        overrides["extend-per-file-ignores"] = _per_file_ignores(per_file_ignores)
-    if no_cache:
+    if params["per_file_ignores"]:
+        overrides["extend-per-file-ignores"] = _per_file_ignores(params["per_file_ignores"])
+    if params["no_cache"]:
         overrides["cache"] = False
-    if scan_generated:
+    if params["scan_generated"]:
         overrides["scan-generated"] = True
-    if engine is not None:
-        overrides["engine"] = engine
-    if build_path is not None:
-        overrides["build-path"] = str(build_path.resolve())
-    if per_file_timeout is not None:
-        overrides["per-file-timeout"] = per_file_timeout
-    if cache_dir is not None:
-        overrides["cache-dir"] = str(cache_dir.resolve())
-    for key, value in (("target-version", target_version), ("python", python), ("min-severity", min_severity),
-                       ("fail-on", fail_on), ("output-format", output_format),
-                       ("force-exclude", force_exclude), ("respect-gitignore", respect_gitignore)):
-        if value is not None:
-            overrides[key] = value
+    if params["engine"] is not None:
+        overrides["engine"] = params["engine"]
+    if params["build_path"] is not None:
+        overrides["build-path"] = str(params["build_path"].resolve())
+    if params["per_file_timeout"] is not None:
+        overrides["per-file-timeout"] = params["per_file_timeout"]
+    if params["cache_dir"] is not None:
+        overrides["cache-dir"] = str(params["cache_dir"].resolve())
+    for key, setting in (("target-version", params["target_version"]), ("python", params["python"]),
+                         ("min-severity", params["min_severity"]), ("fail-on", params["fail_on"]),
+                         ("output-format", params["output_format"]), ("force-exclude", params["force_exclude"]),
+                         ("respect-gitignore", params["respect_gitignore"])):
+        if setting is not None:
+            overrides[key] = setting
+    return overrides
 
-    registry = load_registry()
-    for problem in registry.problems:
-        click.echo(f"ftaudit: warning: {problem}", err=True)
-    start = targets[0] if targets[0].exists() else Path.cwd()
-    try:
-        settings = load_settings(start=start.resolve(), config_path=config_path, isolated=isolated,
-                                 overrides=overrides, rules=registry.rules)
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
-    if not silent:
-        for warning in settings.warnings:
-            click.echo(f"ftaudit: warning: {warning}", err=True)
-    if show_settings:
+
+def run_scan(options: ScanOptions, started: float | None = None) -> int:
+    """Run what ``options`` ask for: scan, fix or suppress, record or apply a baseline, report. The exit code."""
+    from ftaudit.engine import scan as engine_scan  # looked up now: tests replace it
+
+    started = time.perf_counter() if started is None else started
+    output, fixes = options.output, options.fixes
+    settings = _settings(options)
+    if options.show_settings:
         from ftaudit.engine import enabled_rules
 
         data = settings.as_dict()
         data["enabled-rules"] = list(enabled_rules(settings))
         click.echo(json.dumps(data, indent=2))
-        return
-    if show_files:
+        return EXIT_CLEAN
+    targets = list(options.targets)
+    if options.show_files:
         from ftaudit.discover import discover
 
         found = discover(targets, root=settings.root, exclude=[*settings.exclude, *settings.extend_exclude],
                          respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
         for f in found.files:
             click.echo(visible(f.display))
-        return
+        return EXIT_CLEAN
 
-    context = []
-    if stdin is not None or all(p.is_file() for p in targets if p.exists()):
+    context: list[Path] = []
+    if options.stdin is not None or all(p.is_file() for p in targets if p.exists()):
         from ftaudit.discover import context_roots
 
-        context = context_roots([p.resolve() for p in targets if p.exists() or stdin is not None],
+        context = context_roots([p.resolve() for p in targets if p.exists() or options.stdin is not None],
                                 settings.root)
-    result = run_scan(targets, settings, jobs=jobs, context_paths=context, stdin=stdin)
-    if paths and not result.files and not silent:
+    result = engine_scan(targets, settings, jobs=options.jobs, context_paths=context, stdin=options.stdin)
+    if options.paths_given and not result.files and not output.silent:
         click.echo(f"ftaudit: warning: no file to scan in {', '.join(str(p) for p in targets)} "
                    "(not a file type ftaudit reads, excluded, or generated; -v says which)", err=True)
+    if fixes.add_noqa:
+        return _add_noqa(result, output.silent)
+    if fixes.diff:
+        return _show_diff(result, fixes.unsafe, output.silent)
     fixed = 0
-    if add_noqa:
-        from ftaudit.add_noqa import add_noqa as write_suppressions
-
-        added = write_suppressions(result.findings, digests=result.digests, roots=result.roots)
-        for reason in added.refused:
-            click.echo(f"ftaudit: warning: {reason}", err=True)
-        if not silent:
-            lines = f"{added.skipped} line{'s' if added.skipped != 1 else ''}"
-            note = f" ({lines} could not take a comment)" if added.skipped else ""
-            click.echo(f"Added {added.added} suppression comment{'s' if added.added != 1 else ''} in {added.files} "
-                       f"file{'s' if added.files != 1 else ''}{note}.", err=True)
-        sys.exit(EXIT_ERROR if result.has_internal_error else EXIT_CLEAN)
-    if show_diff:
-        sys.exit(_show_diff(result, unsafe_fixes, silent))
-    if fix:
-        from ftaudit import fixes
-
-        # Like ruff: apply, rescan, and apply again what overlapping edits held back, until nothing changes,
-        # so that one `--fix` leaves nothing a second one would change (bounded, in case edits fight).
-        fixed, files_written = 0, set()
-        for _ in range(FIX_PASSES):
-            plans = fixes.plan(result.findings, unsafe=unsafe_fixes, digests=result.digests)
-            refused = list(plans.skipped)
-            written = []
-            for file_plan in plans.files:
-                reason = fixes.write(file_plan, result.roots)
-                if reason is None:
-                    written.append(file_plan)
-                else:
-                    refused.append(reason)
-            fixed += sum(len(p.fixed) for p in written)
-            files_written.update(p.path for p in written)
-            for reason in refused:  # the findings stay, so the rescan still reports them
-                click.echo(f"ftaudit: warning: {reason}", err=True)
-            if not written:
-                break
-            # Positions moved: report what is left, from a fresh scan (the cache keeps it cheap).
-            result = run_scan(targets, settings, jobs=jobs, context_paths=context)
-        else:
-            click.echo(f"ftaudit: warning: fixes did not converge after {FIX_PASSES} rounds (an edit that "
-                       "does not remove its finding: please report it); the files are left as they are now",
-                       err=True)
-        if not silent:
-            click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(files_written)} "
-                       f"file{'s' if len(files_written) != 1 else ''}.", err=True)
+    if fixes.fix:
+        result, fixed = _fix(result, fixes.unsafe, output.silent,
+                             lambda: engine_scan(targets, settings, jobs=options.jobs, context_paths=context))
     elapsed = time.perf_counter() - started
     # pre-commit sets PRE_COMMIT=1: no chatter there, only findings and errors.
-    chatty = not silent and not quiet and os.environ.get("PRE_COMMIT") != "1"
+    chatty = not output.silent and not output.quiet and os.environ.get("PRE_COMMIT") != "1"
 
-    if not silent:
+    if not output.silent:
         for diagnostic in result.diagnostics:
             level = "error" if diagnostic.is_error else "warning"
             click.echo(f"ftaudit: {level}: {visible(diagnostic.render())}", err=True)
-        if verbose:
+        if output.verbose:
             _explain(result, settings, elapsed)
-    if write_baseline is not None:
-        from ftaudit.baseline import write
-
-        try:
-            count = write(result, write_baseline)
-        except OSError as exc:
-            _fail(f"cannot write baseline: {exc}")
-            return
-        if chatty:
-            click.echo(f"ftaudit: wrote {count} finding{'' if count == 1 else 's'} to baseline {write_baseline}",
-                       err=True)
-        sys.exit(EXIT_ERROR if result.has_internal_error else EXIT_CLEAN)
+    if options.write_baseline is not None:
+        return _write_baseline(result, options.write_baseline, chatty)
     outcome = None
-    if baseline_path is not None:
-        from ftaudit.baseline import BaselineError, apply, load
-
-        try:
-            outcome = apply(result, load(baseline_path))
-        except BaselineError as exc:
-            _fail(str(exc))
-            return
+    if options.baseline is not None:
+        outcome = _apply_baseline(result, options.baseline, output.silent)
         result = replace(result, findings=outcome.new)
-        if outcome.stale and not silent:
-            click.echo(f"ftaudit: baseline {baseline_path}: {len(outcome.stale)} stale entr"
-                       f"{'y' if len(outcome.stale) == 1 else 'ies'} (fixed since; rewrite it with "
-                       "--write-baseline to tighten it):", err=True)
-            for entry in outcome.stale:
-                click.echo(visible(f"  {entry.path}:{entry.line}: {entry.code} {entry.message}"), err=True)
-    extras = {"paths": targets, "category": sarif_category, "baseline": outcome,
-              "baseline_state": "new" if outcome is not None else None,
-              "command": " ".join(["ftaudit", *sys.argv[1:]])}
+    run = RunInfo(command=options.command, paths=tuple(targets), sarif_category=output.sarif_category,
+                  unsafe_fixes=fixes.unsafe, baseline=outcome)
     try:
-        _write_outputs(result, settings, output_file, json_output, statistics, color, quiet, silent,
-                       sarif_output=sarif_output, html_output=html_output, extras=extras,
-                       unsafe_fixes=unsafe_fixes)
+        _write_outputs(result, settings, output, run)
     except BrokenPipeError:
         raise  # `ftaudit … | head`: ends quietly (DefaultToScan.main)
     except OSError as exc:
         _fail(f"cannot write output: {exc}")
-    code = exit_code(result, settings, exit_zero)
-    sys.exit(EXIT_FINDINGS if code == EXIT_CLEAN and exit_non_zero_on_fix and fixed else code)
+    code = exit_code(result, settings, options.exit_zero)
+    return EXIT_FINDINGS if code == EXIT_CLEAN and fixes.exit_non_zero_on_fix and fixed else code
+
+
+def _settings(options: ScanOptions) -> Settings:
+    """The resolved settings (configuration file, then the command line); warnings about them and about
+    rules that failed to load are printed here."""
+    from ftaudit.registry import load_registry
+
+    registry = load_registry()
+    for problem in registry.problems:
+        click.echo(f"ftaudit: warning: {problem}", err=True)
+    first = options.targets[0]
+    start = first if first.exists() else Path.cwd()
+    try:
+        settings = load_settings(start=start.resolve(), config_path=options.config_path, isolated=options.isolated,
+                                 overrides=dict(options.overrides), rules=registry.rules)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not options.output.silent:
+        for warning in settings.warnings:
+            click.echo(f"ftaudit: warning: {warning}", err=True)
+    return settings
+
+
+def _add_noqa(result: ScanResult, silent: bool) -> int:
+    """`--add-noqa`: a suppression comment on every line with findings."""
+    from ftaudit.add_noqa import add_noqa as write_suppressions
+
+    added = write_suppressions(result.findings, digests=result.digests, roots=result.roots)
+    for reason in added.refused:
+        click.echo(f"ftaudit: warning: {reason}", err=True)
+    if not silent:
+        lines = f"{added.skipped} line{'s' if added.skipped != 1 else ''}"
+        note = f" ({lines} could not take a comment)" if added.skipped else ""
+        click.echo(f"Added {added.added} suppression comment{'s' if added.added != 1 else ''} in {added.files} "
+                   f"file{'s' if added.files != 1 else ''}{note}.", err=True)
+    return EXIT_ERROR if result.has_internal_error else EXIT_CLEAN
 
 
 FIX_PASSES = 10  # --fix rounds at most (edits that overlap wait for the next round)
 
 
-def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
+def _fix(result: ScanResult, unsafe: bool, silent: bool,
+         rescan: Callable[[], ScanResult]) -> tuple[ScanResult, int]:
+    """`--fix`: the result of the last rescan, and how many findings the edits fixed."""
+    from ftaudit import fixes
+
+    # Like ruff: apply, rescan, and apply again what overlapping edits held back, until nothing changes,
+    # so that one `--fix` leaves nothing a second one would change (bounded, in case edits fight).
+    fixed = 0
+    files_written: set[Path] = set()
+    for _ in range(FIX_PASSES):
+        plans = fixes.plan(result.findings, unsafe=unsafe, digests=result.digests)
+        refused = list(plans.skipped)
+        written: list[fixes.FilePlan] = []
+        for file_plan in plans.files:
+            reason = fixes.write(file_plan, result.roots)
+            if reason is None:
+                written.append(file_plan)
+            else:
+                refused.append(reason)
+        fixed += sum(len(p.fixed) for p in written)
+        files_written.update(p.path for p in written)
+        for refusal in refused:  # the findings stay, so the rescan still reports them
+            click.echo(f"ftaudit: warning: {refusal}", err=True)
+        if not written:
+            break
+        # Positions moved: report what is left, from a fresh scan (the cache keeps it cheap).
+        result = rescan()
+    else:
+        click.echo(f"ftaudit: warning: fixes did not converge after {FIX_PASSES} rounds (an edit that "
+                   "does not remove its finding: please report it); the files are left as they are now",
+                   err=True)
+    if not silent:
+        click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(files_written)} "
+                   f"file{'s' if len(files_written) != 1 else ''}.", err=True)
+    return result, fixed
+
+
+def _write_baseline(result: ScanResult, path: Path, chatty: bool) -> int:
+    from ftaudit.baseline import write
+
+    try:
+        count = write(result, path)
+    except OSError as exc:
+        _fail(f"cannot write baseline: {exc}")
+    if chatty:
+        click.echo(f"ftaudit: wrote {count} finding{'' if count == 1 else 's'} to baseline {path}", err=True)
+    return EXIT_ERROR if result.has_internal_error else EXIT_CLEAN
+
+
+def _apply_baseline(result: ScanResult, path: Path, silent: bool) -> Outcome:
+    """Which findings the baseline does not hold; its stale entries are listed."""
+    from ftaudit.baseline import BaselineError, apply, load
+
+    try:
+        outcome = apply(result, load(path))
+    except BaselineError as exc:
+        _fail(str(exc))
+    if outcome.stale and not silent:
+        click.echo(f"ftaudit: baseline {path}: {len(outcome.stale)} stale entr"
+                   f"{'y' if len(outcome.stale) == 1 else 'ies'} (fixed since; rewrite it with "
+                   "--write-baseline to tighten it):", err=True)
+        for entry in outcome.stale:
+            click.echo(visible(f"  {entry.path}:{entry.line}: {entry.code} {entry.message}"), err=True)
+    return outcome
+
+
+def _show_diff(result: ScanResult, unsafe: bool, silent: bool) -> int:
     """`--diff`: the edits `--fix` would make, as a unified diff; exit 1 when there are any."""
     from ftaudit import fixes
 
@@ -437,7 +538,7 @@ def _show_diff(result: Any, unsafe: bool, silent: bool) -> int:
     return EXIT_FINDINGS if plans.files else EXIT_CLEAN
 
 
-def exit_code(result: Any, settings: Settings, exit_zero: bool) -> int:
+def exit_code(result: ScanResult, settings: Settings, exit_zero: bool) -> int:
     if result.has_internal_error:
         return EXIT_ERROR
     if exit_zero:
@@ -445,7 +546,7 @@ def exit_code(result: Any, settings: Settings, exit_zero: bool) -> int:
     return EXIT_FINDINGS if any(f.severity >= settings.fail_on for f in result.findings) else EXIT_CLEAN
 
 
-def _explain(result: Any, settings: Settings, elapsed: float) -> None:
+def _explain(result: ScanResult, settings: Settings, elapsed: float) -> None:
     echo = lambda text: click.echo(f"ftaudit: {text}", err=True)  # noqa: E731
     echo(f"configuration: {settings.config_file or 'defaults'}; target {settings.target.label}"
          + (f", oldest supported {settings.target.minimum[0]}.{settings.target.minimum[1]}"
@@ -457,49 +558,35 @@ def _explain(result: Any, settings: Settings, elapsed: float) -> None:
         echo(visible(f"skipped {path}: {reason}"))
 
 
-def _configured(name: str, extras: dict[str, Any]) -> Any:
-    """A reporter with the run's context (scanned paths, SARIF category, baseline) where it takes them."""
-    from ftaudit.report import get_reporter
-
-    reporter = get_reporter(name)
-    for key, value in extras.items():
-        if hasattr(reporter, key):
-            setattr(reporter, key, value)
-    return reporter
-
-
-def _write_outputs(result: Any, settings: Settings, output_file: Path | None, json_output: Path | None,
-                   statistics: bool, color: str, quiet: bool, silent: bool, *, sarif_output: Path | None = None,
-                   html_output: Path | None = None, extras: dict[str, Any] | None = None,
-                   unsafe_fixes: bool = False) -> None:
-    from ftaudit.report import UnknownFormat
+def _write_outputs(result: ScanResult, settings: Settings, output: OutputOptions, run: RunInfo) -> None:
+    """The report in the configured format (stdout or -o), and the extra files (--json-output, …)."""
+    from ftaudit.report import UnknownFormat, get_reporter
     from ftaudit.report.colour import Painter, use_colour
     from ftaudit.report.terminal import statistics as stats_lines
     from ftaudit.report.terminal import summary_line
 
-    extras = {**(extras or {}), "unsafe_fixes": unsafe_fixes}
     try:
-        reporter = _configured(settings.output_format, extras)
+        reporter = get_reporter(settings.output_format)
     except UnknownFormat as exc:
         _fail(str(exc))
-        return
-    for name, extra_path in (("json", json_output), ("sarif", sarif_output), ("html", html_output)):
+    for name, extra_path in (("json", output.json_output), ("sarif", output.sarif_output),
+                             ("html", output.html_output)):
         if extra_path is not None:
             buffer = io.StringIO()
-            _configured(name, extras).render(result, buffer, color=False)
+            get_reporter(name).render(result, buffer, color=False, run=run)
             _write_file(extra_path, buffer.getvalue())
-    if silent:
+    if output.silent:
         return
     stream: TextIO
-    with (_FileOutput(output_file) if output_file else _stdout()) as stream:
-        paint_on = not reporter.machine and use_colour(color, stream)
-        if statistics and not reporter.machine:
-            for line in stats_lines(result, Painter(paint_on), unsafe=unsafe_fixes):
+    with (_FileOutput(output.output_file) if output.output_file else _stdout()) as stream:
+        paint_on = not reporter.machine and use_colour(output.color, stream)
+        if output.statistics and not reporter.machine:
+            for line in stats_lines(result, Painter(paint_on), unsafe=run.unsafe_fixes):
                 stream.write(line + "\n")
         else:
-            reporter.render(result, stream, color=paint_on)
+            reporter.render(result, stream, color=paint_on, run=run)
         # Under pre-commit (PRE_COMMIT=1) a passing hook prints nothing at all.
-        if not reporter.machine and not quiet and (result.findings or os.environ.get("PRE_COMMIT") != "1"):
+        if not reporter.machine and not output.quiet and (result.findings or os.environ.get("PRE_COMMIT") != "1"):
             stream.write(summary_line(result) + "\n")
 
 

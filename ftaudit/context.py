@@ -16,6 +16,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ftaudit.analysis.file import FileAnalyses
+from ftaudit.candidate import Anchor, Candidate
+from ftaudit.cmodel.conditions import Tri
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Fix, Position, RelatedLocation, Severity
 from ftaudit.source import Language, SourceFile, lone_cr_as_lf
 from ftaudit.target import Target
@@ -23,12 +26,11 @@ from ftaudit.target import Target
 if TYPE_CHECKING:
     from ftaudit.cmodel import CUnit
     from ftaudit.cmodel.buildfiles import CMakeInfo, MesonInfo, SetupInfo
-    from ftaudit.precise import PreciseConfig
     from ftaudit.rule import Rule
 
-# Anything a rule may report at: a tree-sitter node, an ast node, a (start, end) byte span,
-# or a (start, end) pair of Positions.
-Anchor = Any
+
+# Precise mode's preprocessor for one file (``FileContext.preprocessor``).
+Preprocessor = Callable[[str], tuple[tuple[tuple[int, int], ...] | None, str]]
 
 
 class FileContext:
@@ -38,7 +40,10 @@ class FileContext:
         self.findings: list[Finding] = []
         self.diagnostics: list[Diagnostic] = []
         self.rule: Rule | None = None  # the rule being run; set by the engine
-        self.precise: PreciseConfig | None = None  # set by the engine in precise mode (--engine libclang)
+        # Precise mode (--engine libclang): the real preprocessor, set by the engine and run once when the
+        # C model is built: language -> (the byte ranges it skipped, or None to evaluate the guards here;
+        # what it did for this file, for the run's summary).
+        self.preprocessor: Preprocessor | None = None
         self.precise_state = ""  # what precise mode did for this file, for the run's summary
         self.kept_lines: set[int] = set()
         # Where project headers may be read from (the scan boundary); empty: anywhere (library use).
@@ -47,6 +52,7 @@ class FileContext:
         # whether switches no part of the project defines count as off (set by the engine).
         self.build_mentions: frozenset[str] = frozenset()
         self.debug_switches_off = False
+        self.analyses = FileAnalyses(self)  # the analyses rules share, each computed on first use
 
     def keep_lines(self, *lines: int) -> None:
         """Keep these lines (and their context) for code frames of findings the project pass may
@@ -122,24 +128,19 @@ class FileContext:
             unit.off_macros = frozenset(debug_switches(unit.raw.directives) - self.build_mentions)
         return unit
 
+    @property
+    def built_unit(self) -> CUnit | None:
+        """The C/C++ model if a rule has built it; never builds it (for passes that must not parse
+        a file for themselves)."""
+        unit: CUnit | None = self.__dict__.get("c_unit")  # where cached_property keeps it
+        return unit
+
     def _preprocessor_skipped(self, language: str) -> tuple[tuple[int, int], ...] | None:
         """Precise mode: the real preprocessor's skipped ranges, when it ran for the audit target."""
-        if self.precise is None:
+        if self.preprocessor is None:
             return None
-        from ftaudit.precise import PreciseUnavailable, matches_target, preprocess
-
-        try:
-            result = preprocess(self.source.path, self.source.data, self.precise, language)
-        except PreciseUnavailable as exc:
-            self.precise_state = f"failed: {exc}"
-            return None
-        if not matches_target(result, self.target):
-            built = (f"{result.python[0]}.{result.python[1]}{'t' if result.free_threaded else ''}"
-                     if result.python else "an unknown CPython (Python.h not found)")
-            self.precise_state = f"mismatch: preprocessed for {built}"
-            return None
-        self.precise_state = f"exact ({result.flags_source})"
-        return result.skipped
+        skipped, self.precise_state = self.preprocessor(language)
+        return skipped
 
     def too_complex(self, message: str) -> None:
         """One ``too-complex`` diagnostic per message, however many rules run into the same limit."""
@@ -176,6 +177,8 @@ class FileContext:
     ) -> None:
         rule = self.rule
         assert rule is not None, "report() is only valid while a rule runs"
+        if not rule.reports_uncompiled and not self.compiled(anchor):
+            return
         start, end = self.span(anchor)
         self.findings.append(Finding(
             code=rule.code, name=rule.slug, message=message,
@@ -183,6 +186,29 @@ class FileContext:
             path=self.source.display, start=start, end=end,
             help=help if help is not None else rule.suggestion, fix=fix, related=related, subject=subject,
         ))
+
+    def report_candidate(self, candidate: Candidate) -> None:
+        self.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity,
+                    fix=candidate.fix,
+                    related=tuple(self.related(anchor, text) for anchor, text in candidate.related))
+
+    def compiled(self, anchor: Anchor) -> bool:
+        """False when the target's preprocessor drops the C/C++ code at ``anchor`` (`#if 0`, a guard for
+        another version or platform switch that is off); True for anything else, Python included."""
+        unit = self.built_unit  # never build the model just for this (a build-file rule)
+        if unit is None:
+            return True
+        offset = self._offset(anchor)
+        return offset is None or unit.compiled(offset, self.target) is not Tri.NO
+
+    def _offset(self, anchor: Anchor) -> int | None:
+        if hasattr(anchor, "start_byte"):
+            return int(anchor.start_byte)
+        if isinstance(anchor, tuple) and anchor and isinstance(anchor[0], int):
+            return anchor[0]
+        if isinstance(anchor, tuple) and anchor and isinstance(anchor[0], Position):
+            return self.source.offset(anchor[0])
+        return None
 
     def related(self, anchor: Anchor, message: str) -> RelatedLocation:
         start, end = self.span(anchor)

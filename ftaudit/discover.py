@@ -273,6 +273,15 @@ def _within(path: Path, root: Path) -> bool:
     return path != root
 
 
+def git_root(start: Path) -> Path | None:
+    """The closest folder at or above ``start`` holding ``.git`` (a folder, or a file in worktrees)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def context_roots(files: list[Path], root: Path) -> list[Path]:
     """Where to look for the context of a few files (pre-commit passes only the staged ones): the
     folder of the nearest build file above each file, within the project root. A whole repository

@@ -27,11 +27,16 @@ from ftaudit.context import FileContext, ProjectContext
 from ftaudit.discover import Discovery, FoundFile, PatternSet, discover, scan_boundary
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
+from ftaudit.readiness import DeclaresGilFree, ModuleDeclaration
 from ftaudit.registry import load_registry
+from ftaudit.result import ScanResult
 from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
 from ftaudit.source import BUILD_FILE_NAMES, Language, SourceFile, generated_marker, is_template, language_for
 from ftaudit.statements import multiline_statements
+from ftaudit.summaries import UnknownSummary
+from ftaudit.summaries import decode as decode_summaries
+from ftaudit.summaries import encode as encode_summaries
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
 
@@ -92,33 +97,6 @@ class WorkerConfig:
     collect_mentions: bool = False  # a project pass decides which exported functions anyone names
 
 
-@dataclass
-class ScanResult:
-    findings: list[Finding]
-    diagnostics: list[Diagnostic]
-    files: list[str]
-    lines: dict[str, dict[int, str]]
-    rules: list[type[Rule]]
-    settings: Settings
-    suppressed: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    cached: int = 0  # files whose results came from the cache
-    # path -> line -> GitHub's primaryLocationLineHash, for the lines findings can start on (SARIF, baselines)
-    fingerprints: dict[str, dict[int, str]] = field(default_factory=dict)
-    # project-level rule code -> path -> that file's summary (the HTML report's readiness verdicts)
-    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    digests: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 of the bytes analysed
-    roots: list[Path] = field(default_factory=list)  # the resolved scan boundary: nothing outside is written
-    hidden_by_switches: int = 0  # findings in code only debug/test switches nobody defines would build
-
-    def fingerprint(self, finding: Finding) -> str | None:
-        return self.fingerprints.get(finding.path, {}).get(finding.start.line)
-
-    @property
-    def has_internal_error(self) -> bool:
-        return any(d.is_error for d in self.diagnostics)
-
-
 # -- per-file stage (runs in workers) ------------------------------------------------------------
 _worker: WorkerConfig | None = None
 _instances: dict[str, Rule] = {}
@@ -128,6 +106,7 @@ def _init_worker(config: WorkerConfig) -> None:
     global _worker
     _worker = config
     _instances.clear()
+    load_registry()  # imports the rules, and so defines their summary types before a cache entry is decoded
 
 
 def _init_pool_worker(config: WorkerConfig) -> None:
@@ -252,8 +231,8 @@ def analyse_file(task: FileTask) -> FileResult:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
                               task.target or config.target, config.rule_options, config.precise,
                               sorted(config.build_mentions), config.debug_switches_off, config.collect_mentions)
-        cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
-        if isinstance(cached, FileResult):
+        cached = _from_cache(cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret))
+        if cached is not None:
             cached.from_cache = True
             cached.digest = digest
             return cached
@@ -273,14 +252,39 @@ def analyse_file(task: FileTask) -> FileResult:
     result.digest = digest
     overran = any(d.kind is DiagnosticKind.TOO_COMPLEX for d in result.diagnostics)
     if config.cache_dir is not None and not overran and not any(d.is_error for d in result.diagnostics):
-        cache.store(config.cache_dir, task.file.path, cache_key, result, config.cache_secret)
+        cache.store(config.cache_dir, task.file.path, cache_key, _to_cache(result), config.cache_secret)
     return result
+
+
+def _to_cache(result: FileResult) -> FileResult:
+    """The result as the cache stores it: typed summaries as tagged data (``ftaudit.summaries``)."""
+    if not result.summaries:
+        return result
+    return replace(result, summaries=encode_summaries(result.summaries))
+
+
+def _from_cache(entry: Any) -> FileResult | None:
+    """A cached result with its typed summaries rebuilt; None (analyse again) when it holds one this
+    ftaudit does not define."""
+    if not isinstance(entry, FileResult):
+        return None
+    try:
+        entry.summaries = decode_summaries(entry.summaries)
+    except UnknownSummary:
+        return None
+    return entry
 
 
 def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: FileResult) -> FileResult:
     result.analysed = True
     ctx = FileContext(source, task.target or config.target)
-    ctx.precise = config.precise
+    if config.precise is not None:  # the real preprocessor, run when (and if) a rule builds the C model
+        from functools import partial
+
+        from ftaudit import precise as precise_mode
+
+        ctx.preprocessor = partial(precise_mode.skipped_ranges, config.precise, source.path, source.data,
+                                   ctx.target)
     ctx.boundary = config.boundary
     ctx.build_mentions = config.build_mentions
     ctx.debug_switches_off = config.debug_switches_off
@@ -308,7 +312,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
                 rule=code,
             ))
     ctx.rule = None
-    unit = ctx.__dict__.get("c_unit")  # only when a rule built the model: never parse for this alone
+    unit = ctx.built_unit  # only when a rule built the model: never parse for this alone
     if unit is not None:
         result.fragments = unit.source_fragments()
         if task.focus and unit.off_macros:
@@ -323,7 +327,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     result.unclosed = [(c.line, c.column) for c in unclosed]
     if result.suppressions:
         result.statements = multiline_statements(ctx)
-    wanted = set()
+    wanted: set[int] = set()
     for finding in result.findings:
         wanted.update(range(max(1, finding.start.line - CONTEXT_LINES), finding.end.line + CONTEXT_LINES + 1))
     for suppression in result.suppressions:
@@ -417,7 +421,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         in_focus = f.display in focus
         codes = tuple(
             code for code, cls in rules.items()
-            if f.language in cls.languages and not any(code.startswith(s) for s in ignored)
+            if f.language in cls.languages and cls.applies_to.includes(settings.target)
+            and not any(code.startswith(s) for s in ignored)
             and (in_focus or cls.project_level)
         )
         tasks.append(FileTask(f, codes, minimum_for(f.path), in_focus))
@@ -432,7 +437,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             cache_notes.append(Diagnostic("", DiagnosticKind.CONFIG, f"cache not used: {exc}"))
         except OSError:
             cache_dir = None  # a read-only home or cache folder: scan without a cache
-    precise, precise_notes = None, []
+    precise: PreciseConfig | None = None
+    precise_notes: list[Diagnostic] = []
     if settings.engine == "libclang":  # imported only then: one-file runs stay quick
         from ftaudit import precise as precise_mode
 
@@ -485,12 +491,25 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                                  if r.skipped_reason and r.display in focus],
         cached=sum(1 for r in results if r.from_cache),
         fingerprints={path: r.fingerprints for path, r in by_path.items() if path in focus and r.fingerprints},
-        summaries={code: {p: r.summaries[code] for p, r in by_path.items() if p in focus and code in r.summaries}
-                   for code in project_rules},
+        declarations=_declarations(results, project_rules, focus),
         digests={r.display: r.digest for r in results if r.digest and r.display in focus},
         roots=found.roots,
         hidden_by_switches=hidden,
     )
+
+
+def _declarations(results: list[FileResult], project_rules: list[str],
+                  focus: set[str]) -> dict[str, tuple[ModuleDeclaration, ...]]:
+    """The modules each file declares GIL-free, from the summaries that list them (``DeclaresGilFree``)."""
+    out: dict[str, tuple[ModuleDeclaration, ...]] = {}
+    for result in results:
+        if result.display not in focus:
+            continue
+        for code in project_rules:
+            summary = result.summaries.get(code)
+            if isinstance(summary, DeclaresGilFree) and summary.declarations:
+                out.setdefault(result.display, tuple(summary.declarations))
+    return out
 
 
 def _hidden_by_switches(task: FileTask, config: WorkerConfig, source: SourceFile, ctx: FileContext) -> int:

@@ -176,7 +176,7 @@ class _RangeList(ctypes.Structure):
 @lru_cache(maxsize=1)
 def _clang():  # type: ignore[no-untyped-def]
     try:
-        from clang import cindex
+        from clang import cindex  # type: ignore[import-untyped]  # libclang ships no type information
     except ImportError:
         raise PreciseUnavailable("the libclang package is not installed (pip install 'ftaudit[precise]')") from None
     _RangeList._fields_ = [("count", ctypes.c_uint), ("ranges", ctypes.POINTER(cindex.SourceRange))]
@@ -251,6 +251,21 @@ def matches_target(result: Preprocessed, target: Target) -> bool:
     return result.python == target.version and result.free_threaded == target.free_threaded
 
 
+def skipped_ranges(config: PreciseConfig, path: Path, data: bytes, target: Target,
+                   language: str) -> tuple[tuple[tuple[int, int], ...] | None, str]:
+    """One file's answer for the C model (``FileContext.preprocessor``): the byte ranges the preprocessor
+    skipped when it ran for the audit target, else None; and what happened, for the run's summary."""
+    try:
+        result = preprocess(path, data, config, language)
+    except PreciseUnavailable as exc:
+        return None, f"failed: {exc}"
+    if not matches_target(result, target):
+        built = (f"{result.python[0]}.{result.python[1]}{'t' if result.free_threaded else ''}"
+                 if result.python else "an unknown CPython (Python.h not found)")
+        return None, f"mismatch: preprocessed for {built}"
+    return result.skipped, f"exact ({result.flags_source})"
+
+
 def configure(settings: Settings, paths: Iterable[Path]) -> tuple[PreciseConfig | None, list[Diagnostic]]:
     """Precise mode's flags (and what to tell the user about them), or None when it is off or unusable."""
     if settings.engine != "libclang":
@@ -268,12 +283,14 @@ def configure(settings: Settings, paths: Iterable[Path]) -> tuple[PreciseConfig 
         commands = load_database(database) if database is not None else {}
     except PreciseUnavailable as exc:
         return None, [note(str(exc))]
-    include = settings.python.include_dir if settings.python is not None and settings.python.include_dir else None
-    if include is None:
+    include: str | None = None
+    if settings.python is not None and settings.python.include_dir:
+        include = str(settings.python.include_dir)
+    else:
         import sysconfig
 
         include = sysconfig.get_paths().get("include")
-    fallback = fallback_flags(str(include) if include else None, settings.target)
+    fallback = fallback_flags(include or None, settings.target)
     notes = [] if database is not None else [note(
         "no compile_commands.json found (meson and CMake write one; `bear -- pip install -e .` does for "
         f"setuptools): files are preprocessed with guessed flags ({' '.join(fallback)})")]

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftaudit.findings import Severity
+from ftaudit.readiness import Readiness
 from ftaudit.source import Language
+from ftaudit.target import EVERY_BUILD, Applies
 
 if TYPE_CHECKING:
     from ftaudit.context import FileContext, ProjectContext
@@ -61,7 +63,7 @@ class Example:
 
     def expected(self) -> list[tuple[int, str]]:
         """(line, code) pairs marked in the example, in line order."""
-        found = []
+        found: list[tuple[int, str]] = []
         for number, line in enumerate(self.code.splitlines(), start=1):
             for match in MARKER_RE.finditer(line):
                 found.extend((number, code.strip()) for code in match.group(1).split(","))
@@ -92,11 +94,19 @@ class Rule:
     good: ClassVar[tuple[Example, ...]] = ()
     # Per-rule options (config ``[tool.ftaudit.rule-options.CODE]``) with their defaults.
     options: ClassVar[Mapping[str, Any]] = {}
+    # The builds the rule audits; the engine does not run it for other targets.
+    applies_to: ClassVar[Applies] = EVERY_BUILD
+    # Findings in code the target's preprocessor drops (`#if 0`, a version guard for older CPythons) are
+    # discarded by ``FileContext.report``; a rule that reports such legacy branches on purpose opts out.
+    reports_uncompiled: ClassVar[bool] = False
     # Project-level rules also implement ``summarize`` and ``check_project``.
     project_level: ClassVar[bool] = False
     # Also run on generated files (other than Cython's output): what a module declares about the GIL is
     # true of the built module whoever wrote its source, unlike findings about the code's internals.
     reads_generated: ClassVar[bool] = False
+    # What the rule's findings say about the readiness of the module they name (the HTML report's
+    # per-module table, ``ftaudit.readiness``); None: nothing.
+    readiness: ClassVar[Readiness | None] = None
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = {**self.options, **(options or {})}

@@ -45,6 +45,7 @@ def languages_label(rule: type[Rule]) -> str:
 def render_markdown(rule: type[Rule]) -> str:
     lines = [f"# {rule.code} `{rule.slug}`\n", f"{rule.summary}.\n",
              f"Default severity: **{rule.severity.label}**. Languages: {languages_label(rule)}. "
+             f"Applies to: {rule.applies_to.describe()}. "
              f"Fix: {'available' if rule.fixable else 'suggestion only'}.\n"]
     if rule.what:
         lines += ["## What it does\n", rule.what.strip() + "\n"]

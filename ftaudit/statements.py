@@ -25,9 +25,8 @@ def multiline_statements(ctx: FileContext) -> list[tuple[int, int]]:
     if ctx.source.language is Language.PYTHON:
         return _python_spans(ctx.python_nodes)
     # Only when a C rule already built the model: a file no C rule read has no C findings.
-    if "c_unit" in ctx.__dict__ and ctx.c_unit is not None:
-        return _c_spans(ctx.c_unit.tree, ctx)
-    return []
+    unit = ctx.built_unit
+    return _c_spans(unit.tree, ctx) if unit is not None else []
 
 
 def _python_spans(nodes: list[ast.AST]) -> list[tuple[int, int]]:

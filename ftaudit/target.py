@@ -42,6 +42,32 @@ class Target:
         return self.label
 
 
+
+@dataclass(frozen=True)
+class Applies:
+    """The builds a rule audits (Fixit's ``PYTHON_VERSION``): the engine skips a rule whose targets
+    exclude the file's, so a rule never writes its own version checks for that."""
+
+    free_threaded_only: bool = False
+    since: tuple[int, int] | None = None  # the target is this CPython or newer
+
+    def includes(self, target: Target) -> bool:
+        if self.free_threaded_only and not target.free_threaded:
+            return False
+        return self.since is None or target.version >= self.since
+
+    def describe(self) -> str:
+        """For the rule's docs: ``free-threaded builds of CPython 3.13 and newer``."""
+        builds = "free-threaded builds" if self.free_threaded_only else "every build"
+        if self.since is None:
+            return builds
+        since = f"CPython {self.since[0]}.{self.since[1]} and newer"
+        return f"free-threaded builds of {since}" if self.free_threaded_only else since
+
+
+EVERY_BUILD = Applies()
+FREE_THREADED = Applies(free_threaded_only=True)
+
 def parse_target(text: str) -> Target:
     """Parse ``3.13t``, ``3.12``, ``py314t`` or ``cp313t``; raise ValueError with the accepted forms."""
     match = _TARGET_RE.match(text.strip())

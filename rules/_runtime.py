@@ -8,29 +8,35 @@ file calls those functions at run time (``ftaudit.analysis.reachability``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ftaudit.analysis.reachability import runtime_exported
-from ftaudit.analysis.shared_state import analyse
-from ftaudit.context import Anchor, FileContext, ProjectContext
+from ftaudit.analysis.reachability import ReachSummary, runtime_exported
+from ftaudit.candidate import Candidate
+from ftaudit.context import FileContext, ProjectContext
 from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.rule import Rule
+from ftaudit.summaries import summary_type
 
 
+@summary_type
 @dataclass(frozen=True)
-class Candidate:
-    """A possible finding: reported at once when code of this file reaches it at run time, or by the
-    project pass when other files call ``roots`` at run time."""
+class Pending:
+    """A candidate reached only through exported functions, for the project pass."""
 
-    anchor: Anchor
+    start: Position
+    end: Position
     message: str
     help: str
-    roots: frozenset[str]
-    # The exported function whose every call performs this (a lazy initialisation that leads its body):
-    # when another file's module init calls it on each import, the run-time calls find it done.
-    unless_init_calls: str | None = None
-    severity: Severity | None = None  # None: the rule's
-    related: tuple[tuple[Anchor, str], ...] = ()  # (where, what) shown beside the finding
+    roots: tuple[str, ...]
+    unless_init_calls: str | None
+    severity: Severity | None
+    related: tuple[RelatedLocation, ...]
+
+
+@summary_type
+@dataclass(frozen=True)
+class RunTimeSummary:
+    reach: ReachSummary
+    pending: tuple[Pending, ...]
 
 
 class RunTimeRule(Rule):
@@ -45,52 +51,45 @@ class RunTimeRule(Rule):
 
     def _candidates(self, ctx: FileContext) -> list[Candidate]:
         """``candidates`` once per file: ``check`` and ``summarize`` both read them."""
-        cache = ctx.__dict__.setdefault("_ftaudit_candidates", {})
-        if self.code not in cache:
-            cache[self.code] = self.candidates(ctx)
-        return cache[self.code]
+        found = ctx.analyses.candidates.get(self.code)
+        if found is None:
+            found = ctx.analyses.candidates[self.code] = self.candidates(ctx)
+        return found
 
     def check(self, ctx: FileContext) -> None:
         if ctx.c_unit is None:
             return
         for candidate in self._candidates(ctx):
             if not candidate.roots:
-                ctx.report(candidate.anchor, candidate.message, help=candidate.help, severity=candidate.severity,
-                           related=tuple(ctx.related(anchor, text) for anchor, text in candidate.related))
+                ctx.report_candidate(candidate)
 
-    def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
-        unit = ctx.c_unit
-        if unit is None:
+    def summarize(self, ctx: FileContext) -> RunTimeSummary | None:
+        reach = ctx.analyses.reach
+        if reach is None:
             return None
-        state = analyse(unit, ctx.target)
         pending = []
         for candidate in self._candidates(ctx):
-            if candidate.roots:
+            # Held back for the project pass, which cannot ask the preprocessor: drop dead code here.
+            if candidate.roots and (self.reports_uncompiled or ctx.compiled(candidate.anchor)):
                 start, end = ctx.span(candidate.anchor)
                 ctx.keep_lines(start.line, end.line)
-                related = [ctx.related(anchor, text) for anchor, text in candidate.related]
-                pending.append({"start": (start.line, start.column), "end": (end.line, end.column),
-                                "related": [((r.start.line, r.start.column), (r.end.line, r.end.column), r.message)
-                                            for r in related],
-                                "message": candidate.message, "help": candidate.help,
-                                "roots": sorted(candidate.roots), "unless_init_calls": candidate.unless_init_calls,
-                                "severity": candidate.severity.name if candidate.severity is not None else None})
-        return {"reach": state.reach.summary if state.reach else None, "pending": pending}
+                pending.append(Pending(
+                    start, end, candidate.message, candidate.help if candidate.help is not None else self.suggestion,
+                    tuple(sorted(candidate.roots)), candidate.unless_init_calls, candidate.severity,
+                    tuple(ctx.related(anchor, text) for anchor, text in candidate.related)))
+        return RunTimeSummary(reach.summary, tuple(pending))
 
     def check_project(self, project: ProjectContext) -> None:
-        reach = {path: s["reach"] for path, s in project.summaries.items() if s.get("reach")}
-        runtime = runtime_exported(reach, project.unnamed)
-        init_calls = {name for summary in reach.values() for name in summary.get("init_calls", ())}
-        for path, summary in sorted(project.summaries.items()):
-            for item in summary["pending"]:
-                if item.get("unless_init_calls") in init_calls:
+        summaries: dict[str, RunTimeSummary] = dict(project.summaries)
+        runtime = runtime_exported({path: s.reach for path, s in summaries.items()}, project.unnamed)
+        init_calls = {name for summary in summaries.values() for name in summary.reach.init_calls}
+        for path, summary in sorted(summaries.items()):
+            for item in summary.pending:
+                if item.unless_init_calls in init_calls:
                     continue  # another file's module init calls it on every import: done by then
-                through = [r for r in item["roots"] if r in runtime]
+                through = [r for r in item.roots if r in runtime]
                 if through:
-                    via = f" through `{through[0]}`" if f"`{through[0]}`" not in item["message"] else ""
-                    severity = Severity[item["severity"]] if item.get("severity") else None
-                    related = tuple(RelatedLocation(path, Position(*start), Position(*end), text)
-                                    for start, end, text in item.get("related", ()))
-                    project.report(path, Position(*item["start"]), Position(*item["end"]),
-                                   f"{item['message']} (exported{via}: other files may call it at run time)",
-                                   help=item["help"], severity=severity, related=related)
+                    via = f" through `{through[0]}`" if f"`{through[0]}`" not in item.message else ""
+                    project.report(path, item.start, item.end,
+                                   f"{item.message} (exported{via}: other files may call it at run time)",
+                                   help=item.help, severity=item.severity, related=item.related)

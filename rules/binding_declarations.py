@@ -8,14 +8,18 @@ project pass decides, file by file, with the build files of the folders above it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.facts.declarations import PYO3_FREE_THREADED_SINCE, PYO3_GIL_NOT_USED_DEFAULT_SINCE
 from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
+from ftaudit.readiness import Readiness
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
+from ftaudit.summaries import summary_type
 
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
 
@@ -42,6 +46,49 @@ def _line_span(ctx: ProjectContext | None, line: int, width: int) -> tuple[Posit
     return Position(line, 1), Position(line, max(2, width + 1))
 
 
+# -- FT104's summaries: what each file says about `freethreading_compatible` ------------------------
+@summary_type
+@dataclass(frozen=True)
+class PyxModule:
+    """A `.pyx` module: its own header's directive (None: not set), the width of its first line, and the
+    files it pulls in with `include`."""
+
+    declared: bool | None
+    width: int
+    includes: tuple[str, ...]
+
+
+@summary_type
+@dataclass(frozen=True)
+class PxiIncludes:
+    """A `.pxi` fragment's own `include`s (what it includes is part of the including module too)."""
+
+    includes: tuple[str, ...]
+
+
+@summary_type
+@dataclass(frozen=True)
+class CythonBuildDirective:
+    """A build file's `freethreading_compatible` for the `.pyx` files in its folder and below, and the
+    modules a `setup.py` imports (helpers that call `cythonize` for it)."""
+
+    declared: bool | None
+    imports: tuple[str, ...] = ()
+
+
+@summary_type
+@dataclass(frozen=True)
+class CythonHelperDirective:
+    """A Python build helper that calls `cythonize` with the directive (lxml's setupinfo.py)."""
+
+    module: str
+    declared: bool | None
+
+
+def _includes(summary: object) -> Sequence[str]:
+    return summary.includes if isinstance(summary, (PyxModule, PxiIncludes)) else ()
+
+
 class CythonMissingFreethreadingDirective(Rule):
     code = "FT104"
     slug = "cython-missing-freethreading-directive"
@@ -49,6 +96,7 @@ class CythonMissingFreethreadingDirective(Rule):
     severity = Severity.WARNING
     languages = frozenset({Language.CYTHON, Language.PYTHON, Language.TOML, Language.MESON})
     project_level = True
+    readiness = Readiness.NEEDS_DECLARATION
     fixable = True
     what = (
         "Finds `.pyx` modules with no `freethreading_compatible=True` in their `# cython:` header comment "
@@ -102,7 +150,8 @@ class CythonMissingFreethreadingDirective(Rule):
                 title="Set in meson.build"),
     )
 
-    def summarize(self, ctx: FileContext) -> dict | None:
+    def summarize(self, ctx: FileContext) -> PyxModule | PxiIncludes | CythonBuildDirective \
+            | CythonHelperDirective | None:
         # Build-file readers are imported when a file needs them: a pre-commit run on C files never does.
         from ftaudit.cmodel.buildfiles import MesonInfo, SetupInfo, read_pyproject
         from ftaudit.cmodel.cython import parse_cython
@@ -114,52 +163,51 @@ class CythonMissingFreethreadingDirective(Rule):
                 return None  # declarations only, never a module
             if source.path.suffix == ".pxi":
                 folder = PurePosixPath(source.display).parent
-                includes = sorted({(folder / name).as_posix() for name in parse_cython(source.text).includes})
-                return {"kind": "pxi", "includes": includes} if includes else None
+                includes = tuple(sorted({(folder / name).as_posix() for name in parse_cython(source.text).includes}))
+                return PxiIncludes(includes) if includes else None
             module = parse_cython(source.text)
             first = source.line_text(1)
             ctx.keep_lines(1)
             folder = PurePosixPath(source.display).parent
-            includes = sorted({(folder / name).as_posix() for name in module.includes})
-            return {"kind": "pyx", "declared": module.freethreading_compatible, "width": len(first),
-                    "includes": includes}
+            includes = tuple(sorted({(folder / name).as_posix() for name in module.includes}))
+            return PyxModule(module.freethreading_compatible, len(first), includes)
         if name == "setup.py":
             setup = ctx.build_model
             assert isinstance(setup, SetupInfo)
-            return {"kind": "build", "declared": _truthy(setup.compiler_directives.get("freethreading_compatible")),
-                    "imports": sorted(set(setup.imports))}
+            return CythonBuildDirective(_truthy(setup.compiler_directives.get("freethreading_compatible")),
+                                        tuple(sorted(set(setup.imports))))
         if source.language is Language.PYTHON and b"cythonize" in source.data:
             # A build helper that setup.py imports (lxml's setupinfo.py calls cythonize for it).
             helper = ctx.build_model
             assert isinstance(helper, SetupInfo)
             value = helper.compiler_directives.get("freethreading_compatible")
-            return {"kind": "helper", "module": source.path.stem, "declared": _truthy(value)} \
-                if value is not None else None
+            return CythonHelperDirective(source.path.stem, _truthy(value)) if value is not None else None
         if name == "pyproject.toml":
             value = read_pyproject(source.text).cython_directives.get("freethreading_compatible")
         elif source.language is Language.MESON and isinstance(meson := ctx.build_model, MesonInfo):
             value = meson.cython_directives.get("freethreading_compatible")
         else:
             return None
-        return {"kind": "build", "declared": _truthy(value)}
+        return CythonBuildDirective(_truthy(value))
 
     def check_project(self, project: ProjectContext) -> None:
-        builds = [(folder_of(path), s["declared"]) for path, s in project.summaries.items() if s["kind"] == "build"]
+        builds = [(folder_of(path), s.declared) for path, s in project.summaries.items()
+                  if isinstance(s, CythonBuildDirective)]
         # Helpers count where a setup.py in the same folder imports them.
-        importers = {(folder_of(path), module) for path, s in project.summaries.items() if s["kind"] == "build"
-                     for module in s.get("imports", ())}
-        builds += [(folder_of(path), s["declared"]) for path, s in project.summaries.items()
-                   if s["kind"] == "helper" and (folder_of(path), s["module"]) in importers]
+        importers = {(folder_of(path), module) for path, s in project.summaries.items()
+                     if isinstance(s, CythonBuildDirective) for module in s.imports}
+        builds += [(folder_of(path), s.declared) for path, s in project.summaries.items()
+                   if isinstance(s, CythonHelperDirective) and (folder_of(path), s.module) in importers]
         # A .pyx pulled into another with `include "x.pyx"` (uvloop does this) is part of that module.
-        included = {target for s in project.summaries.values() for target in s.get("includes", ())}
+        included = {target for s in project.summaries.values() for target in _includes(s)}
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "pyx" or summary["declared"] is not None or path in included:
+            if not isinstance(summary, PyxModule) or summary.declared is not None or path in included:
                 continue
             if any(declared is not None and governs(folder, path) for folder, declared in builds):
                 continue  # a build file decides for it (True: declared; False: deliberately not)
             start = Position(1, 1)
             project.report(
-                path, start, Position(1, max(2, summary["width"] + 1)),
+                path, start, Position(1, max(2, summary.width + 1)),
                 f"Cython module `{PurePosixPath(path).name}` does not declare freethreading_compatible=True: "
                 f"importing it re-enables the GIL on free-threaded {project.target.label}",
                 fix=Fix(Applicability.UNSAFE, "Declare the module free-threading compatible",
@@ -168,11 +216,39 @@ class CythonMissingFreethreadingDirective(Rule):
             )
 
 
+# -- FT106's summaries -------------------------------------------------------------------------------
+@summary_type
+@dataclass(frozen=True)
+class NanobindTarget:
+    """A `nanobind_add_module(...)` of a CMakeLists.txt."""
+
+    target: str
+    free_threaded: bool
+    sources: tuple[str, ...]
+    line: int
+    width: int  # of its line
+
+
+@summary_type
+@dataclass(frozen=True)
+class NanobindTargets:
+    """A CMakeLists.txt's nanobind modules."""
+
+    modules: tuple[NanobindTarget, ...]
+
+
+@summary_type
+@dataclass(frozen=True)
+class NanobindSource:
+    """A source file that defines a nanobind module (`NB_MODULE`)."""
+
+
 NB_SOURCE = "#include <nanobind/nanobind.h>\nNB_MODULE(fastmod, m) {}\n"
 
 
 class NanobindMissingFreeThreaded(Rule):
     code = "FT106"
+    readiness = Readiness.NEEDS_DECLARATION
     slug = "nanobind-missing-free-threaded"
     summary = "nanobind module built without `FREE_THREADED`"
     severity = Severity.WARNING
@@ -202,42 +278,41 @@ class NanobindMissingFreeThreaded(Rule):
                 path="CMakeLists.txt", files={"src/fastmod.cpp": NB_SOURCE}),
     )
 
-    def summarize(self, ctx: FileContext) -> dict | None:
+    def summarize(self, ctx: FileContext) -> NanobindTargets | NanobindSource | None:
         if ctx.source.language is Language.CMAKE:
             from ftaudit.cmodel.buildfiles import CMakeInfo
 
             cmake = ctx.build_model
             assert isinstance(cmake, CMakeInfo)
-            modules = [{"target": m.target, "free_threaded": m.free_threaded, "sources": m.sources, "line": m.line,
-                        "width": len(ctx.source.line_text(m.line))}
-                       for m in cmake.modules if m.kind == "nanobind"]
-            ctx.keep_lines(*(m["line"] for m in modules))
-            return {"kind": "cmake", "modules": modules} if modules else None
+            modules = tuple(NanobindTarget(m.target, m.free_threaded, tuple(m.sources), m.line,
+                                           len(ctx.source.line_text(m.line)))
+                            for m in cmake.modules if m.kind == "nanobind")
+            ctx.keep_lines(*(m.line for m in modules))
+            return NanobindTargets(modules) if modules else None
         if b"NB_MODULE" not in ctx.source.data or ctx.c_unit is None:
             return None
         if any(m.kind == "nanobind" for m in ctx.c_unit.binding_modules):
-            return {"kind": "source"}
+            return NanobindSource()
         return None
 
     def check_project(self, project: ProjectContext) -> None:
-        nb_sources = {path for path, s in project.summaries.items() if s["kind"] == "source"}
+        nb_sources = {path for path, s in project.summaries.items() if isinstance(s, NanobindSource)}
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "cmake":
+            if not isinstance(summary, NanobindTargets):
                 continue
             folder = folder_of(path)
-            for module in summary["modules"]:
-                if module["free_threaded"]:
+            for module in summary.modules:
+                if module.free_threaded:
                     continue
-                if not self._builds_nb_module(folder, module["sources"], nb_sources):
+                if not self._builds_nb_module(folder, module.sources, nb_sources):
                     continue
-                line = module["line"]
-                project.report(path, *_line_span(project, line, module["width"]),
-                               f"nanobind module `{module['target']}` is added without FREE_THREADED: importing "
+                project.report(path, *_line_span(project, module.line, module.width),
+                               f"nanobind module `{module.target}` is added without FREE_THREADED: importing "
                                f"it re-enables the GIL on free-threaded {project.target.label}",
-                               subject=module["target"])
+                               subject=module.target)
 
     @staticmethod
-    def _builds_nb_module(folder: PurePosixPath, sources: list[str], nb_sources: set[str]) -> bool:
+    def _builds_nb_module(folder: PurePosixPath, sources: Sequence[str], nb_sources: set[str]) -> bool:
         literal = [s for s in sources if "$" not in s]
         if literal and len(literal) == len(sources):
             wanted = {(folder / s).as_posix() for s in literal}
@@ -246,6 +321,34 @@ class NanobindMissingFreeThreaded(Rule):
 
 
 _VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+# -- FT107's summaries -------------------------------------------------------------------------------
+@summary_type
+@dataclass(frozen=True)
+class CargoPyo3:
+    """A Cargo.toml's PyO3 version (None: not readable), and whether it comes from the workspace."""
+
+    version: tuple[int, int] | None
+    workspace: bool
+
+
+@summary_type
+@dataclass(frozen=True)
+class RustModule:
+    """A `#[pymodule]` without `gil_used = false`."""
+
+    line: int
+    name: str | None
+    width: int  # of the attribute's line
+
+
+@summary_type
+@dataclass(frozen=True)
+class RustModules:
+    """A Rust file's undeclared `#[pymodule]`s."""
+
+    modules: tuple[RustModule, ...]
 
 
 def pyo3_version(requirement: str | None) -> tuple[int, int] | None:
@@ -258,6 +361,7 @@ def pyo3_version(requirement: str | None) -> tuple[int, int] | None:
 
 class Pyo3GilUsed(Rule):
     code = "FT107"
+    readiness = Readiness.NEEDS_DECLARATION
     slug = "pyo3-gil-used"
     summary = "PyO3 module does not declare `gil_used = false`"
     severity = Severity.WARNING
@@ -296,35 +400,34 @@ class Pyo3GilUsed(Rule):
                 title="Declared with a call on the module"),
     )
 
-    def summarize(self, ctx: FileContext) -> dict | None:
+    def summarize(self, ctx: FileContext) -> CargoPyo3 | RustModules | None:
         from ftaudit.cmodel.buildfiles import declares_gil_not_used_by_call, parse_rust_pymodules, read_cargo
 
         source = ctx.source
         if source.path.name == "Cargo.toml":
             info = read_cargo(source.text)
-            version = pyo3_version(info.pyo3_version)
-            return {"kind": "cargo", "version": version, "workspace": info.from_workspace}
+            return CargoPyo3(pyo3_version(info.pyo3_version), info.from_workspace)
         if source.language is not Language.RUST or b"pymodule" not in source.data:
             return None
         declared_by_call = declares_gil_not_used_by_call(source.text)
-        modules = [{"line": m.attribute_line, "name": m.name, "width": len(source.line_text(m.attribute_line))}
-                   for m in parse_rust_pymodules(source.text) if not m.gil_used_false]
+        modules = tuple(RustModule(m.attribute_line, m.name, len(source.line_text(m.attribute_line)))
+                        for m in parse_rust_pymodules(source.text) if not m.gil_used_false)
         if declared_by_call or not modules:
             return None
-        ctx.keep_lines(*(m["line"] for m in modules))
-        return {"kind": "rust", "modules": modules}
+        ctx.keep_lines(*(m.line for m in modules))
+        return RustModules(modules)
 
     def check_project(self, project: ProjectContext) -> None:
-        cargos = {folder_of(p): s for p, s in project.summaries.items() if s["kind"] == "cargo"}
+        cargos = {folder_of(p): s for p, s in project.summaries.items() if isinstance(s, CargoPyo3)}
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "rust":
+            if not isinstance(summary, RustModules):
                 continue
             cargo = self._nearest(cargos, folder_of(path))
-            version = cargo["version"] if cargo else None
+            version = cargo.version if cargo is not None else None
             if version is not None and version >= PYO3_GIL_NOT_USED_DEFAULT_SINCE:
                 continue
-            for module in summary["modules"]:
-                name = module["name"] or "module"
+            for module in summary.modules:
+                name = module.name or "module"
                 if version is None:
                     severity, detail = Severity.NOTE, "PyO3's version could not be read from Cargo.toml"
                 elif version < PYO3_FREE_THREADED_SINCE:
@@ -332,13 +435,13 @@ class Pyo3GilUsed(Rule):
                                               "(0.23)")
                 else:
                     severity, detail = None, f"PyO3 {version[0]}.{version[1]} still defaults to gil_used = true"
-                project.report(path, *_line_span(project, module["line"], module["width"]),
+                project.report(path, *_line_span(project, module.line, module.width),
                                f"PyO3 module `{name}` does not declare gil_used = false ({detail}): importing it "
                                f"re-enables the GIL on free-threaded {project.target.label}", severity=severity,
                                subject=name)
 
     @staticmethod
-    def _nearest(cargos: dict[PurePosixPath, dict], folder: PurePosixPath) -> dict | None:
+    def _nearest(cargos: dict[PurePosixPath, CargoPyo3], folder: PurePosixPath) -> CargoPyo3 | None:
         for candidate in (folder, *folder.parents):
             if candidate in cargos:
                 return cargos[candidate]

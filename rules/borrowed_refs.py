@@ -13,13 +13,15 @@ worded for what is left: the pointer must not outlive the section.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from tree_sitter import Node
 
-from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr, uses
+from ftaudit.analysis.capi_uses import PRIVATE_ORIGINS, Use, container_origin, in_critical_section_on, normal_expr
+from ftaudit.analysis.memo import per_unit_keyed
 from ftaudit.analysis.reachability import init_only
-from ftaudit.analysis.shared_state import analyse
+from ftaudit.candidate import Candidate
 from ftaudit.cmodel import CUnit, Function
 from ftaudit.cmodel.nodes import declarator_name, descendants, is_written, strip, text
 from ftaudit.context import FileContext
@@ -27,8 +29,9 @@ from ftaudit.facts.capi import markdown_table
 from ftaudit.findings import Severity
 from ftaudit.rule import Example
 from ftaudit.source import Language
+from ftaudit.target import FREE_THREADED
 
-from ._runtime import Candidate, RunTimeRule
+from ._runtime import RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -80,9 +83,9 @@ def _kept_only_for_tests(unit: CUnit, call: Node, function: Function | None) -> 
         return False
     if parent.type == "init_declarator":
         name = declarator_name(parent.child_by_field_name("declarator"))
-    elif parent.type == "assignment_expression" and parent.child_by_field_name("left") is not None \
-            and parent.child_by_field_name("left").type == "identifier":
-        name = parent.child_by_field_name("left")
+    elif parent.type == "assignment_expression" and (left := parent.child_by_field_name("left")) is not None \
+            and left.type == "identifier":
+        name = left
     else:
         return False
     if name is None:
@@ -96,24 +99,20 @@ def _kept_only_for_tests(unit: CUnit, call: Node, function: Function | None) -> 
     return bool(uses) and all(_only_tested(n) for n in uses)
 
 
+@per_unit_keyed
 def _function_index(unit: CUnit, function: Function) -> tuple[dict[str, list[Node]], set[str]]:
     """Identifier nodes of a function body by name (built once per function: a walk per borrowed
     call made functions with hundreds of lookups quadratic), and its automatic locals (the model's
     declarations; a function-static local outlives the call like a global)."""
-    cache = unit.__dict__.setdefault("_ftaudit_function_index", {})
-    found = cache.get(function.start)
-    if found is None:
-        identifiers: dict[str, list[Node]] = {}
-        for node in descendants(function.body):
-            if node.type == "identifier":
-                identifiers.setdefault(text(node), []).append(node)
-        declared = {name for name, v in unit.variables_in(function).items()
-                    if not v.is_parameter and not v.is_static}
-        found = cache[function.start] = (identifiers, declared)
-    return found
+    identifiers: dict[str, list[Node]] = {}
+    for node in descendants(function.body):
+        if node.type == "identifier":
+            identifiers.setdefault(text(node), []).append(node)
+    declared = {name for name, v in unit.variables_in(function).items() if not v.is_parameter and not v.is_static}
+    return identifiers, declared
 
 
-def _reaching_value(unit: CUnit, function: Function, use: Node, obj: Node) -> Node | None:
+def _reaching_value(unit: CUnit, function: Function, use: Node, obj: Node | None) -> Node | None:
     """The value a local variable holds at ``use`` when one assignment decides it: the nearest
     `x = …;` statement (or initialised declaration) of a block enclosing the use, with no other write
     to `x` (or `&x`) between it and the use. netifaces: `list = PyDict_GetItem(…)`, then in the branch
@@ -176,18 +175,19 @@ def _capital(text: str) -> str:
 
 class _ContainerRule(RunTimeRule):
     languages = C_LANGUAGES
+    applies_to = FREE_THREADED  # with the GIL these are the documented, correct idioms
     # Containers the project never mutates after creation (NumPy's dtype `fields`), as glob patterns
     # over the argument text with casts and spaces removed: ["*->fields", "PyDataType_FIELDS(*)"].
     options = {"immutable-containers": []}
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
         unit = ctx.c_unit
-        if unit is None or not ctx.target.free_threaded:
-            return []  # with the GIL these are the documented, correct idioms
+        if unit is None:
+            return []
         patterns = [str(p) for p in self.config.get("immutable-containers") or ()]
-        reach = analyse(unit, ctx.target).reach
+        reach = ctx.analyses.reach
         found = []
-        for use in uses(unit, ctx.target):
+        for use in ctx.analyses.capi_uses:
             if use.api.rule != self.code or use.api.kind != "call":
                 continue
             if patterns and use.obj is not None and any(
@@ -196,12 +196,11 @@ class _ContainerRule(RunTimeRule):
             judged = self.judge(ctx, use)
             if judged is None:
                 continue
-            message, help_text, severity = judged
             # Code reached only through functions this file exports waits for the project pass: when
             # only another file's module init calls them (psycopg2's typecast_init), it is init code.
             where = reach.of(use.function.name) if reach is not None and use.function is not None else None
             roots = where.roots if where is not None and not where.runtime else frozenset()
-            found.append(Candidate(use.anchor, message, help_text, roots, severity=severity))
+            found.append(replace(judged, roots=roots))
         return found
 
     def container(self, ctx: FileContext, use: Use) -> tuple[str, str, bool]:
@@ -220,8 +219,8 @@ class _ContainerRule(RunTimeRule):
         locked = use.node is not None and use.macro is None and in_critical_section_on(unit, use.node, use.obj)
         return name, origin, locked
 
-    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
-        """(message, help, severity) of the finding this use is, or None."""
+    def judge(self, ctx: FileContext, use: Use) -> Candidate | None:
+        """The finding this use is (at the use), or None."""
         raise NotImplementedError
 
 
@@ -340,8 +339,9 @@ class BorrowedReferenceApi(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
-        api = use.api
+    def judge(self, ctx: FileContext, use: Use) -> Candidate | None:
+        api, unit = use.api, ctx.c_unit
+        assert unit is not None
         name, origin, locked = self.container(ctx, use)
         severity = Severity.WARNING
         if api.name.startswith("PyCell_"):
@@ -353,7 +353,7 @@ class BorrowedReferenceApi(_ContainerRule):
         if origin in PRIVATE_ORIGINS | {"add-only"} and (origin == "init" or not api.name.startswith(_GLOBAL_LOOKUPS)):
             return None  # sys, sys.modules and weakrefs are shared whatever the argument, but not at init
         if use.node is not None and use.macro is None and (
-                _only_tested(use.node) or _kept_only_for_tests(ctx.c_unit, use.node, use.function)):
+                _only_tested(use.node) or _kept_only_for_tests(unit, use.node, use.function)):
             return None  # `if (PyDict_GetItem(d, k) != NULL)`: a membership test; the pointer is never used
         if locked:
             # The lock keeps other threads out, so the race the warning describes is not the hazard here:
@@ -365,7 +365,7 @@ class BorrowedReferenceApi(_ContainerRule):
                        "which can suspend it")
         if use.macro is not None:
             message += f" (in the body of macro `{use.macro.name}`)"
-        return message, _capital(api.advice()) + ".", severity
+        return Candidate(use.anchor, message, _capital(api.advice()) + ".", severity)
 
 
 class UnlockedDictIteration(_ContainerRule):
@@ -428,7 +428,7 @@ class UnlockedDictIteration(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
+    def judge(self, ctx: FileContext, use: Use) -> Candidate | None:
         if use.macro is not None:
             return None  # the loop is at the macro's use; the body alone says nothing about locking
         unit = ctx.c_unit
@@ -448,7 +448,7 @@ class UnlockedDictIteration(_ContainerRule):
             message = (f"`PyDict_Next` iterates `{name}` under {held} but not in a critical section on it: a "
                        f"thread that changes `{name}` without holding that lock (Python code using the dict "
                        "never does) can still free the borrowed keys and values during the loop")
-        return message, self.suggestion, severity
+        return Candidate(use.anchor, message, self.suggestion, severity)
 
 
 class UnlockedSequenceAccess(_ContainerRule):
@@ -516,7 +516,7 @@ class UnlockedSequenceAccess(_ContainerRule):
         ),
     )
 
-    def judge(self, ctx: FileContext, use: Use) -> tuple[str, str, Severity] | None:
+    def judge(self, ctx: FileContext, use: Use) -> Candidate | None:
         if use.macro is not None:
             return None
         name, origin, locked = self.container(ctx, use)
@@ -526,4 +526,4 @@ class UnlockedSequenceAccess(_ContainerRule):
         verb = "writes" if api.name == "PyList_SET_ITEM" else "reads"
         message = f"`{api.name}` {verb} `{name}` without locking it: {api.reason}"
         help_text = _SEQUENCE_HELP if api.name.startswith("PySequence_Fast") else _capital(api.advice()) + "."
-        return message, help_text, Severity.NOTE
+        return Candidate(use.anchor, message, help_text, Severity.NOTE)

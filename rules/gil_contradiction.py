@@ -8,31 +8,49 @@ state of every file linked with it, or of its own file when the linkage is unkno
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from ftaudit.analysis.extension_state import ExtensionState, build_summary, named, racy_summary
+from ftaudit.analysis.extension_state import (
+    ExtensionState,
+    LinkedSources,
+    RacyState,
+    build_summary,
+    named,
+    racy_globals,
+)
 from ftaudit.cmodel import Tri
 from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.context import FileContext, ProjectContext
-from ftaudit.findings import Position, RelatedLocation, Severity
+from ftaudit.findings import RelatedLocation, Severity
+from ftaudit.readiness import ModuleDeclaration, Readiness
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
+from ftaudit.summaries import summary_type
 
 from .gil_declarations import HOWTO, multi_phase_defs
 
 MAX_NAMED = 5
 
 
-def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
+@summary_type
+@dataclass(frozen=True)
+class DeclaringState(RacyState):
+    """A C file's racy state and the modules it declares GIL-free (``readiness.DeclaresGilFree``)."""
+
+    declarations: tuple[ModuleDeclaration, ...]
+
+
+def _declarations(ctx: FileContext) -> tuple[ModuleDeclaration, ...]:
     """Where this file declares Py_MOD_GIL_NOT_USED (or the binding equivalent) for the target."""
     unit = ctx.c_unit
+    assert unit is not None
     found = []
 
     def add(node: Any, module: str, how: str) -> None:
         start, end = ctx.span(node)
         ctx.keep_lines(start.line, end.line)
-        found.append({"start": (start.line, start.column), "end": (end.line, end.column), "module": module,
-                      "how": how})
+        found.append(ModuleDeclaration(module, how, start, end))
 
     for module_def in multi_phase_defs(unit):
         for entry in module_def.slots.find("Py_mod_gil") if module_def.slots else []:
@@ -40,14 +58,14 @@ def _declarations(ctx: FileContext) -> list[dict[str, Any]]:
                 add(entry.node, unit.module_name(module_def).subject, "the Py_mod_gil slot")
     for init in unit.module_inits:
         for call in init.set_gil_calls:
-            value = ctx.c_unit.text(call.args[1]).strip() if len(call.args) > 1 else ""
+            value = unit.text(call.args[1]).strip() if len(call.args) > 1 else ""
             if value == "Py_MOD_GIL_NOT_USED" and unit.compiled(call.node, ctx.target) is not Tri.NO:
                 add(call.node, init.module_name, "PyUnstable_Module_SetGIL")
     for module in unit.binding_modules:
         if module.kind == "pybind11" and module.node is not None and any(
                 "mod_gil_not_used" in a.replace(" ", "") for a in module.args):
             add(module.node, module.name, "py::mod_gil_not_used()")
-    return found
+    return tuple(found)
 
 
 class GilDeclarationContradicted(Rule):
@@ -58,6 +76,7 @@ class GilDeclarationContradicted(Rule):
     severity = Severity.ERROR
     languages = frozenset({Language.C, Language.CPP, Language.PYTHON, Language.MESON, Language.CMAKE})
     project_level = True
+    readiness = Readiness.RACY
     what = (
         "Reports a `Py_MOD_GIL_NOT_USED` declaration (a `Py_mod_gil` slot, a `PyUnstable_Module_SetGIL` call, "
         "or pybind11's `py::mod_gil_not_used()`) when the same extension still has FT201 or FT202 findings: "
@@ -150,31 +169,26 @@ class GilDeclarationContradicted(Rule):
         ),
     )
 
-    def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
+    def summarize(self, ctx: FileContext) -> DeclaringState | LinkedSources | None:
         if ctx.source.language not in (Language.C, Language.CPP):
             return build_summary(ctx)
         if ctx.c_unit is None:
             return None
-        summary = racy_summary(ctx)
-        summary["declarations"] = _declarations(ctx)
-        return summary
+        return DeclaringState(*racy_globals(ctx), declarations=_declarations(ctx))
 
     def check_project(self, project: ProjectContext) -> None:
         state = ExtensionState(project)
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "c" or not summary["declarations"]:
+            if not isinstance(summary, DeclaringState) or not summary.declarations:
                 continue
             racy = state.racy(path)
             if not racy:
                 continue
-            related = tuple(
-                RelatedLocation(p, Position(*e["at"]), Position(*e["at"]), f"racy write to `{e['name']}`")
-                for p, e in racy
-            )
-            for declaration in summary["declarations"]:
+            related = tuple(RelatedLocation(p, e.at, e.at, f"racy write to `{e.name}`") for p, e in racy)
+            for declaration in summary.declarations:
                 project.report(
-                    path, Position(*declaration["start"]), Position(*declaration["end"]),
-                    f"{module_phrase(declaration['module'])} declares it does not need the GIL ({declaration['how']}), "
+                    path, declaration.start, declaration.end,
+                    f"{module_phrase(declaration.module)} declares it does not need the GIL ({declaration.how}), "
                     f"but its extension still has racy global state: {named(racy, MAX_NAMED)}",
-                    related=related, subject=declaration["module"],
+                    related=related, subject=declaration.module,
                 )

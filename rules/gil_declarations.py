@@ -7,19 +7,29 @@ preprocessor guards of each entry) and PyInit_* functions; these rules only deci
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ftaudit.analysis.extension_state import BUILD_LANGUAGES, ExtensionState, build_summary, named, racy_summary
+from ftaudit.analysis.extension_state import (
+    BUILD_LANGUAGES,
+    ExtensionState,
+    LinkedSources,
+    RacyState,
+    build_summary,
+    named,
+    racy_globals,
+)
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.compat_edits import needs_guard
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.facts.declarations import SET_GIL_GUARD, SLOT_GUARD
 from ftaudit.findings import Applicability, Edit, Fix, Position, Severity
+from ftaudit.readiness import Readiness
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
-from ftaudit.target import Target
+from ftaudit.summaries import summary_type
+from ftaudit.target import FREE_THREADED, Target
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -80,6 +90,28 @@ def _slot_fix(ctx: FileContext, module_def) -> Fix | None:
                (_insert_before_line(ctx, sentinel.start_byte, body),))
 
 
+@summary_type
+@dataclass(frozen=True)
+class PendingReport:
+    """A missing declaration found in a file, reported by the project pass once the extension's racy
+    state says whether its edit may be applied."""
+
+    start: Position
+    end: Position
+    message: str
+    help: str | None
+    fix: Fix | None
+    subject: str  # the module
+
+
+@summary_type
+@dataclass(frozen=True)
+class PendingState(RacyState):
+    """A C file's racy state and its pending reports (none on builds with the GIL)."""
+
+    pending: tuple[PendingReport, ...]
+
+
 class _DeclarationRule(Rule):
     """FT101/FT102: a module that does not declare GIL independence, with an edit that declares it.
 
@@ -89,35 +121,33 @@ class _DeclarationRule(Rule):
 
     project_level = True
     languages = C_LANGUAGES | BUILD_LANGUAGES
+    readiness = Readiness.NEEDS_DECLARATION
 
-    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
-        """This file's reports: start, end, message, help, fix, subject."""
+    def pending(self, ctx: FileContext) -> list[PendingReport]:
+        """This file's reports."""
         raise NotImplementedError
 
     def entry(self, ctx: FileContext, anchor: Any, message: str, fix: Fix | None, subject: str,
-              help_text: str | None = None) -> dict[str, Any]:
+              help_text: str | None = None) -> PendingReport:
         start, end = ctx.span(anchor)
         ctx.keep_lines(start.line, end.line)
-        return {"start": (start.line, start.column), "end": (end.line, end.column), "message": message,
-                "help": help_text, "fix": fix, "subject": subject}
+        return PendingReport(start, end, message, help_text, fix, subject)
 
-    def summarize(self, ctx: FileContext) -> dict[str, Any] | None:
+    def summarize(self, ctx: FileContext) -> PendingState | LinkedSources | None:
         if ctx.source.language not in C_LANGUAGES:
             return build_summary(ctx)
         if ctx.c_unit is None:
             return None
-        summary = racy_summary(ctx)
-        summary["pending"] = self.pending(ctx) if ctx.target.free_threaded else []
-        return summary
+        return PendingState(*racy_globals(ctx), pending=tuple(self.pending(ctx)) if ctx.target.free_threaded else ())
 
     def check_project(self, project: ProjectContext) -> None:
         state = ExtensionState(project)
         for path, summary in sorted(project.summaries.items()):
-            if summary["kind"] != "c" or not summary.get("pending"):
+            if not isinstance(summary, PendingState) or not summary.pending:
                 continue
             racy = state.racy(path)
-            for report in summary["pending"]:
-                message, fix, help_text = report["message"], report["fix"], report["help"]
+            for report in summary.pending:
+                message, fix, help_text = report.message, report.fix, report.help
                 if racy and fix is not None:
                     # Shown, never applied: the declaration is only true once these are protected.
                     fix = Fix(Applicability.DISPLAY_ONLY, fix.message + " (once the listed state is thread-safe)",
@@ -125,8 +155,8 @@ class _DeclarationRule(Rule):
                     message += f"; first make its racy global state thread-safe: {named(racy, here=path)}"
                     help_text = ("Protect the listed globals (atomics, a PyMutex, initialisation in the exec "
                                  "function, module state), then declare the module GIL-free.")
-                project.report(path, Position(*report["start"]), Position(*report["end"]), message,
-                               help=help_text, fix=fix, subject=report["subject"])
+                project.report(path, report.start, report.end, message, help=help_text, fix=fix,
+                               subject=report.subject)
 
 
 class MissingGilSlot(_DeclarationRule):
@@ -214,10 +244,10 @@ class MissingGilSlot(_DeclarationRule):
         ),
     )
 
-    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
+    def pending(self, ctx: FileContext) -> list[PendingReport]:
         unit = ctx.c_unit
         assert unit is not None
-        found = []
+        found: list[PendingReport] = []
         for module_def in multi_phase_defs(unit):
             live, dead = gil_entries(module_def, ctx.target)
             if live:
@@ -245,10 +275,12 @@ class MissingGilSlot(_DeclarationRule):
 class ModuleRequiresGil(Rule):
     reads_generated = True
     code = "FT109"
+    applies_to = FREE_THREADED  # a build with the GIL always holds it: requiring it changes nothing there
     slug = "module-requires-gil"
     summary = "Module explicitly declares that it needs the GIL"
     severity = Severity.NOTE
     languages = C_LANGUAGES
+    readiness = Readiness.REQUIRES_GIL
     what = (
         "Reports modules that declare `Py_MOD_GIL_USED` (a `Py_mod_gil` slot or "
         "`PyUnstable_Module_SetGIL(m, Py_MOD_GIL_USED)`). That is a deliberate choice, not an omission, "
@@ -288,7 +320,7 @@ class ModuleRequiresGil(Rule):
 
     def check(self, ctx: FileContext) -> None:
         unit = ctx.c_unit
-        if unit is None or not ctx.target.free_threaded:
+        if unit is None:
             return
         for module_def in multi_phase_defs(unit):
             for entry in gil_entries(module_def, ctx.target)[0]:
@@ -300,14 +332,14 @@ class ModuleRequiresGil(Rule):
         for init in unit.module_inits:
             for call in init.set_gil_calls:
                 compiled = unit.compiled(call.node, ctx.target) is not Tri.NO
-                if compiled and _set_gil_value(ctx, call) == "Py_MOD_GIL_USED":
+                if compiled and _set_gil_value(unit, call) == "Py_MOD_GIL_USED":
                     ctx.report(call.node, f"Module `{init.module_name}` calls PyUnstable_Module_SetGIL with "
                                "`Py_MOD_GIL_USED`: importing it keeps the GIL enabled on free-threaded builds",
                                subject=init.module_name)
 
 
-def _set_gil_value(ctx: FileContext, call) -> str:
-    return ctx.c_unit.text(call.args[1]).strip() if len(call.args) >= 2 else ""
+def _set_gil_value(unit: CUnit, call) -> str:
+    return unit.text(call.args[1]).strip() if len(call.args) >= 2 else ""
 
 
 def _statement_of(node):
@@ -318,6 +350,8 @@ def _statement_of(node):
 
 def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
     """Insert the SetGIL call after the creating statement and its NULL check, if there is one."""
+    unit = ctx.c_unit
+    assert unit is not None
     statement = _statement_of(init.create_call.node) if init.create_call else None
     if statement is None or statement.type == "return_statement" or not init.module_var:
         return None
@@ -326,7 +360,7 @@ def _set_gil_fix(ctx: FileContext, init) -> Fix | None:
     while following is not None and following.type == "comment":  # `PyModule_Create(&def);  // note`
         following = following.next_named_sibling
     if following is not None and following.type == "if_statement":
-        condition = ctx.c_unit.text(following.child_by_field_name("condition") or following)
+        condition = unit.text(following.child_by_field_name("condition") or following)
         if init.module_var in condition and ("NULL" in condition or "!" in condition):
             anchor = following
     starts = ctx.source.line_starts
@@ -414,10 +448,10 @@ class MissingSetGil(_DeclarationRule):
         ),
     )
 
-    def pending(self, ctx: FileContext) -> list[dict[str, Any]]:
+    def pending(self, ctx: FileContext) -> list[PendingReport]:
         unit = ctx.c_unit
         assert unit is not None
-        found = []
+        found: list[PendingReport] = []
         for init in unit.module_inits:
             if init.kind != "single" or init.create_call is None:
                 continue
@@ -435,6 +469,7 @@ class MissingSetGil(_DeclarationRule):
 class UnguardedGilDeclaration(Rule):
     reads_generated = True
     code = "FT103"
+    readiness = Readiness.NEEDS_DECLARATION
     slug = "unguarded-gil-declaration"
     summary = "GIL declaration not guarded for CPython builds that lack it"
     severity = Severity.WARNING
@@ -538,6 +573,8 @@ def _minimum_label(target: Target) -> str:
 
 class Pybind11MissingModGilNotUsed(Rule):
     code = "FT105"
+    applies_to = FREE_THREADED  # with the GIL the module runs under it: nothing to declare
+    readiness = Readiness.NEEDS_DECLARATION
     slug = "pybind11-missing-mod-gil-not-used"
     summary = "pybind11 module does not declare `py::mod_gil_not_used()`"
     severity = Severity.WARNING
@@ -569,7 +606,7 @@ class Pybind11MissingModGilNotUsed(Rule):
 
     def check(self, ctx: FileContext) -> None:
         unit = ctx.c_unit
-        if unit is None or not ctx.target.free_threaded:
+        if unit is None:
             return
         for module in unit.binding_modules:
             if module.kind != "pybind11":

@@ -28,7 +28,7 @@ MAX_INCLUDE_DEPTH = 4  # project headers followed from the file
 INTERNAL_DOCS = "https://docs.python.org/3/c-api/stable.html#c-api-stability"
 
 
-def _compiled_includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple[Directive, re.Match[str]]]:
+def _includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple[Directive, re.Match[str]]]:
     unit = ctx.c_unit
     if unit is None:
         return []
@@ -37,7 +37,7 @@ def _compiled_includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple
         if directive.kind != "include":
             continue
         match = pattern.match(included_name(directive))
-        if match is not None and unit.compiled(directive.start, ctx.target) is not Tri.NO:
+        if match is not None:
             found.append((directive, match))
     return found
 
@@ -45,7 +45,7 @@ def _compiled_includes(ctx: FileContext, pattern: re.Pattern[str]) -> list[tuple
 def _core_defines(unit: CUnit, ctx: FileContext) -> list[int]:
     """Offsets in the file where `Py_BUILD_CORE` becomes defined: its own compiled `#define`s, and
     compiled quoted includes of project headers that define it (a few levels deep)."""
-    read = unit.__dict__.get("read_header")
+    read = unit.read_header
     found = []
     for directive in unit.directives:
         if unit.compiled(directive.start, ctx.target) is Tri.NO:
@@ -135,7 +135,7 @@ class InternalHeaderInclude(Rule):
         # `#ifndef Py_BUILD_CORE` / `#define Py_BUILD_CORE` / `#endif` leaves it defined either way: a
         # compiled define before the include, in the file or a project header included before it, counts.
         defining = _core_defines(unit, ctx)
-        for directive, match in _compiled_includes(ctx, _INTERNAL):
+        for directive, match in _includes(ctx, _INTERNAL):
             header = match.group(1) or match.group(2)
             if any(start < directive.start for start in defining):
                 ctx.report((directive.start, directive.end),
@@ -180,7 +180,7 @@ class CPythonHeaderInclude(Rule):
     )
 
     def check(self, ctx: FileContext) -> None:
-        for directive, _ in _compiled_includes(ctx, _CPYTHON):
+        for directive, _ in _includes(ctx, _CPYTHON):
             ctx.report((directive.start, directive.end),
                        f"`{included_name(directive)}` is meant to be included through `Python.h`: on its own it "
                        "stops the build (\"must not be included directly\") or depends on what was included "

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ftaudit.analysis.capi_uses import Use, freshly_allocated, internal_includes, uses, uses_internals
+from ftaudit.analysis.capi_uses import Use, freshly_allocated, internal_includes, uses_internals
 from ftaudit.analysis.reachability import init_only
+from ftaudit.candidate import Candidate
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.nodes import text
 from ftaudit.cmodel.preprocess import project_macros
@@ -132,12 +133,16 @@ class _CApiRule(Rule):
     """Reports the catalogue uses of one rule code."""
 
     languages = C_LANGUAGES
+    # The use analysis decides itself which guarded code counts: a branch compiled only for older CPythons
+    # the project still supports is reported when the API is gone there too (`frame->f_code` under
+    # `#if PY_VERSION_HEX < 0x030C0000` breaks the 3.11 build).
+    reports_uncompiled = True
 
     def check(self, ctx: FileContext) -> None:
         unit = ctx.c_unit
         if unit is None:
             return
-        for use in uses(unit, ctx.target):
+        for use in ctx.analyses.capi_uses:
             if use.api.rule != self.code:
                 continue
             if not use.broken and use.api.status in _STILL_THERE:
@@ -145,12 +150,10 @@ class _CApiRule(Rule):
             if not use.broken and use.versions and use.api.status == "removed":
                 continue  # compiled only for versions that still have it: guarded compatibility code
             decided = self.decide(use, ctx)
-            if decided is None:
-                continue
-            severity, message, help_text, fix = decided
-            ctx.report(use.anchor, message, help=help_text, severity=severity, fix=fix)
+            if decided is not None:
+                ctx.report_candidate(decided)
 
-    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+    def decide(self, use: Use, ctx: FileContext) -> Candidate | None:
         severity = version_severity(use)
         if use.evidence in _UNKNOWN_TYPE and use.api.kind == "field":
             severity = lower(severity)
@@ -162,14 +165,14 @@ class _CApiRule(Rule):
             message += (" (this file builds against CPython's internal headers, where the field may exist; such "
                         "code must be revisited for every CPython release)")
         help_text = use.api.advice()[0].upper() + use.api.advice()[1:] + "."
-        return severity, message, help_text, read_fix(ctx, use)
+        return Candidate(use.anchor, message, help_text, severity, read_fix(ctx, use))
 
 
 def _may_write_locals(unit: CUnit, name: str) -> bool:
     """The function, or a same-file function it calls (two levels), writes into a mapping or runs code."""
     seen, todo = set(), [name]
     for _ in range(3):
-        following = []
+        following: list[str] = []
         for current in todo:
             function = unit.functions.get(current)
             if current in seen or function is None:
@@ -284,7 +287,7 @@ class FrameFieldAccess(_CApiRule):
         ),
     )
 
-    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+    def decide(self, use: Use, ctx: FileContext) -> Candidate | None:
         unit = ctx.c_unit
         assert unit is not None
         if use.api.status == "no-op" and use.api.kind == "call" and use.macro is None and (
@@ -462,7 +465,7 @@ class RefcountFieldAccess(_CApiRule):
         ),
     )
 
-    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+    def decide(self, use: Use, ctx: FileContext) -> Candidate | None:
         api = use.api
         unit = ctx.c_unit
         assert unit is not None
@@ -471,7 +474,8 @@ class RefcountFieldAccess(_CApiRule):
         if api.kind == "lvalue":
             call = use.node.child_by_field_name("left") if use.node is not None else None
             setter = api.replacement.split("(")[0]
-            fix = setter_fix(ctx, use, setter, use.obj, use.node.child_by_field_name("right"), api) if call else None
+            right = use.node.child_by_field_name("right") if use.node is not None else None
+            fix = setter_fix(ctx, use, setter, use.obj, right, api) if call else None
             message = (f"`{api.name}()` is not an lvalue since {fmt(api.version)}: "  # type: ignore[arg-type]
                        f"`{' '.join(unit.text(use.node).split())}` does not compile")
         else:
@@ -493,7 +497,7 @@ class RefcountFieldAccess(_CApiRule):
             if api.name == "ob_refcnt" and use.broken:
                 message = f"`{field_text}` does not compile on the free-threaded build: {api.reason}"
         help_text = use.api.advice()[0].upper() + use.api.advice()[1:] + "."
-        return severity, message + compiled_note(use, ctx), help_text, fix
+        return Candidate(use.anchor, message + compiled_note(use, ctx), help_text, severity, fix)
 
 
 class RefcountUniquenessCheck(_CApiRule):
@@ -602,7 +606,7 @@ class RefcountUniquenessCheck(_CApiRule):
         ),
     )
 
-    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+    def decide(self, use: Use, ctx: FileContext) -> Candidate | None:
         unit = ctx.c_unit
         assert unit is not None
         comparison = " ".join(unit.text(use.node).split()) if use.node is not None else "Py_REFCNT(o) == 1"
@@ -618,7 +622,7 @@ class RefcountUniquenessCheck(_CApiRule):
             call = f"PyUnstable_Object_IsUniquelyReferenced({unit.text(use.obj)})"
             replacement = f"!{call}" if use.negated else call
             fix = versioned_fix(ctx, use.api, use.node, replacement, unsafe=True)
-        return severity, message, use.api.advice()[0].upper() + use.api.advice()[1:] + ".", fix
+        return Candidate(use.anchor, message, use.api.advice()[0].upper() + use.api.advice()[1:] + ".", severity, fix)
 
 
 class RemovedCApi(_CApiRule):
@@ -697,7 +701,7 @@ class RemovedCApi(_CApiRule):
             return
         curated = {api.name for api in CATALOGUE}
         own = set(unit.functions) | set(unit._prototype_names()) | set(unit.macros) | set(unit.typedefs)
-        own |= set(project_macros(unit.raw.directives, unit.path, unit.__dict__.get("read_header"), ctx.target,
+        own |= set(project_macros(unit.raw.directives, unit.path, unit.read_header, ctx.target,
                                   guards=unit.guard_index, relevant=_PRIVATE_DEFINE))
         seen: set[str] = set()
         for match in _PRIVATE_NAME.finditer(unit.raw.mask):
@@ -724,10 +728,10 @@ class RemovedCApi(_CApiRule):
                             "which); pythoncapi_compat.h backports many, or keep the call under a "
                             "`#if PY_VERSION_HEX < …` guard for the versions that still have it.")
 
-    def decide(self, use: Use, ctx: FileContext) -> tuple[Severity, str, str, Fix | None] | None:
+    def decide(self, use: Use, ctx: FileContext) -> Candidate | None:
         api = use.api
         severity = Severity.ERROR if use.broken else Severity.WARNING
         where = " in a macro body" if use.macro is not None else ""
         name = text(use.anchor) if api.name.endswith("*") and not isinstance(use.anchor, tuple) else api.name
         message = f"`{name}`{where} {api.change()}{compiled_note(use, ctx)}: {api.reason}"
-        return severity, message, api.advice()[0].upper() + api.advice()[1:] + ".", None
+        return Candidate(use.anchor, message, api.advice()[0].upper() + api.advice()[1:] + ".", severity)

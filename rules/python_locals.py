@@ -1,7 +1,8 @@
 """FT501–FT503: Python code that writes to ``locals()`` or a frame's ``f_locals``, which PEP 667 (3.13) redefined.
 
-The facts come from one shared walk (``python_scopes.analyse``); these rules decide, per hit, whether the version
-guard around it makes it the correct compatibility pattern, and say what to write instead.
+The events come from one shared walk (``python_scopes``); these rules subscribe to the ones they judge, decide per
+event whether the version guard around it makes it the correct compatibility pattern, and say what to write
+instead.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import re
 from collections.abc import Iterator
 from itertools import pairwise
 
-from ftaudit.analysis.python_scopes import PEP667, Hit, file_hits, new_only, old_only, source, terminates
+from ftaudit.analysis import python_events as events
+from ftaudit.analysis.python_events import PEP667, new_only, old_only
+from ftaudit.analysis.python_scopes import ScopeSubscriber, handles, source, terminates
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
+from ftaudit.target import Applies
 
 PYTHON = frozenset({Language.PYTHON})
 PEP_667 = "https://peps.python.org/pep-0667/"
@@ -25,7 +29,7 @@ FRAME_DOC = "https://docs.python.org/3/reference/datamodel.html#frame.f_locals"
 LEGACY_C_API = "https://docs.python.org/3/c-api/frame.html"
 
 
-class LocalsMutation(Rule):
+class LocalsMutation(ScopeSubscriber, Rule):
     code = "FT501"
     slug = "locals-mutation"
     summary = "Write through locals() in a function, or exec/eval whose results are read from it"
@@ -137,43 +141,48 @@ class LocalsMutation(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
-        for hit in file_hits(ctx, self.code):
-            if old_only(hit.versions):
-                continue  # the snapshot semantics only change on 3.13+
-            if hit.kind == "write":
-                self.report_write(ctx, hit)
-            elif hit.kind == "refresh":
-                ctx.report(hit.node, f"`{hit.subject}` called only for its side effect: before 3.13 it refreshed the "
-                           "frame's cached locals dict, since 3.13 (PEP 667) it builds a new snapshot and drops it, "
-                           "so dicts taken earlier from `locals()` stay stale",
-                           help="Call `locals()` again where the current values are needed and use what it returns.")
-            elif hit.kind == "exec-read":
-                ctx.report(hit.node, f"`{hit.subject}()` runs code into a `locals()` snapshot, and line {hit.line} "
-                           f"reads `{hit.detail}` back through a new `locals()`: since 3.13 (PEP 667) each call "
-                           "returns a fresh snapshot, so names the code binds are not there (`KeyError`)",
-                           help=f"Pass an explicit namespace and read from it: `ns = {{}}; {hit.subject}(code, "
-                                f"globals(), ns); {hit.detail} = ns[{hit.detail!r}]`.")
-            else:
-                ctx.report(hit.node, f"`{hit.subject}()` without an explicit namespace assigns `{hit.detail}`, which "
-                           f"is read at line {hit.line}: the assignment never reaches the variable, and since 3.13 "
-                           "(PEP 667) it lands in a throw-away `locals()` snapshot that later reads do not see",
-                           help=f"Pass an explicit namespace and read from it: `ns = {{}}; {hit.subject}(code, "
-                                f"globals(), ns); {hit.detail} = ns[{hit.detail!r}]`.")
+    def wants(self, event: events.ScopeEvent) -> bool:
+        return not old_only(event.versions)  # the snapshot semantics only change on 3.13+
 
-    @staticmethod
-    def report_write(ctx: FileContext, hit: Hit) -> None:
-        via = (f"`{hit.detail}`" if hit.subject.startswith(hit.detail) or hit.detail in hit.subject
-               else f"a snapshot taken by `{hit.detail}` at line {hit.line}")
-        ctx.report(hit.node, f"`{hit.subject}` writes to {via} in a function: it never changes a variable, and "
+    @handles(events.LocalsWrite)
+    def on_write(self, ctx: FileContext, event: events.LocalsWrite) -> None:
+        via = (f"`{event.taken_by}`" if event.subject.startswith(event.taken_by) or event.taken_by in event.subject
+               else f"a snapshot taken by `{event.taken_by}` at line {event.taken_at}")
+        ctx.report(event.node, f"`{event.subject}` writes to {via} in a function: it never changes a variable, and "
                    "since 3.13 (PEP 667) every `locals()` call returns a new snapshot, so later calls do not see "
                    "the write either",
                    help="Assign to the variable directly, or keep an explicit dict (`ns = dict(locals())`) and pass "
                         "`ns` on (`exec(code, globals(), ns)`, `template.render(ns)`).")
 
+    @handles(events.LocalsRefresh)
+    def on_refresh(self, ctx: FileContext, event: events.LocalsRefresh) -> None:
+        if not event.snapshot_kept:
+            return  # alone, the call had no effect anyone could see
+        ctx.report(event.node, f"`{event.subject}` called only for its side effect: before 3.13 it refreshed the "
+                   "frame's cached locals dict, since 3.13 (PEP 667) it builds a new snapshot and drops it, "
+                   "so dicts taken earlier from `locals()` stay stale",
+                   help="Call `locals()` again where the current values are needed and use what it returns.")
 
-class FrameLocalsWrite(Rule):
+    @handles(events.ExecLocalsKeyRead)
+    def on_exec_key_read(self, ctx: FileContext, event: events.ExecLocalsKeyRead) -> None:
+        ctx.report(event.node, f"`{event.subject}()` runs code into a `locals()` snapshot, and line {event.read_at} "
+                   f"reads `{event.name}` back through a new `locals()`: since 3.13 (PEP 667) each call "
+                   "returns a fresh snapshot, so names the code binds are not there (`KeyError`)",
+                   help=f"Pass an explicit namespace and read from it: `ns = {{}}; {event.subject}(code, "
+                        f"globals(), ns); {event.name} = ns[{event.name!r}]`.")
+
+    @handles(events.ExecBindingRead)
+    def on_exec_binding_read(self, ctx: FileContext, event: events.ExecBindingRead) -> None:
+        ctx.report(event.node, f"`{event.subject}()` without an explicit namespace assigns `{event.name}`, which "
+                   f"is read at line {event.read_at}: the assignment never reaches the variable, and since 3.13 "
+                   "(PEP 667) it lands in a throw-away `locals()` snapshot that later reads do not see",
+                   help=f"Pass an explicit namespace and read from it: `ns = {{}}; {event.subject}(code, "
+                        f"globals(), ns); {event.name} = ns[{event.name!r}]`.")
+
+
+class FrameLocalsWrite(ScopeSubscriber, Rule):
     code = "FT502"
+    applies_to = Applies(since=PEP667)  # before 3.13 f_locals writes behaved as the code expects
     slug = "frame-locals-write"
     summary = "Write to a frame's f_locals, which is a write-through proxy since 3.13"
     severity = Severity.WARNING
@@ -355,41 +364,48 @@ class FrameLocalsWrite(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
-        if ctx.target.version < PEP667:
+    def wants(self, event: events.ScopeEvent) -> bool:
+        return not (old_only(event.versions) or new_only(event.versions))
+
+    @handles(events.FrameLocalsTypeCheck)
+    def on_type_check(self, ctx: FileContext, event: events.FrameLocalsTypeCheck) -> None:
+        ctx.report(event.node, f"`{event.subject}` is false for function frames since 3.13 (PEP 667): "
+                   "`f_locals` is a write-through `FrameLocalsProxy`, not a `dict`",
+                   severity=Severity.NOTE,
+                   help="Test for `collections.abc.Mapping`, or take `dict(frame.f_locals)` when a real dict "
+                        "is needed.")
+
+    @handles(events.FrameLocalsMutation)
+    def on_change(self, ctx: FileContext, event: events.FrameLocalsMutation) -> None:
+        deleting = isinstance(event, events.FrameLocalsDelete)
+        # Dunder keys (`__return__`, `__exception__`) are debugger stash entries, not variables: on 3.13+ they
+        # become the frame's extra locals and behave as the old cached dict did. Written, then copied back with
+        # LocalsToFast: the old way to change a variable, which the 3.13 proxy does by itself (FT503 reports a
+        # ctypes sync call). A deletion stays a hazard either way: the 3.13+ proxy raises before any sync.
+        if not deleting and (event.dunder_keys or event.synced):
             return
-        namespaces: _NamespaceFrames | None = None
-        for hit in file_hits(ctx, self.code):
-            if old_only(hit.versions) or new_only(hit.versions):
-                continue
-            namespaces = namespaces or _NamespaceFrames(ctx.python_parents)
-            if namespaces.namespace(hit):
-                continue  # a class body's or module's f_locals: the namespace dict itself, unchanged by PEP 667
-            if hit.kind == "typecheck":
-                ctx.report(hit.node, f"`{hit.subject}` is false for function frames since 3.13 (PEP 667): "
-                           "`f_locals` is a write-through `FrameLocalsProxy`, not a `dict`",
-                           severity=Severity.NOTE,
-                           help="Test for `collections.abc.Mapping`, or take `dict(frame.f_locals)` when a real dict "
-                                "is needed.")
-                continue
-            via = "" if hit.detail in hit.subject else f" (through `{hit.detail}`, taken at line {hit.line})"
-            if hit.kind == "delete":
-                what = ("has no `clear()` on 3.13+: `AttributeError`" if hit.subject.endswith(".clear()")
-                        else "raises on 3.13+: `TypeError` for any key on 3.13.0, `ValueError` for a real local "
-                             "variable from 3.13.1 (other keys can be removed)")
-                ctx.report(hit.node, f"`{hit.subject}` deletes from a frame's `f_locals`{via} and {what}. Since "
-                           "3.13 (PEP 667) `f_locals` of a function frame is a write-through `FrameLocalsProxy`; "
-                           "before 3.13 only a dict snapshot lost the key",
-                           help="Delete from a copy (`dict(frame.f_locals)`), or keep the deletion under "
-                                "`if sys.version_info < (3, 13):`; on 3.13+ assign a placeholder instead.")
-                continue
-            ctx.report(hit.node, f"`{hit.subject}` writes to a frame's `f_locals`{via}: since 3.13 (PEP 667) this is "
-                       "a write-through proxy, so the write now changes the variable in that frame (before 3.13 it "
-                       "was lost unless followed by `PyFrame_LocalsToFast`)")
+        if _NamespaceFrames(ctx.python_parents).namespace(event):
+            return  # a class body's or module's f_locals: the namespace dict itself, unchanged by PEP 667
+        via = ("" if event.f_locals in event.subject
+               else f" (through `{event.f_locals}`, taken at line {event.taken_at})")
+        if deleting:
+            what = ("has no `clear()` on 3.13+: `AttributeError`" if event.subject.endswith(".clear()")
+                    else "raises on 3.13+: `TypeError` for any key on 3.13.0, `ValueError` for a real local "
+                         "variable from 3.13.1 (other keys can be removed)")
+            ctx.report(event.node, f"`{event.subject}` deletes from a frame's `f_locals`{via} and {what}. Since "
+                       "3.13 (PEP 667) `f_locals` of a function frame is a write-through `FrameLocalsProxy`; "
+                       "before 3.13 only a dict snapshot lost the key",
+                       help="Delete from a copy (`dict(frame.f_locals)`), or keep the deletion under "
+                            "`if sys.version_info < (3, 13):`; on 3.13+ assign a placeholder instead.")
+            return
+        ctx.report(event.node, f"`{event.subject}` writes to a frame's `f_locals`{via}: since 3.13 (PEP 667) this is "
+                   "a write-through proxy, so the write now changes the variable in that frame (before 3.13 it "
+                   "was lost unless followed by `PyFrame_LocalsToFast`)")
 
 
-class CtypesFrameLocalsSync(Rule):
+class CtypesFrameLocalsSync(ScopeSubscriber, Rule):
     code = "FT503"
+    applies_to = Applies(since=PEP667)  # before 3.13 the sync call did what the code expects
     slug = "ctypes-frame-locals-sync"
     summary = "ctypes call to PyFrame_LocalsToFast / PyFrame_FastToLocals, which do nothing since 3.13"
     severity = Severity.ERROR
@@ -468,18 +484,17 @@ class CtypesFrameLocalsSync(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
-        if ctx.target.version < PEP667:
-            return
-        for hit in file_hits(ctx, self.code):
-            if old_only(hit.versions):
-                continue
-            if hit.subject == "PyFrame_LocalsToFast":
-                effect = ("writes to `frame.f_locals` now reach the variables by themselves, and a dict it was meant "
-                          "to copy from is no longer the frame's")
-            else:
-                effect = "`frame.f_locals` is a live proxy now, and code expecting a refreshed dict snapshot breaks"
-            ctx.report(hit.node, f"`{hit.subject}` through ctypes does nothing since 3.13 (PEP 667): {effect}")
+    def wants(self, event: events.ScopeEvent) -> bool:
+        return not old_only(event.versions)
+
+    @handles(events.CtypesFrameSync)
+    def on_sync(self, ctx: FileContext, event: events.CtypesFrameSync) -> None:
+        if event.subject == "PyFrame_LocalsToFast":
+            effect = ("writes to `frame.f_locals` now reach the variables by themselves, and a dict it was meant "
+                      "to copy from is no longer the frame's")
+        else:
+            effect = "`frame.f_locals` is a live proxy now, and code expecting a refreshed dict snapshot breaks"
+        ctx.report(event.node, f"`{event.subject}` through ctypes does nothing since 3.13 (PEP 667): {effect}")
 
 
 # -- FT502: frames the code itself shows to be a class body or a module -------------------------------------
@@ -499,12 +514,12 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.
 _Position = tuple[int, int]
 
 
-def _start(node: ast.AST) -> _Position:
-    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+def _start(node: ast.expr | ast.stmt) -> _Position:
+    return node.lineno, node.col_offset
 
 
-def _end(node: ast.AST) -> _Position:
-    return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0), getattr(node, "end_col_offset", 0) or 0
+def _end(node: ast.expr | ast.stmt) -> _Position:
+    return node.end_lineno or node.lineno, node.end_col_offset or 0
 
 
 def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
@@ -518,7 +533,7 @@ def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
 
 
 class _NamespaceFrames:
-    """Decides, for one file, which FT502 hits go through the ``f_locals`` of a frame the code shows not to be a
+    """Decides, for one file, which FT502 events go through the ``f_locals`` of a frame the code shows not to be a
     function's: taken in a module or class body by ``sys._getframe()``, or written only after a test that a
     function frame fails (``'__module__' in f_locals``, ``f_locals is frame.f_globals``, ``co_name ==
     '<module>'``, no ``CO_OPTIMIZED`` flag) or a guard raising "can be used only from a class definition"."""
@@ -526,19 +541,19 @@ class _NamespaceFrames:
     def __init__(self, parents: dict[ast.AST, ast.AST]) -> None:
         self.parents = parents
 
-    def namespace(self, hit: Hit) -> bool:
-        if not hit.detail.endswith(".f_locals"):
+    def namespace(self, change: events.FrameLocalsMutation) -> bool:
+        if not change.f_locals.endswith(".f_locals"):
             return False
-        chain = [hit.node]
+        chain: list[ast.AST] = [change.node]
         while not isinstance(chain[-1], _SCOPES):
             parent = self.parents.get(chain[-1])
             if parent is None:
                 return False
             chain.append(parent)
-        facts = _FrameFacts(chain[-1], hit.detail[: -len(".f_locals")], hit.detail)
+        facts = _FrameFacts(chain[-1], change.f_locals[: -len(".f_locals")], change.f_locals)
         if isinstance(chain[-1], (ast.Module, ast.ClassDef)) and facts.current_frame():
             return True
-        write = _start(hit.node)
+        write = _start(change.node)
         return any(facts.guards(child, parent, write) for child, parent in pairwise(chain))
 
 
@@ -547,7 +562,7 @@ class _FrameFacts:
 
     def __init__(self, scope: ast.AST, frame: str, f_locals: str) -> None:
         self.frame, self.f_locals = frame, f_locals
-        stores: dict[str, list[ast.AST]] = {}
+        stores: dict[str, list[ast.Name]] = {}
         values: dict[str, list[ast.expr | None]] = {}
         for node in _own_nodes(scope):
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):

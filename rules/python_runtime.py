@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from ftaudit.analysis.python_scopes import file_hits, old_only
+from ftaudit.analysis import python_events as events
+from ftaudit.analysis.python_events import IMMORTAL_SINCE, old_only
+from ftaudit.analysis.python_scopes import ScopeSubscriber, handles
 from ftaudit.context import FileContext
 from ftaudit.findings import Position, Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
+from ftaudit.target import FREE_THREADED, Applies
 
 PYTHON = frozenset({Language.PYTHON})
-IMMORTAL_SINCE = (3, 12)
+# `getrefcount(x) < 50` is a leak ceiling that lower counts (3.14's borrowed references) only make easier to
+# meet; ceilings this small or smaller are "am I the only holder?" checks that lower counts break.
+UNIQUENESS_CEILING = 5
 
 
 def is_test_file(path: str) -> bool:
@@ -25,8 +30,9 @@ def is_test_file(path: str) -> bool:
             or name.endswith("_test.py") or name == "conftest.py")
 
 
-class RefcountAssumption(Rule):
+class RefcountAssumption(ScopeSubscriber, Rule):
     code = "FT504"
+    applies_to = Applies(since=IMMORTAL_SINCE)  # before 3.12 no object was immortal
     slug = "refcount-assumption"
     summary = "sys.getrefcount compared with a fixed number or on an immortal object"
     severity = Severity.WARNING
@@ -131,37 +137,42 @@ class RefcountAssumption(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
-        if ctx.target.version < IMMORTAL_SINCE:
-            return
-        in_tests = is_test_file(ctx.source.display)
-        for hit in file_hits(ctx, self.code):
-            if old_only(hit.versions, IMMORTAL_SINCE):
-                continue
-            if hit.kind == "number":
-                related = () if hit.line in (0, hit.node.lineno) else (ctx.related(
-                    (Position(hit.line, 1), Position(hit.line, 1)), f"the count of `{hit.detail}` is read here"),)
-                ctx.report(hit.node, f"`{hit.subject}` uses the reference count of `{hit.detail}` as a number: "
-                           f"`{hit.detail}` is immortal since 3.12 (PEP 683) and its count is a fixed sentinel "
-                           "(about 2**32 on 64-bit builds), so this loops or allocates billions of times",
-                           severity=Severity.ERROR, related=related,
-                           help="Use the number you mean (a constant, len(...)); to test immortality ask "
-                                "`sys._is_immortal(x)` (3.14+).")
-            elif hit.kind == "immortal":
-                ctx.report(hit.node, f"`{hit.subject}` reads the reference count of `{hit.detail}`, which is immortal "
-                           "since 3.12 (PEP 683): its count is a fixed sentinel that never changes, so this "
-                           "comparison tests nothing",
-                           help="Measure a freshly created private object instead, or ask `sys._is_immortal(x)` "
-                                "(3.14+).")
-            else:
-                ctx.report(hit.node, f"`{hit.subject}` compares an absolute reference count with `{hit.detail}`: "
-                           "counts differ between CPython versions and builds (immortal objects in 3.12, borrowed "
-                           "stack references in 3.14, deferred reference counting on free-threaded builds)",
-                           severity=Severity.NOTE if in_tests else None)
+    def wants(self, event: events.ScopeEvent) -> bool:
+        return not old_only(event.versions, IMMORTAL_SINCE)
+
+    @handles(events.ImmortalRefcountAsNumber)
+    def on_number(self, ctx: FileContext, event: events.ImmortalRefcountAsNumber) -> None:
+        line = event.read_at
+        related = () if line in (0, event.node.lineno) else (ctx.related(
+            (Position(line, 1), Position(line, 1)), f"the count of `{event.immortal}` is read here"),)
+        ctx.report(event.node, f"`{event.subject}` uses the reference count of `{event.immortal}` as a number: "
+                   f"`{event.immortal}` is immortal since 3.12 (PEP 683) and its count is a fixed sentinel "
+                   "(about 2**32 on 64-bit builds), so this loops or allocates billions of times",
+                   severity=Severity.ERROR, related=related,
+                   help="Use the number you mean (a constant, len(...)); to test immortality ask "
+                        "`sys._is_immortal(x)` (3.14+).")
+
+    @handles(events.ImmortalRefcountComparison)
+    def on_immortal(self, ctx: FileContext, event: events.ImmortalRefcountComparison) -> None:
+        ctx.report(event.node, f"`{event.subject}` reads the reference count of `{event.immortal}`, which is immortal "
+                   "since 3.12 (PEP 683): its count is a fixed sentinel that never changes, so this "
+                   "comparison tests nothing",
+                   help="Measure a freshly created private object instead, or ask `sys._is_immortal(x)` "
+                        "(3.14+).")
+
+    @handles(events.AbsoluteRefcountComparison)
+    def on_threshold(self, ctx: FileContext, event: events.AbsoluteRefcountComparison) -> None:
+        if event.ceiling is not None and event.ceiling > UNIQUENESS_CEILING:
+            return  # a generous ceiling: lower counts only make it easier to meet
+        ctx.report(event.node, f"`{event.subject}` compares an absolute reference count with `{event.limit}`: "
+                   "counts differ between CPython versions and builds (immortal objects in 3.12, borrowed "
+                   "stack references in 3.14, deferred reference counting on free-threaded builds)",
+                   severity=Severity.NOTE if is_test_file(ctx.source.display) else None)
 
 
-class SwitchIntervalReliance(Rule):
+class SwitchIntervalReliance(ScopeSubscriber, Rule):
     code = "FT505"
+    applies_to = FREE_THREADED  # with the GIL the switch interval still paces the threads
     slug = "switch-interval-reliance"
     summary = "sys.setswitchinterval used to force or prevent thread interleaving"
     severity = Severity.NOTE
@@ -242,14 +253,16 @@ class SwitchIntervalReliance(Rule):
         ),
     )
 
-    def check(self, ctx: FileContext) -> None:
-        if not ctx.target.free_threaded:
-            return
-        for hit in file_hits(ctx, self.code):
-            if hit.kind == "set":
-                message = (f"`{hit.subject}` changes how often the GIL is handed over; the free-threaded build has no "
-                           "GIL, so this neither forces nor prevents thread interleaving there")
-            else:
-                message = (f"`{hit.subject}` is used as a timing assumption about GIL hand-overs; on the free-threaded "
-                           "build threads run in parallel regardless of the switch interval")
-            ctx.report(hit.node, message)
+    @handles(events.SwitchIntervalSet)
+    def on_set(self, ctx: FileContext, event: events.SwitchIntervalSet) -> None:
+        if event.restores_saved:
+            return  # putting back the interval saved earlier
+        ctx.report(event.node, f"`{event.subject}` changes how often the GIL is handed over; the free-threaded build "
+                   "has no GIL, so this neither forces nor prevents thread interleaving there")
+
+    @handles(events.SwitchIntervalGet)
+    def on_get(self, ctx: FileContext, event: events.SwitchIntervalGet) -> None:
+        if event.saved or event.in_set:
+            return  # saved to be put back, or part of a set reported as one finding
+        ctx.report(event.node, f"`{event.subject}` is used as a timing assumption about GIL hand-overs; on the "
+                   "free-threaded build threads run in parallel regardless of the switch interval")

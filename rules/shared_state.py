@@ -6,14 +6,15 @@ these rules turn its answer into findings with the variable, where it is declare
 
 from __future__ import annotations
 
-from ftaudit.analysis.shared_state import GlobalWrite, analyse
+from ftaudit.analysis.shared_state import GlobalWrite
+from ftaudit.candidate import Candidate
 from ftaudit.cmodel.declarations import Variable
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
 from ftaudit.rule import Example
 from ftaudit.source import Language
 
-from ._runtime import Candidate, RunTimeRule
+from ._runtime import RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -158,10 +159,13 @@ class UnsynchronizedGlobalWrite(RunTimeRule):
     def candidates(self, ctx: FileContext) -> list[Candidate]:
         # One finding per variable and function, at its first write: f2c-style code writes the same
         # static dozens of times, and one fix (a lock, an atomic, module state) covers them all.
+        state = ctx.analyses.shared_state
+        if state is None:
+            return []
         groups: dict[tuple[int, str], list[GlobalWrite]] = {}
-        for write in analyse(ctx.c_unit, ctx.target).racy_writes:
+        for write in state.racy_writes:
             groups.setdefault((id(write.variable), write.function), []).append(write)
-        return [Candidate(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), w[0].roots,
+        return [Candidate(w[0].node, self.message(w[0], len(w) - 1), write_help(w[0].variable), roots=w[0].roots,
                           related=(declared_here(w[0].variable),
                                    *((other.node, f"another write to `{other.variable.name}`")
                                      for other in w[1:MAX_RELATED_WRITES + 1])))
@@ -265,8 +269,9 @@ class RacyLazyInit(RunTimeRule):
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
-        found = []
-        for lazy in analyse(ctx.c_unit, ctx.target).lazy_inits:
+        state = ctx.analyses.shared_state
+        found: list[Candidate] = []
+        for lazy in state.lazy_inits if state is not None else ():
             # The other statics the same check guards: a second thread that finds the checked one set
             # reads them before the first thread has set them.
             others: dict[str, GlobalWrite] = {}
@@ -278,8 +283,8 @@ class RacyLazyInit(RunTimeRule):
                        *((w.node, f"`{lazy.variable.name}` is set here") for w in own),
                        *((w.node, f"`{name}` is also set under this check") for name, w in others.items()))
             found.append(Candidate(lazy.condition, self.message(lazy.variable, lazy.function, list(others)),
-                                   self.suggestion, lazy.roots, lazy.function if lazy.leading else None,
-                                   related=related))
+                                   self.suggestion, roots=lazy.roots,
+                                   unless_init_calls=lazy.function if lazy.leading else None, related=related))
         return found
 
     @staticmethod

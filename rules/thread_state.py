@@ -10,8 +10,7 @@ import re
 
 from tree_sitter import Node
 
-from ftaudit.analysis.reachability import FileReach
-from ftaudit.analysis.shared_state import SharedState
+from ftaudit.candidate import Candidate
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.nodes import declarator_name, function_declarator, is_written
 from ftaudit.context import FileContext
@@ -20,7 +19,7 @@ from ftaudit.findings import Severity
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 
-from ._runtime import Candidate, RunTimeRule
+from ._runtime import RunTimeRule
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 HOWTO = "https://docs.python.org/3/howto/free-threading-extensions.html"
@@ -215,6 +214,7 @@ class CriticalSectionMisuse(Rule):
     def _report_nested(self, ctx: FileContext, outer, inner) -> None:
         """A note, not an error: nesting is allowed; the outer lock may be let go while the inner waits."""
         unit = ctx.c_unit
+        assert unit is not None
         outer_objects, inner_objects = ", ".join(outer.objects), ", ".join(inner.objects)
         outer_line = unit.line_of(outer.begin_offset)
         if _same_variable(unit, outer, inner):
@@ -414,9 +414,9 @@ class ThreadUnsafeLibcCall(RunTimeRule):
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
-        unit = ctx.c_unit
-        state = _shared_state(ctx)
-        reach = state.reach if state.reach is not None else FileReach(unit)
+        unit, reach, state = ctx.c_unit, ctx.analyses.reach, ctx.analyses.shared_state
+        if unit is None or reach is None or state is None:
+            return []
         windows = _windows_only(unit)
         found = []
         for call in unit.calls:
@@ -424,7 +424,7 @@ class ThreadUnsafeLibcCall(RunTimeRule):
             if fact is None or call.function is None or (windows and fact.per_thread_on_windows):
                 continue
             where = reach.of(call.function)
-            if not where.reachable or unit.compiled(call.node, ctx.target) is Tri.NO:
+            if not where.reachable:
                 continue
             if unit.lock_state(call.node).locked:
                 continue
@@ -437,8 +437,8 @@ class ThreadUnsafeLibcCall(RunTimeRule):
                 call.node.child_by_field_name("function") or call.node,
                 f"`{call.name}()` is not thread-safe: it {fact.why}; {instead}",
                 f"Replace `{call.name}()`: {fix}.",
-                where.roots,
-                lazy.function if lazy is not None else None,
+                roots=where.roots,
+                unless_init_calls=lazy.function if lazy is not None else None,
             ))
         return found
 
@@ -447,12 +447,6 @@ def _windows_only(unit: CUnit) -> bool:
     """The file includes <windows.h> outside any #if: it is built for Windows only."""
     return any(d.kind == "include" and "windows.h" in d.text.lower() and not unit.guards_at(d.start)
                for d in unit.directives)
-
-
-def _shared_state(ctx: FileContext) -> SharedState:
-    from ftaudit.analysis.shared_state import analyse
-
-    return analyse(ctx.c_unit, ctx.target)  # shares the per-file reachability already computed
 
 
 # C API that is documented as safe without an attached thread state (or is a pure macro).
@@ -539,7 +533,7 @@ class CapiCallWithoutThreadState(Rule):
             name = call.name
             if not (name.startswith("Py") or name.startswith("_Py")) or name.startswith(_SAFE_WITHOUT_THREAD_STATE):
                 continue
-            if not unit.lock_state(call.node).allow_threads or unit.compiled(call.node, ctx.target) is Tri.NO:
+            if not unit.lock_state(call.node).allow_threads:
                 continue
             ctx.report(call.node.child_by_field_name("function") or call.node,
                        f"`{name}()` is called while the thread state is detached (inside Py_BEGIN_ALLOW_THREADS "

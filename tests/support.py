@@ -63,7 +63,8 @@ def run_process(args: list[str], cwd: Path, env: Mapping[str, str] | None = None
 
 
 # What the test suite needs from the `test` extra (pyproject.toml) before anything else can run.
-NEEDED = {"pytest": (8,), "setuptools": (69,), "jsonschema": (4, 18), "check-jsonschema": (0, 29), "pyyaml": (6,)}
+NEEDED = {"pytest": (8,), "setuptools": (69,), "jsonschema": (4, 18), "check-jsonschema": (0, 29), "pyyaml": (6,),
+          "mypy": (1, 11), "ruff": (0, 6)}
 INSTALL = "pip install -e '.[test]'"
 
 

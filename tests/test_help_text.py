@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from ftaudit.config import Settings
-from ftaudit.engine import ScanResult
 from ftaudit.findings import Applicability, Edit, Finding, Fix, Position, RelatedLocation, Severity
 from ftaudit.registry import load_registry
 from ftaudit.report.html import code_parts, render_html
+from ftaudit.result import ScanResult
 from ftaudit.testing import run_example
 
 REGISTRY = load_registry()

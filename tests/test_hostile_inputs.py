@@ -13,7 +13,8 @@ import pytest
 from support import run, write_tree
 
 from ftaudit.config import Settings
-from ftaudit.engine import ScanResult, scan
+from ftaudit.engine import scan
+from ftaudit.result import ScanResult
 from ftaudit.source import Language, SourceFile
 
 LOCALS_WRITE = "def f():\n    locals()['x'] = 1\n"  # FT501 on line 2 of any file that starts with it

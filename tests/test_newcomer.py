@@ -38,7 +38,7 @@ def test_a_missing_test_extra_is_named_with_the_command_that_installs_it() -> No
     import support
 
     versions = {"pytest": "8.3.1", "setuptools": "65.5.0", "jsonschema": "4.23.0", "check-jsonschema": "0.39.0",
-                "pyyaml": "6.0.3"}
+                "pyyaml": "6.0.3", "mypy": "1.18.2", "ruff": "0.14.0"}
 
     def version_of(name: str) -> str:
         if name not in versions:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -24,13 +24,14 @@ from pathlib import Path
 import tree_sitter
 from tree_sitter import Node
 
+from ftaudit.analysis.memo import per_unit, per_unit_keyed
 from ftaudit.analysis.reachability import init_only, teardown_roots
 from ftaudit.cmodel import CUnit, Function, Macro, Tri
 from ftaudit.cmodel.includes import MAX_DEPTH as MAX_INCLUDE_DEPTH
 from ftaudit.cmodel.includes import find_header, quoted_include
 from ftaudit.cmodel.nodes import declarator_name, descendants, named, strip, text
 from ftaudit.cmodel.parsers import language
-from ftaudit.facts.capi import CATALOGUE, CApi, by_kind, lookup
+from ftaudit.facts.capi import BARE_NAME_RULES, CATALOGUE, CApi, by_kind, lookup
 from ftaudit.target import Target
 
 # Struct names as spelled in declarations -> the catalogue's owner names.
@@ -123,12 +124,10 @@ class Use:
         return self.anchor.start_byte if isinstance(self.anchor, Node) else self.anchor[0]
 
 
+@per_unit_keyed
 def uses(unit: CUnit, target: Target) -> list[Use]:
-    """Every use in the file (cached on the unit per target)."""
-    cache_ = unit.__dict__.setdefault("_ftaudit_capi_uses", {})
-    if target not in cache_:
-        cache_[target] = _Collector(unit, target).run()
-    return cache_[target]
+    """Every use in the file (computed once per unit and target)."""
+    return _Collector(unit, target).run()
 
 
 # -- versions ---------------------------------------------------------------------------------------
@@ -144,40 +143,46 @@ _PY3_MACRO = re.compile(r"(?i)^(?:IS_)?PY(?:THON)?_?3K?$")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
+@per_unit
+def _version_macros(unit: CUnit) -> dict[str, tuple[int, int]]:
+    """Version-named project macros used in this file's ``#if``s -> the CPython version they name."""
+    names = {}
+    for directive in unit.directives:
+        if directive.kind not in ("if", "elif", "ifdef", "ifndef"):
+            continue
+        for word in _IDENT.findall(directive.text):
+            match = _VERSION_MACRO.search(word)
+            if match and not word.startswith("PY_VERSION"):
+                names[word] = (3, int(match.group(1)))
+            elif _PY3_MACRO.match(word):
+                names[word] = (3, 0)
+    return names
+
+
 def version_defines(unit: CUnit, target: Target) -> dict[str, int | None]:
     """Values of version-named project macros used in this file's ``#if``s, for ``target``."""
-    names = unit.__dict__.get("_ftaudit_version_macros")
-    if names is None:
-        names = {}
-        for directive in unit.directives:
-            if directive.kind not in ("if", "elif", "ifdef", "ifndef"):
-                continue
-            for word in _IDENT.findall(directive.text):
-                match = _VERSION_MACRO.search(word)
-                if match and not word.startswith("PY_VERSION"):
-                    names[word] = (3, int(match.group(1)))
-                elif _PY3_MACRO.match(word):
-                    names[word] = (3, 0)
-        unit.__dict__["_ftaudit_version_macros"] = names
-    return {name: int(target.version >= version) for name, version in names.items()}
+    return {name: int(target.version >= version) for name, version in _version_macros(unit).items()}
 
 
 def compiled(unit: CUnit, offset: int, target: Target) -> Tri:
     """``unit.compiled`` with version-named project macros filled in where neither the file nor its
     headers define them (greenlet's headers define GREENLET_USE_CFRAME from PY_VERSION_HEX)."""
     extra = version_defines(unit, target)
-    if not extra or ("skipped_ranges" in unit.__dict__ and target == unit.target):
+    if not extra or (unit.skipped_ranges is not None and target == unit.target):
         return unit.compiled(offset, target)
-    cache = unit.__dict__.setdefault("_ftaudit_defines_with_versions", {})
-    defines = cache.get(target)
-    if defines is None:
-        at = unit.defines_at(target)
+    return unit.guard_index.compiled(offset, target, _defines_with_versions(unit, target))
 
-        def defines(where: int) -> Mapping[str, int | None]:
-            return ChainMap(at(where), extra)  # type: ignore[arg-type]
 
-        cache[target] = defines  # the same function every time: the guard index keeps its answers
-    return unit.guard_index.compiled(offset, target, defines)
+@per_unit_keyed
+def _defines_with_versions(unit: CUnit, target: Target) -> Callable[[int], Mapping[str, int | None]]:
+    """``unit.defines_at(target)`` with the version-named macros filled in; the same function every
+    time, so the guard index keeps its answers."""
+    at, extra = unit.defines_at(target), version_defines(unit, target)
+
+    def defines(where: int) -> Mapping[str, int | None]:
+        return ChainMap(at(where), extra)  # type: ignore[arg-type]
+
+    return defines
 
 
 def relevant_versions(unit: CUnit, offset: int, api: CApi, target: Target) -> tuple[tuple, bool] | None:
@@ -209,11 +214,9 @@ def _field_query(lang: str) -> tree_sitter.Query:
     return tree_sitter.Query(language(lang), "(field_declaration_list) @body")
 
 
+@per_unit
 def struct_fields(unit: CUnit) -> dict[str, dict[str, str]]:
     """Same-file struct (and typedef) name -> member name -> member type, for ``self->frame->f_back``."""
-    cached = unit.__dict__.get("_ftaudit_struct_fields")
-    if cached is not None:
-        return cached
     found: dict[str, dict[str, str]] = {}
     for _, captures in tree_sitter.QueryCursor(_field_query(unit.language)).matches(unit.root):
         for body in next(iter(captures.values())):
@@ -237,37 +240,31 @@ def struct_fields(unit: CUnit) -> dict[str, dict[str, str]]:
                 if holder is not None and holder.type == "type_definition":
                     names += [text(declarator_name(d)) for d in holder.children_by_field_name("declarator")
                               if declarator_name(d) is not None]
-            for name in names:
-                found.setdefault(name, members)
-    unit.__dict__["_ftaudit_struct_fields"] = found
+            for key in names:
+                found.setdefault(key, members)
     return found
 
 
+@per_unit
 def uses_internals(unit: CUnit) -> bool:
     """The file builds against CPython's internal headers (Py_BUILD_CORE, pycore_*.h, also through the
     project's headers, _PyInterpreterFrame),
     where the private structs are complete: the access may compile, tied to one CPython release."""
-    cached = unit.__dict__.get("_ftaudit_internals")
-    if cached is None:
-        # Directives and code only: a comment saying "see internal/pycore_frame.h" (yappi) is not an include.
-        cached = any(
-            (d.kind == "include" and "internal/pycore_" in d.text) or (d.kind == "define" and d.name == "Py_BUILD_CORE")
-            for d in unit.directives
-        ) or bool(re.search(rb"\b_PyInterpreterFrame\b|\b_PyCFrame\b", unit.raw.mask)) or bool(internal_includes(unit))
-        unit.__dict__["_ftaudit_internals"] = cached
-    return cached
+    # Directives and code only: a comment saying "see internal/pycore_frame.h" (yappi) is not an include.
+    return any(
+        (d.kind == "include" and "internal/pycore_" in d.text) or (d.kind == "define" and d.name == "Py_BUILD_CORE")
+        for d in unit.directives
+    ) or bool(re.search(rb"\b_PyInterpreterFrame\b|\b_PyCFrame\b", unit.raw.mask)) or bool(internal_includes(unit))
 
 
+@per_unit
 def internal_includes(unit: CUnit) -> frozenset[str]:
     """CPython internal headers (`internal/pycore_frame.h`) the file includes, itself or through the
     project's own headers (greenlet's TGreenlet.hpp), a few levels deep, with Py_BUILD_CORE defined
     (without it they do not compile: none counts)."""
-    cached = unit.__dict__.get("_ftaudit_internal_includes")
-    if cached is not None:
-        return cached
     found: set[str] = set()
     core = False  # the internal headers #error unless Py_BUILD_CORE is defined (coverage 6's tracer)
-    read = unit.__dict__.get("read_header")
+    read = unit.read_header
     seen: set[Path] = set()
     todo: list[tuple[list, Path, int]] = [(list(unit.directives), Path(unit.path).parent, 0)]
     while todo:
@@ -288,9 +285,7 @@ def internal_includes(unit: CUnit) -> frozenset[str]:
             if header is not None and header[0] not in seen:
                 seen.add(header[0])
                 todo.append((header[1][0], header[0].parent, depth + 1))
-    result = frozenset(found) if core else frozenset()
-    unit.__dict__["_ftaudit_internal_includes"] = result
-    return result
+    return frozenset(found) if core else frozenset()
 
 
 def expression_type(unit: CUnit, node: Node | None, macro: Macro | None = None) -> tuple[str | None, str]:
@@ -415,17 +410,18 @@ def container_origin(unit: CUnit, function: Function | None, arg: Node | None, d
             sources.append(call.node)
     origins = set()
     for source in sources:
-        source = strip(source)
-        while source is not None and source.type == "cast_expression":
-            source = strip(source.child_by_field_name("value"))
-        if source is None or source.type != "call_expression":
+        value = strip(source)
+        while value is not None and value.type == "cast_expression":
+            value = strip(value.child_by_field_name("value"))
+        if value is None or value.type != "call_expression":
             continue
-        callee = text(source.child_by_field_name("function"))
+        callee = text(value.child_by_field_name("function"))
         created = _creator_origin(unit, callee)
+        arguments = value.child_by_field_name("arguments")
         if created is not None:
             origins.add(created)
-        elif callee == "PySequence_Fast" and depth < 2:
-            args = named(source.child_by_field_name("arguments"))
+        elif callee == "PySequence_Fast" and depth < 2 and arguments is not None:
+            args = named(arguments)
             origins.add(container_origin(unit, function, args[0] if args else None, depth + 1))
         else:
             origins.add("shared")
@@ -442,14 +438,12 @@ _STATE_MAKERS = re.compile(rb'"__(reduce|reduce_ex|getstate)__"\s*,\s*(?:\(\s*\w
 _PACKERS = frozenset({"PyTuple_Pack", "Py_BuildValue"})
 
 
+@per_unit
 def setstate_methods(unit: CUnit) -> frozenset[str]:
     """`__setstate__` methods whose type hands out a state it builds fresh for each pickle or copy: its
     `__getstate__` returns a new container, or its `__reduce__` packs one it just made (psycopg2's
     Error). Then the state `__setstate__` gets is private to the call. A `__reduce__` that packs the
     object's own dict makes `copy.copy` pass that live dict: not private. Cached on the unit."""
-    cached = unit.__dict__.get("_ftaudit_setstate")
-    if cached is not None:
-        return cached
     source, found = unit.raw.source, set()
     for match in _SETSTATE.finditer(source):
         start = max(source.rfind(b"PyMethodDef", 0, match.start()), match.start() - 8192)
@@ -466,9 +460,7 @@ def setstate_methods(unit: CUnit) -> frozenset[str]:
                 for call in function.calls)
             if fresh:
                 found.add(match.group(1).decode("ascii"))
-    cached = frozenset(found)
-    unit.__dict__["_ftaudit_setstate"] = cached
-    return cached
+    return frozenset(found)
 
 
 def _passed_origin(unit: CUnit, function: Function, parameter: str, depth: int) -> str:
@@ -535,19 +527,17 @@ def fresh_returning(unit: CUnit) -> frozenset[str]:
     """Same-file functions every `return` of which hands out a new container (a `PyDict_New()` result,
     directly or through a local, or another such function's result) or NULL: a project's own
     `make_result_dict()` is a creator like `PyDict_New`. Cached on the unit."""
-    return _returning(unit, CREATORS, "_ftaudit_fresh_returning")
+    return _returning(unit, CREATORS)
 
 
 def thread_returning(unit: CUnit) -> frozenset[str]:
     """Same-file functions that only return a per-thread container (yappi's `_get_locals(frame)`
     returns `PyEval_GetLocals()`). Cached on the unit."""
-    return _returning(unit, PER_THREAD, "_ftaudit_thread_returning")
+    return _returning(unit, PER_THREAD)
 
 
-def _returning(unit: CUnit, base: frozenset[str], key: str) -> frozenset[str]:
-    cached = unit.__dict__.get(key)
-    if cached is not None:
-        return cached
+@per_unit_keyed
+def _returning(unit: CUnit, base: frozenset[str]) -> frozenset[str]:
     candidates = {name: f for name, f in unit.functions.items() if f.body is not None}
     found: set[str] = set()
     changed = True
@@ -557,9 +547,7 @@ def _returning(unit: CUnit, base: frozenset[str], key: str) -> frozenset[str]:
             if name not in found and _returns_fresh(unit, function, found, base):
                 found.add(name)
                 changed = True
-    result = frozenset(found)
-    unit.__dict__[key] = result
-    return result
+    return frozenset(found)
 
 
 def _returns_fresh(unit: CUnit, function: Function, known: set[str], base: frozenset[str] = CREATORS) -> bool:
@@ -640,10 +628,8 @@ def add_only_globals(unit: CUnit) -> frozenset[str]:
     return _global_containers(unit)[1]
 
 
+@per_unit
 def _global_containers(unit: CUnit) -> tuple[frozenset[str], frozenset[str]]:
-    cached = unit.__dict__.get("_ftaudit_init_filled")
-    if cached is not None:
-        return cached
     # Static only: another file could change an exported one.
     candidates = {v.name for v in unit.globals if v.function is None and v.is_static and v.pointer_depth == 1
                   and not v.is_array and not v.is_function_pointer}
@@ -671,9 +657,7 @@ def _global_containers(unit: CUnit) -> tuple[frozenset[str], frozenset[str]]:
         elif not verdict:
             ruled_out.add(name)
     built = (used & created) - ruled_out
-    result = (frozenset(built - added), frozenset(built & added))
-    unit.__dict__["_ftaudit_init_filled"] = result
-    return result
+    return frozenset(built - added), frozenset(built & added)
 
 
 def _global_use(unit: CUnit, node: Node, teardown: set[str]) -> bool | str | None:
@@ -841,12 +825,13 @@ class _Collector:
             return
         if parent.type in ("function_declarator", "init_declarator", "preproc_def", "preproc_function_def"):
             return  # a declaration of the name, not a use
-        api = lookup(name, frozenset({"FT406"}), "name")
-        if api is not None and api.rule == "FT406":
+        api = lookup(name, BARE_NAME_RULES, "name")
+        if api is not None and api.rule in BARE_NAME_RULES:
             self._add(api, node, parent, None, function, macro, "name")
 
     def _call(self, name: str, node: Node, call: Node, function: Function | None, macro: Macro | None) -> None:
-        args = named(call.child_by_field_name("arguments")) if call.child_by_field_name("arguments") else []
+        arguments = call.child_by_field_name("arguments")
+        args = named(arguments) if arguments is not None else []
         first = args[0] if args else None
         for api in by_kind("lvalue").get(name, ()):
             write = _write_context(call)
@@ -854,9 +839,9 @@ class _Collector:
                 self._add(api, node, write, first, function, macro, "api", write=True)
         for api in by_kind("compare").get(name, ()):
             self._comparison(api, node, call, first, function, macro)
-        api = lookup(name, _ALL_CODES)
-        if api is not None and api.kind == "call":
-            self._add(api, node, call, first, function, macro, "api")
+        row = lookup(name, _ALL_CODES)
+        if row is not None and row.kind == "call":
+            self._add(row, node, call, first, function, macro, "api")
 
     def _comparison(self, api: CApi, anchor: Node, operand: Node, obj: Node | None,
                     function: Function | None, macro: Macro | None) -> None:
@@ -910,14 +895,16 @@ class _Collector:
             return
 
     def _add(self, api: CApi, anchor: Node | tuple[int, int], node: Node | None, obj: Node | None,
-             function: Function | None, macro: Macro | None, evidence: str, **flags: bool) -> None:
+             function: Function | None, macro: Macro | None, evidence: str, *, write: bool = False,
+             negated: bool = False, in_assert: bool = False) -> None:
         offset = anchor.start_byte if isinstance(anchor, Node) else anchor[0]
         where = macro.body_offset if macro is not None else offset
         relevant = relevant_versions(self.unit, where, api, self.target)
         if relevant is None:
             return
         versions, broken = relevant
-        self.found.append(Use(api, anchor, node, obj, function, macro, evidence, versions, broken, **flags))
+        self.found.append(Use(api, anchor, node, obj, function, macro, evidence, versions, broken, write=write,
+                              negated=negated, in_assert=in_assert))
 
 
 def _owner_matches(owner: str, found: str) -> bool:
@@ -959,7 +946,7 @@ def _write_context(node: Node) -> Node | None:
     return None
 
 
-def _int_literal(node: Node) -> int | None:
+def _int_literal(node: Node | None) -> int | None:
     node = strip(node)
     if node is None or node.type != "number_literal":
         return None

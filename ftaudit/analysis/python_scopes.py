@@ -1,8 +1,33 @@
-"""One shared walk over a Python file's ``ast`` for the FT5xx rules: names, scopes and version guards.
+"""One shared walk over a Python file's ``ast``: names, scopes and version guards, reported as typed events.
 
-It resolves what names mean (``import sys as s``, ``from inspect import currentframe``, ``api = ctypes.pythonapi``),
-follows which local names hold a ``locals()`` snapshot, a frame, an ``f_locals`` mapping or a refcount reading, and
-records each place a rule cares about as a ``Hit`` with the ``sys.version_info`` range the code runs on.
+The walk resolves what names mean (``import sys as s``, ``from inspect import currentframe``, ``api =
+ctypes.pythonapi``), follows which local names hold a ``locals()`` snapshot, a frame, an ``f_locals`` mapping or
+a refcount reading, and records what happens to them as events (``python_events``: ``LocalsWrite``,
+``FrameLocalsDelete``, ``ImmortalRefcountComparison``, ...), each with the ``sys.version_info`` range the code
+runs on. It knows no rule: it runs once per file, on first use (``scope_facts``), and every rule reads the same
+events.
+
+How a rule subscribes: list ``ScopeSubscriber`` before ``Rule`` among its bases (it supplies ``check``) and mark
+one method per event type (or group of types, such as ``FrameLocalsMutation``) with ``@handles(EventType, ...)``;
+the method is called as ``(ctx, event)`` for each such event of the file, in the order the walk found them, and
+reports findings with ``ctx.report`` under the rule's own code. The targets it audits are declared on the rule
+(``applies_to``), so the engine does not run it, nor the walk for it, for other targets. Override
+``wants(event)`` for a filter shared by all of the rule's handlers (usually the versions the code runs on:
+``old_only``/``new_only``)::
+
+    class SnapshotWrites(ScopeSubscriber, Rule):
+        code = "XY501"
+        ...
+        def wants(self, event: ScopeEvent) -> bool:
+            return not old_only(event.versions)
+
+        @handles(LocalsWrite)
+        def on_write(self, ctx: FileContext, event: LocalsWrite) -> None:
+            ctx.report(event.node, f"`{event.subject}` ...")
+
+A new rule needs no change here when the events it needs exist. To add an event, see ``python_events``: declare
+its type there, emit it from ``_Walker`` with ``self.emit(...)``, and extend ``TRIGGERS`` if its code can appear
+in a file without any of those words.
 """
 
 from __future__ import annotations
@@ -11,18 +36,30 @@ import ast
 import builtins
 import re
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
+from ftaudit.analysis.python_events import (
+    ALL_VERSIONS,
+    IMMORTAL_SINCE,
+    AbsoluteRefcountComparison,
+    CtypesFrameSync,
+    ExecBindingRead,
+    ExecLocalsKeyRead,
+    FrameLocalsDelete,
+    FrameLocalsTypeCheck,
+    FrameLocalsWrite,
+    ImmortalRefcountAsNumber,
+    ImmortalRefcountComparison,
+    LocalsRefresh,
+    LocalsWrite,
+    ScopeEvent,
+    SwitchIntervalGet,
+    SwitchIntervalSet,
+    VersionRange,
+)
 from ftaudit.context import FileContext, run_deep
-
-Version = tuple[int, int]
-# Half-open range [low, high) of CPython minor versions a piece of code can run on.
-VersionRange = tuple[Version, Version]
-ALL_VERSIONS: VersionRange = ((0, 0), (99, 0))
-IMMORTAL_SINCE = (3, 12)  # PEP 683: None, True, small ints, ... keep a fixed reference count
-PEP667 = (3, 13)  # locals() snapshots, write-through f_locals proxy, no-op PyFrame_LocalsToFast
 
 DICT_MUTATORS = frozenset({"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__",
                            "__ior__"})
@@ -36,18 +73,15 @@ DEBUGGER_BASES = frozenset({"bdb.Bdb", "pdb.Pdb"})
 UNITTEST_COMPARISONS: dict[str, type[ast.cmpop]] = {
     "assertEqual": ast.Eq, "assertEquals": ast.Eq, "assertAlmostEqual": ast.Eq, "assertNotEqual": ast.NotEq,
     "assertGreater": ast.Gt, "assertGreaterEqual": ast.GtE, "assertLess": ast.Lt, "assertLessEqual": ast.LtE}
-# `getrefcount(x) < 50` is a leak ceiling that lower counts (3.14's borrowed references) only make easier to
-# meet; ceilings this small or smaller are "am I the only holder?" checks that lower counts break.
-UNIQUENESS_CEILING = 5
 _FLIP = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE, ast.Eq: ast.Eq, ast.NotEq: ast.NotEq}
-# What `from M import *` provides that the rules care about (underscore names are never star-imported).
+# What `from M import *` provides that the walk cares about (underscore names are never star-imported).
 STAR_EXPORTS = {"pythonapi": "ctypes", "getrefcount": "sys", "setswitchinterval": "sys",
                 "getswitchinterval": "sys", "currentframe": "inspect", "stack": "inspect", "version_info": "sys"}
 BUILTIN_NAMES = frozenset(dir(builtins))
 # Static builtin types are immortal since 3.12 (PEP 683).
 BUILTIN_TYPES = frozenset(name for name in BUILTIN_NAMES if isinstance(getattr(builtins, name), type)
                           and not issubclass(getattr(builtins, name), BaseException))
-# Words a file must contain for any FT5xx rule to have something to say: most files are skipped at once.
+# Words a file must contain for the walk to find any event: most files are skipped at once.
 TRIGGERS = ("locals", "vars", "exec", "eval", "PyFrame_", "getrefcount", "switchinterval")
 # `PY313`, `PY_3_13`, `PYTHON_313_PLUS`: a compatibility flag meaning "running on 3.13 or newer".
 _VERSION_FLAG = re.compile(
@@ -56,6 +90,7 @@ _VERSION_FLAG = re.compile(
 _SYNC_HELPER = re.compile(r"(?i)locals_?to_?fast|save_?locals")
 DELETING_METHODS = frozenset({"pop", "popitem", "clear", "__delitem__"})
 _TERMINATORS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
 @dataclass(frozen=True)
@@ -65,7 +100,8 @@ class Value:
     kind: str  # ref, frame, frameinfo, frameinfos, frames_map, frame_pairs, snapshot, f_locals, refcount,
     #            const, version, switch
     qual: str = ""  # ref: dotted qualified name ("sys._getframe"); snapshot/f_locals: how it was obtained
-    info: Any = None  # const: the constant; refcount: RefReading; version: (true range, false range)
+    info: Any = None  # const: the constant; refcount: RefReading; version: (true range, false range);
+    #                   f_locals: source text of the frame
     line: int = 0  # where a snapshot/f_locals alias was taken
 
 
@@ -77,16 +113,17 @@ class RefReading:
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One place a rule may report; the rule decides, from ``kind`` and ``versions``, whether and how."""
+class _FrameChange:
+    """A change to a frame's ``f_locals``, held until its function is walked to the end (a sync may follow)."""
 
-    code: str
-    kind: str
-    node: ast.AST
-    subject: str  # source text of what is written, called or compared
+    node: ast.expr | ast.stmt
+    subject: str
     versions: VersionRange
-    detail: str = ""
-    line: int = 0  # a related line (where an alias was taken, where a name is read)
+    f_locals: str
+    taken_at: int
+    deleting: bool
+    dunder_keys: bool
+    frame: str  # source text of the frame whose f_locals is changed
 
 
 @dataclass
@@ -99,17 +136,18 @@ class Scope:
     nonlocals: set[str] = field(default_factory=set)
     values: dict[str, Value] = field(default_factory=dict)
     debugger_method: bool = False  # a method of a bdb.Bdb / pdb.Pdb subclass
-    # FT501's exec/eval check: (call, names the literal assigns; None: code not known) and (name, position)
-    # of later reads, and of the reads through a `locals()` snapshot (`locals()["x"]`).
+    # exec/eval into the implicit locals(): (call, exec or eval, names the literal assigns; None: code not
+    # known, versions), and (name, position, line) of later reads, and of the reads through a `locals()`
+    # snapshot (`locals()["x"]`).
     execs: list[tuple[ast.Call, str, frozenset[str] | None, VersionRange]] = field(default_factory=list)
     reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
     key_reads: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
-    # FT502: writes to a frame's f_locals (with the frame's source text) and later locals-to-fast syncs.
-    frame_writes: list[tuple[Hit, str]] = field(default_factory=list)
+    # Changes to a frame's f_locals and later locals-to-fast syncs ((position, source text of the arguments)).
+    frame_changes: list[_FrameChange] = field(default_factory=list)
     syncs: list[tuple[tuple[int, int], str]] = field(default_factory=list)
-    # FT501: bare `locals()` refreshes, reported only where the scope also keeps a snapshot or f_locals
-    # alias that the refresh was meant to update (alone, the call had no effect anyone could see).
-    refreshes: list[Hit] = field(default_factory=list)
+    # Bare `locals()` statements, reported once the scope is done: whether it also keeps a snapshot or
+    # f_locals alias that the refresh could have been meant to update is known only then.
+    refreshes: list[tuple[ast.expr, str, VersionRange]] = field(default_factory=list)
     holds_snapshot: bool = False
 
     @property
@@ -122,37 +160,46 @@ class Scope:
 
 
 @dataclass
-class PythonFacts:
-    hits: list[Hit] = field(default_factory=list)
-    too_deep: bool = False  # the walk ran out of recursion even with room to spare: no hits at all
+class ScopeFacts:
+    """The events of one file, in the order the walk found them."""
 
-    def for_rule(self, code: str) -> Iterator[Hit]:
-        return (hit for hit in self.hits if hit.code == code)
+    events: list[ScopeEvent] = field(default_factory=list)
+    too_deep: bool = False  # the walk ran out of recursion even with room to spare: no events at all
+
+    @property
+    def hits(self) -> list[ScopeEvent]:
+        """The events under their earlier name."""
+        return self.events
 
 
-_CACHE: weakref.WeakKeyDictionary[ast.Module, PythonFacts] = weakref.WeakKeyDictionary()
-TOO_DEEP = "nested too deeply for the FT5xx scope analysis; FT501-FT505 skipped for this file"
+_CACHE: weakref.WeakKeyDictionary[ast.Module, ScopeFacts] = weakref.WeakKeyDictionary()
 
 
-def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None) -> PythonFacts:
-    """The FT5xx facts of one file, computed once and shared by the five rules.
+def scope_facts(ctx: FileContext) -> ScopeFacts:
+    """The events of ``ctx``'s file: walked once, on first use, and shared by every rule (none for a file that
+    is not Python or does not parse). The one place that knows where the per-file cache lives."""
+    return ctx.analyses.python_scopes
+
+
+def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None) -> ScopeFacts:
+    """The events of one file's ``tree``, computed once per tree.
 
     ``nodes`` is the file's shared flat node list (``FileContext.python_nodes``), reused rather than
     walking the whole tree again."""
     facts = _CACHE.get(tree)
     if facts is None:
-        facts = PythonFacts()
+        facts = ScopeFacts()
         if any(word in text for word in TRIGGERS):
             facts = _walk(tree, nodes if isinstance(nodes, list) else list(nodes or ast.walk(tree)))
         _CACHE[tree] = facts
     return facts
 
 
-def _walk(tree: ast.Module, nodes: list[ast.AST]) -> PythonFacts:
+def _walk(tree: ast.Module, nodes: list[ast.AST]) -> ScopeFacts:
     """The walk recurses per nesting level (5,000 ``elif``s are 5,000 levels): retried with more room
     when the default limit is too small, and given up (``too_deep``) when even that is not enough."""
-    def walk() -> PythonFacts:
-        facts = PythonFacts()
+    def walk() -> ScopeFacts:
+        facts = ScopeFacts()
         _Walker(facts).run(tree, nodes)
         return facts
 
@@ -163,27 +210,91 @@ def _walk(tree: ast.Module, nodes: list[ast.AST]) -> PythonFacts:
     try:
         return run_deep(walk)
     except RecursionError:
-        return PythonFacts(too_deep=True)
+        return ScopeFacts(too_deep=True)
 
 
-def file_hits(ctx: FileContext, code: str) -> list[Hit]:
-    """A rule's hits in the file of ``ctx`` (one ``too-complex`` diagnostic when it is too deep to walk)."""
-    tree = ctx.python_ast
-    if tree is None:
-        return []
-    facts = analyse(tree, ctx.source.text, ctx.python_nodes)
-    if facts.too_deep:
-        ctx.too_complex(TOO_DEEP)
-    return list(facts.for_rule(code))
+# -- subscriptions -------------------------------------------------------------------------------------------
+
+_HANDLES = "_handles_scope_events"
+_SUBSCRIBERS: set[str] = set()  # codes of the rules fed by the walk, named when a file is too deep to walk
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
-def old_only(versions: VersionRange, version: Version = PEP667) -> bool:
-    return versions[1] <= version
+def handles(*kinds: type[ScopeEvent]) -> Callable[[_Handler], _Handler]:
+    """Marks a method of a ``ScopeSubscriber`` as the handler of the events of these types (and of their
+    subclasses): it is called as ``(ctx, event)``."""
+    for kind in kinds:
+        if not (isinstance(kind, type) and issubclass(kind, ScopeEvent)):
+            raise TypeError(f"@handles takes event types (ScopeEvent subclasses), not {kind!r}")
+
+    def mark(handler: _Handler) -> _Handler:
+        setattr(handler, _HANDLES, kinds)
+        return handler
+
+    return mark
 
 
-def new_only(versions: VersionRange, version: Version = PEP667) -> bool:
-    return versions[0] >= version
+class ScopeSubscriber:
+    """Makes a rule judge the events of the shared scope walk (``class R(ScopeSubscriber, Rule)``): its ``check``
+    hands each event of the file to the method marked ``@handles`` for the event's type. A mixin rather than a
+    ``Rule`` subclass: analyses sit below the rule kernel."""
 
+    # event type -> name of the method handling it; built from the ``@handles`` marks (inherited ones included)
+    subscriptions: ClassVar[dict[type[ScopeEvent], str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = dict(cls.subscriptions)
+        for name, member in vars(cls).items():
+            for kind in getattr(member, _HANDLES, ()):
+                table[kind] = name
+        cls.subscriptions = table
+        owner = next(base for base in cls.__mro__ if "check" in vars(base))
+        if not issubclass(owner, ScopeSubscriber):
+            raise TypeError(f"{cls.__name__}: list ScopeSubscriber before {owner.__name__} among the bases, "
+                            f"or {owner.__name__}.check runs instead of the event handlers")
+        code = vars(cls).get("code")
+        if table and isinstance(code, str):
+            _SUBSCRIBERS.add(code)
+
+    def wants(self, event: ScopeEvent) -> bool:
+        """A filter shared by all of the rule's handlers (usually the versions the code runs on)."""
+        return True
+
+    def check(self, ctx: FileContext) -> None:
+        facts = scope_facts(ctx)
+        if facts.too_deep:
+            ctx.too_complex(too_deep_message())
+        for event in facts.events:
+            handler = self.handler(type(event))
+            if handler is not None and self.wants(event):
+                getattr(self, handler)(ctx, event)
+
+    @classmethod
+    def handler(cls, kind: type[ScopeEvent]) -> str | None:
+        """The name of the method handling events of type ``kind`` (None: the rule does not subscribe)."""
+        table = cls.subscriptions
+        for base in kind.__mro__:
+            name = table.get(base)
+            if name is not None:
+                return name
+        return None
+
+
+def too_deep_message() -> str:
+    """The one diagnostic of a file too deep to walk, naming the rules fed by the walk: their family (a code's
+    first three characters, then ``xx``) and range of codes."""
+    codes = sorted(_SUBSCRIBERS)
+    if not codes:
+        return "nested too deeply for the Python scope analysis; its rules skipped for this file"
+    if len({code[:3] for code in codes}) == 1:
+        analysis, skipped = f"{codes[0][:3]}xx", f"{codes[0]}-{codes[-1]}"
+    else:
+        analysis, skipped = "Python", ", ".join(codes)
+    return f"nested too deeply for the {analysis} scope analysis; {skipped} skipped for this file"
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
 
 def source(node: ast.AST, limit: int = 60) -> str:
     text = ast.unparse(node)
@@ -287,15 +398,23 @@ def _dunder_keys(node: ast.AST, constants: dict[str, str] | None = None) -> bool
         return dunder(node.slice)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         if node.func.attr == "update":
-            keys = [k.arg for k in node.keywords]
+            keys: list[object] = [k.arg for k in node.keywords]
             if node.args:
                 literal = node.args[0]
                 if not isinstance(literal, ast.Dict) or len(node.args) > 1:
                     return False
-                keys += [k.value if isinstance(k, ast.Constant) else None for k in literal.keys]  # type: ignore[misc]
+                keys += [k.value if isinstance(k, ast.Constant) else None for k in literal.keys]
             return bool(keys) and all(isinstance(k, str) and k.startswith("__") and k.endswith("__") for k in keys)
         return bool(node.args) and dunder(node.args[0])
     return False
+
+
+def _int_elements(node: ast.AST) -> list[int]:
+    """The numbers of a tuple of int literals (``(3, 13)``); empty for anything else."""
+    if not isinstance(node, ast.Tuple):
+        return []
+    numbers = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, int)]
+    return numbers if len(numbers) == len(node.elts) else []
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -309,8 +428,9 @@ def _dotted(node: ast.AST) -> str | None:
 
 def _names_assigned_by(code: str, mode: str) -> tuple[frozenset[str], frozenset[str]]:
     """(names bound at the top level, names read) by a literal passed to exec/eval; empty if it does not parse."""
+    tree: ast.Module | ast.Expression
     try:
-        tree = ast.parse(code, mode=mode)
+        tree = ast.parse(code, mode="exec") if mode == "exec" else ast.parse(code, mode="eval")
     except (SyntaxError, ValueError):
         return frozenset(), frozenset()
     bound, _, _ = _bindings(tree.body if isinstance(tree, ast.Module) else [tree.body])
@@ -335,17 +455,19 @@ def _string_constants(tree: ast.Module) -> dict[str, str]:
 
 
 class _Walker:
-    def __init__(self, facts: PythonFacts) -> None:
+    def __init__(self, facts: ScopeFacts) -> None:
         self.facts = facts
         self.module: Scope | None = None
         self.scope: Scope | None = None
         self.guards: list[VersionRange] = []
-        self.deferred: list[tuple[ast.AST, Scope, list[VersionRange]]] = []
+        self.deferred: list[tuple[_FunctionNode, Scope, list[VersionRange]]] = []
         self.star_modules: set[str] = set()
-        self.handled_calls: set[int] = set()  # getswitchinterval() calls that only save the value
+        self.saved_calls: set[int] = set()  # getswitchinterval() calls whose value is saved in a name
+        self.set_arguments: set[int] = set()  # calls in the arguments of setswitchinterval()
         self.branch_tests: set[int] = set()  # ids of `if` conditions: an immortality test there branches
         self.saved_intervals: set[str] = set()  # dotted targets holding a saved switch interval
-        self.restores: list[tuple[Hit, str]] = []
+        # setswitchinterval(x) calls, decided once every saved interval is known: (call, versions, x's target)
+        self.restores: list[tuple[ast.Call, VersionRange, str]] = []
         self.constants: dict[str, str] = {}  # module-level names bound once to a string literal
         self.call_values: dict[int, Value | None] = {}
 
@@ -363,15 +485,14 @@ class _Walker:
             node, scope, guards = self.deferred.pop(0)
             self.scope, self.guards = scope, guards
             self.function_body(node, scope)
-        for hit, key in self.restores:
-            if key not in self.saved_intervals:
-                self.facts.hits.append(hit)
+        for call, versions, key in self.restores:
+            self.emit(SwitchIntervalSet(call, source(call), versions, restores_saved=key in self.saved_intervals))
 
-    def function_body(self, node: ast.AST, scope: Scope) -> None:
+    def function_body(self, node: _FunctionNode, scope: Scope) -> None:
         if isinstance(node, ast.Lambda):
             self.visit(node.body)
         else:
-            self.block(node.body)  # type: ignore[attr-defined]
+            self.block(node.body)
         self.finish_scope(scope)
 
     @property
@@ -381,8 +502,8 @@ class _Walker:
             current = _intersect(current, guard)
         return current
 
-    def hit(self, code: str, kind: str, node: ast.AST, subject: str, detail: str = "", line: int = 0) -> None:
-        self.facts.hits.append(Hit(code, kind, node, subject, self.versions, detail, line))
+    def emit(self, event: ScopeEvent) -> None:
+        self.facts.events.append(event)
 
     # -- names --------------------------------------------------------------------------------------------
     def lookup(self, name: str) -> Value | None:
@@ -463,9 +584,10 @@ class _Walker:
             return self.value_of(node.value)
         if isinstance(node, ast.BinOp):
             return self.refcount_arithmetic(node)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-                and type(node.operand.value) in (int, float):
-            return Value("const", info=-node.operand.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+            number = node.operand.value
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                return Value("const", info=-number)
         if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
             ranges = self.version_test(node)
             return Value("version", info=ranges) if ranges else None
@@ -581,7 +703,8 @@ class _Walker:
         if isinstance(node, (ast.Name, ast.Attribute)):
             value = self.value_of(node)
             if value is not None and value.kind == "version":
-                return value.info  # type: ignore[no-any-return]
+                ranges: tuple[VersionRange, VersionRange] = value.info
+                return ranges
             name = node.id if isinstance(node, ast.Name) else node.attr
             flag = _VERSION_FLAG.match(name.upper())
             if flag:
@@ -617,9 +740,7 @@ class _Walker:
         minor_only = self._minor_of(left)
         if minor_only and isinstance(right, ast.Constant) and isinstance(right.value, int):
             numbers, sliced = [3, right.value], True
-        elif self.qual(left) == "sys.version_info" and isinstance(right, ast.Tuple) and right.elts \
-                and all(isinstance(e, ast.Constant) and isinstance(e.value, int) for e in right.elts):
-            numbers = [e.value for e in right.elts]  # type: ignore[attr-defined]
+        elif self.qual(left) == "sys.version_info" and (numbers := _int_elements(right)):
             # version_info[:2] compares like the tuple; the full 5-tuple is greater than any shorter prefix.
             sliced = isinstance(left, ast.Subscript) and self._slice_length(left) == len(numbers)
         else:
@@ -768,7 +889,7 @@ class _Walker:
 
     def note_saved_interval(self, value: ast.AST, targets: list[ast.expr]) -> None:
         if isinstance(value, ast.Call) and self.qual(value.func) == "sys.getswitchinterval":
-            self.handled_calls.add(id(value))
+            self.saved_calls.add(id(value))
             self.saved_intervals.update(d for d in map(_dotted, targets) if d)
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
@@ -788,8 +909,9 @@ class _Walker:
         self.visit(target)  # unbinds every name in the tuple first
         if isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name):
             position = {"frameinfos": 0, "frame_pairs": 0, "frame_items": 1}.get(kind)
-            if position is not None and len(target.elts) > position and isinstance(target.elts[position], ast.Name):
-                self.bind(target.elts[position].id, Value("frame"))  # type: ignore[attr-defined]
+            frame = target.elts[position] if position is not None and len(target.elts) > position else None
+            if isinstance(frame, ast.Name):
+                self.bind(frame.id, Value("frame"))
 
     def visit_withitem(self, node: ast.withitem) -> None:
         self.visit(node.context_expr)
@@ -861,9 +983,9 @@ class _Walker:
 
     def in_debugger_class(self) -> bool:
         scope = self.scope
-        if scope is None or scope.kind != "class":
+        if scope is None or scope.kind != "class" or not isinstance(scope.node, ast.ClassDef):
             return False
-        return any(self.qual(base) in DEBUGGER_BASES for base in scope.node.bases)  # type: ignore[attr-defined]
+        return any(self.qual(base) in DEBUGGER_BASES for base in scope.node.bases)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for item in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
@@ -905,8 +1027,7 @@ class _Walker:
         value = self.value_of(node.value)
         if value is not None and value.kind == "snapshot" and isinstance(node.value, ast.Call):
             # Before 3.13 a bare `locals()` re-synced the frame's cached dict; now it builds a snapshot and drops it.
-            self.function_scope().refreshes.append(
-                Hit("FT501", "refresh", node.value, source(node.value), self.versions, "", 0))
+            self.function_scope().refreshes.append((node.value, source(node.value), self.versions))
         self.visit(node.value)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -920,15 +1041,12 @@ class _Walker:
             self.note_key_read(node.value, node.slice.value, node)
         self.generic_visit(node)
 
-    def mutation(self, node: ast.AST, target: Value, subject: str, deleting: bool, dunder: bool) -> None:
+    def mutation(self, node: ast.expr | ast.stmt, target: Value, subject: str, deleting: bool, dunder: bool) -> None:
         if target.kind == "snapshot":
-            self.hit("FT501", "write", node, subject, target.qual, target.line)
-        elif target.kind == "f_locals" and (deleting or not dunder):
-            # Dunder keys (`__return__`, `__exception__`) are debugger stash entries, not variables: on 3.13+ they
-            # become the frame's extra locals and behave as the old cached dict did. Deleting still changed.
-            hit = Hit("FT502", "delete" if deleting else "write", node, subject, self.versions, target.qual,
-                      target.line)
-            self.function_scope().frame_writes.append((hit, target.info))
+            self.emit(LocalsWrite(node, subject, self.versions, target.qual, target.line))
+        elif target.kind == "f_locals":
+            self.function_scope().frame_changes.append(
+                _FrameChange(node, subject, self.versions, target.qual, target.line, deleting, dunder, target.info))
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -944,7 +1062,7 @@ class _Walker:
             elif func.attr in UNITTEST_COMPARISONS and len(node.args) >= 2:
                 self.refcount_comparison(node, node.args[0], node.args[1], UNITTEST_COMPARISONS[func.attr]())
             elif func.attr in FRAME_SYNC_FUNCTIONS and self.qual(func.value) == "ctypes.pythonapi":
-                self.hit("FT503", "call", node, func.attr)
+                self.emit(CtypesFrameSync(node, func.attr, self.versions))
         name = self.qual(func)
         if name is not None:
             self.special_call(node, name)
@@ -957,10 +1075,11 @@ class _Walker:
     def special_call(self, node: ast.Call, name: str) -> None:
         if name.startswith("ctypes.pythonapi.") and name.rsplit(".", 1)[1] in FRAME_SYNC_FUNCTIONS \
                 and not isinstance(node.func, ast.Attribute):
-            self.hit("FT503", "call", node, name.rsplit(".", 1)[1])  # through an alias of the function itself
+            # through an alias of the function itself
+            self.emit(CtypesFrameSync(node, name.rsplit(".", 1)[1], self.versions))
         elif name == "builtins.getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
                 and node.args[1].value in FRAME_SYNC_FUNCTIONS and self.qual(node.args[0]) == "ctypes.pythonapi":
-            self.hit("FT503", "call", node, str(node.args[1].value))
+            self.emit(CtypesFrameSync(node, str(node.args[1].value), self.versions))
         elif name in ("builtins.exec", "builtins.eval"):
             self.implicit_namespace_exec(node, name.split(".")[1])
         elif name == "builtins.range":
@@ -968,27 +1087,28 @@ class _Walker:
             for argument in node.args:
                 value = self.value_of(argument)
                 if value is not None and value.kind == "refcount" and value.info.immortal:
-                    self.hit("FT504", "number", node, source(node), value.info.immortal, value.info.line)
+                    self.emit(ImmortalRefcountAsNumber(node, source(node), self.versions, value.info.immortal,
+                                                       value.info.line))
                     break
         elif name == "builtins.isinstance" and len(node.args) == 2:
             checked = self.value_of(node.args[0])
             if checked is not None and checked.kind == "f_locals" and self.names_dict(node.args[1]):
-                self.hit("FT502", "typecheck", node, source(node))
+                self.emit(FrameLocalsTypeCheck(node, source(node), self.versions))
         elif name == "sys.setswitchinterval":
-            # `setswitchinterval(getswitchinterval() / 10)` is one finding, at the set.
-            self.handled_calls.update(id(n) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Call))
+            # `setswitchinterval(getswitchinterval() / 10)`: the get is part of the set.
+            self.set_arguments.update(id(n) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Call))
             restored = node.args[0] if len(node.args) == 1 else None
             value = self.value_of(restored) if restored is not None else None
-            if value is not None and value.kind == "switch":
-                return  # putting back what getswitchinterval() returned earlier
-            hit = Hit("FT505", "set", node, source(node), self.versions)
             key = _dotted(restored) if restored is not None else None
-            if key is not None:
-                self.restores.append((hit, key))  # decided at the end, once every saved value is known
+            if value is not None and value.kind == "switch":  # putting back what getswitchinterval() returned
+                self.emit(SwitchIntervalSet(node, source(node), self.versions, restores_saved=True))
+            elif key is not None:
+                self.restores.append((node, self.versions, key))  # decided once every saved value is known
             else:
-                self.facts.hits.append(hit)
-        elif name == "sys.getswitchinterval" and id(node) not in self.handled_calls:
-            self.hit("FT505", "get", node, source(node))
+                self.emit(SwitchIntervalSet(node, source(node), self.versions, restores_saved=False))
+        elif name == "sys.getswitchinterval":
+            self.emit(SwitchIntervalGet(node, source(node), self.versions, saved=id(node) in self.saved_calls,
+                                        in_set=id(node) in self.set_arguments))
 
     def names_dict(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Tuple):
@@ -1003,7 +1123,8 @@ class _Walker:
                         isinstance(sequence, ast.Constant) and isinstance(sequence.value, (str, bytes))):
                     value = self.value_of(count)
                     if value is not None and value.kind == "refcount" and value.info.immortal:
-                        self.hit("FT504", "number", node, source(node), value.info.immortal, value.info.line)
+                        self.emit(ImmortalRefcountAsNumber(node, source(node), self.versions, value.info.immortal,
+                                                           value.info.line))
                         break
         self.generic_visit(node)
 
@@ -1023,12 +1144,12 @@ class _Walker:
                     and len(checked.args) == 1 and self.qual(other) == "builtins.dict":
                 value = self.value_of(checked.args[0])
                 if value is not None and value.kind == "f_locals":
-                    self.hit("FT502", "typecheck", node, source(node))
+                    self.emit(FrameLocalsTypeCheck(node, source(node), self.versions))
                     return
 
-    def refcount_comparison(self, node: ast.AST, left: ast.AST, right: ast.AST, op: ast.cmpop) -> None:
-        if id(node) in self.branch_tests and len(getattr(node, "ops", ())) == 1 \
-                and self.immortality_test(node) is not None:  # type: ignore[arg-type]
+    def refcount_comparison(self, node: ast.Compare | ast.Call, left: ast.AST, right: ast.AST, op: ast.cmpop) -> None:
+        if isinstance(node, ast.Compare) and id(node) in self.branch_tests and len(node.ops) == 1 \
+                and self.immortality_test(node) is not None:
             return  # branching on immortality (a version test), not a leak check that tests nothing
         readings = []
         for side in (left, right):
@@ -1038,22 +1159,23 @@ class _Walker:
             return
         immortal = next((r.immortal for r in readings if r is not None and r.immortal), None)
         if immortal is not None:
-            self.hit("FT504", "immortal", node, source(node), immortal)
+            self.emit(ImmortalRefcountComparison(node, source(node), self.versions, immortal))
             return
         for reading, other, operator in ((readings[0], right, type(op)), (readings[1], left, _FLIP.get(type(op)))):
             if reading is None or not reading.absolute or not _numeric_literal(other):
                 continue
+            ceiling: float | None = None
             if operator in (ast.Lt, ast.LtE):
                 try:
                     limit = ast.literal_eval(other)
                 except ValueError:
-                    limit = 0
-                if isinstance(limit, (int, float)) and limit > UNIQUENESS_CEILING:
-                    return
-            self.hit("FT504", "threshold", node, source(node), source(other))
+                    limit = None
+                if isinstance(limit, (int, float)):
+                    ceiling = limit
+            self.emit(AbsoluteRefcountComparison(node, source(node), self.versions, source(other), ceiling))
             return
 
-    # -- FT501: exec/eval into an implicit locals() ------------------------------------------------------
+    # -- exec/eval into an implicit locals() ---------------------------------------------------------------
     def implicit_namespace_exec(self, node: ast.Call, which: str) -> None:
         scope = self.scope
         if scope is None or not scope.optimized or not node.args:
@@ -1093,11 +1215,11 @@ class _Walker:
             scope = scope.parent
         return scope
 
-    def note_read(self, name: str, node: ast.AST) -> None:
+    def note_read(self, name: str, node: ast.expr) -> None:
         if self.scope is not None and self.scope.optimized:
             self.function_scope().reads.append((name, (node.lineno, node.col_offset), node.lineno))
 
-    def note_key_read(self, container: ast.AST, key: str, node: ast.AST) -> None:
+    def note_key_read(self, container: ast.AST, key: str, node: ast.expr) -> None:
         """``locals()["x"]`` / ``locals().get("x")`` read ``x`` as surely as the bare name does."""
         value = self.value_of(container)
         if value is not None and value.kind == "snapshot":
@@ -1106,17 +1228,19 @@ class _Walker:
 
     def finish_scope(self, scope: Scope) -> None:
         self.check_execs(scope)
-        if scope.holds_snapshot:
-            self.facts.hits.extend(scope.refreshes)
-        for hit, frame in scope.frame_writes:
-            # Written, then copied back with LocalsToFast: the old way to change a variable, which 3.13's
-            # write-through proxy does by itself (FT503 reports the sync call if it goes through ctypes).
-            start = (hit.node.lineno, hit.node.col_offset)  # type: ignore[attr-defined]
-            pattern = re.compile(rf"(?<![\w.]){re.escape(frame)}(?!\w)")
-            # A deletion stays a hazard with the sync: the 3.13+ proxy raises before the sync is reached.
-            if hit.kind == "delete" or not any(position > start and pattern.search(arguments)
-                                               for position, arguments in scope.syncs):
-                self.facts.hits.append(hit)
+        for node, subject, versions in scope.refreshes:
+            self.emit(LocalsRefresh(node, subject, versions, snapshot_kept=scope.holds_snapshot))
+        for change in scope.frame_changes:
+            # Written, then copied back with LocalsToFast (or a helper such as pydevd's save_locals) later in
+            # the function: the old way to change a variable, which 3.13's write-through proxy does by itself.
+            start = (change.node.lineno, change.node.col_offset)
+            synced = False
+            if scope.syncs:
+                pattern = re.compile(rf"(?<![\w.]){re.escape(change.frame)}(?!\w)")
+                synced = any(position > start and pattern.search(arguments) for position, arguments in scope.syncs)
+            event = FrameLocalsDelete if change.deleting else FrameLocalsWrite
+            self.emit(event(change.node, change.subject, change.versions, change.f_locals, change.taken_at,
+                            dunder_keys=change.dunder_keys, synced=synced))
 
     def check_execs(self, scope: Scope) -> None:
         for call, which, assigned, versions in scope.execs:
@@ -1128,5 +1252,5 @@ class _Walker:
                                if name in assigned and position >= end)
             if later:
                 _, line, name = later[0]
-                kind = "exec" if assigned is not None else "exec-read"
-                self.facts.hits.append(Hit("FT501", kind, call, which, versions, name, line))
+                event = ExecBindingRead if assigned is not None else ExecLocalsKeyRead
+                self.emit(event(call, which, versions, name, line))

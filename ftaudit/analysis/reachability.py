@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from ftaudit.analysis.memo import per_unit
 from ftaudit.cmodel import CUnit
 from ftaudit.cmodel.nodes import compact, pruned_walk
+from ftaudit.summaries import summary_type
 
 # A `main` belongs to a program built beside the extension (a generator, a test driver), not to code
 # Python calls.
@@ -77,16 +79,14 @@ def _module_type_teardown(mask: bytes) -> set[str]:
     return found
 
 
+@per_unit
 def teardown_only(unit: CUnit) -> set[str]:
     """Teardown callbacks and the static helpers reached only from them (a label the sub-interpreter
     rules read too: such writes are per process, not per interpreter)."""
-    cached = unit.__dict__.get("_ftaudit_teardown_only")
-    if cached is None:
-        cached = _only_from(unit, teardown_roots(unit))
-        unit.__dict__["_ftaudit_teardown_only"] = cached
-    return cached
+    return _only_from(unit, teardown_roots(unit))
 
 
+@per_unit
 def init_only(unit: CUnit) -> set[str]:
     """Functions that never run concurrently with calls into the module: the model's init-only
     functions and the module's teardown callbacks, plus helpers and callbacks whose address is only
@@ -95,12 +95,7 @@ def init_only(unit: CUnit) -> set[str]:
     ``PyInit_x`` often hands its exec function to a helper (``make_module(def, x_exec)``) that puts
     it in a slot at run time; a function referenced and called only from init code runs only then.
     """
-    cached = unit.__dict__.get("_ftaudit_init_only")
-    if cached is not None:
-        return cached
-    init = _only_from(unit, set(unit.init_functions) | teardown_roots(unit))
-    unit.__dict__["_ftaudit_init_only"] = init
-    return init
+    return _only_from(unit, set(unit.init_functions) | teardown_roots(unit))
 
 
 def _only_from(unit: CUnit, roots: set[str]) -> set[str]:
@@ -166,15 +161,12 @@ def _test_entry(node: Any, unit: CUnit, tables: set[int]) -> bool:
     return python_name.isidentifier() and _TEST_HOOK_NAME.match(python_name) is not None
 
 
+@per_unit
 def test_only(unit: CUnit) -> set[str]:
     """Test hooks and the static helpers referenced and called only from them (cffi's `_testfunc`
     hands out pointers to `_testfunc0` ... `_testfunc23`)."""
-    cached = unit.__dict__.get("_ftaudit_test_only")
-    if cached is None:
-        hooks = test_hooks(unit)
-        cached = _only_from(unit, hooks) if hooks else set()
-        unit.__dict__["_ftaudit_test_only"] = cached
-    return cached
+    hooks = test_hooks(unit)
+    return _only_from(unit, hooks) if hooks else set()
 
 
 @dataclass(frozen=True)
@@ -187,6 +179,18 @@ class Reach:
     @property
     def reachable(self) -> bool:
         return self.runtime or bool(self.roots)
+
+
+@summary_type
+@dataclass(frozen=True)
+class ReachSummary:
+    """What the project pass needs of one file to decide which exported functions run at run time."""
+
+    exported: tuple[str, ...]  # functions other files may call
+    runtime_calls: tuple[str, ...]  # external functions called from run-time code without a lock
+    exported_calls: tuple[tuple[str, tuple[str, ...]], ...]  # exported function -> external functions it calls
+    all_calls: tuple[str, ...]  # every external function called (or, if exported, called here)
+    init_calls: tuple[str, ...]  # functions module init calls on every import
 
 
 class FileReach:
@@ -237,7 +241,7 @@ class FileReach:
         return Reach(False, frozenset(r for r, names in self._reach.items() if function in names))
 
     @cached_property
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ReachSummary:
         """What the project pass needs to decide which exported functions run at run time (computed
         once per file, however many rules carry it to the project pass)."""
         unit = self.unit
@@ -267,14 +271,14 @@ class FileReach:
         lambdas = {_callee_key(c.name) for c in self.lambda_calls}
         pointers = {"." + m.group(1).decode() for m in _MEMBER_POINTER.finditer(unit.raw.mask)}
         every |= pointers
-        return {
-            "exported": self.exported,
-            "runtime_calls": sorted(external_calls(self.runtime) | pointers | {
-                n for n in lambdas if n not in defined and _is_identifier(n.lstrip("."))}),
-            "exported_calls": {root: sorted(external_calls(names)) for root, names in self._reach.items()},
-            "all_calls": sorted(every),
-            "init_calls": sorted(self.init_calls),
-        }
+        return ReachSummary(
+            exported=tuple(self.exported),
+            runtime_calls=tuple(sorted(external_calls(self.runtime) | pointers | {
+                n for n in lambdas if n not in defined and _is_identifier(n.lstrip("."))})),
+            exported_calls=tuple((root, tuple(sorted(external_calls(names)))) for root, names in self._reach.items()),
+            all_calls=tuple(sorted(every)),
+            init_calls=tuple(sorted(self.init_calls)),
+        )
 
     @cached_property
     def init_calls(self) -> set[str]:
@@ -314,14 +318,19 @@ _RUNS_IN_PLACE = re.compile(r"(?:^|::)(?:call_once|sort|stable_sort|for_each|tra
 _LAMBDA_START = re.compile(rb"\[[^\[\]\n;]{0,200}\]\s*(?:\([^()]{0,400}\)\s*)?(?:mutable\s*)?(?:->[^{;]{0,100})?\{")
 
 
+@per_unit
+def file_reach(unit: CUnit) -> FileReach:
+    """The file's reachability, computed once: its own entry in the per-file cache, so a rule that needs
+    only reachability does not run the shared-state analysis for it."""
+    return FileReach(unit)
+
+
+@per_unit
 def stored_lambdas(unit: CUnit) -> list[tuple[int, int]]:
     """Byte ranges of the C++ lambdas that may run after the function writing them returns (passed to
     `m.def`, stored, registered), outermost only; lambdas invoked on the spot (`[]{…}()`) or handed to an
     in-place algorithm (`std::sort`, `std::call_once`) are not among them. Found once per file, by
     walking only the subtrees that hold a lambda introducer."""
-    cached = unit.__dict__.get("_ftaudit_stored_lambdas")
-    if cached is not None:
-        return cached
     found: list[tuple[int, int]] = []
     if unit.language == "cpp":
         starts = sorted({m.start() for m in _LAMBDA_START.finditer(unit.raw.mask)})
@@ -339,7 +348,6 @@ def stored_lambdas(unit: CUnit) -> list[tuple[int, int]]:
                 if callee is not None and _RUNS_IN_PLACE.search(compact(callee)):
                     continue
             found.append((node.start_byte, node.end_byte))
-    unit.__dict__["_ftaudit_stored_lambdas"] = found
     return found
 
 
@@ -373,7 +381,7 @@ def _method_key(name: str) -> str:
 _MEMBER_POINTER = re.compile(rb"&\s*(?:[A-Za-z_]\w*\s*::\s*)+([A-Za-z_]\w*)")
 
 
-def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
+def runtime_exported(summaries: Mapping[str, ReachSummary],
                      unnamed: Callable[[str, str], bool] | None = None) -> set[str]:
     """Exported functions of the project that can run at run time (after init).
 
@@ -389,11 +397,11 @@ def runtime_exported(summaries: Mapping[str, Mapping[str, Any]],
     exported_calls: dict[str, set[str]] = {}
     exported: dict[str, list[str]] = {}  # name -> files that define it
     for path, summary in summaries.items():
-        called_anywhere.update(summary["all_calls"])
-        runtime.update(summary["runtime_calls"])
-        for name in summary["exported"]:
+        called_anywhere.update(summary.all_calls)
+        runtime.update(summary.runtime_calls)
+        for name in summary.exported:
             exported.setdefault(name, []).append(path)
-        for root, calls in summary["exported_calls"].items():
+        for root, calls in summary.exported_calls:
             exported_calls.setdefault(root, set()).update(calls)
     # An out-of-line method `Registry::setup` is called as `reg.setup()` or `Registry::setup()`: calls
     # match by the last part; a free function only by a call that is no method call.

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
 
-from ftaudit.analysis.reachability import FileReach
+from ftaudit.analysis.memo import per_unit, per_unit_keyed
+from ftaudit.analysis.reachability import FileReach, file_reach
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
 from ftaudit.cmodel.nodes import descendants
@@ -290,10 +291,11 @@ class _Collector:
                 if left is not None and left.type == "identifier":
                     index.setdefault(self.unit.text(left), []).append(node)
         start, end = local.scope if local.scope != (0, 0) else (local.node.start_byte, 1 << 62)
-        settings = [(local.node.start_byte, self._buffer_of(local.initializer), (start, end))]
+        settings: list[tuple[int, Variable | None, tuple[int, int] | None]] = [
+            (local.node.start_byte, self._buffer_of(local.initializer), (start, end))]
         for assignment in index.get(local.name, ()):
-            if not start <= assignment.start_byte < end or self.unit.type_of(
-                    assignment.child_by_field_name("left")) is not local:
+            left = assignment.child_by_field_name("left")
+            if not start <= assignment.start_byte < end or left is None or self.unit.type_of(left) is not local:
                 continue
             right = assignment.child_by_field_name("right")
             source_root = root_identifier(right)
@@ -320,12 +322,14 @@ def _writes_out_parameter(unit: CUnit, name: str, index: int, count: int) -> boo
     return name.endswith(("_r", "_s")) and index == count - 1
 
 
+@per_unit
+def _atomic_calls(unit: CUnit) -> frozenset[int]:
+    """Start offsets of the file's atomic-operation calls."""
+    return frozenset(c.node.start_byte for c in unit.calls if unit.is_atomic_call(c))
+
+
 def _is_atomic(unit: CUnit, node: Node) -> bool:
-    atomic = unit.__dict__.get("_ftaudit_atomic_calls")
-    if atomic is None:
-        atomic = unit.__dict__["_ftaudit_atomic_calls"] = {
-            c.node.start_byte for c in unit.calls if unit.is_atomic_call(c)}
-    return node.start_byte in atomic
+    return node.start_byte in _atomic_calls(unit)
 
 
 def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
@@ -513,12 +517,10 @@ def _lazy_check(unit: CUnit, check: Node, condition: Node, racy_writes: list[Glo
     return None
 
 
+@per_unit_keyed
 def analyse(unit: CUnit, target: Target) -> SharedState:
-    """The racy writes and lazy initialisations of one file (cached on the unit per target)."""
-    cache = unit.__dict__.setdefault("_ftaudit_shared_state", {})
-    if target in cache:
-        return cache[target]
-    reach = FileReach(unit)
+    """The racy writes and lazy initialisations of one file (computed once per unit and target)."""
+    reach = file_reach(unit)
     racy_writes = [r for r in (racy(unit, w, target, reach) for w in collect_writes(unit, target)) if r]
     lazy: list[LazyInit] = []
     claimed: set[int] = set()
@@ -529,7 +531,9 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
             if node.type != "if_statement":
                 continue
             condition = node.child_by_field_name("condition")
-            found = _lazy_check(unit, node, condition, racy_writes, claimed, target) if condition is not None else None
+            if condition is None:
+                continue
+            found = _lazy_check(unit, node, condition, racy_writes, claimed, target)
             if found is None:
                 continue
             variable, tests_unset, inside = found
@@ -542,6 +546,4 @@ def analyse(unit: CUnit, target: Target) -> SharedState:
     # at run time the check only ever finds the variable set.
     done = [entry for entry in lazy if entry.leading and entry.function in reach.init_calls]
     lazy = [entry for entry in lazy if not any(entry is d for d in done)]
-    result = SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach, done)
-    cache[target] = result
-    return result
+    return SharedState([w for w in racy_writes if id(w) not in claimed], lazy, reach, done)

@@ -95,7 +95,7 @@ def read_setup_py(text: str | bytes, tree: ast.Module | None = None) -> SetupInf
     return info
 
 
-def _extensions(node: ast.Call, keywords: dict[str | None, ast.expr], values: Any,
+def _extensions(node: ast.Call, keywords: dict[str, ast.expr], values: Any,
                 loops: list[Any]) -> list[ExtensionInfo]:
     """One ExtensionInfo per iteration of the loops around the call that its arguments use (a
     `for name in MODULES: Extension(name, [f"src/{name}.c"])` builds one extension per name)."""
@@ -115,7 +115,7 @@ def _extensions(node: ast.Call, keywords: dict[str | None, ast.expr], values: An
         out.append(ExtensionInfo(
             names[0] if len(names) == 1 else None,
             values.strings(sources_node, fixed) if sources_node is not None else [],
-            [tuple(m) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)  # type: ignore[misc]
+            [(m[0], m[1]) if isinstance(m, list | tuple) and len(m) == 2 else (str(m), None)
              for m in macros] if isinstance(macros, list | tuple) else [],
             node.lineno,
             limited if isinstance(limited, bool) else None,
@@ -160,6 +160,12 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` when it is a table, else an empty one."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def read_pyproject(text: str | bytes) -> PyprojectInfo:
     """What we recognise: ``project.requires-python`` and classifiers; Cython directives in
     ``[tool.cython]``/``[tool.cython.directives]`` (key = value) and ``-X name=value`` strings in
@@ -171,17 +177,18 @@ def read_pyproject(text: str | bytes) -> PyprojectInfo:
     except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:  # `a = [[[[…` nests too deep
         info.errors.append(f"pyproject.toml does not parse: {exc}")
         return info
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    project = _table(data, "project")
     requires = project.get("requires-python")
     info.requires_python = requires if isinstance(requires, str) else None
     info.classifiers = [c for c in project.get("classifiers", []) if isinstance(c, str)]
-    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    build = _table(data, "build-system")
     backend = build.get("build-backend")
     info.build_backend = backend if isinstance(backend, str) else None
-    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    tool = _table(data, "tool")
     cython = tool.get("cython")
     if isinstance(cython, dict):
-        table = cython.get("directives") if isinstance(cython.get("directives"), dict) else cython
+        directives = cython.get("directives")
+        table = directives if isinstance(directives, dict) else cython
         for key, value in table.items():
             if isinstance(value, str | bool | int | float):
                 info.cython_directives[key] = str(value)
@@ -285,12 +292,12 @@ def read_meson(text: str | bytes) -> MesonInfo:
                 info.cython_directives[key] = setting
                 info.directive_lines[key] = line_of(match.start())
         for match, inner in _calls(_MESON_EXTENSION, source):
-            strings = _MESON_STRING.findall(inner)
-            if not strings:
+            arguments: list[str] = _MESON_STRING.findall(inner)
+            if not arguments:
                 continue
             line = line_of(match.start())
-            sources = [s for s in strings[1:] if "." in s and "=" not in s and not s.startswith("-")]
-            info.extension_modules.append(MesonModule(strings[0], sources, line))
+            sources = [s for s in arguments[1:] if "." in s and "=" not in s and not s.startswith("-")]
+            info.extension_modules.append(MesonModule(arguments[0], sources, line))
     except Exception as exc:  # never take the run down
         info.errors.append(f"cannot read meson.build: {exc}")
     return info

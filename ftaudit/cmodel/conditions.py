@@ -37,7 +37,11 @@ class Tri(Enum):
         return Tri.MAYBE
 
     def __invert__(self) -> Tri:
-        return {Tri.YES: Tri.NO, Tri.NO: Tri.YES, Tri.MAYBE: Tri.MAYBE}[self]
+        if self is Tri.YES:
+            return Tri.NO
+        if self is Tri.NO:
+            return Tri.YES
+        return Tri.MAYBE
 
     def __bool__(self) -> bool:
         # `if unit.compiled(x):` would silently treat MAYBE as true; force an explicit comparison.

@@ -48,7 +48,9 @@ class CythonModule:
 
 def _split_directives(text: str) -> list[tuple[str, str]]:
     """``a=b, c=[1, 2]`` -> [("a", "b"), ("c", "[1, 2]")]: commas inside brackets do not split."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in "([{":
             depth += 1

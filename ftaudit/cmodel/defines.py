@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from ftaudit.cmodel.conditions import Tri
@@ -24,7 +26,16 @@ from ftaudit.target import Target
 # Python.h decides these from the interpreter being built for; a file's own spelling never overrides.
 PYTHON_H_FACTS = frozenset({"PY_VERSION_HEX", "PY_MAJOR_VERSION", "PY_MINOR_VERSION", "PY_MICRO_VERSION",
                             "Py_GIL_DISABLED", "PYPY_VERSION"})
-_ABSENT = object()  # not known to be defined or undefined
+
+
+class _Absent(Enum):
+    """The value of a name not known to be defined or undefined."""
+
+    ABSENT = "absent"
+
+
+_ABSENT = _Absent.ABSENT
+Value = int | None  # an integer define, or None: known to be undefined
 
 
 def integer_value(body: str) -> int | None:
@@ -43,7 +54,8 @@ class DefineTimeline:
 
     def __init__(self, initial: Mapping[str, int | None]) -> None:
         self.current: dict[str, int | None] = {}
-        self._changes: dict[str, tuple[list[int], list[object]]] = {}
+        # name -> (offsets where its value changed, the value from each offset on)
+        self._changes: dict[str, tuple[list[int], list[Value | _Absent]]] = {}
         self.offset = -1  # where the changes being made take effect
         for name, value in initial.items():
             self.set(name, value)
@@ -57,7 +69,7 @@ class DefineTimeline:
         if self.current.pop(name, _ABSENT) is not _ABSENT:
             self._record(name, _ABSENT)
 
-    def _record(self, name: str, value: object) -> None:
+    def _record(self, name: str, value: Value | _Absent) -> None:
         offsets, values = self._changes.setdefault(name, ([], []))
         if offsets and offsets[-1] == self.offset:
             values[-1] = value
@@ -65,7 +77,7 @@ class DefineTimeline:
             offsets.append(self.offset)
             values.append(value)
 
-    def value(self, name: str, offset: int) -> object:
+    def value(self, name: str, offset: int) -> Value | _Absent:
         """The value at ``offset`` (``_ABSENT`` when unknown)."""
         found = self._changes.get(name)
         if found is None:
@@ -93,7 +105,7 @@ class _DefinesAt(Mapping[str, int | None]):
         value = self._timeline.value(name, self._offset)
         if value is _ABSENT:
             raise KeyError(name)
-        return value  # type: ignore[return-value]
+        return value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._timeline.value(name, self._offset) is not _ABSENT
@@ -105,6 +117,44 @@ class _DefinesAt(Mapping[str, int | None]):
         return sum(1 for _ in self)
 
 
+class DefinesOverlay(Mapping[str, Value]):
+    """``first``, then ``fallback`` for the names ``first`` does not know: a read-only ChainMap of two."""
+
+    __slots__ = ("fallback", "first")
+
+    def __init__(self, first: Mapping[str, Value], fallback: Mapping[str, Value]) -> None:
+        self.first = first
+        self.fallback = fallback
+
+    def __getitem__(self, name: str) -> Value:
+        try:
+            return self.first[name]
+        except KeyError:
+            return self.fallback[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.first or name in self.fallback
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.fallback, *self.first]))  # ChainMap's order
+
+    def __len__(self) -> int:
+        return len(set(self.first).union(self.fallback))
+
+
+@dataclass(slots=True)
+class _Chain:
+    """One open ``#if`` chain while reading directives in order."""
+
+    outer: Tri  # whether the code around the chain is compiled
+    prior: Tri  # whether every earlier branch of the chain is false
+    own: Tri  # whether the current branch's own condition holds
+
+    @property
+    def taken(self) -> Tri:
+        return self.outer & self.prior & self.own
+
+
 class _Conditions:
     """Whether the directive being read is compiled: each condition is evaluated once, where it
     stands, with the defines in force there (unbalanced ``#else``/``#endif`` are ignored, as the
@@ -113,27 +163,24 @@ class _Conditions:
     def __init__(self, guards: GuardIndex, target: Target) -> None:
         self.guards = guards
         self.target = target
-        self.frames: list[list[Tri]] = []  # per open chain: [enclosing, earlier branches false, own]
+        self.chains: list[_Chain] = []  # the open chains, outermost first
 
     @property
     def state(self) -> Tri:
-        if not self.frames:
-            return Tri.YES
-        outer, prior, own = self.frames[-1]
-        return outer & prior & own
+        return self.chains[-1].taken if self.chains else Tri.YES
 
     def step(self, directive: Directive, defines: Mapping[str, int | None]) -> None:
         kind = directive.kind
         if kind in ("if", "ifdef", "ifndef"):
             outer = self.state
-            self.frames.append([outer, Tri.YES, self._own(directive, defines, outer)])
+            self.chains.append(_Chain(outer, Tri.YES, self._own(directive, defines, outer)))
         elif kind == "endif":
-            if self.frames:
-                self.frames.pop()
-        elif self.frames:  # elif, elifdef, elifndef, else
-            frame = self.frames[-1]
-            frame[1] = frame[1] & ~frame[2]
-            frame[2] = self._own(directive, defines, frame[0] & frame[1])
+            if self.chains:
+                self.chains.pop()
+        elif self.chains:  # elif, elifdef, elifndef, else
+            chain = self.chains[-1]
+            chain.prior = chain.prior & ~chain.own
+            chain.own = self._own(directive, defines, chain.outer & chain.prior)
 
     def _own(self, directive: Directive, defines: Mapping[str, int | None], reached: Tri) -> Tri:
         if reached is Tri.NO:

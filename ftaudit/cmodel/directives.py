@@ -11,8 +11,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-# Every byte but the newline becomes a space: blanking keeps offsets and line numbers.
-_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
+# A ``bytes.translate`` table that turns every byte into a space except newlines: text blanked with
+# it keeps its length and its line breaks, so offsets and line numbers stay right.
+BLANK_KEEPING_NEWLINES = bytes(byte if byte == ord("\n") else ord(" ") for byte in range(256))
 
 # The next thing that is not plain code: a comment, a literal, or a line starting with '#'.
 _NEXT = re.compile(rb'/\*|//|"|\'|^[ \t]*#', re.M)
@@ -110,9 +111,9 @@ def _directive_end(src: bytes, pos: int) -> tuple[int, int]:
             comment = _LINE_COMMENT.match(src, match.start())
             return (comment.end() if comment else size), -1
         elif token == b'"':
-            pos = _STRING.match(src, match.start()).end()  # type: ignore[union-attr]
+            pos = _literal_end(_STRING, src, match.start())
         elif token == b"'":
-            pos = _CHAR.match(src, match.start()).end()  # type: ignore[union-attr]
+            pos = _literal_end(_CHAR, src, match.start())
         else:  # a backslash-newline continues the directive
             pos = match.end()
 
@@ -151,7 +152,7 @@ def scan(src: bytes) -> RawScan:
     open_comment = -1
 
     def blank(a: int, b: int) -> None:
-        mask[a:b] = src[a:b].translate(_BLANK)
+        mask[a:b] = src[a:b].translate(BLANK_KEEPING_NEWLINES)
 
     while pos < size:
         match = _NEXT.search(src, pos)
@@ -164,15 +165,23 @@ def scan(src: bytes) -> RawScan:
             end = size if close < 0 else close + 2
             open_comment = start if close < 0 else open_comment
         elif token == b"//":
-            end = _LINE_COMMENT.match(src, start).end()  # type: ignore[union-attr]
+            found = _LINE_COMMENT.match(src, start)
+            assert found is not None  # these patterns match wherever their opening token is
+            end = found.end()
         elif token == b'"':
-            raw = _is_raw_string(src, start)
-            end = _raw_string_end(src, start) if raw else _STRING.match(src, start).end()  # type: ignore[union-attr]
+            if _is_raw_string(src, start):
+                end = _raw_string_end(src, start)
+            else:
+                found = _STRING.match(src, start)
+                assert found is not None
+                end = found.end()
         elif token == b"'":
             if start > 0 and src[start - 1 : start].isdigit():
                 pos = start + 1  # a C++14 digit separator, not a character literal
                 continue
-            end = _CHAR.match(src, start).end()  # type: ignore[union-attr]
+            found = _CHAR.match(src, start)
+            assert found is not None
+            end = found.end()
         else:
             end, unclosed = _directive_end(src, match.end())
             open_comment = unclosed if unclosed >= 0 else open_comment
@@ -185,6 +194,14 @@ def scan(src: bytes) -> RawScan:
             blank(start, end)
         pos = max(end, start + 1)
     return RawScan(src, bytes(mask), directives, line_starts, open_comment)
+
+
+def _literal_end(pattern: re.Pattern[bytes], src: bytes, start: int) -> int:
+    """End of the string or character literal (``_STRING``, ``_CHAR``) whose quote is at ``start``: the
+    pattern matches wherever a quote is (an unclosed literal ends at the end of its line)."""
+    found = pattern.match(src, start)
+    assert found is not None
+    return found.end()
 
 
 def _is_raw_string(src: bytes, quote: int) -> bool:
@@ -203,7 +220,7 @@ def _raw_string_end(src: bytes, quote: int) -> int:
     """End of a C++ raw string R"delim( ... )delim" starting at its quote."""
     paren = src.find(b"(", quote + 1, quote + 20)
     if paren < 0:
-        return _STRING.match(src, quote).end()  # type: ignore[union-attr]
+        return _literal_end(_STRING, src, quote)
     closing = b")" + src[quote + 1 : paren] + b'"'
     found = src.find(closing, paren + 1)
     return len(src) if found < 0 else found + len(closing)

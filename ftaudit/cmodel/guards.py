@@ -122,7 +122,7 @@ class GuardStack(Sequence[Guard]):
     def __init__(self, guard: Guard | None, outer: GuardStack | None, serial: int) -> None:
         self.guard = guard
         self.outer = outer
-        self.depth = outer.depth + 1 if outer is not None else 0
+        self.depth: int = outer.depth + 1 if outer is not None else 0
         self.serial = serial  # index in the GuardIndex's node list (memo slots)
         # Inside an #elif/#else branch at any depth.
         self.later: bool = outer is not None and (outer.later or (guard is not None and guard.kind not in _OPENING))
@@ -140,11 +140,17 @@ class GuardStack(Sequence[Guard]):
     def __bool__(self) -> bool:
         return self.depth > 0
 
+    def _guards_innermost_first(self) -> Iterator[Guard]:
+        node: GuardStack | None = self
+        while node is not None and node.guard is not None:
+            yield node.guard
+            node = node.outer
+
     def __iter__(self) -> Iterator[Guard]:
-        return reversed([node.guard for node in self.innermost()])  # type: ignore[misc]
+        return reversed(list(self._guards_innermost_first()))
 
     def __reversed__(self) -> Iterator[Guard]:
-        return (node.guard for node in self.innermost())  # type: ignore[misc]
+        return self._guards_innermost_first()
 
     @overload
     def __getitem__(self, index: int) -> Guard: ...
@@ -156,10 +162,12 @@ class GuardStack(Sequence[Guard]):
         position = index + self.depth if index < 0 else index
         if not 0 <= position < self.depth:
             raise IndexError("guard index out of range")
-        node = self
-        for _ in range(self.depth - 1 - position):
-            node = node.outer  # type: ignore[assignment]
-        return node.guard  # type: ignore[return-value]
+        steps = self.depth - 1 - position  # from the innermost guard outwards
+        for guard in self._guards_innermost_first():
+            if steps == 0:
+                return guard
+            steps -= 1
+        raise IndexError("guard index out of range")  # not reached: depth counts the guards
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -167,11 +175,12 @@ class GuardStack(Sequence[Guard]):
         if isinstance(other, GuardStack):
             if self.depth != other.depth:
                 return False
-            mine, theirs = self, other
+            mine: GuardStack | None = self
+            theirs: GuardStack | None = other
             while mine is not theirs:
-                if mine.guard != theirs.guard:
+                if mine is None or theirs is None or mine.guard != theirs.guard:
                     return False
-                mine, theirs = mine.outer, theirs.outer  # type: ignore[assignment]
+                mine, theirs = mine.outer, theirs.outer
             return True
         if isinstance(other, tuple):
             return len(other) == self.depth and tuple(self) == other
@@ -264,17 +273,17 @@ class GuardIndex:
         stack = self.at(offset)
         memo = self._memo(target, defines)
         if memo is None:
-            return _conjunction(stack, target, defines)  # type: ignore[arg-type]
-        todo = []
+            return _conjunction(stack, target, defines)
+        todo: list[tuple[GuardStack, Guard]] = []  # the stacks not answered yet, innermost first
         node = stack
-        while node.outer is not None and memo.compiled[node.serial] is None:
-            todo.append(node)
+        while node.outer is not None and node.guard is not None and memo.compiled[node.serial] is None:
+            todo.append((node, node.guard))
             node = node.outer
         cached = memo.compiled[node.serial]
         result = Tri.YES if cached is None else cached
-        for node in reversed(todo):
+        for node, guard in reversed(todo):
             if result is not Tri.NO:
-                result = result & self._taken(node.guard, target, defines, memo)  # type: ignore[arg-type]
+                result = result & self._taken(guard, target, defines, memo)
             memo.compiled[node.serial] = result
         return result
 
@@ -285,14 +294,15 @@ class GuardIndex:
         while branch is not None and memo.after[self._serial[branch.offset]] is None:
             pending.append(branch)
             branch = branch.previous
-        prior = Tri.YES if branch is None else memo.after[self._serial[branch.offset]]
+        known = memo.after[self._serial[branch.offset]] if branch is not None else None
+        prior = Tri.YES if known is None else known  # known is None only when no branch is before
         for branch in reversed(pending):
             if prior is not Tri.NO:
                 prior = prior & ~branch.own(target, _facts(defines, branch))
             memo.after[self._serial[branch.offset]] = prior
         if prior is Tri.NO or guard.kind == "else":
-            return prior  # type: ignore[return-value]
-        return prior & guard.own(target, _facts(defines, guard))  # type: ignore[operator]
+            return prior
+        return prior & guard.own(target, _facts(defines, guard))
 
     def _memo(self, target: Target, defines: Defines | DefinesAt | None) -> _Memo | None:
         """The memo for (target, defines): a defines function is known by identity, a small mapping
@@ -318,10 +328,10 @@ def _facts(defines: Defines | DefinesAt | None, guard: Guard) -> Defines | None:
     return defines(guard.offset) if callable(defines) else defines
 
 
-def _conjunction(stack: GuardStack, target: Target, defines: Defines | None) -> Tri:
+def _conjunction(stack: GuardStack, target: Target, defines: Defines | DefinesAt | None) -> Tri:
     result = Tri.YES
     for guard in reversed(stack):
-        result = result & guard.evaluate(target, defines)
+        result = result & guard.evaluate(target, _facts(defines, guard))
         if result is Tri.NO:
             break
     return result

@@ -617,7 +617,8 @@ class _Walk:
         for child in named(body):
             if child.type == "case_statement":
                 has_default = has_default or child.child_by_field_name("value") is None
-                entry = _meet([state, fallthrough]) if fallthrough is not None else state
+                met = _meet([state, fallthrough]) if fallthrough is not None else None
+                entry = met if met is not None else state  # the meet of live states is live
                 self.a.record(child, entry)
                 statements = [c for c in named(child) if c != child.child_by_field_name("value")]
                 fallthrough = self.sequence(statements, entry)
@@ -863,9 +864,9 @@ class _Walk:
                 self.a.stray_critical_section_ends.append(node)
             return state
         key = regions[-1]
-        region = self.open_sections.get(key)
-        if region is not None and region.end is None:
-            region.end, region.end_offset, region.end_kind = node, node.start_byte, CS_END_KINDS.get(name)
+        section = self.open_sections.get(key)
+        if section is not None and section.end is None:
+            section.end, section.end_offset, section.end_kind = node, node.start_byte, CS_END_KINDS.get(name)
         return replace(state, locks=tuple(lock for lock in state.locks if lock.region != key))
 
     def drop_scope(self, state: LockState, scope: int) -> LockState:

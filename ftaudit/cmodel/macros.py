@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node, Parser, Range, Tree
 
+from ftaudit.cmodel.directives import BLANK_KEEPING_NEWLINES
 from ftaudit.cmodel.guards import Guard
 from ftaudit.cmodel.parsers import language, parser
 
 _WRAPPER = b"void _(){"
-_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -52,7 +52,7 @@ class Macro:
             if self.body_offset <= self.open_comment < self.body_end:
                 # Only the opening `/*` of a comment that never closes (see ``normalise``).
                 cut = self.open_comment - self.body_offset + 2
-                body = body[:cut] + body[cut:].translate(_BLANK)
+                body = body[:cut] + body[cut:].translate(BLANK_KEEPING_NEWLINES)
             self._tree = _parse_at(self.language, body, self.body_offset)
         return self._tree
 

@@ -10,12 +10,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import NamedTuple
 
-from ftaudit.cmodel.directives import RawScan
-from ftaudit.cmodel.guards import GuardIndex
+from ftaudit.cmodel.directives import BLANK_KEEPING_NEWLINES, RawScan
+from ftaudit.cmodel.guards import GuardIndex, GuardStack
 
-_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
+# replace(start, end, text, name, action): write ``text`` over [start, end), padded with spaces.
 _Replace = Callable[[int, int, bytes, str, str], None]
+
+# Bytes of the code mask the sweep looks at (``_next_code_char``/``_prev_code_char`` give ``_NO_CHAR``
+# past either end of the text).
+_OPEN_PAREN, _CLOSE_PAREN = ord("("), ord(")")
+_OPEN_BRACE = ord("{")
+_COMMA, _SEMICOLON, _EQUALS = ord(","), ord(";"), ord("=")
+_NO_CHAR = -1
+_WHITESPACE = b" \t\r\n\\"  # skipped between tokens (a backslash continues a line)
+# What may follow `PyObject_HEAD_INIT(…)` when the source already has the comma the expansion needs.
+_AFTER_COMPLETE_HEAD_INIT = frozenset(b",}")
+# What may follow a bare `X(…)` on its own line when it is not a whole declaration or statement.
+_AFTER_EXPRESSION = frozenset(b"{;,)=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +148,17 @@ class Normalised:
     initializer_directives: list[int] = field(default_factory=list)  # '#' offsets blanked
 
 
+_MAX_PAREN_SCAN = 4096  # bytes searched for the ')' that closes a macro's arguments
+
+
 def _matching_paren(mask: bytes, open_at: int) -> int:
     """Offset just past the ')' matching the '(' at ``open_at`` (or -1)."""
     depth = 0
-    for index in range(open_at, min(len(mask), open_at + 4096)):
+    for index in range(open_at, min(len(mask), open_at + _MAX_PAREN_SCAN)):
         char = mask[index]
-        if char == 0x28:
+        if char == _OPEN_PAREN:
             depth += 1
-        elif char == 0x29:
+        elif char == _CLOSE_PAREN:
             depth -= 1
             if depth == 0:
                 return index + 1
@@ -149,26 +166,29 @@ def _matching_paren(mask: bytes, open_at: int) -> int:
 
 
 def _next_code_char(mask: bytes, pos: int) -> int:
-    while pos < len(mask) and mask[pos] in b" \t\r\n\\":
+    """The first byte at or after ``pos`` that is not white space, or ``_NO_CHAR``."""
+    while pos < len(mask) and mask[pos] in _WHITESPACE:
         pos += 1
-    return mask[pos] if pos < len(mask) else -1
+    return mask[pos] if pos < len(mask) else _NO_CHAR
 
 
 def _prev_code_char(mask: bytes, pos: int) -> int:
+    """The last byte before ``pos`` that is not white space, or ``_NO_CHAR``."""
     pos -= 1
-    while pos >= 0 and mask[pos] in b" \t\r\n\\":
+    while pos >= 0 and mask[pos] in _WHITESPACE:
         pos -= 1
-    return mask[pos] if pos >= 0 else -1
+    return mask[pos] if pos >= 0 else _NO_CHAR
 
 
 def split_args(text: bytes) -> tuple[str, ...]:
+    """A macro's argument text split at its top-level commas, each with white space collapsed."""
     args, depth, current = [], 0, bytearray()
     for char in text:
         if char in b"([{":
             depth += 1
         elif char in b")]}":
             depth -= 1
-        if char == 0x2C and depth == 0:
+        if char == _COMMA and depth == 0:
             args.append(bytes(current))
             current = bytearray()
         else:
@@ -178,12 +198,20 @@ def split_args(text: bytes) -> tuple[str, ...]:
     return tuple(" ".join(a.decode("utf-8", "replace").split()) for a in args)
 
 
+class _OpenMacro(NamedTuple):
+    """An opening macro (``Py_BEGIN_ALLOW_THREADS``, …) waiting for its closing one in its block."""
+
+    event: MacroEvent
+    family: str  # which closing macros can pair with it (``_PAIRED_FAMILY``)
+    branch: GuardStack  # the #if branch it is in: a partner must be in the same one
+
+
 @dataclass(slots=True)
 class _Frame:
     """One brace level during the sweep."""
 
     initializer: bool
-    open_macros: list[tuple[int, str, object]] = field(default_factory=list)  # (start, family, branch)
+    open_macros: list[_OpenMacro] = field(default_factory=list)
 
 
 def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
@@ -194,44 +222,43 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
     def replace(start: int, end: int, text: bytes, name: str, action: str) -> None:
         original = src[start:end]
         # Keep newlines where they were so line numbers in the tree stay right.
-        filler = bytearray(original.translate(_BLANK))
+        filler = bytearray(original.translate(BLANK_KEEPING_NEWLINES))
         filler[: len(text)] = text
         if b"\n" in original[: len(text)]:
             return  # never merge lines
         out[start:end] = filler
         result.rewrites.append(Rewrite(name, action, start, end))
 
-    # Conditional directives, merged into the sweep so we know the brace level of each one.
+    # Directives, merged into the sweep over the tokens (both in offset order) so that the brace
+    # level of each one is known.
     directive_at = {d.start: d for d in raw.directives}
     directive_offsets = sorted(directive_at)
+    upcoming = 0  # index in directive_offsets of the next directive the sweep reaches
     stack: list[_Frame] = [_Frame(False)]
     pending: list[MacroEvent] = []
-    events: list[tuple[int, int, bytes | None]] = []  # (offset, kind: 0 directive 1 token, name)
-    events.extend((offset, 0, None) for offset in directive_offsets)
-    for match in _TOKENS.finditer(mask):
-        events.append((match.start(), 1, match.group(1)))
-    events.sort(key=lambda event: event[0])
 
     skip_until = -1
-    for offset, kind, name_bytes in events:
-        if offset < skip_until:
-            continue
-        if kind == 0:
-            if stack[-1].initializer:
-                directive = directive_at[offset]
+    # A final None: the directives after the last token are swept too.
+    for match in chain(_TOKENS.finditer(mask), (None,)):
+        offset = match.start() if match is not None else len(mask)
+        while upcoming < len(directive_offsets) and directive_offsets[upcoming] <= offset:
+            directive = directive_at[directive_offsets[upcoming]]
+            upcoming += 1
+            if directive.start >= skip_until and stack[-1].initializer:
                 line_start = raw.line_starts[directive.line - 1]
                 replace(line_start, directive.end, b"", "#" + directive.kind, "blank")
-                result.initializer_directives.append(offset)
+                result.initializer_directives.append(directive.start)
+        if match is None or offset < skip_until:
             continue
-        if name_bytes is None:
-            char = mask[offset]
+        name_bytes = match.group(1)
+        if name_bytes is None:  # a brace
             if guards.in_later_branch(offset):
                 # Braces in #elif/#else branches are ignored so alternative function headers
                 # (`#if A int f(int a) { #else int f(long a) { #endif`) do not drift the depth.
                 continue
-            if char == 0x7B:  # '{'
+            if mask[offset] == _OPEN_BRACE:
                 before = _prev_code_char(mask, offset)
-                initializer = before == 0x3D or (before in (0x2C, 0x7B) and stack[-1].initializer)
+                initializer = before == _EQUALS or (before in (_COMMA, _OPEN_BRACE) and stack[-1].initializer)
                 stack.append(_Frame(initializer))
             elif len(stack) > 1:
                 frame = stack.pop()
@@ -244,10 +271,10 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         if action in _PAIRED_FAMILY:
             args: tuple[str, ...] = ()
             has_args = action.startswith("cs") or (
-                action.startswith("block") and _next_code_char(mask, end) == 0x28
+                action.startswith("block") and _next_code_char(mask, end) == _OPEN_PAREN
             )
             if has_args:
-                if _next_code_char(mask, end) != 0x28:
+                if _next_code_char(mask, end) != _OPEN_PAREN:
                     continue
                 paren = mask.index(b"(", end)
                 close = _matching_paren(mask, paren)
@@ -262,15 +289,15 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
             family = _PAIRED_FAMILY[action]
             frame = stack[-1]
             if action in ("open", "cs-open", "block-open"):
-                frame.open_macros.append((offset, family, (event, branch)))
+                frame.open_macros.append(_OpenMacro(event, family, branch))
                 continue
             # Only the latest open macro of the block can pair (same family, same #if branch);
             # looking further back would only find one that may not pair: O(1), not O(open macros).
             partner = None
-            if frame.open_macros and frame.open_macros[-1][1] == family:
-                opener, opener_branch = frame.open_macros[-1][2]  # type: ignore[misc]
-                if opener_branch == branch:
-                    partner = opener
+            if frame.open_macros:
+                latest = frame.open_macros[-1]
+                if latest.family == family and latest.branch == branch:
+                    partner = latest.event
                     frame.open_macros.pop()
             if partner is None:
                 pending.append(event)
@@ -283,7 +310,7 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         elif action == "field":
             type_name = b"PyObject" if name == "PyObject_HEAD" else b"PyVarObject"
             room = len(name) - len(type_name) - 2
-            follows_semicolon = _next_code_char(mask, end) == 0x3B
+            follows_semicolon = _next_code_char(mask, end) == _SEMICOLON
             text = type_name + b" " + b"ob_base"[: room + 1 if follows_semicolon else room]
             if not follows_semicolon:
                 text += b";"
@@ -291,18 +318,17 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         elif action == "storage":
             replace(offset, end, b"thread_local", name, action)
         elif action == "head-init":
-            if _next_code_char(mask, end) != 0x28:
+            if _next_code_char(mask, end) != _OPEN_PAREN:
                 continue
             close = _matching_paren(mask, mask.index(b"(", end))
             if close < 0:
                 continue
             skip_until = close
-            follows = _next_code_char(mask, close)
-            if follows in (0x2C, 0x7D):  # already followed by ',' or '}': parses fine
+            if _next_code_char(mask, close) in _AFTER_COMPLETE_HEAD_INIT:  # parses fine
                 continue
             replace(offset, close, b"{0},", name, action)
         elif action == "attribute":
-            if name in _ATTRIBUTES_WITH_ARGS and _next_code_char(mask, end) == 0x28:
+            if name in _ATTRIBUTES_WITH_ARGS and _next_code_char(mask, end) == _OPEN_PAREN:
                 close = _matching_paren(mask, mask.index(b"(", end))
                 if close > 0:
                     end = close
@@ -326,7 +352,7 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
 
 
 def _unpaired(frame: _Frame) -> list[MacroEvent]:
-    return [payload[0] for _, _, payload in frame.open_macros]  # type: ignore[index]
+    return [open_macro.event for open_macro in frame.open_macros]
 
 
 def _pair(opener: MacroEvent, closer: MacroEvent, mask: bytes) -> list[MacroEvent]:
@@ -340,7 +366,7 @@ def _pair(opener: MacroEvent, closer: MacroEvent, mask: bytes) -> list[MacroEven
                        opener.start),
         ]
     # Critical sections keep their call form when both carry ';' (the tree is fine then).
-    if _next_code_char(mask, opener.end) == 0x3B and _next_code_char(mask, closer.end) == 0x3B:
+    if _next_code_char(mask, opener.end) == _SEMICOLON and _next_code_char(mask, closer.end) == _SEMICOLON:
         return [
             MacroEvent(
                 opener.name, opener.action, opener.start, opener.end, "call", closer.start, opener.args
@@ -377,9 +403,9 @@ def _apply_event(event: MacroEvent, mask: bytes, replace: _Replace, result: Norm
         return
     # Unpaired: ALLOW_THREADS macros become an empty statement; critical-section macros stay
     # calls when followed by ';', else become an empty statement too.
-    if event.action.startswith("block") and _next_code_char(mask, end) == 0x3B:
+    if event.action.startswith("block") and _next_code_char(mask, end) == _SEMICOLON:
         return
-    if event.action in ("cs-open", "cs-close") and _next_code_char(mask, end) == 0x3B:
+    if event.action in ("cs-open", "cs-close") and _next_code_char(mask, end) == _SEMICOLON:
         result.events[start] = MacroEvent(name, event.action, start, end, "call", None, event.args)
         return
     replace(start, end, b";", name, event.action)
@@ -548,6 +574,6 @@ def _blank_bare_macro_invocations(raw: RawScan, replace: _Replace) -> None:
         line_end = len(mask) if line_end < 0 else line_end
         if mask[close:line_end].strip():
             continue  # something follows on the line: `X(a);`, `X(a) {`, `X(a) + 1`
-        if _next_code_char(mask, close) in (0x7B, 0x3B, 0x2C, 0x29, 0x3D):  # { ; , ) =
+        if _next_code_char(mask, close) in _AFTER_EXPRESSION:
             continue
         replace(match.start(1), close, b"", match.group(1).decode(), "blank")

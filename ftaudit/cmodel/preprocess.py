@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ftaudit.cmodel.conditions import Tri
-from ftaudit.cmodel.directives import _BLANK, Directive, RawScan
+from ftaudit.cmodel.directives import BLANK_KEEPING_NEWLINES, Directive, RawScan
 from ftaudit.cmodel.guards import Guard, GuardIndex
 from ftaudit.cmodel.includes import HeaderReader, find_header, quoted_include
 from ftaudit.target import LATEST_KNOWN, Target
@@ -378,10 +378,10 @@ def dead_code(directives: Sequence[Directive], guards: GuardIndex, target: Targe
         guarded = [d for d in chain if d.kind not in ("else", "endif")]
         if not guarded or not all(d.kind in ("if", "elif") and _VERSION_CONDITION.search(d.text) for d in guarded):
             continue
-        branch_guards = [guards.opened.get(branch.start) for branch in chain[:-1]]
-        if any(guard is None for guard in branch_guards):
-            continue
-        answers_of = _branch_answers(branch_guards, targets)  # type: ignore[arg-type]
+        branch_guards = [guard for branch in chain[:-1] if (guard := guards.opened.get(branch.start)) is not None]
+        if len(branch_guards) < len(chain) - 1:
+            continue  # a branch that opens no guard (unbalanced)
+        answers_of = _branch_answers(branch_guards, targets)
         verdicts = [(branch, following, answers)
                     for (branch, following), answers in zip(itertools.pairwise(chain), answers_of, strict=True)]
         for branch, following, answers in verdicts:
@@ -502,7 +502,7 @@ def parse_text(raw: RawScan, guards: GuardIndex, target: Target, path: str,
         return raw, aliases
     source, mask = bytearray(raw.source), bytearray(raw.mask)
     for start, end in blanks:
-        source[start:end] = mask[start:end] = bytes(raw.source[start:end]).translate(_BLANK)
+        source[start:end] = mask[start:end] = bytes(raw.source[start:end]).translate(BLANK_KEEPING_NEWLINES)
     for found in headers:
         rewrite = header_rewrite(raw.mask, found)
         if rewrite is not None:

@@ -147,7 +147,8 @@ class Evaluator:
             else:
                 parts.append([UNKNOWN])
         for combination in itertools.islice(itertools.product(*parts), MAX_VALUES):
-            yield "".join(combination) if all(isinstance(p, str) for p in combination) else UNKNOWN  # type: ignore[arg-type]
+            known = [p for p in combination if isinstance(p, str)]
+            yield "".join(known) if len(known) == len(combination) else UNKNOWN
 
     def _call(self, node: ast.Call, fixed: dict[str, str], depth: int, visiting: set[str]) -> Iterator[object]:
         name = node.func.attr if isinstance(node.func, ast.Attribute) else \

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections import ChainMap, Counter
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from ftaudit.cmodel.declarations import (
     read_typedef,
     read_variables,
 )
-from ftaudit.cmodel.defines import DefineTimeline, build_timeline
+from ftaudit.cmodel.defines import DefinesOverlay, DefineTimeline, build_timeline
 from ftaudit.cmodel.directives import Directive, RawScan, scan
 from ftaudit.cmodel.functions import Call, Function, closure, init_only, read_call
 from ftaudit.cmodel.guards import GuardIndex, GuardStack
@@ -76,14 +76,36 @@ from ftaudit.cmodel.preprocess import parse_text, project_macros
 from ftaudit.target import Target
 
 NodeOrOffset = Node | int
-_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++")
 
 # Macros whose body calls something: a lock wrapper, or a macro that forwards to one.
 _LOCK_DEFINE = re.compile(r"\b[A-Za-z_]\w*\s*\(")  # \b: one try per word, linear on long words
 
-# The node kinds collected in one walk, in the order of the lists they go to.
-_COLLECTED = ("function_definition", "call_expression", "declaration", "type_definition", "preproc_def",
-              "preproc_function_def", "assignment_expression", "update_expression")
+
+@dataclass(slots=True)
+class CollectedNodes:
+    """The nodes of the kinds the model indexes, each kind in document order, from one walk."""
+
+    functions: list[Node] = field(default_factory=list)  # function_definition
+    calls: list[Node] = field(default_factory=list)  # call_expression
+    declarations: list[Node] = field(default_factory=list)  # declaration
+    typedefs: list[Node] = field(default_factory=list)  # type_definition
+    object_defines: list[Node] = field(default_factory=list)  # preproc_def
+    function_defines: list[Node] = field(default_factory=list)  # preproc_function_def
+    assignments: list[Node] = field(default_factory=list)  # assignment_expression
+    updates: list[Node] = field(default_factory=list)  # update_expression
+
+
+# Node kind -> the ``CollectedNodes`` list its nodes go to.
+_COLLECTED: dict[str, str] = {
+    "function_definition": "functions",
+    "call_expression": "calls",
+    "declaration": "declarations",
+    "type_definition": "typedefs",
+    "preproc_def": "object_defines",
+    "preproc_function_def": "function_defines",
+    "assignment_expression": "assignments",
+    "update_expression": "updates",
+}
 # Nodes a namespace cannot be declared in: not searched for anonymous namespaces.
 _NO_NAMESPACE_INSIDE = frozenset({
     "function_definition", "compound_statement", "declaration", "field_declaration_list", "initializer_list",
@@ -98,34 +120,36 @@ _MAX_MACRO_ARGS = 4096  # bytes of a PYBIND11_MODULE(...) argument list read in 
 
 
 @cache
-def _collected_kinds(lang: str) -> dict[int, int]:
-    """Node kind id -> position in ``_COLLECTED`` (a grammar may give one name several ids)."""
+def _collected_kinds(lang: str) -> dict[int, str]:
+    """Node kind id -> the ``CollectedNodes`` field it goes to (a grammar may give one name several ids)."""
     grammar = language(lang)
     found = {}
     for kind_id in range(grammar.node_kind_count):
         name = grammar.node_kind_for_id(kind_id)
         if name in _COLLECTED and grammar.node_kind_is_named(kind_id):
-            found[kind_id] = _COLLECTED.index(name)
+            found[kind_id] = _COLLECTED[name]
     return found
 
 
-def _collect_nodes(root: Node, lang: str) -> list[list[Node]]:
-    """Nodes of each ``_COLLECTED`` kind in document order, from one cursor walk. (A tree-sitter
+def _collect_nodes(root: Node, lang: str) -> CollectedNodes:
+    """The nodes of each ``_COLLECTED`` kind in document order, from one cursor walk. (A tree-sitter
     query gives the same lists but slows to minutes once the tree is over 65,536 levels deep: a
     `f(1)+f(1)+…` line of 450 KB.)"""
-    kinds = _collected_kinds(lang)
-    found: list[list[Node]] = [[] for _ in _COLLECTED]
+    found = CollectedNodes()
+    # Node kind id -> the append of the list it goes to: one dict lookup per node.
+    add_to = {kind_id: getattr(found, name).append for kind_id, name in _collected_kinds(lang).items()}.get
     cursor = root.walk()
     while True:
-        slot = kinds.get(cursor.node.kind_id)  # type: ignore[union-attr]
-        if slot is not None:
-            found[slot].append(cursor.node)  # type: ignore[arg-type]
+        node = cursor.node
+        if node is not None:  # never None on a walk from a real node; the stubs allow it
+            add = add_to(node.kind_id)
+            if add is not None:
+                add(node)
         if cursor.goto_first_child():
             continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
                 return found
-    return found
 
 
 @dataclass(slots=True, eq=False)
@@ -168,7 +192,8 @@ def _member_names(spec: Node) -> set[str]:
             continue
         if any(c.type == "storage_class_specifier" and text(c) == "static" for c in member.children):
             continue  # a static data member is one object shared by every instance
-        for declarator in member.children_by_field_name("declarator"):
+        for outer in member.children_by_field_name("declarator"):
+            declarator: Node | None = outer
             while declarator is not None and declarator.type not in ("field_identifier", "identifier"):
                 if declarator.type == "function_declarator":
                     declarator = None
@@ -196,14 +221,15 @@ def build_unit(
     shaped, aliases = parse_text(raw, guards, target or Target(), path, read_header)
     normalised = normalise(shaped, guards)
     tree = parser(lang).parse(normalised.text)
-    unit = CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree, aliases, read_header)
-    if skipped is not None:  # from the real preprocessor (precise mode); exact for ``target``
-        unit.skipped_ranges = sorted(skipped)
-    return unit
+    return CUnit(source, path, target or Target(), lang, raw, guards, normalised, tree, aliases, read_header,
+                 skipped_ranges=skipped)
 
 
 class CUnit:
-    """The C/C++ source model of one file. Build with ``build_unit``."""
+    """The C/C++ source model of one file. Build with ``build_unit``.
+
+    Every attribute is set in ``__init__``; the indices built the first time a rule asks are
+    ``cached_property``s."""
 
     def __init__(
         self,
@@ -217,9 +243,9 @@ class CUnit:
         tree: tree_sitter.Tree,
         function_aliases: dict[int, str] | None = None,
         read_header: HeaderReader | None = None,
+        *,
+        skipped_ranges: tuple[tuple[int, int], ...] | None = None,
     ) -> None:
-        if read_header is not None:
-            self.read_header = read_header  # before _collect: type-alias macros come from headers too
         self.source = source
         self.path = path
         self.target = target
@@ -228,6 +254,11 @@ class CUnit:
         self.raw = raw
         self.guard_index = guard_index
         self.normalised = normalised
+        # Reads a project header (path -> bytes or None); None: only the file's own defines count.
+        self.read_header: HeaderReader | None = read_header
+        # Byte ranges the real preprocessor skipped for ``target`` (precise mode), sorted; None otherwise.
+        self.skipped_ranges: list[tuple[int, int]] | None = (
+            sorted(skipped_ranges) if skipped_ranges is not None else None)
         # Debug/trace/test-only macros the project never defines: their code is not compiled by default.
         self.off_macros: frozenset[str] = frozenset()
         # Offset of a function name shortened to parse (a macro-spelled init header) -> its real name.
@@ -239,9 +270,35 @@ class CUnit:
             self.defines["__cplusplus"] = 201703
         elif not self.is_header:
             self.defines["__cplusplus"] = None
-        self._locals_cache: dict[int, list[Variable]] = {}
-        self._locals_by_name: dict[int, dict[str, list[Variable]]] = {}
-        self._collect()
+
+        # Memos filled on demand.
+        self._timelines: dict[Target, DefineTimeline] = {}  # _define_timeline
+        self._defines_at: dict[Target, Callable[[int], Mapping[str, int | None]]] = {}  # defines_at
+        self._locals_cache: dict[int, list[Variable]] = {}  # function start -> its parameters and locals
+        self._locals_by_name: dict[int, dict[str, list[Variable]]] = {}  # the same by name
+        self._class_members_seen: dict[int, frozenset[str]] = {}  # method start -> members it sees
+        self._class_fields: dict[int, frozenset[str]] = {}  # class/struct start -> its data members
+        self._creator_macro_names: dict[bool, frozenset[str]] = {}  # function-like? -> _creator_macros
+        self._module_names: dict[ModuleDef, ModuleName] = {}  # module_name
+
+        # The indices built from one walk over the tree (``_collect``).
+        nodes = _collect_nodes(self.root, language)
+        # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis.
+        self.assignments: list[Node] = nodes.assignments
+        self.updates: list[Node] = nodes.updates
+        self._define_nodes: dict[int, Node] = {}  # '#' offset of a #define -> its node
+        self.typedefs: dict[str, Typedef] = {}
+        self._resolver = TypeResolver(self.typedefs)
+        self.function_list: list[Function] = []  # in file order
+        self.functions: dict[str, Function] = {}  # the first definition of each name
+        self._function_starts: list[int] = []  # start of each function_list entry (bisect)
+        self._function_parent: list[int] = []  # index of the enclosing function, or -1
+        self._function_positions: dict[int, int] = {}  # id(Function) -> its index in function_list
+        self.calls: list[Call] = []
+        self.globals: list[Variable] = []
+        self._globals_by_name: dict[str, list[Variable]] = {}
+        self._local_declarations: dict[int, list[Node]] = {}  # function index -> its declarations
+        self._collect(nodes)
 
     # -- basics -------------------------------------------------------------------------------------
     @property
@@ -280,7 +337,7 @@ class CUnit:
     def compiled(self, where: NodeOrOffset, target: Target | None = None) -> Tri:
         """Whether the code at a node/offset is compiled for ``target`` (default: the unit's)."""
         offset = where if isinstance(where, int) else where.start_byte
-        skipped = self.__dict__.get("skipped_ranges")
+        skipped = self.skipped_ranges
         if skipped is not None and (target is None or target == self.target):
             # The real preprocessor ran with this build's flags (precise mode): its answer is exact.
             index = bisect_right(skipped, (offset, float("inf"))) - 1
@@ -296,34 +353,35 @@ class CUnit:
         (``defines.DefineTimeline``: project headers included, each `#if` decided where it stands),
         with ``off_macros`` known to be undefined unless the file or its headers define them.
         The same function is returned on every call, so guard answers computed with it are kept."""
-        cache = self.__dict__.setdefault("_defines_at_cache", {})
-        found = cache.get(target)
+        found = self._defines_at.get(target)
         if found is None:
-            lookup = self._define_timeline(target).lookup
-            if self.off_macros:
-                off: dict[str, int | None] = dict.fromkeys(self.off_macros)
-
-                def found(offset: int) -> Mapping[str, int | None]:
-                    return ChainMap(lookup(offset), off)  # type: ignore[arg-type]
-            else:
-                found = lookup
-            cache[target] = found
+            found = self._defines_at[target] = self._defines_lookup(target)
         return found
 
+    def _defines_lookup(self, target: Target) -> Callable[[int], Mapping[str, int | None]]:
+        lookup = self._define_timeline(target).lookup
+        if not self.off_macros:
+            return lookup
+        off: dict[str, int | None] = dict.fromkeys(self.off_macros)
+
+        def with_off_macros(offset: int) -> Mapping[str, int | None]:
+            return DefinesOverlay(lookup(offset), off)
+
+        return with_off_macros
+
     def _define_timeline(self, target: Target) -> DefineTimeline:
-        cache = self.__dict__.setdefault("_defines_cache", {})
-        timeline = cache.get(target)
+        timeline = self._timelines.get(target)
         if timeline is None:
-            timeline = cache[target] = build_timeline(
+            timeline = self._timelines[target] = build_timeline(
                 self.raw.directives, self.guard_index, target, self.defines, Path(self.path).parent,
-                self.__dict__.get("read_header"))
+                self.read_header)
         return timeline
 
     def _type_macros(self) -> list[Typedef]:
         """Object-like macros that stand for a CPython type (`#define PY_THREAD_STATE_T PyThreadState`,
         `#define FRAME struct _frame *`), from the file and the project headers it includes: a
         declaration spelled with one has that type, as with a typedef."""
-        macros = project_macros(self.raw.directives, self.path, self.__dict__.get("read_header"), self.target,
+        macros = project_macros(self.raw.directives, self.path, self.read_header, self.target,
                                 guards=self.guard_index, relevant=_TYPE_MACRO)
         found = []
         for macro in macros.values():
@@ -336,29 +394,19 @@ class CUnit:
                                  (bool(shape.group("const")),) * (stars + 1), False, False, None))
         return found
 
-    # -- collection (one query over the tree) --------------------------------------------------------
-    def _collect(self) -> None:
-        self._define_nodes: dict[int, Node] = {}
-        # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis, from the same single walk.
-        (functions, calls, declarations, typedef_nodes, defines, function_defines, self.assignments,
-         self.updates) = _collect_nodes(self.root, self.language)
-        for node in sorted(defines + function_defines, key=lambda n: n.start_byte):
+    # -- collection (one walk over the tree) ---------------------------------------------------------
+    def _collect(self, nodes: CollectedNodes) -> None:
+        """Fill the indices ``__init__`` declares from the collected nodes."""
+        for node in sorted(nodes.object_defines + nodes.function_defines, key=lambda n: n.start_byte):
             self._define_nodes[node.start_byte] = node
 
-        self.typedefs: dict[str, Typedef] = {}
-        for node in typedef_nodes:
+        for node in nodes.typedefs:
             for typedef in read_typedef(node):
                 self.typedefs.setdefault(typedef.name, typedef)
         for alias in self._type_macros():
             self.typedefs.setdefault(alias.name, alias)
-        self._resolver = TypeResolver(self.typedefs)
 
-        functions.sort(key=lambda n: n.start_byte)
-        self.function_list: list[Function] = []
-        self.functions: dict[str, Function] = {}
-        self._function_starts: list[int] = []
-        self._function_parent: list[int] = []
-        self._function_positions: dict[int, int] = {}  # id(Function) -> its index in function_list
+        functions = sorted(nodes.functions, key=lambda n: n.start_byte)
         open_stack: list[int] = []
         for node in functions:
             function = self._read_function(node)
@@ -372,19 +420,16 @@ class CUnit:
             self._function_starts.append(node.start_byte)
             self.functions.setdefault(function.name, function)
 
-        self.calls: list[Call] = []
-        for node in calls:
+        for node in nodes.calls:
             owner = self._function_index(node.start_byte)
-            function = self.function_list[owner] if owner >= 0 else None
-            call = read_call(node, function.name if function else None, self.guards_at(node.start_byte))
+            caller = self.function_list[owner] if owner >= 0 else None
+            call = read_call(node, caller.name if caller else None, self.guards_at(node.start_byte))
             self.calls.append(call)
-            if function is not None:
-                function.calls.append(call)
+            if caller is not None:
+                caller.calls.append(call)
 
-        self.globals: list[Variable] = []
-        self._local_declarations: dict[int, list[Node]] = {}
         cpp = self.language == "cpp"
-        for node in declarations:
+        for node in nodes.declarations:
             owner = self._function_index(node.start_byte)
             if owner < 0:
                 self.globals.extend(
@@ -404,7 +449,6 @@ class CUnit:
                 index = bisect_right(marks, start - 1)
                 if index < len(marks) and marks[index] < variable.node.start_byte:
                     variable.thread_local = True
-        self._globals_by_name: dict[str, list[Variable]] = {}
         for variable in self.globals:
             self._globals_by_name.setdefault(variable.name, []).append(variable)
 
@@ -557,8 +601,9 @@ class CUnit:
             if parent.type == "call_expression" and parent.child_by_field_name("function") == node:
                 continue
             name = self.source[start:end].decode()
+            owner = self.function_at(start)
             found.setdefault(name, []).append(
-                Reference(name, node, start, (self.function_at(start) or _NO_FUNCTION).name, _context(path))
+                Reference(name, node, start, owner.name if owner is not None else None, _context(path))
             )
         functions = set(self.functions)
         for name in self._fragment_words & functions:
@@ -602,7 +647,8 @@ class CUnit:
                 continue
             if node.type != "declaration":
                 continue
-            for declarator in node.children_by_field_name("declarator"):
+            for outer in node.children_by_field_name("declarator"):
+                declarator: Node | None = outer
                 while declarator is not None and declarator.type in ("pointer_declarator", "reference_declarator"):
                     declarator = declarator.child_by_field_name("declarator")
                 if declarator is not None and declarator.type == "function_declarator":
@@ -615,7 +661,7 @@ class CUnit:
     def _fragments(self) -> list[tuple[Path, int]]:
         """Project source files (not headers) this file #includes: (resolved path, offset of the
         #include). Found once; `source_fragments` and `_fragment_words` read this list."""
-        read = self.__dict__.get("read_header")
+        read = self.read_header
         if read is None:
             return []
         found: list[tuple[Path, int]] = []
@@ -638,7 +684,7 @@ class CUnit:
     def _fragment_words(self) -> set[str]:
         """Identifiers of the project source files (not headers) this file #includes: the
         translation unit's other parts, which may call this file's static functions."""
-        read = self.__dict__.get("read_header")
+        read = self.read_header
         words: set[str] = set()
         for path, _ in self._fragments:
             try:
@@ -750,7 +796,7 @@ class CUnit:
         """Data members a C++ method sees unqualified: those of the class whose body defines it, or of
         `C` for an out-of-line `C::method` (when this file defines exactly one class that the
         qualified owner names). Static data members are shared, so they are not in the set."""
-        members = self.__dict__.setdefault("_ftaudit_members", {})
+        members = self._class_members_seen
         if function.start not in members:
             spec: Node | None = function.node.parent
             while spec is not None and spec.type not in ("class_specifier", "struct_specifier", "compound_statement"):
@@ -766,10 +812,10 @@ class CUnit:
         return members[function.start]
 
     def _member_names(self, spec: Node) -> frozenset[str]:
-        cache = self.__dict__.setdefault("_ftaudit_class_fields", {})
-        if spec.start_byte not in cache:
-            cache[spec.start_byte] = frozenset(_member_names(spec))
-        return cache[spec.start_byte]
+        found = self._class_fields.get(spec.start_byte)
+        if found is None:
+            found = self._class_fields[spec.start_byte] = frozenset(_member_names(spec))
+        return found
 
     @cached_property
     def _classes_named(self) -> dict[str, list[Node]]:
@@ -844,7 +890,8 @@ class CUnit:
             "pointer_expression",
             "subscript_expression",
         ):
-            inner = identifier.child_by_field_name("argument") or (named(identifier) or [None])[0]
+            children = named(identifier)
+            inner = identifier.child_by_field_name("argument") or (children[0] if children else None)
             if inner is None:
                 return None
             identifier = inner
@@ -942,10 +989,6 @@ class CUnit:
         if found is None:
             found = names[module_def] = self._name_module(module_def)
         return found
-
-    @cached_property
-    def _module_names(self) -> dict[ModuleDef, ModuleName]:
-        return {}
 
     def _name_module(self, module_def: ModuleDef) -> ModuleName:
         node = module_def.field_nodes.get("m_name")
@@ -1101,7 +1144,7 @@ class CUnit:
         seen: set[str] = set()
         todo = [function.name]
         for _ in range(3):
-            next_round = []
+            next_round: list[str] = []
             for name in todo:
                 if name in seen or name not in self.functions:
                     continue
@@ -1119,16 +1162,14 @@ class CUnit:
     def _creator_macros(self, function_like: bool) -> frozenset[str]:
         """The file's macros (function-like or object-like) that a definition compiled for some
         supported build spells as a single-phase module creation."""
-        key = f"_ftaudit_creator_macros_{function_like}"
-        cached = self.__dict__.get(key)
+        cached = self._creator_macro_names.get(function_like)
         if cached is None:
-            cached = frozenset(
+            cached = self._creator_macro_names[function_like] = frozenset(
                 name for name, definitions in self.macro_definitions.items()
                 if any(m.is_function_like == function_like and "Py" in m.body
                        and any(c in m.body and re.search(rf"\b{c}\s*\(", m.body) for c in SINGLE_PHASE_CREATORS)
                        and self.compiled(m.body_offset) is not Tri.NO
                        for m in definitions))
-            self.__dict__[key] = cached
         return cached
 
     def _creator_macro_use(self, function: Function) -> Call | None:
@@ -1202,7 +1243,7 @@ class CUnit:
     def _header_lock_macros(self) -> list[DefineMacro]:
         """Lock-looking macros of the project's own headers (`#define LOCK_DB(c) PyMutex_Lock(&(c)->m)`
         in `util.h`): a project's lock wrappers usually live there, not in the file that uses them."""
-        read = self.__dict__.get("read_header")
+        read = self.read_header
         if read is None:
             return []
         own = set(self.macro_definitions)
@@ -1303,13 +1344,6 @@ class CUnit:
 
 # The tokens of a macro body made of string literals and names: (token with spaces, token).
 _STRING_TOKENS = re.compile(r'(\s*("[^"\\\n]*"|[A-Za-z_]\w*)\s*)')
-
-
-class _NoFunction:
-    name = None
-
-
-_NO_FUNCTION = _NoFunction()
 
 
 def _context(path: list[Node]) -> str:

@@ -97,6 +97,9 @@ _PRIV318 = "private API deprecated in 3.14 (gh-128863)"
 
 FT301, FT302, FT303 = "FT301", "FT302", "FT303"
 FT401, FT402, FT403, FT404, FT405, FT406 = "FT401", "FT402", "FT403", "FT404", "FT405", "FT406"
+# Rules whose rows match any mention of a name (a function pointer, a macro argument), not only a call:
+# a removed function is as gone when its address is taken.
+BARE_NAME_RULES = frozenset({FT406})
 _F, _T, _C, _O = "PyFrameObject", "PyThreadState", "PyCodeObject", "PyObject"
 V313, V315, V318 = (3, 13), (3, 15), (3, 18)
 

@@ -90,11 +90,15 @@ class CApiNames:
 @cache
 def load() -> CApiNames:
     data = json.loads(TABLE.read_text(encoding="utf-8"))
-    versions = tuple(sorted(tuple(int(p) for p in v.split(".")) for v in data["versions"]))
-    known = frozenset(tuple(int(p) for p in v.split(".")) for v, row in data["versions"].items()
-                      if row != "unknown")
+    versions = tuple(sorted(_version(v) for v in data["versions"]))
+    known = frozenset(_version(v) for v, row in data["versions"].items() if row != "unknown")
     order = [f"{major}.{minor}" for major, minor in versions]
-    declared = {}
+    declared: dict[str, frozenset[tuple[int, int]]] = {}
     for name, mask in data["names"].items():
         declared[name] = frozenset(versions[i] for i, label in enumerate(order) if mask >> i & 1)
     return CApiNames(versions, known, declared)
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)

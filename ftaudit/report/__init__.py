@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from ftaudit.engine import ScanResult
+    from ftaudit.result import RunInfo, ScanResult
 
 # format name -> "module:class"
 REPORTERS = {
@@ -29,7 +29,9 @@ REPORTERS = {
 class Reporter(Protocol):
     machine: bool  # machine formats are never coloured and print no summary
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None: ...
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo) -> None:
+        """Write the report of ``result``; ``run`` says how the run was asked for (command line, scanned
+        paths, SARIF category, baseline, whether unsafe fixes count)."""
 
 
 class UnknownFormat(ValueError):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Finding, Severity
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 
@@ -36,7 +36,7 @@ def annotation(f: Finding) -> str:
 class GithubReporter:
     machine = True
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         for f in sorted(result.findings, key=lambda f: (-f.severity, f.sort_key)):
             out.write(annotation(f) + "\n")
         for d in result.diagnostics:

@@ -13,8 +13,8 @@ import json
 from collections import Counter
 from typing import TextIO
 
-from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Severity
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 
 # GitLab's severities: info, minor, major, critical, blocker.
 _SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "major", Severity.NOTE: "minor"}
@@ -23,7 +23,7 @@ _SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "major", Severity.NOT
 class GitlabReporter:
     machine = True
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         issues = []
         seen: Counter[tuple[str, str, str]] = Counter()
         for finding in sorted(result.findings, key=lambda f: f.sort_key):

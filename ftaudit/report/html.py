@@ -22,25 +22,30 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import jinja2
 from markupsafe import Markup, escape
 
 from ftaudit import __version__
-from ftaudit.cmodel.module_defs import described_module
-from ftaudit.engine import ScanResult
+from ftaudit.families import family, family_title
 from ftaudit.findings import Edit, Finding, Severity
+from ftaudit.readiness import Readiness
 from ftaudit.report.json_report import finding_dict, rule_url
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 from ftaudit.ruledocs import plain_text
 
+if TYPE_CHECKING:
+    from ftaudit.baseline import Outcome
+
 TEMPLATES = Path(__file__).with_name("templates")
-FAMILIES = {
-    "FT0": "ftaudit itself", "FT1": "Module GIL declarations", "FT2": "Shared state and locking",
-    "FT3": "Borrowed references and containers", "FT4": "Private internals and removed C APIs",
-    "FT5": "Python-level code", "FT6": "Sub-interpreter isolation", "FT7": "Packaging and build metadata",
+# How each readiness state is shown: its words and its colour class.
+_READINESS = {
+    Readiness.GIL_FREE: ("declares GIL-free", "ok"),
+    Readiness.NEEDS_DECLARATION: ("needs declaration", "needs"),
+    Readiness.RACY: ("declared but racy", "racy"),
+    Readiness.REQUIRES_GIL: ("requires the GIL", "needs"),
 }
-DECLARATION_RULES = {"FT101", "FT102", "FT103", "FT104", "FT105", "FT106", "FT107"}
 MANY_FINDINGS = 5_000  # past this, the report warns that it gets slow to browse
 HIGHLIGHT_LIMIT = 8_000  # characters in a snippet; longer ones are shown plain (Pygments can take seconds)
 _LEXERS = {"c": "c", "h": "c", "cc": "cpp", "cpp": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp", "hxx": "cpp",
@@ -178,6 +183,7 @@ class Verdict:
     css: str
     detail: str
     anchor: str = ""
+    described: bool = False  # ``module`` describes a module the sources do not name
 
     @property
     def detail_parts(self) -> list[tuple[bool, str]]:
@@ -186,7 +192,7 @@ class Verdict:
     @property
     def module_parts(self) -> list[tuple[bool, str]]:
         """A module's name is code; the description of one the sources do not name is text with code."""
-        return code_parts(self.module) if described_module(self.module) else [(True, self.module)]
+        return code_parts(self.module) if self.described else [(True, self.module)]
 
 
 def _anchor(finding: Finding) -> str:
@@ -236,26 +242,13 @@ def _diff(finding: Finding, lines: dict[int, str]) -> list[DiffLine]:
 
 
 def verdicts(result: ScanResult, anchors: dict[int, str]) -> list[Verdict]:
-    """Readiness per module, from the findings and FT108's per-file declarations (no re-analysis)."""
-    out: dict[tuple[str, str], Verdict] = {}
-    for finding in result.findings:
-        anchor = anchors.get(id(finding), "")
-        # FT1xx findings name their module in `subject`; any other rule groups under its file.
-        key = (finding.path, finding.subject or PurePosixPath(finding.path).name)
-        if finding.code == "FT108":
-            out[key] = Verdict(key[1], finding.path, "declared but racy", "racy", finding.message, anchor)
-        elif finding.code in DECLARATION_RULES and out.get(key) is None:
-            out[key] = Verdict(key[1], finding.path, "needs declaration", "needs", finding.message, anchor)
-        elif finding.code == "FT109" and key not in out:
-            out[key] = Verdict(key[1], finding.path, "requires the GIL", "needs", finding.message, anchor)
-    for path, summary in sorted(result.summaries.get("FT108", {}).items()):
-        for declaration in summary.get("declarations", []) if isinstance(summary, dict) else []:
-            key = (path, str(declaration.get("module", PurePosixPath(path).name)))
-            if key not in out:
-                out[key] = Verdict(key[1], path, "declares GIL-free", "ok",
-                                   f"declared with {declaration.get('how', 'a GIL-free declaration')}; "
-                                   "no racy global state found in its extension")
-    return sorted(out.values(), key=lambda v: (v.path, v.module))
+    """The readiness table: the result's verdict per module, linked to the finding that decides it."""
+    out = []
+    for verdict in result.modules:
+        state, css = _READINESS[verdict.state]
+        anchor = anchors.get(id(verdict.finding), "") if verdict.finding is not None else ""
+        out.append(Verdict(verdict.module, verdict.path, state, css, verdict.detail, anchor, verdict.described))
+    return out
 
 
 def _inline_hash(text: str) -> str:
@@ -276,13 +269,13 @@ def rule_anchor(code: str) -> str:
     return f"rule-{code.lower()}"
 
 
-def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
+def render_html(result: ScanResult, *, baseline: Outcome | None = None, command: str = "",
                 generated: str | None = None) -> str:
     rules = {r.code: r for r in result.rules}
     files: dict[str, FileView] = {}
     views: list[FindingView] = []
     anchors: dict[int, str] = {}
-    baselined_ids = {id(f) for f in getattr(baseline, "baselined", [])}
+    baselined_ids = {id(f) for f in baseline.baselined} if baseline is not None else set()
     for finding in result.findings:
         lines = result.lines.get(finding.path, {})
         rule = rules.get(finding.code)
@@ -302,7 +295,7 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
         file_view.findings.append(view)
 
     severities = Counter(f.severity for f in result.findings)
-    families = Counter(f.code[:3] for f in result.findings)
+    families = Counter(family(f.code) for f in result.findings)
     by_rule = Counter((f.code, f.name) for f in result.findings)
     env = _environment()
     # Our own assets are read as they are (not rendered): their hashes go into the CSP.
@@ -310,7 +303,7 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
     script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     csp = (f"default-src 'none'; style-src '{_inline_hash(css)}'; script-src '{_inline_hash(script)}'; "
            "img-src data:; base-uri 'none'; form-action 'none'")
-    by_file = defaultdict(int)
+    by_file: defaultdict[str, int] = defaultdict(int)
     for f in result.findings:
         by_file[f.path] += 1
     context = {
@@ -321,7 +314,7 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
         "files_scanned": len(result.files),
         "total": len(result.findings),
         "severities": [(s.label, severities[s]) for s in sorted(Severity, reverse=True)],
-        "families": [(prefix + "xx", FAMILIES.get(prefix, "other"), n) for prefix, n in sorted(families.items())],
+        "families": [(prefix + "xx", family_title(prefix), n) for prefix, n in sorted(families.items())],
         "rules": sorted(by_rule.items()),
         # Each reported rule's documentation, in the report itself: its links work offline.
         "rule_docs": [{"code": code, "anchor": rule_anchor(code), "name": rules[code].slug,
@@ -346,10 +339,6 @@ def render_html(result: ScanResult, *, baseline: Any = None, command: str = "",
 class HtmlReporter:
     machine = True  # a file format: never coloured, no summary line appended
 
-    def __init__(self) -> None:
-        self.baseline: Any = None  # a ftaudit.baseline.Outcome when --baseline was given
-        self.command: str = ""
-
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
-        out.write(render_html(result, baseline=self.baseline, command=self.command))
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
+        out.write(render_html(result, baseline=run.baseline, command=run.command))
 

@@ -9,8 +9,8 @@ import json
 from typing import Any, TextIO
 
 from ftaudit import HOMEPAGE
-from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Diagnostic, Finding, Position
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 
 
 def rule_url(code: str) -> str:
@@ -64,7 +64,7 @@ def entries(result: ScanResult) -> list[dict[str, Any]]:
 class JsonReporter:
     machine = True
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         json.dump(entries(result), out, indent=2, ensure_ascii=False)
         out.write("\n")
 
@@ -72,7 +72,7 @@ class JsonReporter:
 class JsonLinesReporter:
     machine = True
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         for entry in entries(result):
             out.write(json.dumps(entry, ensure_ascii=False))
             out.write("\n")

@@ -7,14 +7,14 @@ from collections import defaultdict
 from typing import TextIO
 from xml.etree import ElementTree
 
-from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Finding
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 
 
 class JunitReporter:
     machine = True
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         by_file: dict[str, list[Finding]] = defaultdict(list)
         for finding in sorted(result.findings, key=lambda f: f.sort_key):
             by_file[finding.path].append(finding)

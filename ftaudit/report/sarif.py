@@ -18,12 +18,13 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from ftaudit import HOMEPAGE, __version__
-from ftaudit.engine import ScanResult
+from ftaudit.discover import git_root
 from ftaudit.facts.precision import level as measured_level
 from ftaudit.facts.precision import measured
+from ftaudit.families import concurrency_family
 from ftaudit.findings import Finding, Position, Severity
-from ftaudit.registry import load_registry
 from ftaudit.report.json_report import rule_url
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 from ftaudit.rule import Rule
 from ftaudit.ruledocs import plain_text, render_markdown
 from ftaudit.selection import most_specific
@@ -36,15 +37,6 @@ MAX_TAGS = 20
 MAX_DESCRIPTION = 1_024
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
 PROBLEM_SEVERITY = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "recommendation"}
-
-
-def git_root(start: Path) -> Path | None:
-    """The closest folder at or above ``start`` holding ``.git`` (a folder, or a file in worktrees)."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def _common_folder(paths: Sequence[Path]) -> Path:
@@ -130,15 +122,11 @@ def _truncate(text: str, limit: int = MAX_DESCRIPTION) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# FT1xx (GIL declarations), FT2xx (shared state, thread state) and FT3xx (containers other threads change).
-_CONCURRENCY_FAMILIES = ("FT1", "FT2", "FT3")
-
-
 def _tags(rule: type[Rule], secure: bool) -> list[str]:
     """The rule's own tags, plus GitHub's ranking tags: `correctness` for every rule, `concurrency` for
     the free-threading families, and `security` only for memory-corrupting hazards measured precise."""
     own = list(rule.tags or ("free-threading",))
-    ranking = ["correctness"] + (["concurrency"] if rule.code.startswith(_CONCURRENCY_FAMILIES) else [])
+    ranking = ["correctness"] + (["concurrency"] if concurrency_family(rule.code) else [])
     ranking += ["security"] if secure else []
     return list(dict.fromkeys(ranking + own))[:MAX_TAGS]
 
@@ -207,13 +195,10 @@ def build_sarif(result: ScanResult, *, paths: Iterable[Path] = (), category: str
     base = root or cwd
     locate = _Locator(result, base, cwd)
 
-    registry = load_registry().rules
-    rules = list(result.rules)
-    known = {r.code for r in rules}
-    rules += [registry[c] for c in sorted({f.code for f in result.findings} - known) if c in registry]
     settings = result.settings
-    descriptors, index = [], {}
-    for rule in rules:
+    descriptors: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for rule in result.rules:  # every rule that ran: each finding's rule is among them
         override = most_specific(settings.severity, rule.code) if settings.severity else None
         index[rule.code] = len(descriptors)
         descriptors.append(rule_descriptor(rule, override if override is not None else rule.severity))
@@ -261,13 +246,7 @@ def build_sarif(result: ScanResult, *, paths: Iterable[Path] = (), category: str
 class SarifReporter:
     machine = True
 
-    def __init__(self) -> None:
-        # Set by the CLI; defaults suit a library call on a result scanned from the working directory.
-        self.paths: list[Path] = []
-        self.category: str | None = None
-        self.baseline_state: str | None = None
-
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
-        log = build_sarif(result, paths=self.paths, category=self.category, baseline_state=self.baseline_state)
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
+        log = build_sarif(result, paths=run.paths, category=run.sarif_category, baseline_state=run.baseline_state)
         json.dump(log, out, indent=2, ensure_ascii=False)
         out.write("\n")

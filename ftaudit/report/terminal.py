@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from typing import TextIO
 
-from ftaudit.engine import ScanResult
 from ftaudit.findings import INCOMPLETE, Applicability, Finding, Severity
 from ftaudit.fixes import applies
 from ftaudit.report.colour import SEVERITY_COLOURS, Painter
+from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 
 TAB = 4
 
@@ -114,29 +114,29 @@ def _span_text(lines: dict[int, str], start_line: int, start_col: int, end_line:
 
 class ConciseReporter:
     machine = False
-    unsafe_fixes = False
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         paint = Painter(color)
         for f in result.findings:
-            fix = " [*]" if applies(f, unsafe=self.unsafe_fixes) else ""
+            fix = " [*]" if applies(f, unsafe=run.unsafe_fixes) else ""
             out.write(f"{paint(visible(f.path), bold=True)}:{f.start.line}:{f.start.column}: "
                       f"{paint(f.code, fg=SEVERITY_COLOURS[f.severity], bold=True)}{fix} {visible(f.message)}\n")
 
 
 class FullReporter:
     machine = False
-    unsafe_fixes = False
 
-    def render(self, result: ScanResult, out: TextIO, *, color: bool) -> None:
+    def render(self, result: ScanResult, out: TextIO, *, color: bool, run: RunInfo = NO_RUN_INFO) -> None:
         paint = Painter(color)
         for finding in result.findings:
-            out.write(self.frame(finding, result.lines.get(finding.path, {}), paint))
+            out.write(self.frame(finding, result.lines.get(finding.path, {}), paint, unsafe=run.unsafe_fixes))
             out.write("\n")
 
-    def frame(self, f: Finding, lines: dict[int, str], paint: Painter) -> str:
+    def frame(self, f: Finding, lines: dict[int, str], paint: Painter, *, unsafe: bool = False) -> str:
+        """One finding as a ruff-style code frame; `[*]` when `--fix` (with ``unsafe``: `--unsafe-fixes`)
+        would apply its edit."""
         colour = SEVERITY_COLOURS[f.severity]
-        fix = " [*]" if applies(f, unsafe=self.unsafe_fixes) else ""
+        fix = " [*]" if applies(f, unsafe=unsafe) else ""
         parts = [f"{paint(f.code, fg=colour, bold=True)}{fix} {paint(visible(f.message), bold=True)}\n",
                  f" {paint('-->', fg='blue', bold=True)} {visible(f.path)}:{f.start.line}:{f.start.column}\n"]
         last_shown = min(f.end.line, f.start.line + 4)
