@@ -122,13 +122,18 @@ class _DeclarationRule(Rule):
     project_level = True
     languages = C_LANGUAGES | BUILD_LANGUAGES
     readiness = Readiness.NEEDS_DECLARATION
+    applies_to = FREE_THREADED  # with the GIL an undeclared module imports as it always did
 
-    def pending(self, ctx: FileContext) -> list[PendingReport]:
-        """This file's reports."""
+    def pending(self, ctx: FileContext) -> list[PendingReport | None]:
+        """This file's reports (``entry``'s answers)."""
         raise NotImplementedError
 
     def entry(self, ctx: FileContext, anchor: Any, message: str, fix: Fix | None, subject: str,
-              help_text: str | None = None) -> PendingReport:
+              help_text: str | None = None) -> PendingReport | None:
+        """A report for the project pass, or None in code the target does not compile (the project pass
+        cannot ask the preprocessor, so such reports are dropped here, as ``ctx.report`` would)."""
+        if not ctx.compiled(anchor):
+            return None
         start, end = ctx.span(anchor)
         ctx.keep_lines(start.line, end.line)
         return PendingReport(start, end, message, help_text, fix, subject)
@@ -138,7 +143,7 @@ class _DeclarationRule(Rule):
             return build_summary(ctx)
         if ctx.c_unit is None:
             return None
-        return PendingState(*racy_globals(ctx), pending=tuple(self.pending(ctx)) if ctx.target.free_threaded else ())
+        return PendingState(*racy_globals(ctx), pending=tuple(r for r in self.pending(ctx) if r is not None))
 
     def check_project(self, project: ProjectContext) -> None:
         state = ExtensionState(project)
@@ -244,10 +249,10 @@ class MissingGilSlot(_DeclarationRule):
         ),
     )
 
-    def pending(self, ctx: FileContext) -> list[PendingReport]:
+    def pending(self, ctx: FileContext) -> list[PendingReport | None]:
         unit = ctx.c_unit
         assert unit is not None
-        found: list[PendingReport] = []
+        found: list[PendingReport | None] = []
         for module_def in multi_phase_defs(unit):
             live, dead = gil_entries(module_def, ctx.target)
             if live:
@@ -448,10 +453,10 @@ class MissingSetGil(_DeclarationRule):
         ),
     )
 
-    def pending(self, ctx: FileContext) -> list[PendingReport]:
+    def pending(self, ctx: FileContext) -> list[PendingReport | None]:
         unit = ctx.c_unit
         assert unit is not None
-        found: list[PendingReport] = []
+        found: list[PendingReport | None] = []
         for init in unit.module_inits:
             if init.kind != "single" or init.create_call is None:
                 continue

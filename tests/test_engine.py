@@ -178,3 +178,18 @@ def test_generated_modules_still_get_their_gil_declaration_checked(tmp_path: Pat
     # and Cython's output is judged through its .pyx (FT104) instead.
     assert [line.split(": ")[0] + " " + line.split()[1] for line in result.stdout.splitlines() if "FT" in line] == [
         "asdl/ast.c:7:43 FT102"]
+
+
+def test_no_c_unit_outlives_the_scan() -> None:
+    # The per-file analyses are kept with their unit (ftaudit.analysis.memo): an answer that refers back to
+    # its unit (reachability does) must not keep every parsed file alive for the rest of the process.
+    import gc
+
+    from ftaudit.cmodel import CUnit
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    for sub in ("c", "ft2xx", "ft1xx"):
+        result = scan([fixtures / sub], Settings(root=fixtures / sub, cache=False), jobs=1)
+        assert any(f.code.startswith("FT2") for f in result.findings) or sub != "ft2xx"
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, CUnit)] == []

@@ -63,6 +63,17 @@ def test_suppression_for_rule_not_run_is_not_judged(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == []
 
 
+def test_suppression_for_rule_that_does_not_apply_to_the_target_is_not_judged(tmp_path: Path) -> None:
+    # FT505 audits free-threaded builds only (applies_to): on 3.12 it does not run, so its `noqa` is kept,
+    # not reported as unused (nor deleted by --fix); FT501 runs on 3.12 and its stale `noqa` is reported.
+    write_tree(tmp_path, {"m.py": "import sys\nsys.setswitchinterval(1)  # noqa: FT505\nx = 1  # noqa: FT501\n"})
+    for target, expected in (("3.12", [3]), ("3.13t", [3])):
+        result = run(["scan", ".", "--output-format", "json", "--isolated", "--select", "FT5,FT001",
+                      "--target-version", target], tmp_path)
+        got = [(f["code"], f["location"]["row"]) for f in json.loads(result.stdout)]
+        assert got == [("FT001", row) for row in expected], (target, got)
+
+
 def test_ft001_message_and_column(tmp_path: Path) -> None:
     write_tree(tmp_path, {"m.py": "safe()  # noqa: XMP201\n"})
     result = run(["scan", ".", "--output-format", "json", "--isolated", "--select", "XMP,FT001"], tmp_path)

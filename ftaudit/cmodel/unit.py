@@ -256,6 +256,9 @@ class CUnit:
         self.normalised = normalised
         # Reads a project header (path -> bytes or None); None: only the file's own defines count.
         self.read_header: HeaderReader | None = read_header
+        # Answers of the analyses built on this model (``ftaudit.analysis.memo``), kept with the unit and
+        # dropped with it; the model itself never reads them.
+        self.memo: dict[tuple[object, object], object] = {}
         # Byte ranges the real preprocessor skipped for ``target`` (precise mode), sorted; None otherwise.
         self.skipped_ranges: list[tuple[int, int]] | None = (
             sorted(skipped_ranges) if skipped_ranges is not None else None)
