@@ -9,6 +9,7 @@ error is one line, its traceback only with ``-v``), 130 interrupted (Ctrl-C), 14
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -353,6 +354,13 @@ def run_scan(options: ScanOptions, started: float | None = None) -> int:
     started = time.perf_counter() if started is None else started
     output, fixes = options.output, options.fixes
     settings = _settings(options)
+    # Modules, rule classes and tables live as long as the process: keep the cyclic collector from walking
+    # them again on every full collection of the scan (measured: 7 % of a whole-tree scan). The pool's
+    # workers are forked after this and inherit it.
+    from ftaudit.registry import load_registry
+
+    load_registry()
+    gc.freeze()
     if options.show_settings:
         from ftaudit.engine import enabled_rules
 
