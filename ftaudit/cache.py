@@ -212,11 +212,14 @@ def _known_classes() -> dict[str, type]:
         RelatedLocation,
         Severity,
     )
+    from ftaudit.registry import load_registry
+    from ftaudit.summaries import summary_types
     from ftaudit.suppress import Suppression
 
+    load_registry()  # the rules register their summary classes as they are imported
     classes: list[type] = [FileResult, Finding, Position, Edit, Fix, RelatedLocation, Diagnostic, Suppression,
                            Severity, Applicability, DiagnosticKind]
-    return {cls.__name__: cls for cls in classes}
+    return {**summary_types(), **{cls.__name__: cls for cls in classes}}
 
 
 _CLASSES: dict[str, type] = {}

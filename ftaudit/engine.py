@@ -34,9 +34,6 @@ from ftaudit.rule import Rule
 from ftaudit.selection import most_specific, resolve
 from ftaudit.source import BUILD_FILE_NAMES, Language, SourceFile, generated_marker, is_template, language_for
 from ftaudit.statements import multiline_statements
-from ftaudit.summaries import UnknownSummary
-from ftaudit.summaries import decode as decode_summaries
-from ftaudit.summaries import encode as encode_summaries
 from ftaudit.suppress import Suppression, find_suppressions
 from ftaudit.target import Target
 
@@ -231,8 +228,8 @@ def analyse_file(task: FileTask) -> FileResult:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
                               task.target or config.target, config.rule_options, config.precise,
                               sorted(config.build_mentions), config.debug_switches_off, config.collect_mentions)
-        cached = _from_cache(cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret))
-        if cached is not None:
+        cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
+        if isinstance(cached, FileResult):
             cached.from_cache = True
             cached.digest = digest
             return cached
@@ -252,27 +249,8 @@ def analyse_file(task: FileTask) -> FileResult:
     result.digest = digest
     overran = any(d.kind is DiagnosticKind.TOO_COMPLEX for d in result.diagnostics)
     if config.cache_dir is not None and not overran and not any(d.is_error for d in result.diagnostics):
-        cache.store(config.cache_dir, task.file.path, cache_key, _to_cache(result), config.cache_secret)
+        cache.store(config.cache_dir, task.file.path, cache_key, result, config.cache_secret)
     return result
-
-
-def _to_cache(result: FileResult) -> FileResult:
-    """The result as the cache stores it: typed summaries as tagged data (``ftaudit.summaries``)."""
-    if not result.summaries:
-        return result
-    return replace(result, summaries=encode_summaries(result.summaries))
-
-
-def _from_cache(entry: Any) -> FileResult | None:
-    """A cached result with its typed summaries rebuilt; None (analyse again) when it holds one this
-    ftaudit does not define."""
-    if not isinstance(entry, FileResult):
-        return None
-    try:
-        entry.summaries = decode_summaries(entry.summaries)
-    except UnknownSummary:
-        return None
-    return entry
 
 
 def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: FileResult) -> FileResult:
