@@ -32,6 +32,7 @@ from ftaudit.run_options import FixOptions, OutputOptions, ScanOptions
 
 if TYPE_CHECKING:
     from ftaudit.baseline import Outcome
+    from ftaudit.progress import DelayedBar
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_PIPE_CLOSED = 130, 143, 141
@@ -347,6 +348,17 @@ def _overrides(params: ScanParams) -> dict[str, Any]:
     return overrides
 
 
+def _progress_bar(output_format: str, quiet: bool) -> DelayedBar | None:
+    from ftaudit import progress
+    from ftaudit.report import UnknownFormat, get_reporter
+
+    try:
+        machine = get_reporter(output_format).machine
+    except UnknownFormat:
+        return None  # reported after the scan, with the other output problems
+    return progress.DelayedBar() if progress.wanted(machine_format=machine, quiet=quiet) else None
+
+
 def run_scan(options: ScanOptions, started: float | None = None) -> int:
     """Run what ``options`` ask for: scan, fix or suppress, record or apply a baseline, report. The exit code."""
     from ftaudit.engine import scan as engine_scan  # looked up now: tests replace it
@@ -384,7 +396,13 @@ def run_scan(options: ScanOptions, started: float | None = None) -> int:
 
         context = context_roots([p.resolve() for p in targets if p.exists() or options.stdin is not None],
                                 settings.root)
-    result = engine_scan(targets, settings, jobs=options.jobs, context_paths=context, stdin=options.stdin)
+    bar = _progress_bar(settings.output_format, output.quiet or output.silent)
+    try:
+        result = engine_scan(targets, settings, jobs=options.jobs, context_paths=context, stdin=options.stdin,
+                             progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if options.paths_given and not result.files and not output.silent:
         click.echo(f"ftaudit: warning: no file to scan in {', '.join(str(p) for p in targets)} "
                    "(not a file type ftaudit reads, excluded, or generated; -v says which)", err=True)

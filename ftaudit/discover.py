@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +79,10 @@ def _quietly(check: Callable[[], bool]) -> bool:
         return False
 
 
+def _globs(globs: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{translate(g)})" for g in globs)) if globs else None
+
+
 class PatternSet:
     """gitignore-style patterns. Bare names and one-segment globs (`build`, `*.egg-info`, `venv/`),
     which is what the defaults and most configs hold, are matched with fnmatch against each path
@@ -98,10 +102,15 @@ class PatternSet:
                 self.simple.append((body, text.endswith("/")))
         self._complex = complex_patterns
         self._spec: pathspec.GitIgnoreSpec | None = None
+        # One regex per kind instead of an fnmatch call per pattern and path: discovery asks for
+        # every entry of the tree.
+        self._any = _globs([glob for glob, dirs_only in self.simple])
+        self._files = _globs([glob for glob, dirs_only in self.simple if not dirs_only])
 
     def match(self, relative: str, is_dir: bool) -> bool:
         name = relative.rstrip("/").rsplit("/", 1)[-1]
-        if any(fnmatchcase(name, glob) and (is_dir or not dirs_only) for glob, dirs_only in self.simple):
+        matcher = self._any if is_dir else self._files
+        if matcher is not None and matcher.match(name):
             return True
         if not self._complex:
             return False
@@ -118,6 +127,7 @@ class _Gitignores:
         self.diagnostics = diagnostics
         self.cwd = cwd
         self._cache: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        self._chains: dict[Path, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
 
     def _spec_for(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
         if folder not in self._cache:
@@ -136,17 +146,25 @@ class _Gitignores:
             self._cache[folder] = spec
         return self._cache[folder]
 
+    def _chain(self, folder: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+        """The .gitignore specs that apply inside ``folder``: its own and its parents', up to the
+        repository root (.gitignore files above it do not apply). Computed once per folder."""
+        chain = self._chains.get(folder)
+        if chain is None:
+            spec = self._spec_for(folder)
+            own = [(folder, spec)] if spec is not None else []
+            at_root = _quietly((folder / ".git").exists) or folder.parent == folder
+            chain = own if at_root else own + self._chain(folder.parent)
+            self._chains[folder] = chain
+        return chain
+
     def ignored(self, path: Path, is_dir: bool) -> bool:
         if not self.enabled:
             return False
-        for folder in path.parents:
-            spec = self._spec_for(folder)
-            if spec is not None:
-                relative = path.relative_to(folder).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(relative):
-                    return True
-            if _quietly((folder / ".git").exists):
-                break  # the repository root: .gitignore files above it do not apply
+        for folder, spec in self._chain(path.parent):
+            relative = path.relative_to(folder).as_posix() + ("/" if is_dir else "")
+            if spec.match_file(relative):
+                return True
         return False
 
 
@@ -178,12 +196,13 @@ def discover(paths: list[Path], *, root: Path, exclude: list[str], respect_gitig
             diagnostics.append(Diagnostic(display_path(path, cwd), DiagnosticKind.UNREADABLE, reason))
         return True
 
-    def add(path: Path, shown: Path, given: bool = False) -> None:
-        try:
-            resolved = path.resolve()
-        except (OSError, RuntimeError) as exc:  # a symlink loop
-            skipped.append((display_path(shown, cwd), f"cannot resolve: {exc}"))
-            return
+    def add(path: Path, shown: Path, given: bool = False, resolved: Path | None = None) -> None:
+        if resolved is None:
+            try:
+                resolved = path.resolve()
+            except (OSError, RuntimeError) as exc:  # a symlink loop
+                skipped.append((display_path(shown, cwd), f"cannot resolve: {exc}"))
+                return
         if resolved in seen or outside(shown, resolved, given):
             return
         seen.add(resolved)
@@ -215,14 +234,18 @@ def discover(paths: list[Path], *, root: Path, exclude: list[str], respect_gitig
         for entry in entries:
             path = folder / entry.name
             is_dir = _quietly(entry.is_dir)
+            if not is_dir and language_for(path) is None:
+                continue  # not a file type ftaudit reads: no need to ask the ignore rules
             if is_excluded(path, is_dir) or gitignores.ignored(path, is_dir):
                 continue
-            if _quietly(entry.is_symlink) and outside(path, _resolve(path), False):
+            link = _quietly(entry.is_symlink)
+            if link and outside(path, _resolve(path), False):
                 continue
             if is_dir:
                 walk(path, visited)
             elif _quietly(entry.is_file) and language_for(path) is not None:
-                add(path, path)
+                # A plain file in a resolved folder is its own real path: no realpath per file.
+                add(path, path, resolved=None if link else real / entry.name)
 
     for given in paths:
         absolute = given if given.is_absolute() else cwd / given
@@ -284,15 +307,16 @@ def git_root(start: Path) -> Path | None:
 
 def context_roots(files: list[Path], root: Path) -> list[Path]:
     """Where to look for the context of a few files (pre-commit passes only the staged ones): the
-    folder of the nearest build file above each file, within the project root. A whole repository
-    is not read again for every commit, yet a module's linked sources and build settings are."""
+    folder of the nearest build file above each file, within the project root; without one, the
+    file's own folder (a repository holding many projects and no build file is not one extension).
+    Only the files there that name the asked ones are then read (``ftaudit.neighbours``)."""
     from ftaudit.source import BUILD_FILE_NAMES
 
     root = root.resolve()
     roots: set[Path] = set()
     for file in files:
         folder = file.resolve().parent
-        chosen = root
+        chosen = folder if folder == root or root in folder.parents else root
         for candidate in (folder, *folder.parents):
             if candidate != root and root not in candidate.parents:
                 break

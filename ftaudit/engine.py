@@ -15,8 +15,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from ftaudit.context import FileContext, ProjectContext
 from ftaudit.discover import Discovery, FoundFile, PatternSet, discover, scan_boundary
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
+from ftaudit.neighbours import MAX_ROUNDS, NeighbourPool, search_names
 from ftaudit.readiness import ModuleDeclaration
 from ftaudit.registry import load_registry
 from ftaudit.result import ScanResult
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 UNUSED_SUPPRESSION = "FT001"
 _WORD = re.compile(r"[A-Za-z_]\w*")
 CONTEXT_LINES = 3  # lines kept around each finding for code frames and the HTML report
+Progress = Callable[[int, int], None]  # (files done, files in all), for a progress bar
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class FileResult:
     # Names the file uses other than to define or declare a function (``CUnit.mentions``; for other
     # files every word). None: the file was not read, so what it names is unknown.
     mentions: list[str] | None = field(default_factory=list)
+    # Functions and variables this file defines that other files can use (a focused scan searches its
+    # context for them).
+    exports: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,9 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
             result.hidden = _hidden_by_switches(task, config, source, ctx)
     if config.collect_mentions:
         result.mentions = unit.mentions if unit is not None else sorted(set(_WORD.findall(source.text)))
+        if unit is not None:
+            result.exports = sorted({f.name for f in unit.function_list if not f.is_static}
+                                    | {v.name for v in unit.globals if v.storage is None})
     result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
@@ -370,7 +378,8 @@ def _ignored_for(found: FoundFile, root: Path, table: list[tuple[PatternSet, lis
 
 
 def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
-         context_paths: Iterable[Path] = (), stdin: tuple[Path, bytes] | None = None) -> ScanResult:
+         context_paths: Iterable[Path] = (), stdin: tuple[Path, bytes] | None = None,
+         progress: Progress | None = None) -> ScanResult:
     """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context.
 
     ``stdin`` is (the path the text stands for, its bytes): analysed instead of ``paths``, in place
@@ -387,14 +396,15 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     focus = {f.display for f in found.files if not is_template(f.path)}
     files = list(found.files)
     project_rules = [code for code, cls in rules.items() if cls.project_level]
+    pool: NeighbourPool | None = None
     if project_rules and context_paths:
         extra = discover(list(context_paths), root=settings.root, exclude=exclude,
                          respect_gitignore=settings.respect_gitignore, force_exclude=False)
-        files.extend(f for f in extra.files if f.display not in focus)
+        pool = NeighbourPool([f for f in extra.files if f.display not in focus])
     pfi = _per_file_ignores(settings)
     minimum_for = _MinimumVersions(settings)
-    tasks = []
-    for f in files:
+
+    def task_for(f: FoundFile) -> FileTask:
         ignored = _ignored_for(f, settings.root, pfi) if pfi else []
         in_focus = f.display in focus
         codes = tuple(
@@ -403,7 +413,9 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
             and not any(code.startswith(s) for s in ignored)
             and (in_focus or cls.project_level)
         )
-        tasks.append(FileTask(f, codes, minimum_for(f.path), in_focus))
+        return FileTask(f, codes, minimum_for(f.path), in_focus)
+
+    tasks = [task_for(f) for f in files]
     cache_dir, salt, secret, cache_notes = None, "", b"", []
     if settings.cache:
         try:
@@ -421,17 +433,27 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         from ftaudit import precise as precise_mode
 
         precise, precise_notes = precise_mode.configure(settings, paths)
-    build_texts = _build_texts(files)
+    build_texts = _build_texts([*files, *(pool.files if pool is not None else [])])
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
                           secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(build_texts),
                           settings.debug_switches == "off", settings.scan_generated, precise,
                           collect_mentions=bool(project_rules))
-    results = _run(tasks, config, jobs or os.cpu_count() or 1)
-    mentions, whole = _project_mentions(results, files, [*paths, *context_paths], settings.root, stdin is not None)
+    jobs = jobs or os.cpu_count() or 1
+    results = _run(tasks, config, jobs, progress)
+    searched: set[str] | None = None
+    if pool is not None:
+        searched = _read_neighbours(pool, results, tasks, task_for, config, jobs)
+        files = [t.file for t in tasks]
+    mentions, whole = _project_mentions(results, [*files, *(pool.files if pool is not None else [])],
+                                        [*paths, *context_paths], settings.root, stdin is not None)
+    if searched is not None:
+        whole = whole & searched
 
     by_path = {r.display: r for r in results}
     findings: list[Finding] = [f for r in results if r.display in focus for f in r.findings]
-    diagnostics = _summarise_newer_syntax([d for r in results for d in r.diagnostics]) + precise_notes \
+    # Context files are read for project-level facts only: their problems are not the user's question.
+    diagnostics = _summarise_newer_syntax([d for r in results if r.display in focus for d in r.diagnostics]) \
+        + precise_notes \
         + cache_notes + found.diagnostics
     if precise is not None:
         from ftaudit import precise as precise_mode
@@ -474,6 +496,36 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
         roots=found.roots,
         hidden_by_switches=hidden,
     )
+
+
+def _read_neighbours(pool: NeighbourPool, results: list[FileResult], tasks: list[FileTask],
+                     task_for: Callable[[FoundFile], FileTask], config: WorkerConfig, jobs: int) -> set[str]:
+    """Analyse the context a focused scan needs (``ftaudit.neighbours``), appending to ``results`` and
+    ``tasks``. Returns the files whose names were searched for in the whole pool: only for those is
+    "no other file names this function" known."""
+    from ftaudit.analysis.extension_state import LinkedSources
+
+    asked = {r.display for r in results}
+    searched: set[str] = set()
+    latest = list(results)
+    waiting = pool.build_files()
+    for _ in range(MAX_ROUNDS):
+        names = set().union(*(search_names(r.display, r.exports) for r in latest))
+        found = pool.naming(names)
+        if not pool.truncated:
+            searched.update(r.display for r in latest)
+        groups = [g for r in latest for s in r.summaries.values() if isinstance(s, LinkedSources)
+                  for g in s.extensions]
+        found += pool.linked(groups, asked)
+        batch = [task_for(f) for f in [*waiting, *found]]
+        waiting = []
+        if not batch:
+            break
+        latest = _run(batch, config, jobs)
+        tasks.extend(batch)
+        results.extend(latest)
+    results.sort(key=lambda r: r.display)
+    return searched
 
 
 def _declarations(results: list[FileResult], project_rules: list[str],
@@ -611,7 +663,7 @@ def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned
     root = root.resolve()
     if _project_above(root):
         return mentions, frozenset()  # the project goes on above the root: its other parts are unseen
-    read = {f.path.resolve() for f in files}
+    read = {f.path for f in files}  # discovery resolved them
     outermost: dict[Path, Path] = {}
 
     def project_folder(folder: Path) -> Path:
@@ -629,7 +681,7 @@ def _project_mentions(results: list[FileResult], files: list[FoundFile], scanned
     whole = set()
     complete: dict[Path, bool] = {}
     for found in files:
-        folder = project_folder(found.path.resolve().parent)
+        folder = project_folder(found.path.parent)
         if not any(folder == d or d in folder.parents for d in folders):
             continue
         if folder not in complete:
@@ -667,7 +719,8 @@ def _unread_sources(folder: Path, read: set[Path]) -> bool:
             lower = name.lower()
             if lower.endswith(_FOREIGN_SUFFIXES):
                 return True
-            if lower.endswith(_SOURCE_SUFFIXES) and (Path(current) / name).resolve() not in read:
+            path = Path(current) / name
+            if lower.endswith(_SOURCE_SUFFIXES) and path not in read and path.resolve() not in read:
                 return True
     return False
 
@@ -770,11 +823,15 @@ class _MinimumVersions:
         return result
 
 
-def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileResult]:
+def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int, progress: Progress | None = None) -> list[FileResult]:
     total = sum(t.file.size for t in tasks)
     if jobs <= 1 or len(tasks) <= 4 or total < 256 * 1024:
         _init_worker(config)
-        results = [analyse_file(t) for t in tasks]
+        results = []
+        for task in tasks:
+            results.append(analyse_file(task))
+            if progress is not None:
+                progress(len(results), len(tasks))
     else:
         import multiprocessing
 
@@ -783,7 +840,11 @@ def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int) -> list[FileRes
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
                                    initializer=_init_pool_worker, initargs=(config,))
         try:
-            results = [r for batch in pool.map(_analyse_batch, batches) for r in batch]
+            results = []
+            for done in as_completed([pool.submit(_analyse_batch, batch) for batch in batches]):
+                results.extend(done.result())
+                if progress is not None:
+                    progress(len(results), len(tasks))
         except BaseException:
             _tear_down(pool)  # Ctrl-C or SIGTERM: stop the workers now, do not wait for their batches
             raise

@@ -83,7 +83,10 @@ class GilDeclarationContradicted(Rule):
         "unsynchronised writes to globals or racy lazy initialisation. The extension is every source file "
         "linked into it according to `setup.py` (`Extension(sources=...)`), `meson.build` "
         "(`extension_module`) or `CMakeLists.txt`; when the linkage is unknown, the declaring file alone. "
-        "The racy globals are listed with their locations (related locations in SARIF)."
+        "The racy globals are listed with their locations (related locations in SARIF). When only some "
+        "files are scanned (pre-commit passes the changed ones) and the declaring file is not among them, "
+        "the finding is reported in each scanned file that holds racy state, at its first racy global, "
+        "with the declaration as the related location."
     )
     why = (
         "The declaration tells the free-threaded interpreter to keep the GIL off while this module runs. "
@@ -186,9 +189,23 @@ class GilDeclarationContradicted(Rule):
                 continue
             related = tuple(RelatedLocation(p, e.at, e.at, f"racy write to `{e.name}`") for p, e in racy)
             for declaration in summary.declarations:
-                project.report(
-                    path, declaration.start, declaration.end,
-                    f"{module_phrase(declaration.module)} declares it does not need the GIL ({declaration.how}), "
-                    f"but its extension still has racy global state: {named(racy, MAX_NAMED)}",
-                    related=related, subject=declaration.module,
-                )
+                message = (f"{module_phrase(declaration.module)} declares it does not need the GIL "
+                           f"({declaration.how}), but its extension still has racy global state: "
+                           f"{named(racy, MAX_NAMED)}")
+                if path in project.focus:
+                    project.report(path, declaration.start, declaration.end, message, related=related,
+                                   subject=declaration.module)
+                    continue
+                # A focused scan (pre-commit passes the changed files) that did not ask about the
+                # declaring file: the contradiction is reported in each asked file that holds racy
+                # state, at its first racy global, with the declaration as a related location.
+                here = RelatedLocation(path, declaration.start, declaration.end, "the declaration")
+                for racy_path in sorted({p for p, _ in racy if p in project.focus}):
+                    first = next(e for p, e in racy if p == racy_path)
+                    project.report(racy_path, first.at, first.at,
+                                   f"`{first.name}` is racy global state of an extension whose "
+                                   f"{module_phrase(declaration.module)[0].lower()}"
+                                   f"{module_phrase(declaration.module)[1:]} declares it does not need the "
+                                   f"GIL ({declaration.how}, {path}:{declaration.start.line})",
+                                   related=(here, *(r for r in related if r.path != racy_path or r.start != first.at)),
+                                   subject=declaration.module)

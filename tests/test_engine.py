@@ -90,18 +90,25 @@ def test_jobs_parity(tmp_path: Path) -> None:
     assert len(json.loads(outputs[0])) == dangers + notes + unused
 
 
-def test_project_level_rule_sees_every_file_and_reports_only_on_focus(tmp_path: Path) -> None:
+def test_project_level_rule_sees_its_neighbours_and_reports_only_on_focus(tmp_path: Path) -> None:
     write_tree(tmp_path, {
         "ext/module.c": "#include <Python.h>\nPyMODINIT_FUNC PyInit_m(void) { return 0; }\n",
-        "ext/helper.c": "void g(void) { forbidden_write(2); }\n",
+        "ext/helper.c": "/* Helpers split out of module.c. */\nvoid g(void) { forbidden_write(2); }\n",
+        "ext/other.c": "void h(void) { forbidden_write(3); }\n",
+        "ext/broken.c": "void k(void) { forbidden_write(4); }\n",
         "ftaudit.toml": "select = ['XMP401']\n",
     })
+    (tmp_path / "ext/broken.c").write_bytes(b"\0\1binary")
     whole = run(["scan", ".", "--output-format", "concise", "-q"], tmp_path)
-    assert whole.stdout == "ext/module.c:2:1: XMP401 module links ext/helper.c, which call forbidden_write()\n"
-    # Given one file (as pre-commit does), the rest of the project is still context ...
+    assert whole.stdout == ("ext/module.c:2:1: XMP401 module links ext/helper.c, ext/other.c, which call "
+                            "forbidden_write()\n")
+    assert "ext/broken.c" in whole.stderr  # looks binary: skipped, and said so
+    # Given one file (as pre-commit does), the files that name it are its context: helper.c names
+    # module.c; other.c names nothing of it and is not read, nor is broken.c reported ...
     focused = run(["scan", "ext/module.c", "--output-format", "concise", "-q"], tmp_path)
-    assert focused.stdout == whole.stdout
-    # ... but findings are only reported on the files given.
+    assert focused.stdout == "ext/module.c:2:1: XMP401 module links ext/helper.c, which call forbidden_write()\n"
+    assert "broken" not in focused.stderr
+    # ... and findings are only reported on the files given.
     other = run(["scan", "ext/helper.c", "--output-format", "concise", "-q"], tmp_path)
     assert other.stdout == "" and other.exit_code == 0
 

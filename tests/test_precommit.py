@@ -3,6 +3,7 @@ few files, and the real ``pre-commit try-repo`` against a copy of this checkout.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -61,10 +62,15 @@ def test_a_few_files_keep_the_project_as_context(tmp_path: Path) -> None:
     only_module = run(["scan", "src/module.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
     assert [line.split(" ")[:2] for line in only_module.stdout.splitlines() if line.startswith("src/")] == [
         ["src/module.c:5:5:", "FT108"]]
-    # Given only cache.c, the FT108 finding belongs to a file not in focus: not reported.
-    only_cache = run(["scan", "src/cache.c", "--output-format", "concise"], tmp_path, env={"PRE_COMMIT": "1"})
-    codes = {line.split(" ")[1] for line in only_cache.stdout.splitlines() if line.startswith("src/")}
-    assert "FT108" not in codes and "FT202" in codes
+    # Given only cache.c, the contradiction is reported there, at its racy global, with the declaration
+    # in module.c (linked by setup.py, read as context) as the related location.
+    only_cache = run(["scan", "src/cache.c", "--output-format", "json"], tmp_path, env={"PRE_COMMIT": "1"})
+    found = {(f["code"], f["location"]["row"]): f for f in json.loads(only_cache.stdout)}
+    assert sorted(found) == [("FT108", 3), ("FT202", 3)]
+    ft108 = found["FT108", 3]
+    assert ft108["filename"].endswith("src/cache.c")
+    assert ft108["message"].startswith("`cache` is racy global state of an extension whose module `m` declares")
+    assert "src/module.c:5" in ft108["message"]
 
 
 def _git(*args: str, cwd: Path) -> None:

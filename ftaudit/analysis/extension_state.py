@@ -98,6 +98,7 @@ def racy_globals(ctx: FileContext) -> tuple[tuple[RacyGlobal, ...], ReachSummary
     for name, declared_line, position, roots in racy:
         if name not in seen:
             seen.add(name)
+            ctx.keep_lines(position.line, position.line)  # a focused scan may report it here (FT108)
             entries.append(RacyGlobal(name, declared_line, position, tuple(sorted(roots))))
     return tuple(entries), state.reach.summary if state.reach else None
 
