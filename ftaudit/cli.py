@@ -348,6 +348,16 @@ def _overrides(params: ScanParams) -> dict[str, Any]:
     return overrides
 
 
+def _shows_summary(output_format: str, output: OutputOptions) -> bool:
+    """Whether the terminal summary (which counts findings debug switches hide) will be printed."""
+    from ftaudit.report import UnknownFormat, get_reporter
+
+    try:
+        return not get_reporter(output_format).machine and not output.quiet and not output.silent
+    except UnknownFormat:
+        return False
+
+
 def _progress_bar(output_format: str, quiet: bool) -> DelayedBar | None:
     from ftaudit import progress
     from ftaudit.report import UnknownFormat, get_reporter
@@ -399,7 +409,7 @@ def run_scan(options: ScanOptions, started: float | None = None) -> int:
     bar = _progress_bar(settings.output_format, output.quiet or output.silent)
     try:
         result = engine_scan(targets, settings, jobs=options.jobs, context_paths=context, stdin=options.stdin,
-                             progress=bar)
+                             progress=bar, count_hidden=_shows_summary(settings.output_format, output))
     finally:
         if bar is not None:
             bar.close()

@@ -7,6 +7,7 @@ so a file is parsed at most once per language however many rules run.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 import threading
 import warnings
@@ -353,17 +354,22 @@ def _header_bytes(path: Path, mtime_ns: int) -> bytes | None:
     return lone_cr_as_lf(data) if b"\r" in data else data  # lines as the compiler counts them
 
 
+@lru_cache(maxsize=8)
 def _bounded_reader(boundary: tuple[Path, ...]) -> Callable[[Path], bytes | None]:
     """A header reader that never leaves the scan: `#include "../../../etc/passwd"` or a header that is a
-    symlink out of the tree reads as a missing header."""
+    symlink out of the tree reads as a missing header. One reader per boundary, so the header lookups
+    of a scan's files are shared (``includes.find_header`` remembers them per reader)."""
+    roots = tuple(str(root) for root in boundary)
+    inside = tuple(root.rstrip(os.sep) + os.sep for root in roots)
+
     def read(path: Path) -> bytes | None:
         try:
-            real = path.resolve()
+            real = os.path.realpath(path)
         except (OSError, RuntimeError, ValueError):
             return None
-        if not any(real == root or root in real.parents for root in boundary):
+        if real not in roots and not real.startswith(inside):
             return None
-        return read_header(real)
+        return read_header(Path(real))
 
     return read
 

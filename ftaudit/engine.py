@@ -97,6 +97,9 @@ class WorkerConfig:
     scan_generated: bool = False
     precise: PreciseConfig | None = None
     collect_mentions: bool = False  # a project pass decides which exported functions anyone names
+    # Count the findings debug/test switches hide (a second analysis of such files): only the terminal
+    # summary shows the count, so machine formats and quiet runs skip it.
+    count_hidden: bool = True
 
 
 # -- per-file stage (runs in workers) ------------------------------------------------------------
@@ -108,6 +111,9 @@ def _init_worker(config: WorkerConfig) -> None:
     global _worker
     _worker = config
     _instances.clear()
+    includes = sys.modules.get("ftaudit.cmodel.includes")  # imported only once a C file was analysed
+    if includes is not None:
+        includes.forget_lookups()  # header lookups are remembered for one scan only
     load_registry()  # imports the rules, and so defines their summary types before a cache entry is decoded
 
 
@@ -232,7 +238,8 @@ def analyse_file(task: FileTask) -> FileResult:
     if config.cache_dir is not None:
         cache_key = cache.key(source.data, config.cache_salt, task.file.display, task.rules, task.focus,
                               task.target or config.target, config.rule_options, config.precise,
-                              sorted(config.build_mentions), config.debug_switches_off, config.collect_mentions)
+                              sorted(config.build_mentions), config.debug_switches_off, config.collect_mentions,
+                              config.count_hidden)
         cached = cache.load(config.cache_dir, task.file.path, cache_key, config.cache_secret)
         if isinstance(cached, FileResult):
             cached.from_cache = True
@@ -298,7 +305,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     unit = ctx.built_unit  # only when a rule built the model: never parse for this alone
     if unit is not None:
         result.fragments = unit.source_fragments()
-        if task.focus and unit.off_macros:
+        if task.focus and unit.off_macros and config.count_hidden:
             result.hidden = _hidden_by_switches(task, config, source, ctx)
     if config.collect_mentions:
         result.mentions = unit.mentions if unit is not None else sorted(set(_WORD.findall(source.text)))
@@ -379,7 +386,7 @@ def _ignored_for(found: FoundFile, root: Path, table: list[tuple[PatternSet, lis
 
 def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
          context_paths: Iterable[Path] = (), stdin: tuple[Path, bytes] | None = None,
-         progress: Progress | None = None) -> ScanResult:
+         progress: Progress | None = None, count_hidden: bool = True) -> ScanResult:
     """Analyse ``paths``; ``context_paths`` are read only to give project-level rules their context.
 
     ``stdin`` is (the path the text stands for, its bytes): analysed instead of ``paths``, in place
@@ -400,7 +407,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     if project_rules and context_paths:
         extra = discover(list(context_paths), root=settings.root, exclude=exclude,
                          respect_gitignore=settings.respect_gitignore, force_exclude=False)
-        pool = NeighbourPool([f for f in extra.files if f.display not in focus])
+        pool = NeighbourPool([f for f in extra.files if f.display not in focus],
+                             max_file_bytes=settings.max_file_size_kb * 1024)
     pfi = _per_file_ignores(settings)
     minimum_for = _MinimumVersions(settings)
 
@@ -437,7 +445,7 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
     config = WorkerConfig(settings.target, settings.rule_options, settings.max_file_size_kb * 1024, cache_dir, salt,
                           secret, settings.per_file_timeout, tuple(found.roots), _build_mentions(build_texts),
                           settings.debug_switches == "off", settings.scan_generated, precise,
-                          collect_mentions=bool(project_rules))
+                          collect_mentions=bool(project_rules), count_hidden=count_hidden)
     jobs = jobs or os.cpu_count() or 1
     results = _run(tasks, config, jobs, progress)
     searched: set[str] | None = None

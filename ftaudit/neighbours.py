@@ -26,6 +26,7 @@ from ftaudit.source import BUILD_FILE_NAMES
 
 MAX_ROUNDS = 4  # callers of callers of callers: deeper chains are treated as unknown callers
 MAX_CONTEXT_BYTES = 24 * 1024 * 1024  # analysed context per run: beyond it callers count as unknown
+MAX_SEARCHED_BYTES = 512 * 1024 * 1024  # bytes searched per run (all rounds): a hostile tree cannot stall it
 _MAX_LITERAL_SEARCH = 48  # names searched one by one with bytes.find; more go through one regex
 
 
@@ -34,13 +35,18 @@ class NeighbourPool:
     """The candidate context files of a focused scan, searched by name and handed out once each."""
 
     files: list[FoundFile]
+    max_file_bytes: int = 4 * 1024 * 1024  # larger files are neither searched nor read (max-file-size-kb)
     budget: int = MAX_CONTEXT_BYTES
+    search_budget: int = MAX_SEARCHED_BYTES
     taken: int = 0  # bytes handed out so far
-    truncated: bool = False  # a file that names an asked-about symbol was left out (over budget)
+    searched: int = 0  # bytes searched so far
+    truncated: bool = False  # a file that may name an asked-about symbol was left out (over a budget)
     _left: dict[str, FoundFile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._left = {f.display: f for f in self.files}
+        self._left = {f.display: f for f in self.files if f.size <= self.max_file_bytes}
+        # A file too large to search may name anything: callers there are unknown.
+        self.truncated = len(self._left) < len(self.files)
 
     def build_files(self) -> list[FoundFile]:
         """The pool's build files (setup.py, meson.build, CMakeLists.txt, pyproject.toml, Cargo.toml)."""
@@ -54,6 +60,10 @@ class NeighbourPool:
         matcher = _matcher(wanted)
         found = []
         for file in list(self._left.values()):
+            if self.searched + file.size > self.search_budget:
+                self.truncated = True  # the rest is unknown: callers there count as unknown callers
+                break
+            self.searched += file.size
             try:
                 data = file.content if file.content is not None else file.path.read_bytes()
             except OSError:

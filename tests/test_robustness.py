@@ -50,7 +50,13 @@ def test_mangled_fixtures_never_crash_a_rule(tmp_path: Path) -> None:
 
 def test_pathological_nesting_is_a_diagnostic_not_an_internal_error(tmp_path: Path) -> None:
     depth = 3000
+    # The lock walk recurses per nested block: a body that takes a lock 3,000 blocks deep is too complex.
     (tmp_path / "deep.c").write_text(
+        "static long n;\nstatic PyMutex mu;\nint f(void) {" + "{" * depth
+        + "PyMutex_Lock(&mu); n++; PyMutex_Unlock(&mu);" + "}" * depth + "return 0; }\n"
+        "static PyMethodDef m[] = {{\"f\", f, METH_NOARGS, NULL}, {NULL}};\n")
+    # One that takes no lock is not walked at all (nothing to track), so it is analysed in full.
+    (tmp_path / "plain.c").write_text(
         "static long n;\nint f(void) {" + "{" * depth + "n++;" + "}" * depth + "return 0; }\n"
         "static PyMethodDef m[] = {{\"f\", f, METH_NOARGS, NULL}, {NULL}};\n")
     (tmp_path / "deep.py").write_text("y = " + "[" * 5000 + "]" * 5000 + "\n")
@@ -59,3 +65,8 @@ def test_pathological_nesting_is_a_diagnostic_not_an_internal_error(tmp_path: Pa
     kinds = {(Path(d.path).name, d.kind.value) for d in result.diagnostics}
     assert ("deep.py", "syntax") in kinds
     assert ("deep.c", "too-complex") in kinds
+    assert not any(Path(d.path).name == "plain.c" for d in result.diagnostics)
+    assert [(Path(f.path).name, f.code, f.start.line, f.start.column) for f in result.findings
+            if f.code == "FT201"] == [("plain.c", "FT201", 2, 3014)]
+
+

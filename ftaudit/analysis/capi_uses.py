@@ -553,8 +553,9 @@ def _returning(unit: CUnit, base: frozenset[str]) -> frozenset[str]:
 def _returns_fresh(unit: CUnit, function: Function, known: set[str], base: frozenset[str] = CREATORS) -> bool:
     # Only returns the target compiles count: yappi's `_get_locals` returns `PyEval_GetLocals()` from
     # 3.10 on and a frame's dict before, which no free-threaded build ever compiles.
-    returns = [n for n in descendants(function.body) if n.type == "return_statement"
-               and unit.compiled(n) is not Tri.NO]
+    if function.body is None:
+        return False
+    returns = [n for n in unit.returns_in(function.body) if unit.compiled(n) is not Tri.NO]
     if not returns:
         return False
     for statement in returns:

@@ -99,23 +99,41 @@ def init_only(unit: CUnit) -> set[str]:
 
 
 def _only_from(unit: CUnit, roots: set[str]) -> set[str]:
-    """``roots`` and every static function referenced and called only from functions in the set."""
+    """``roots`` and every static function referenced and called only from functions in the set.
+
+    A least fixed point by a worklist: each candidate counts its users (callers, and functions that
+    take its address; a file-scope use is a user that never joins) not yet in the set, and joins when
+    the count reaches zero. Re-scanning every function until nothing changes was quadratic on a long
+    chain of helpers."""
     init = set(roots)
-    changed = True
-    while changed:
-        changed = False
-        for name in unit.functions:
+    missing: dict[str, int] = {}
+    users_of: dict[str | None, list[str]] = {}  # user -> the candidates waiting for it
+    for name, function in unit.functions.items():
+        if name in init:
+            continue
+        if not function.is_static and not name.startswith("PyInit_"):
+            continue  # exported: other files may call it at run time (decided in the project pass)
+        users: set[str | None] = {r.function for r in unit.references.get(name, [])}
+        users.update(unit.callers(name))
+        if not users:
+            continue  # nobody here uses it: another file may
+        waiting = users - init
+        if not waiting:
+            init.add(name)
+            continue
+        missing[name] = len(waiting)
+        for user in waiting:
+            users_of.setdefault(user, []).append(name)
+    todo = list(init)
+    while todo:
+        joined = todo.pop()
+        for name in users_of.pop(joined, ()):
             if name in init:
                 continue
-            references = unit.references.get(name, [])
-            callers = unit.callers(name)
-            if not references and not callers:
-                continue  # nobody here uses it: another file may
-            if not unit.functions[name].is_static and not name.startswith("PyInit_"):
-                continue  # exported: other files may call it at run time (decided in the project pass)
-            if all(r.function in init for r in references) and all(c in init for c in callers):
+            missing[name] -= 1
+            if missing[name] == 0:
                 init.add(name)
-                changed = True
+                todo.append(name)
     return init
 
 
@@ -247,21 +265,30 @@ class FileReach:
         unit = self.unit
         defined = set(unit.functions)
 
-        def external_calls(names: Iterable[str], unlocked_only: bool = True) -> set[str]:
-            # A call made while a lock is held is serialised by that lock: numpy calls its
-            # non-reentrant f2c LAPACK only under `lapack_lite_lock`, so that code is not racy.
-            out: set[str] = set()
-            for name in names:
+        # Per function, its calls to other files (all of them, or those made holding no lock). Each
+        # exported root's closure shares most functions with the others: computed once per function.
+        memo: dict[tuple[str, bool], set[str]] = {}
+
+        def calls_of(name: str, unlocked_only: bool) -> set[str]:
+            found = memo.get((name, unlocked_only))
+            if found is None:
+                found = memo[name, unlocked_only] = set()
                 function = unit.functions.get(name)
-                if function is None:
-                    continue
-                for call in function.calls:
+                for call in function.calls if function is not None else ():
                     callee = _callee_key(call.name)
-                    if callee in defined or not _is_identifier(callee.lstrip(".")):
+                    if callee in defined or callee in found or not _is_identifier(callee.lstrip(".")):
                         continue
+                    # A call made while a lock is held is serialised by that lock: numpy calls its
+                    # non-reentrant f2c LAPACK only under `lapack_lite_lock`, so that code is not racy.
                     if unlocked_only and unit.lock_state(call.node).locked:
                         continue
-                    out.add(callee)
+                    found.add(callee)
+            return found
+
+        def external_calls(names: Iterable[str], unlocked_only: bool = True) -> set[str]:
+            out: set[str] = set()
+            for name in names:
+                out |= calls_of(name, unlocked_only)
             return out
 
         every = external_calls(defined, unlocked_only=False)

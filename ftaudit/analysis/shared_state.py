@@ -18,7 +18,7 @@ from ftaudit.analysis.memo import per_unit, per_unit_keyed
 from ftaudit.analysis.reachability import FileReach, file_reach
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
-from ftaudit.cmodel.nodes import descendants
+from ftaudit.cmodel.nodes import descendants, text
 from ftaudit.target import Target
 
 # CPython definition tables and synchronisation objects: never data that FT201 is about.
@@ -185,7 +185,9 @@ class _Collector:
         self._alias_cache: dict[tuple[int, str], list[tuple[int, Variable | None, tuple[int, int] | None]]] = {}
 
     def shared(self, ident: Node | None) -> Variable | None:
-        variable = resolve(self.unit, ident, self.target) if ident is not None else None
+        if ident is None or not self.unit.names_storage(text(ident)):
+            return None  # a local, a parameter or something declared elsewhere: never this file's shared storage
+        variable = resolve(self.unit, ident, self.target)
         if variable is None or not is_shared_storage(variable) or is_exempt(variable):
             return None
         return variable

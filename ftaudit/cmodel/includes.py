@@ -10,6 +10,7 @@ they are compiled and become unknown where they only may be.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -57,23 +58,47 @@ def header(path: Path, read: HeaderReader) -> tuple[list[Directive], GuardIndex]
 ANCESTORS = 3  # parent folders searched for a quoted include after the including file's own
 
 
+# Where each quoted include from each folder led, for the files of one scan: the headers of a project
+# are included from hundreds of files, and every lookup resolves up to four paths. Cleared when a scan
+# starts (``forget_lookups``), so a header created or moved between two scans of one process is seen.
+_FOUND: dict[tuple[str, str, HeaderReader], tuple[Path, tuple[list[Directive], GuardIndex]] | None] = {}
+_MAX_FOUND = 50_000
+
+
+def forget_lookups() -> None:
+    _FOUND.clear()
+
+
 def find_header(folder: Path, name: str, read: HeaderReader
                 ) -> tuple[Path, tuple[list[Directive], GuardIndex]] | None:
     """Where `#include "name"` from a file in ``folder`` leads: beside the file first, then in its
     parent folders, as a build that adds the project root to the include path sees it. The reader
     decides what may be read (the scan boundary), so a climb never leaves the project."""
-    place = folder
+    key = (str(folder), name, read)
+    if key in _FOUND:
+        return _FOUND[key]
+    found = _find_header(folder, name, read)
+    if len(_FOUND) >= _MAX_FOUND:
+        _FOUND.clear()
+    _FOUND[key] = found
+    return found
+
+
+def _find_header(folder: Path, name: str, read: HeaderReader
+                 ) -> tuple[Path, tuple[list[Directive], GuardIndex]] | None:
+    place = str(folder)
     for _ in range(ANCESTORS + 1):
         try:
-            path = (place / name).resolve()
+            path = Path(os.path.realpath(os.path.join(place, name)))
         except (OSError, ValueError, RuntimeError):  # NUL bytes, names too long, symlink loops
             return None
         found = header(path, read)
         if found is not None:
             return path, found
-        if place.parent == place:
+        parent = os.path.dirname(place)
+        if parent == place:
             return None
-        place = place.parent
+        place = parent
     return None
 
 

@@ -195,6 +195,17 @@ _CAPS_ACQUIRE = re.compile(r"^[A-Z0-9_]*(?<![A-Z])(?:LOCK|ACQUIRE)(?:_[A-Z0-9_]*
 _CAPS_RELEASE = re.compile(r"^[A-Z0-9_]*(?:UNLOCK|RELEASE)[A-Z0-9_]*$")
 
 
+# What may make the lock walk change state, as bytes to look for in a function body before walking it
+# (``bytes.find``: a regex over every body cost more than the walks it saved). Every name of the tables
+# above holds one of them, and so do all-caps lock-like macros, critical sections, thread-state calls and
+# macros, C++ guards and member locks and compare-and-swap loops. Generous on purpose: a body that holds
+# one is walked; one that holds none would be taken to hold no lock.
+MAY_LOCK_LOWER = (b"lock", b"mutex", b"criticalsection", b"critical_section", b"ft_object", b"savethread",
+                  b"restorethread", b"threads", b"compare_and_swap", b"compare_exchange", b"compareexchange")
+MAY_LOCK_EXACT = (b"ACQUIRE", b"RELEASE")
+assert all(any(k in name.lower().encode() for k in MAY_LOCK_LOWER) for name in (*ACQUIRE, *RELEASE, *TRY_ACQUIRE))
+
+
 class MacroText(Protocol):
     """What lock_macros reads of a macro (the file's own, or a header's from ``preprocess``)."""
 

@@ -34,6 +34,8 @@ from ftaudit.cmodel.guards import GuardIndex, GuardStack
 from ftaudit.cmodel.includes import HeaderReader, find_header, quoted_include
 from ftaudit.cmodel.locks import (
     ATOMIC_METHODS,
+    MAY_LOCK_EXACT,
+    MAY_LOCK_LOWER,
     AllowThreadsRegion,
     CriticalSectionRegion,
     LockAnalysis,
@@ -93,6 +95,7 @@ class CollectedNodes:
     function_defines: list[Node] = field(default_factory=list)  # preproc_function_def
     assignments: list[Node] = field(default_factory=list)  # assignment_expression
     updates: list[Node] = field(default_factory=list)  # update_expression
+    returns: list[Node] = field(default_factory=list)  # return_statement
 
 
 # Node kind -> the ``CollectedNodes`` list its nodes go to.
@@ -105,6 +108,7 @@ _COLLECTED: dict[str, str] = {
     "preproc_function_def": "function_defines",
     "assignment_expression": "assignments",
     "update_expression": "updates",
+    "return_statement": "returns",
 }
 # Nodes a namespace cannot be declared in: not searched for anonymous namespaces.
 _NO_NAMESPACE_INSIDE = frozenset({
@@ -289,6 +293,7 @@ class CUnit:
         # Writes (`x = …`, `x += …`, `x++`) for the shared-state analysis.
         self.assignments: list[Node] = nodes.assignments
         self.updates: list[Node] = nodes.updates
+        self.return_statements: list[Node] = nodes.returns
         self._define_nodes: dict[int, Node] = {}  # '#' offset of a #define -> its node
         self.typedefs: dict[str, Typedef] = {}
         self._resolver = TypeResolver(self.typedefs)
@@ -536,6 +541,15 @@ class CUnit:
         return -1
 
     # -- 3. functions and calls ----------------------------------------------------------------------
+    @cached_property
+    def _return_starts(self) -> list[int]:
+        return [node.start_byte for node in self.return_statements]
+
+    def returns_in(self, node: Node) -> list[Node]:
+        """The return statements inside ``node`` (a function body: lambdas in it included), in order."""
+        starts = self._return_starts
+        return self.return_statements[bisect_left(starts, node.start_byte):bisect_left(starts, node.end_byte)]
+
     def function_at(self, where: NodeOrOffset) -> Function | None:
         """The innermost function definition containing a node or offset."""
         index = self._function_index(where if isinstance(where, int) else where.start_byte)
@@ -882,6 +896,11 @@ class CUnit:
                 variable.scope = (node.start_byte, scope_end)
                 found.append(variable)
         return found
+
+    def names_storage(self, name: str) -> bool:
+        """Whether ``name`` is declared as a file-scope or function-local static variable of this file
+        (the storage threads share): a name that is not cannot resolve to one, so ``type_of`` need not be asked."""
+        return name in self._globals_by_name
 
     def type_of(self, identifier: Node) -> Variable | None:
         """The variable a name refers to at that node: innermost visible local/parameter, then globals.
@@ -1259,8 +1278,10 @@ class CUnit:
                                 self.defines_for(self.target))
         analysis.macro_locks = lock_macros([*self._header_lock_macros,
                                             *(m for defs in self.macro_definitions.values() for m in defs)])
+        # Only a function whose text can take, drop or hold something is walked: in every other one each
+        # statement has the empty state, which is what ``state_at`` answers for a statement never walked.
         for function in self.function_list:
-            if function.body is not None:
+            if function.body is not None and self._may_lock(function.body, analysis.macro_locks):
                 analysis.run(function.name, function.body)
         wrappers = analysis.find_wrappers()
         if wrappers:  # a second pass in which calling such a helper takes (or drops) its lock
@@ -1268,10 +1289,32 @@ class CUnit:
                                   self.defines_for(self.target))
             second.macro_locks, second.wrappers = analysis.macro_locks, wrappers
             for function in self.function_list:
-                if function.body is not None:
+                if function.body is not None and self._may_lock(function.body, {**analysis.macro_locks, **wrappers}):
                     second.run(function.name, function.body)
             analysis = second
         return analysis
+
+    def _may_lock(self, body: Node, names: Mapping[str, object]) -> bool:
+        """Whether a function body holds anything the lock walk acts on: a lock, critical section or
+        thread-state call or macro (by the names of ``locks``' tables, generously), a C++ guard or
+        member lock, a compare-and-swap loop, or a macro event (``Py_BEGIN_ALLOW_THREADS``)."""
+        start, end = body.start_byte, body.end_byte
+        events = self._event_offsets
+        at = bisect_left(events, start)
+        if at < len(events) and events[at] < end:
+            return True
+        lower, exact = self._lowered_text, self.normalised.text
+        if any(lower.find(word, start, end) >= 0 for word in MAY_LOCK_LOWER):
+            return True
+        return any(exact.find(word, start, end) >= 0 for word in (*MAY_LOCK_EXACT, *(n.encode() for n in names)))
+
+    @cached_property
+    def _lowered_text(self) -> bytes:
+        return self.normalised.text.lower()
+
+    @cached_property
+    def _event_offsets(self) -> list[int]:
+        return sorted(self.normalised.events)
 
     def lock_state(self, node: Node) -> LockState:
         """Locks, critical sections and detached thread state in force at a node's statement."""
