@@ -33,7 +33,8 @@ from paired import Paired, child_env, load_average, measure
 BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 FLOOR = [PY, str(BENCH / "floor_scan.py")]
-FTAUDIT = [PY, "-m", "ftaudit", "scan", "--isolated", "--exit-zero", "-q", "--output-format", "concise"]
+# The command a user types (default output: the terminal report and its summary), findings or not.
+FTAUDIT = [PY, "-m", "ftaudit", "scan", "--isolated", "--exit-zero"]
 JOBS = "2"
 
 
@@ -58,7 +59,7 @@ class Row:
 
     def cells(self) -> list[str]:
         fmt = {"x": "{:.2f}×", "s": "{:.3f} s", "MB": "{:.0f} MB"}[self.unit]
-        value = fmt.format(self.value) if self.measurable else "not measurable"
+        value = fmt.format(self.value) if self.measurable else f"not measurable ({fmt.format(self.value)})"
         target = ("≥ " if self.higher_is_better else "≤ ") + fmt.format(self.target)
         cpu = f"{self.cpu_ratio:.2f}×" if self.cpu_ratio is not None else ""
         met = "—" if not self.measurable else ("yes" if self.met else "**no**")
@@ -204,8 +205,9 @@ def _measure(corpus: corpus_mod.Corpus, runs: int, only: set[str], scratch: Path
             others = max(0.0, (after - before) - sum(r.cpus["A"]) - sum(r.cpus["B"])) / elapsed
         busy = others is not None and others > 0.15
         note = f"other processes used {others:.2f} of a core meanwhile" if others is not None else "load unknown"
+        # A busy machine only lowers the speed-up: it excuses a miss, never a pass.
         rows.append(Row("jobs", "-j2 speed-up over -j1 (CPython C)", "-j1", r.ratio, "x", 1.8, higher_is_better=True,
-                        note=note, measurable=not busy))
+                        note=note, measurable=not busy or r.ratio >= 1.8))
     if wanted("warm"):
         cache_dir = scratch / "cache"
         warm = [*FTAUDIT, "--cache-dir", str(cache_dir), "--jobs", JOBS, *c_folders]

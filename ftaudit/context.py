@@ -12,7 +12,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -234,6 +234,9 @@ class ProjectContext:
     # file could not be read), and the files whose whole project the scan covers.
     mentions: frozenset[str] | None = None
     whole_project: frozenset[str] = frozenset()
+    # Answers of project-wide analyses, shared by every rule's project pass in one scan (several rules
+    # ask which exported functions run at run time, from the same per-file summaries).
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     def unnamed(self, path: str, function: str) -> bool:
         """Nothing in the project names this function of ``path``: no call, address, macro, method

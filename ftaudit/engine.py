@@ -211,6 +211,8 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult,
                 result.mentions = sorted(set(_WORD.findall(data.decode("utf-8", "replace"))))
             if "cython" in marker.lower() or not any(_rule(code).reads_generated for code in rules):
                 return None
+            if not _may_define_module(data):
+                return None  # a generated data table (unicodedata's 1.3 MB of names): no module to check
             result.skipped_reason = (f"generated code ({marker!r} in its header): only its module's GIL "
                                      "declaration is checked; --scan-generated reads it all")
             generated = True
@@ -221,7 +223,9 @@ def _read(found: FoundFile, config: WorkerConfig, result: FileResult,
     return source, generated
 
 
-def analyse_file(task: FileTask) -> FileResult:
+def settled(task: FileTask) -> FileResult | _Pending:
+    """A file's result when it needs no analysis (skipped, unreadable, or in the result cache), else
+    what its analysis starts from."""
     config = _worker
     assert config is not None, "worker not initialised"
     result = FileResult(task.file.display)
@@ -245,6 +249,32 @@ def analyse_file(task: FileTask) -> FileResult:
             cached.from_cache = True
             cached.digest = digest
             return cached
+    return _Pending(task, source, result, digest, cache_key)
+
+
+@dataclass
+class _Pending:
+    task: FileTask
+    source: SourceFile
+    result: FileResult
+    digest: str
+    cache_key: str
+
+
+def _may_define_module(data: bytes) -> bool:
+    from ftaudit.cmodel.module_defs import may_define_module  # only when a generated file is met
+
+    return may_define_module(data)
+
+
+def analyse_file(task: FileTask) -> FileResult:
+    config = _worker
+    assert config is not None, "worker not initialised"
+    pending = settled(task)
+    if isinstance(pending, FileResult):
+        return pending
+    task, source, result, digest, cache_key = (pending.task, pending.source, pending.result, pending.digest,
+                                               pending.cache_key)
     armed = False
     try:
         try:
@@ -471,11 +501,12 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
 
     # Project pass: rules that need facts from several files.
     registry_rules = load_registry().rules
+    shared: dict[Any, Any] = {}  # project-wide analyses, computed once for all the rules below
     for code in project_rules:
         summaries = {r.display: r.summaries[code] for r in results if code in r.summaries}
         rule = registry_rules[code](settings.rule_options.get(code))
         project = ProjectContext(rule, summaries, frozenset(focus), settings.target, findings.append,
-                                 mentions, whole)
+                                 mentions, whole, shared)
         try:
             rule.check_project(project)
         except Exception as exc:
@@ -833,13 +864,31 @@ class _MinimumVersions:
 
 def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int, progress: Progress | None = None) -> list[FileResult]:
     total = sum(t.file.size for t in tasks)
+    done: list[FileResult] = []
+    if config.cache_dir is not None and jobs > 1 and len(tasks) > 4 and total >= 256 * 1024:
+        # Files the cache already holds are answered here: starting workers to decode cache entries
+        # made an unchanged tree slower with -j2 than with -j1. The workers get the rest.
+        _init_worker(config)
+        left = []
+        for task in tasks:
+            answer = settled(task)
+            if isinstance(answer, FileResult):
+                done.append(answer)
+            else:
+                left.append(task)
+        if progress is not None and done:
+            progress(len(done), len(tasks))
+        tasks_all, tasks = len(tasks), left
+        total = sum(t.file.size for t in tasks)
+    else:
+        tasks_all = len(tasks)
     if jobs <= 1 or len(tasks) <= 4 or total < 256 * 1024:
         _init_worker(config)
-        results = []
+        results = done
         for task in tasks:
             results.append(analyse_file(task))
             if progress is not None:
-                progress(len(results), len(tasks))
+                progress(len(results), tasks_all)
     else:
         import multiprocessing
 
@@ -848,11 +897,11 @@ def _run(tasks: list[FileTask], config: WorkerConfig, jobs: int, progress: Progr
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
                                    initializer=_init_pool_worker, initargs=(config,))
         try:
-            results = []
-            for done in as_completed([pool.submit(_analyse_batch, batch) for batch in batches]):
-                results.extend(done.result())
+            results = done
+            for future in as_completed([pool.submit(_analyse_batch, batch) for batch in batches]):
+                results.extend(future.result())
                 if progress is not None:
-                    progress(len(results), len(tasks))
+                    progress(len(results), tasks_all)
         except BaseException:
             _tear_down(pool)  # Ctrl-C or SIGTERM: stop the workers now, do not wait for their batches
             raise

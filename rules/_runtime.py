@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftaudit.analysis.reachability import ReachSummary, runtime_exported
+from ftaudit.analysis.reachability import ReachSummary, project_runtime_exported
 from ftaudit.candidate import Candidate
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.findings import Position, RelatedLocation, Severity
@@ -81,7 +81,7 @@ class RunTimeRule(Rule):
 
     def check_project(self, project: ProjectContext) -> None:
         summaries: dict[str, RunTimeSummary] = dict(project.summaries)
-        runtime = runtime_exported({path: s.reach for path, s in summaries.items()}, project.unnamed)
+        runtime = project_runtime_exported(project, {path: s.reach for path, s in summaries.items()})
         init_calls = {name for summary in summaries.values() for name in summary.reach.init_calls}
         for path, summary in sorted(summaries.items()):
             for item in summary.pending:

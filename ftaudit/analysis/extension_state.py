@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from ftaudit.analysis.reachability import runtime_exported
+from ftaudit.analysis.reachability import project_runtime_exported
 from ftaudit.analysis.shared_state import analyse
 from ftaudit.context import FileContext, ProjectContext
 from ftaudit.findings import Position
@@ -118,7 +118,7 @@ class ExtensionState:
         summaries = dict(project.summaries)
         self.states = {p: s for p, s in summaries.items() if isinstance(s, RacyState)}
         reach = {p: s.reach for p, s in self.states.items() if s.reach is not None}
-        self.runtime = runtime_exported(reach, project.unnamed)
+        self.runtime = project_runtime_exported(project, reach)
         groups = [set(g) for s in summaries.values() if isinstance(s, LinkedSources) for g in s.extensions]
         self.extensions = [_expand(group, summaries) for group in groups]
 

@@ -15,11 +15,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftaudit.analysis.memo import per_unit
 from ftaudit.cmodel import CUnit
 from ftaudit.cmodel.nodes import compact, pruned_walk
+
+if TYPE_CHECKING:
+    from ftaudit.context import ProjectContext
 from ftaudit.summaries import summary_type
 
 # A `main` belongs to a program built beside the extension (a generator, a test driver), not to code
@@ -406,6 +409,16 @@ def _method_key(name: str) -> str:
 # `&Index::setup`: a pointer to a member function (or a qualified function) handed out; when it is
 # called is unknown.
 _MEMBER_POINTER = re.compile(rb"&\s*(?:[A-Za-z_]\w*\s*::\s*)+([A-Za-z_]\w*)")
+
+
+def project_runtime_exported(project: ProjectContext, summaries: Mapping[str, ReachSummary]) -> set[str]:
+    """``runtime_exported`` for the project pass, computed once per scan for the same summaries
+    (each run-time rule and the extension-state analysis carry the same reachability summaries)."""
+    key = ("runtime_exported", tuple(sorted(summaries.items())))
+    found = project.shared.get(key)
+    if found is None:
+        found = project.shared[key] = runtime_exported(summaries, project.unnamed)
+    return set(found)
 
 
 def runtime_exported(summaries: Mapping[str, ReachSummary],

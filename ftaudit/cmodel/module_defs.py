@@ -42,6 +42,13 @@ SINGLE_PHASE_CREATORS = frozenset(
 MULTI_PHASE_INIT = "PyModuleDef_Init"
 SET_GIL = "PyUnstable_Module_SetGIL"
 BINDING_MACROS = {"PYBIND11_MODULE": "pybind11", "NB_MODULE": "nanobind"}
+# Bytes one of which every way of defining or initialising a module spells (`PyInit_x`, a `PyModuleDef`,
+# `PyModule_Create`, a `Py_mod_*` slot, a binding macro): a file without any defines no module.
+MODULE_TOKENS = (b"PyInit_", b"PyModuleDef", b"PyModule_", b"Py_mod_", b"SetGIL", *(m.encode() for m in BINDING_MACROS))
+
+
+def may_define_module(data: bytes) -> bool:
+    return any(token in data for token in MODULE_TOKENS)
 _NULLS = ("NULL", "0", "nullptr", "((void*)0)")
 
 
