@@ -347,8 +347,29 @@ def normalise(raw: RawScan, guards: GuardIndex) -> Normalised:
         # A comment that never closes is the rest of the file; tree-sitter's lexer retries it at
         # every `/*` inside (quadratic: 8,000 of them took 80 s), so it sees only the opening `/*`.
         replace(raw.open_comment + 2, len(src), b"", "/*", "unterminated-comment")
+    _blank_data_tables(mask, out)
     result.text = bytes(out)
     return result
+
+
+# A brace-enclosed run of number literals over 1 KB is a data table (unicodedata's names, regex's
+# property tables: megabytes of `0x1F, 0x20, …`). No rule reads its values, and parsed it costs a node per
+# number: regex's 1.8 MB `_regex_unicode.c` took 173 MB and 3.3 s. Its inside is blanked for the parser
+# (newlines kept, so lines and offsets stay); the declaration keeps its `{ }`.
+DATA_TABLE_BYTES = 1024
+_DATA_TABLE = re.compile(rb"\{[\s0-9A-Fa-fxXuUlL,.+\-{}]{%d,}\}" % DATA_TABLE_BYTES)
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+
+
+def _blank_data_tables(mask: bytes, out: bytearray) -> None:
+    if len(mask) < DATA_TABLE_BYTES:
+        return
+    for match in _DATA_TABLE.finditer(mask):
+        start, end = match.span()
+        body = mask[start + 1:end - 1]
+        if body.count(b"{") != body.count(b"}") or not any(48 <= c <= 57 for c in body[:64]):
+            continue  # braces that do not pair up inside (a match that starts mid-table), or no digits
+        out[start + 1:end - 1] = _NOT_NEWLINE.sub(b" ", body)
 
 
 def _unpaired(frame: _Frame) -> list[MacroEvent]:

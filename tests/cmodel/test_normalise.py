@@ -137,3 +137,23 @@ def test_header_language_detection(unit) -> None:
     assert unit("template <typename T> T f(T x);\n", path="x.h").language == "cpp"
     assert unit("int f(void);\n", path="x.hpp").language == "cpp"
     assert unit("int f(void);\n", path="x.cc", language="c").language == "c"
+
+
+def test_large_number_tables_are_blanked_for_the_parser_lines_kept() -> None:
+    rows = ",\n".join("    {" + ", ".join(f"0x{i * 7 % 256:02X}" for i in range(j, j + 12)) + "}" for j in range(60))
+    source = (
+        "static const unsigned char table[][12] = {\n" + rows + "\n};\n"
+        "static int small[] = {1, 2, 3};\n"
+        "static PyMethodDef methods[] = {\n" + "".join(f'    {{"f{i}", f{i}, METH_NOARGS, NULL}},\n'
+                                                       for i in range(40)) + "    {NULL}\n};\n"
+        "int total(void) { return small[0] + table[1][2]; }\n"
+    ).encode()
+    unit = build_unit(source, "tables.c")
+    text = unit.normalised.text
+    assert len(text) == len(source) and text.count(b"\n") == source.count(b"\n")
+    first, last = source.index(b"{\n") + 1, source.index(b"\n};")
+    assert text[first:last].strip() == b""  # the 60 rows of numbers: blanked
+    assert b"{1, 2, 3}" in text and b'"f39", f39' in text  # a short table and a method table: kept
+    assert [v.name for v in unit.globals] == ["table", "small", "methods"]
+    total_line = source.count(b"\n", 0, source.index(b"int total")) + 1
+    assert unit.functions["total"].line == total_line
