@@ -11,13 +11,9 @@ Usage: ``python bench/corpus.py [--cache DIR]`` prints where the corpus is.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import os
 import sys
-import tempfile
 import tomllib
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,31 +43,11 @@ def default_cache() -> Path:
 
 def fetch_url(url: str, sha256: str, folder: Path) -> Path:
     """``url`` downloaded into ``folder`` (once), verified against ``sha256``."""
-    if not url.startswith("https://"):
-        raise RuntimeError(f"refusing a non-https URL {url}")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / url.rsplit("/", 1)[-1]
     if target.is_file() and ecosystem.sha256_file(target) == sha256:
         return target
-    digest, size = hashlib.sha256(), 0
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "ftaudit-bench"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=ecosystem.NETWORK_TIMEOUT) as resp:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise RuntimeError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != sha256:
-            raise RuntimeError(f"{url}: sha256 {digest.hexdigest()}, pinned {sha256}")
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return target
+    return ecosystem.fetch_verified(url, sha256, target, label=url, max_bytes=MAX_DOWNLOAD_BYTES)
 
 
 def prepare(cache: Path | None = None, *, log=print) -> Corpus:  # type: ignore[no-untyped-def]

@@ -168,16 +168,14 @@ class LocalsMutation(ScopeSubscriber, Rule):
         ctx.report(event.node, f"`{event.subject}()` runs code into a `locals()` snapshot, and line {event.read_at} "
                    f"reads `{event.name}` back through a new `locals()`: since 3.13 (PEP 667) each call "
                    "returns a fresh snapshot, so names the code binds are not there (`KeyError`)",
-                   help=f"Pass an explicit namespace and read from it: `ns = {{}}; {event.subject}(code, "
-                        f"globals(), ns); {event.name} = ns[{event.name!r}]`.")
+                   help=_explicit_namespace(event.subject, event.name))
 
     @handles(events.ExecBindingRead)
     def on_exec_binding_read(self, ctx: FileContext, event: events.ExecBindingRead) -> None:
         ctx.report(event.node, f"`{event.subject}()` without an explicit namespace assigns `{event.name}`, which "
                    f"is read at line {event.read_at}: the assignment never reaches the variable, and since 3.13 "
                    "(PEP 667) it lands in a throw-away `locals()` snapshot that later reads do not see",
-                   help=f"Pass an explicit namespace and read from it: `ns = {{}}; {event.subject}(code, "
-                        f"globals(), ns); {event.name} = ns[{event.name!r}]`.")
+                   help=_explicit_namespace(event.subject, event.name))
 
 
 class FrameLocalsWrite(ScopeSubscriber, Rule):
@@ -711,3 +709,9 @@ class _FrameFacts:
 
 def _as_list(body: object) -> list[object]:
     return body if isinstance(body, list) else [body]
+
+
+def _explicit_namespace(call: str, name: str) -> str:
+    """The fix for reading back what `exec`/`eval` bound: give it a namespace and read that."""
+    return (f"Pass an explicit namespace and read from it: `ns = {{}}; {call}(code, globals(), ns); "
+            f"{name} = ns[{name!r}]`.")

@@ -261,25 +261,28 @@ def download(project: Project, cache: Path) -> Path:
     target = folder / filename
     if target.is_file() and sha256_file(target) == project.sha256:
         return target
-    url = info["url"]
+    return fetch_verified(info["url"], project.sha256, target, label=project.label, max_bytes=MAX_SDIST_BYTES)
+
+
+def fetch_verified(url: str, sha256: str, target: Path, *, label: str, max_bytes: int) -> Path:
+    """``url`` streamed to ``target`` through a temporary file, kept only when its sha256 is ``sha256``."""
     if not url.startswith("https://"):
-        raise RuntimeError(f"{project.label}: refusing a non-https URL {url}")
+        raise RuntimeError(f"{label}: refusing a non-https URL {url}")
     h = hashlib.sha256()
     size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".part")
     tmp = Path(tmp_name)
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "ftaudit-ecosystem-check"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 size += len(chunk)
-                if size > MAX_SDIST_BYTES:
-                    raise RuntimeError(f"{project.label}: sdist larger than {MAX_SDIST_BYTES} bytes")
+                if size > max_bytes:
+                    raise RuntimeError(f"{label}: download larger than {max_bytes} bytes")
                 h.update(chunk)
                 out.write(chunk)
-        if h.hexdigest() != project.sha256:
-            raise RuntimeError(f"{project.label}: sha256 mismatch for {filename}: "
-                               f"got {h.hexdigest()}, pinned {project.sha256}")
+        if h.hexdigest() != sha256:
+            raise RuntimeError(f"{label}: sha256 mismatch for {target.name}: got {h.hexdigest()}, pinned {sha256}")
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
