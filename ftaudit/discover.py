@@ -274,7 +274,16 @@ def scan_boundary(paths: list[Path], root: Path, cwd: Path) -> list[Path]:
         absolute = given if given.is_absolute() else cwd / given
         if _quietly(absolute.is_dir):
             boundary.add(_resolve(absolute))
+        elif _quietly(absolute.is_file) and _spelled_without_links(absolute):
+            # A file named outside the project (`ftaudit scan /elsewhere/x.c`) is the user's choice
+            # too, and its folder is its context; a path that goes through a link is not trusted.
+            boundary.add(absolute.parent.resolve())
     return sorted(boundary)
+
+
+def _spelled_without_links(path: Path) -> bool:
+    normal = os.path.normpath(path)
+    return os.path.realpath(normal) == normal
 
 
 def within(path: Path, roots: list[Path]) -> bool:

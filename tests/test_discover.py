@@ -72,3 +72,14 @@ def test_vendored_libraries_are_excluded_by_default_and_can_be_brought_back(tmp_
     assert shown == ["src/mod.c"]
     everything = run(["scan", ".", "--isolated", "--show-files", "--exclude", ".git"], tmp_path).stdout.split()
     assert everything == ["deps/c-ares/ares.c", "src/mod.c", "third_party/zlib/inflate.c", "vendor/libuv/src/uv.c"]
+
+
+def test_a_file_named_outside_the_working_folder_is_scanned_but_not_through_a_link(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"here/keep.txt": "", "there/mod.c": "int x;\n", "elsewhere/secret.c": "int s;\n"})
+    os.symlink(tmp_path / "elsewhere", tmp_path / "there" / "linked")
+    here = tmp_path / "here"
+    found = discover([tmp_path / "there" / "mod.c", tmp_path / "there" / "linked" / "secret.c"], root=here,
+                     exclude=[], respect_gitignore=False, force_exclude=False, cwd=here)
+    assert [f.path for f in found.files] == [tmp_path / "there" / "mod.c"]
+    assert [d.message for d in found.diagnostics] == [
+        f"a symlink to {tmp_path / 'elsewhere' / 'secret.c'}, outside the scanned tree; not followed"]
