@@ -129,6 +129,11 @@ class FileContext:
             unit.off_macros = frozenset(debug_switches(unit.raw.directives) - self.build_mentions)
         return unit
 
+    def forget_parses(self) -> None:
+        """Let go of the shared parses (C model, Python tree) once the file's results are taken."""
+        for name in ("c_unit", "python_ast", "python_nodes", "python_parents"):
+            self.__dict__.pop(name, None)
+
     @property
     def built_unit(self) -> CUnit | None:
         """The C/C++ model if a rule has built it; never builds it (for passes that must not parse

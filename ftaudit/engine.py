@@ -8,6 +8,7 @@ the same result because everything after the per-file stage happens here, in fil
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -333,10 +334,9 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
             ))
     ctx.rule = None
     unit = ctx.built_unit  # only when a rule built the model: never parse for this alone
+    count_hidden = unit is not None and task.focus and bool(unit.off_macros) and config.count_hidden
     if unit is not None:
         result.fragments = unit.source_fragments()
-        if task.focus and unit.off_macros and config.count_hidden:
-            result.hidden = _hidden_by_switches(task, config, source, ctx)
     if config.collect_mentions:
         result.mentions = unit.mentions if unit is not None else sorted(set(_WORD.findall(source.text)))
         if unit is not None:
@@ -365,6 +365,14 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     starts.update(line for line, _ in result.unclosed)
     if starts:
         result.fingerprints = line_fingerprints(decode(source.data), starts)
+    if count_hidden:
+        # Last, with the first model let go: two models of a 2 MB amalgamation at once doubled the
+        # worker's peak memory.
+        shown = {(f.code, f.start.line, f.start.column) for f in result.findings}
+        del unit
+        ctx.forget_parses()
+        gc.collect()  # the model's analyses refer back to it: only the cycle collector frees it
+        result.hidden = _hidden_by_switches(task, config, source, shown)
     return result
 
 
@@ -583,11 +591,11 @@ def _declarations(results: list[FileResult], project_rules: list[str],
     return out
 
 
-def _hidden_by_switches(task: FileTask, config: WorkerConfig, source: SourceFile, ctx: FileContext) -> int:
+def _hidden_by_switches(task: FileTask, config: WorkerConfig, source: SourceFile,
+                        shown: set[tuple[str, int, int]]) -> int:
     """How many findings the file would have if its debug/test switches were unknown instead of off
     (the summary says so, and how to see them). Only files whose `#if`s test such a switch pay for
-    this second look."""
-    shown = {(f.code, f.start.line, f.start.column) for f in ctx.findings}
+    this second look; ``shown`` is what the first look found (code, line, column)."""
     again = FileContext(source, task.target or config.target)
     again.boundary, again.build_mentions, again.debug_switches_off = config.boundary, config.build_mentions, False
     for code in task.rules:
