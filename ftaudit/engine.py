@@ -345,7 +345,7 @@ def _analyse(task: FileTask, config: WorkerConfig, source: SourceFile, result: F
     result.precise_state = ctx.precise_state
     result.findings = ctx.findings
     result.diagnostics.extend(ctx.diagnostics)
-    nodes = ctx.python_nodes if source.language is Language.PYTHON else None
+    nodes = (lambda: ctx.python_nodes) if source.language is Language.PYTHON else None
     result.suppressions, unclosed = find_suppressions(source, nodes)
     result.unclosed = [(c.line, c.column) for c in unclosed]
     if result.suppressions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ftaudit.source import Language, SourceFile
@@ -76,7 +77,7 @@ def _c_comments(source: SourceFile) -> list[Comment]:
     return comments
 
 
-def _python_comments(source: SourceFile, nodes: list | None = None) -> list[Comment]:
+def _python_comments(source: SourceFile, nodes: list[ast.AST] | None = None) -> list[Comment]:
     """Comments on the lines that mention a suppression, found without tokenising the whole file.
 
     A `#` counts when a quote-aware scan of its line says it is not in a string, and the line does not
@@ -141,9 +142,11 @@ def _hash_comments(source: SourceFile) -> list[Comment]:
     return comments
 
 
-def comments_of(source: SourceFile, python_nodes: list | None = None) -> list[Comment]:
+def comments_of(source: SourceFile, python_nodes: Callable[[], list[ast.AST]] | None = None) -> list[Comment]:
+    """The file's comments; ``python_nodes`` gives the shared ``ast`` nodes of a Python file, asked for
+    only when a line could hold a suppression."""
     if source.language is Language.PYTHON:
-        return _python_comments(source, python_nodes)
+        return _python_comments(source, python_nodes() if python_nodes is not None else None)
     if source.language.comment_style == "c":
         return _c_comments(source)
     return _hash_comments(source)
@@ -167,7 +170,8 @@ def _next_code_line(source: SourceFile, line: int, comment_lines: set[int]) -> i
     return line + 1
 
 
-def find_suppressions(source: SourceFile, python_nodes: list | None = None) -> tuple[list[Suppression], list[Comment]]:
+def find_suppressions(source: SourceFile, python_nodes: Callable[[], list[ast.AST]] | None = None,
+                      ) -> tuple[list[Suppression], list[Comment]]:
     """All ftaudit suppressions in the file, and NOLINTBEGIN comments left without an END."""
     if not _might_suppress(source.data):
         return [], []

@@ -57,4 +57,6 @@ class FileAnalyses:
         from ftaudit.analysis.python_scopes import ScopeFacts, analyse
 
         tree = self._ctx.python_ast
-        return analyse(tree, self._ctx.source.text, self._ctx.python_nodes) if tree is not None else ScopeFacts()
+        if tree is None:
+            return ScopeFacts()
+        return analyse(tree, self._ctx.source.text, lambda: self._ctx.python_nodes)

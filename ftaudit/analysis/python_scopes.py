@@ -27,7 +27,7 @@ reports findings with ``ctx.report`` under the rule's own code. The targets it a
 
 A new rule needs no change here when the events it needs exist. To add an event, see ``python_events``: declare
 its type there, emit it from ``_Walker`` with ``self.emit(...)``, and extend ``TRIGGERS`` if its code can appear
-in a file without any of those words.
+in a file without any of its words.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 BUILTIN_TYPES = frozenset(name for name in BUILTIN_NAMES if isinstance(getattr(builtins, name), type)
                           and not issubclass(getattr(builtins, name), BaseException))
 # Words a file must contain for the walk to find any event: most files are skipped at once.
-TRIGGERS = ("locals", "vars", "exec", "eval", "PyFrame_", "getrefcount", "switchinterval")
+# Words without which a file has no event: `locals()`/`f_locals`, but not `executor`, `evaluate` or
+# `envvars` (a third of the standard library's files hold those and none of these).
+TRIGGERS = re.compile(r"locals\b|\bvars\b|\bexec\b|\beval\b|PyFrame_|getrefcount|switchinterval")
 # `PY313`, `PY_3_13`, `PYTHON_313_PLUS`: a compatibility flag meaning "running on 3.13 or newer".
 _VERSION_FLAG = re.compile(
     r"^_?(?:IS_)?PY(?:THON)?_?3_?(1\d)(?:_?(?:PLUS|UP|GE|(?:OR|AND)_(?:LATER|NEWER|ABOVE|GREATER|HIGHER|UP)))?$")
@@ -181,16 +183,16 @@ def scope_facts(ctx: FileContext) -> ScopeFacts:
     return ctx.analyses.python_scopes
 
 
-def analyse(tree: ast.Module, text: str, nodes: Iterable[ast.AST] | None = None) -> ScopeFacts:
+def analyse(tree: ast.Module, text: str, nodes: Callable[[], list[ast.AST]] | None = None) -> ScopeFacts:
     """The events of one file's ``tree``, computed once per tree.
 
-    ``nodes`` is the file's shared flat node list (``FileContext.python_nodes``), reused rather than
-    walking the whole tree again."""
+    ``nodes`` gives the file's shared flat node list (``FileContext.python_nodes``), reused rather than
+    walking the whole tree again; asked for only when the file holds a trigger word."""
     facts = _CACHE.get(tree)
     if facts is None:
         facts = ScopeFacts()
-        if any(word in text for word in TRIGGERS):
-            facts = _walk(tree, nodes if isinstance(nodes, list) else list(nodes or ast.walk(tree)))
+        if TRIGGERS.search(text):
+            facts = _walk(tree, nodes() if nodes is not None else list(ast.walk(tree)))
         _CACHE[tree] = facts
     return facts
 
