@@ -9,6 +9,10 @@ headers with a plain compiler call and run:
   cache build it more than once; the variants fixed as the messages suggest never do.
 - FT401/FT402/FT404: the lines marked ``// <- FTxxx`` fail to compile against 3.13t headers, and
   the ``*_fixed.c`` rewrites with the suggested APIs compile and run.
+- FT601/FT602: each module of ``subinterpreters/`` is imported in a sub-interpreter created with the
+  isolated and with the legacy configuration; which ones refuse it is what the module's declaration (as
+  ftaudit reads it) predicts. FT603/FT604: a static type and a global ``PyObject *`` of a module claiming
+  a per-interpreter GIL leak objects between interpreters; the module-state rewrite does not.
 
 The interpreter comes from ``tools/build-freethreaded-python.sh`` (built once into a cache folder
 outside the repository, reused afterwards; the tests only reuse it, and skip with one line naming the
@@ -495,3 +499,105 @@ def test_the_suite_never_builds_the_interpreter_itself(tmp_path: Path) -> None:
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip().endswith("with: bash tools/build-freethreaded-python.sh 3.13")
     assert not (tmp_path / "cache").exists()
+
+
+# --- FT6xx: which interpreters import the module, and what leaks between them --------------------
+
+SUBINTERPRETERS = sorted((FIXTURES / "subinterpreters").glob("si_*.c"))
+# Imports the module in a fresh sub-interpreter of each predefined configuration: "isolated" (its own
+# GIL, what _interpreters.create() and concurrent.interpreters give) and "legacy" (the shared GIL).
+SUBINTERPRETER_IMPORT = """
+import json, sys, _interpreters
+folder, name = sys.argv[1], sys.argv[2]
+outcome = {}
+for config in ("isolated", "legacy"):
+    interp = _interpreters.create(config)
+    try:
+        failure = _interpreters.run_string(interp, f"import sys; sys.path.insert(0, {folder!r}); import {name}")
+    finally:
+        _interpreters.destroy(interp)
+    outcome[config] = None if failure is None else f"{failure.type.__name__}: {failure.msg}"
+print(json.dumps(outcome))
+"""
+# The main interpreter and an isolated one both import the module; the sub-interpreter writes into the
+# registry it gets and subclasses the module's Base. What does the main interpreter see afterwards?
+# (os._exit: tearing down a process whose interpreters share objects is exactly what may crash.)
+CROSS_INTERPRETER = """
+import json, os, sys, _interpreters
+folder, name = sys.argv[1], sys.argv[2]
+sys.path.insert(0, folder)
+module = __import__(name)
+mine = module.get_registry()
+mine["owner"] = "main"
+sub = _interpreters.create()
+failure = _interpreters.run_string(sub, f"import sys; sys.path.insert(0, {folder!r}); import {name} as m\\n"
+                                        "m.get_registry()['owner'] = 'sub'\\n"
+                                        "class FromSub(m.Base): pass\\n")
+print(json.dumps({"error": None if failure is None else failure.msg,
+                  "owner": module.get_registry().get("owner"),
+                  "subclasses": [c.__name__ for c in module.Base.__subclasses__()]}), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.fixture(scope="session")
+def built_subinterpreters(ft_python: Interpreter, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("subinterpreters-build")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = dict(zip(SUBINTERPRETERS, pool.map(lambda p: compile_c(ft_python, p, out), SUBINTERPRETERS),
+                           strict=True))
+    failed = {p.name: r.stderr for p, r in results.items() if r.returncode != 0}
+    assert not failed, f"fixtures that do not compile against {ft_python.label}: {failed}"
+    return out
+
+
+def declared_support(source: Path, ft: Interpreter) -> list:
+    """What ftaudit's model reads from the module's definition (the Support the FT6xx rules decide on)."""
+    from ftaudit.analysis.isolation import analyse
+    from ftaudit.cmodel import build_unit
+
+    target = ft.target()
+    return [m.support for m in analyse(build_unit(source.read_bytes(), str(source), target), target).modules]
+
+
+@freethreaded
+@pytest.mark.parametrize("source", SUBINTERPRETERS, ids=_ids(SUBINTERPRETERS))
+def test_subinterpreter_verdict_matches_import(source: Path, ft_python: Interpreter, verdicts: dict,
+                                               built_subinterpreters: Path) -> None:
+    from ftaudit.analysis.isolation import Support
+
+    [support] = declared_support(source, ft_python)
+    found = codes(verdicts, source)
+    # The findings say what the model read: FT601 for single-phase, FT602 for a missing slot (or for a
+    # per-interpreter GIL claim that the file's FT603-FT606 findings contradict).
+    assert ("FT601" in found) == (support is Support.SINGLE_PHASE), (source.name, support, found)
+    contradicted = support is Support.OWN_GIL and bool(found & {"FT603", "FT604", "FT605", "FT606"})
+    assert ("FT602" in found) == (support is Support.DEFAULT or contradicted), (source.name, support, found)
+    outcome = run_in(ft_python, SUBINTERPRETER_IMPORT, str(built_subinterpreters), source.stem)
+    refused = f"ImportError: module {source.stem} does not support loading in subinterpreters"
+    # Only a per-interpreter GIL claim gets into an isolated interpreter; a shared-GIL one (explicit or
+    # the default of a multi-phase module) gets into a legacy one; single-phase and "not supported"
+    # modules into none (on a free-threaded build every sub-interpreter checks).
+    assert outcome["isolated"] == (None if support is Support.OWN_GIL else refused), (support, outcome)
+    assert outcome["legacy"] == (None if support.several_interpreters else refused), (support, outcome)
+
+
+@freethreaded
+def test_static_type_and_global_object_leak_between_interpreters(ft_python: Interpreter, verdicts: dict,
+                                                                 built_subinterpreters: Path) -> None:
+    leaky, fixed = FIXTURES / "subinterpreters" / "si_leaky.c", FIXTURES / "subinterpreters" / "si_isolated.c"
+    text = leaky.read_text().splitlines()
+    line_of = {needle: next(i for i, line in enumerate(text, 1) if needle in line)
+               for needle in ("static PyObject *registry", "static PyTypeObject BaseType",
+                              "Py_MOD_PER_INTERPRETER_GIL_SUPPORTED")}
+    assert verdicts[leaky.stem] == {("FT604", line_of["static PyObject *registry"]),
+                                    ("FT603", line_of["static PyTypeObject BaseType"]),
+                                    ("FT602", line_of["Py_MOD_PER_INTERPRETER_GIL_SUPPORTED"])}
+    assert verdicts[fixed.stem] == set()
+    # FT604: the sub-interpreter's import replaced the global; the main interpreter now reads the
+    # sub-interpreter's dict. FT603: a class made in the sub-interpreter is a subclass in the main one.
+    assert run_in(ft_python, CROSS_INTERPRETER, str(built_subinterpreters), leaky.stem) == {
+        "error": None, "owner": "sub", "subclasses": ["FromSub"]}
+    # Fixed as the messages say (heap type, module state): each interpreter keeps its own.
+    assert run_in(ft_python, CROSS_INTERPRETER, str(built_subinterpreters), fixed.stem) == {
+        "error": None, "owner": "main", "subclasses": []}

@@ -1,0 +1,442 @@
+"""FT601-FT606: can the module run in several interpreters of one process (PEP 684/489/630/687)?
+
+``ftaudit.analysis.isolation`` reads each file's modules (single- or multi-phase, what their
+``Py_mod_multiple_interpreters`` slot says) and what keeps them from being isolated: static types,
+process-global Python objects, ``PyState_*`` lookups and ``PyGILState_*`` calls. These rules decide and explain.
+
+What the rules say was checked on a real 3.13 (tests/test_groundtruth.py): an interpreter created with the
+isolated configuration refuses every module but one declaring ``Py_MOD_PER_INTERPRETER_GIL_SUPPORTED``; on a
+free-threaded build no sub-interpreter imports a single-phase module; a static type and a global
+``PyObject *`` leak objects from one interpreter into another.
+"""
+
+from __future__ import annotations
+
+from ftaudit.analysis.isolation import (
+    NOT_SUPPORTED_VALUE,
+    OWN_GIL_VALUE,
+    SLOT,
+    SLOT_GUARD,
+    Isolation,
+    ModuleSupport,
+    Support,
+    analyse,
+)
+from ftaudit.cmodel.module_defs import module_phrase
+from ftaudit.context import FileContext
+from ftaudit.findings import Severity
+from ftaudit.rule import Example, Rule
+from ftaudit.source import Language
+from ftaudit.target import Applies
+
+C_LANGUAGES = frozenset({Language.C, Language.CPP})
+# Per-interpreter GILs, the isolated configuration and the slot arrived in 3.12.
+SINCE_312 = Applies(since=(3, 12))
+ISOLATION_HOWTO = "https://docs.python.org/3/howto/isolating-extensions.html"
+SLOT_DOCS = "https://docs.python.org/3/c-api/module.html#c.Py_mod_multiple_interpreters"
+PEP_684 = "https://peps.python.org/pep-0684/"
+PEP_489 = "https://peps.python.org/pep-0489/"
+PEP_630 = "https://peps.python.org/pep-0630/"
+PEP_687 = "https://peps.python.org/pep-0687/"
+GILSTATE_DOCS = "https://docs.python.org/3/c-api/init.html#non-python-created-threads"
+
+# A module with a multi-phase definition, for the examples.
+_MODULE = """
+static int module_exec(PyObject *m) {{ {exec} return 0; }}
+static PyModuleDef_Slot slots[] = {{
+    {{Py_mod_exec, module_exec}},{slot}
+    {{0, NULL}},
+}};
+static struct PyModuleDef mod = {{PyModuleDef_HEAD_INIT, "m", NULL, 0, NULL, slots}};
+PyMODINIT_FUNC PyInit_m(void) {{ return PyModuleDef_Init(&mod); }}
+"""
+_OWN_GIL_SLOT = "\n    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},"
+_NOT_SUPPORTED_SLOT = "\n    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},"
+
+
+def _module(exec_body: str = "", slot: str = _OWN_GIL_SLOT, before: str = "") -> str:
+    return before + _MODULE.format(exec=exec_body, slot=slot)
+
+
+def isolation(ctx: FileContext) -> Isolation | None:
+    unit = ctx.c_unit
+    return analyse(unit, ctx.target) if unit is not None else None
+
+
+def _shared_subject(found: Isolation) -> tuple[str, Severity] | None:
+    """The module several interpreters may load (the first one claiming its own GIL, else the first),
+    and the severity of what leaks from it: a warning when it claims its own GIL, a note otherwise."""
+    shared = found.shared
+    if not shared:
+        return None
+    own = found.own_gil
+    module = own[0] if own else shared[0]
+    return module.subject, Severity.WARNING if own else Severity.NOTE
+
+
+def _where_loaded(module: ModuleSupport) -> str:
+    if module.support is Support.OWN_GIL:
+        return "every interpreter that imports it, each with its own GIL, runs it at the same time"
+    return "several interpreters of the process can import it"
+
+
+class _IsolationRule(Rule):
+    languages = C_LANGUAGES
+    applies_to = SINCE_312
+    tags = ("subinterpreters", "isolation")
+
+
+class SinglePhaseModule(_IsolationRule):
+    code = "FT601"
+    slug = "single-phase-module"
+    summary = "Single-phase module: isolated sub-interpreters cannot import it"
+    severity = Severity.NOTE
+    reads_generated = True
+    what = (
+        "Finds `PyInit_*` functions that create their module with `PyModule_Create` (single-phase "
+        "initialisation) instead of returning `PyModuleDef_Init(&def)` (multi-phase, PEP 489)."
+    )
+    why = (
+        "Since 3.12 an interpreter created with the isolated configuration (`_interpreters.create()` in "
+        "3.13, `concurrent.interpreters.create()` in 3.14) checks each extension and refuses a "
+        "single-phase one: `ImportError: module … does not support loading in subinterpreters`. On a "
+        "free-threaded build every sub-interpreter does that check, so no sub-interpreter can import the "
+        "module; on a build with the GIL only the legacy `Py_NewInterpreter()` still loads it, sharing its "
+        "state with the main interpreter. A note while the project does not claim sub-interpreter support "
+        "anywhere in the file; a warning when another module of the file does."
+    )
+    instead = (
+        "Convert to multi-phase initialisation (3.5+): `PyInit_*` returns `PyModuleDef_Init(&def)`, the "
+        "body of the old init moves into a `Py_mod_exec` slot function, and the module's globals move into "
+        "module state (`m_size`, `PyModule_GetState`). Then declare `Py_mod_multiple_interpreters` (3.12+). "
+        "pythoncapi_compat.h has nothing to backport here: every supported CPython has multi-phase init."
+    )
+    suggestion = "Return `PyModuleDef_Init(&def)` from `PyInit_*` and move the set-up into a `Py_mod_exec` slot."
+    references = (PEP_489, PEP_684, ISOLATION_HOWTO)
+    bad = (
+        Example("""
+            static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "m", NULL, -1, NULL};
+            PyMODINIT_FUNC PyInit_m(void) {
+                PyObject *m = PyModule_Create(&mod);  // <- FT601
+                return m;
+            }
+            """),
+    )
+    good = (Example(_module(slot=_NOT_SUPPORTED_SLOT)),)
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        if found is None:
+            return
+        claimed = [m for m in found.modules if m.support.claimed]
+        for module in found.modules:
+            if module.support is not Support.SINGLE_PHASE:
+                continue
+            severity = Severity.WARNING if claimed else None
+            also = (f"; module `{claimed[0].subject}` of this file does declare sub-interpreter support"
+                    if claimed else "")
+            ctx.report(module.anchor,
+                       f"{module_phrase(module.subject)} uses single-phase initialisation: interpreters "
+                       f"created with the isolated configuration (every sub-interpreter of a free-threaded "
+                       f"build) refuse to import it{also}", severity=severity, subject=module.subject)
+
+
+class MultipleInterpretersSlot(_IsolationRule):
+    code = "FT602"
+    slug = "multiple-interpreters-slot"
+    summary = ("Multi-phase module without `Py_mod_multiple_interpreters`, or a per-interpreter GIL claim its "
+               "code breaks")
+    severity = Severity.NOTE
+    reads_generated = True
+    what = (
+        "Reports two things about a multi-phase module's `Py_mod_multiple_interpreters` slot. (1) The slot "
+        "is missing (a note). (2) The module declares `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` while the same "
+        "file holds what FT603-FT606 find: static types, process-global Python objects, `PyState_*` "
+        "lookups or `PyGILState_Ensure` (an error, with each of them as a related location)."
+    )
+    why = (
+        "Without the slot CPython treats the module as supporting only sub-interpreters that share the main "
+        "interpreter's GIL: an isolated interpreter (its own GIL, the default of `_interpreters.create()` "
+        "and `concurrent.interpreters`) refuses to import it. A per-interpreter GIL claim is a promise that "
+        "no Python object is shared between interpreters; with static types or global objects, objects of one "
+        "interpreter are used by another without a common lock: reference counts race and objects are freed "
+        "while another interpreter still holds them."
+    )
+    instead = (
+        f"Declare the slot (3.12+, under `{SLOT_GUARD}` while older versions are supported): "
+        f"`{{{SLOT}, {OWN_GIL_VALUE}}}` once the module keeps its objects in module state and uses heap "
+        f"types, otherwise `{{{SLOT}, {NOT_SUPPORTED_VALUE}}}` to say so. For a contradicted claim, fix what "
+        "the related locations show (FT603-FT606) or declare `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared "
+        "GIL only) until then. pythoncapi_compat.h does not backport the slot."
+    )
+    suggestion = (f"Declare `{{{SLOT}, …}}` (3.12+, under `{SLOT_GUARD}`): `{OWN_GIL_VALUE}` once the module is "
+                  f"isolated, `{NOT_SUPPORTED_VALUE}` until then.")
+    references = (SLOT_DOCS, PEP_684, ISOLATION_HOWTO)
+    bad = (
+        Example(_module(slot="").replace("static PyModuleDef_Slot slots[] = {",
+                                         "static PyModuleDef_Slot slots[] = {  // <- FT602"),
+                title="No slot: isolated interpreters refuse the module"),
+        Example(_module(exec_body="cache = PyDict_New();",
+                        before="static PyObject *cache;  // <- FT604\n").replace(
+                            "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},",
+                            "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},  // <- FT602"),
+                title="A per-interpreter GIL claim with a process-global object"),
+    )
+    good = (
+        Example(_module()),
+        Example(_module(slot=_NOT_SUPPORTED_SLOT, exec_body="cache = PyDict_New();",
+                        before="static PyObject *cache;\n"),
+                title="Global state, and the module says it is not for sub-interpreters"),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        if found is None:
+            return
+        for module in found.modules:
+            if module.support is Support.DEFAULT:
+                ctx.report(module.anchor,
+                           f"{module_phrase(module.subject)} does not declare `{SLOT}`: CPython assumes it "
+                           "supports only sub-interpreters sharing the main GIL, so isolated interpreters (their "
+                           "own GIL) refuse to import it", subject=module.subject)
+            elif module.support is Support.OWN_GIL:
+                self._contradiction(ctx, found, module)
+
+    def _contradiction(self, ctx: FileContext, found: Isolation, module: ModuleSupport) -> None:
+        problems = [(v.node, f"static type `{v.name}` (FT603)") for v, _ in found.static_types]
+        problems += [(g.variable.node, f"process-global `{g.variable.name}` (FT604)") for g in found.object_globals]
+        problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups]
+        problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls]
+        problems = [(node, what) for node, what in problems if ctx.compiled(node)]
+        if not problems:
+            return
+        listed = ", ".join(what.split(" (")[0] for _, what in problems[:3])
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        ctx.report(module.anchor,
+                   f"{module_phrase(module.subject)} declares `{OWN_GIL_VALUE}` but shares Python objects "
+                   f"between interpreters: {listed}{more}", severity=Severity.ERROR, subject=module.subject,
+                   help="Move the listed state into module state and use heap types, or declare "
+                        "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
+                   related=tuple(ctx.related(node, what) for node, what in problems))
+
+
+class StaticTypeInSharedModule(_IsolationRule):
+    code = "FT603"
+    slug = "static-type"
+    summary = "Static `PyTypeObject` in a module several interpreters can load"
+    severity = Severity.WARNING
+    what = (
+        "Finds file-scope `static PyTypeObject X = {…}` definitions that the file readies or adds to a module "
+        "(`PyType_Ready(&X)`, `PyModule_AddType`), in a file whose module several interpreters can load: "
+        "multi-phase without `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`. A warning when the module "
+        "declares its own GIL per interpreter, a note when it only shares the main GIL."
+    )
+    why = (
+        "A static type is one object for the whole process: every interpreter that imports the module gets "
+        "the same type, its `__dict__`, its `__subclasses__()` and its reference count. A class defined in "
+        "one interpreter shows up in another's `X.__subclasses__()` (checked on 3.13), and with a GIL per "
+        "interpreter the shared reference count and caches race. Static types also cannot reach module "
+        "state (PEP 573)."
+    )
+    instead = (
+        "Create the type as a heap type in the exec function: `PyType_FromModuleAndSpec(module, &spec, "
+        "NULL)` (3.9+; `PyType_FromMetaclass` 3.12+ for a metaclass), store it in module state, and find it "
+        "with `PyType_GetModuleByDef` (3.11+) or `PyType_GetModuleState` (3.10+). Heap types need "
+        "`Py_TPFLAGS_HAVE_GC`-aware `tp_traverse` visiting their type; `Py_TPFLAGS_IMMUTABLETYPE` (3.10) keeps "
+        "the old immutability. Or declare `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`."
+    )
+    suggestion = ("Make it a heap type (`PyType_FromModuleAndSpec`, 3.9+) kept in module state, or declare "
+                  "`Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`.")
+    references = (PEP_630, PEP_687, ISOLATION_HOWTO)
+    bad = (
+        Example(_module(exec_body="if (PyType_Ready(&PointType) < 0) return -1;", before=(
+            "static PyTypeObject PointType = {  // <- FT603\n"
+            "    PyVarObject_HEAD_INIT(NULL, 0)\n"
+            "    .tp_name = \"m.Point\",\n"
+            "    .tp_basicsize = sizeof(PyObject),\n"
+            "};\n")).replace(
+                "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},",
+                "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},  // <- FT602")),
+    )
+    good = (
+        Example(_module(slot=_NOT_SUPPORTED_SLOT, exec_body="if (PyType_Ready(&PointType) < 0) return -1;", before=(
+            "static PyTypeObject PointType = {\n"
+            "    PyVarObject_HEAD_INIT(NULL, 0)\n"
+            "    .tp_name = \"m.Point\",\n"
+            "};\n")), title="The module says it is not for sub-interpreters"),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        shared = _shared_subject(found) if found is not None else None
+        if found is None or shared is None:
+            return
+        subject, severity = shared
+        for variable, _ in found.static_types:
+            ctx.report(variable.node,
+                       f"Static type `{variable.name}` is one object for every interpreter that imports module "
+                       f"`{subject}`: its dict, subclasses and reference count are shared between them",
+                       severity=severity, subject=subject)
+
+
+class ProcessGlobalObject(_IsolationRule):
+    code = "FT604"
+    slug = "process-global-object"
+    summary = "Process-global Python object in a module several interpreters can load"
+    severity = Severity.WARNING
+    what = (
+        "Finds file-scope and function-`static` `PyObject *` (or other `Py…Object *`) variables that the "
+        "file writes anywhere, module init and teardown included, in a file whose module several interpreters "
+        "can load. Unlike FT201, a write made only in the exec function is reported: each interpreter runs "
+        "the exec function again and overwrites what the previous one stored. A warning when the module "
+        "declares its own GIL per interpreter, a note when it only shares the main GIL."
+    )
+    why = (
+        "The variable is one slot for the whole process. When a second interpreter imports the module, its "
+        "exec function replaces the first interpreter's object (checked on 3.13: the main interpreter then "
+        "reads the sub-interpreter's dict), and the first interpreter's code keeps using an object another "
+        "interpreter owns, frees, or has already torn down."
+    )
+    instead = (
+        "Keep the object in module state: a field of the struct that `m_size` sizes, set in `Py_mod_exec`, "
+        "read through `PyModule_GetState(module)` (3.0+), `PyType_GetModuleByDef(type, &def)` (3.11+) or "
+        "`PyType_GetModuleState(type)` (3.10+) from methods, and visited in `m_traverse`/`m_clear`. Or declare "
+        "`Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`."
+    )
+    suggestion = ("Move it into module state (`PyModule_GetState`; `PyType_GetModuleByDef` 3.11+ from methods), "
+                  "or declare `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`.")
+    references = (PEP_630, PEP_687, ISOLATION_HOWTO)
+    bad = (
+        Example(_module(exec_body="decimal_module = PyImport_ImportModule(\"decimal\");",
+                        slot="", before="static PyObject *decimal_module;  // <- FT604\n")),
+    )
+    good = (
+        Example(_module(slot=_NOT_SUPPORTED_SLOT, exec_body="cache = PyDict_New();",
+                        before="static PyObject *cache;\n")),
+        Example(_module(exec_body="PyObject *local = PyDict_New(); Py_XDECREF(local);"),
+                title="Only local objects"),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        shared = _shared_subject(found) if found is not None else None
+        if found is None or shared is None:
+            return
+        subject, severity = shared
+        for entry in found.object_globals:
+            variable = entry.variable
+            kind = "static in `" + variable.function + "`" if variable.function else "global"
+            ctx.report(variable.node,
+                       f"Process-global `{variable.name}` ({kind}, written in `{entry.function}`) holds a Python "
+                       f"object for every interpreter that imports module `{subject}`: a second interpreter's "
+                       "import replaces it, and objects of one interpreter are used by another",
+                       severity=severity, subject=subject,
+                       related=(ctx.related(entry.write, f"written here, in `{entry.function}`"),))
+
+
+class ModuleStateLookup(_IsolationRule):
+    code = "FT605"
+    slug = "pystate-module-lookup"
+    summary = "`PyState_FindModule`/`PyState_AddModule`: single-phase only"
+    severity = Severity.WARNING
+    what = (
+        "Finds calls of `PyState_FindModule`, `PyState_AddModule` and `PyState_RemoveModule`. A warning in a "
+        "file that defines a multi-phase module, where they cannot work; a note in single-phase code, where "
+        "they tie the module to single-phase initialisation."
+    )
+    why = (
+        "These functions find a module by its definition in a per-interpreter table that only single-phase "
+        "modules are registered in: for a module with `m_slots`, `PyState_AddModule` fails with "
+        "`SystemError` and `PyState_FindModule` returns NULL. They are the single-phase way to reach module "
+        "state, and they stand in the way of multi-phase initialisation."
+    )
+    instead = (
+        "Reach the module from the code that needs it: the `self` of a module function, "
+        "`PyType_GetModuleByDef(Py_TYPE(obj), &def)` (3.11+) from a method of a heap type, "
+        "`PyType_GetModuleState(type)` (3.10+), or the defining class of a `METH_METHOD` method (3.9+). "
+        "pythoncapi_compat.h does not backport `PyType_GetModuleByDef`."
+    )
+    suggestion = "Reach the module through `self` or `PyType_GetModuleByDef(type, &def)` (3.11+)."
+    references = (PEP_489, PEP_630, ISOLATION_HOWTO)
+    bad = (
+        Example(_module(slot="", before=(
+            "static struct PyModuleDef mod;\n"
+            "static PyObject *get_state(void) {\n"
+            "    return PyState_FindModule(&mod);  // <- FT605\n"
+            "}\n")).replace("static PyModuleDef_Slot slots[] = {", "static PyModuleDef_Slot slots[] = {  // <- FT602")),
+    )
+    good = (
+        Example(_module(before=(
+            "static struct PyModuleDef mod;\n"
+            "static PyObject *get_module(PyObject *type) {\n"
+            "    return PyType_GetModuleByDef((PyTypeObject *)type, &mod);\n"
+            "}\n"))),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        if found is None or not found.state_lookups:
+            return
+        multi = found.multi_phase
+        for call in found.state_lookups:
+            effect = ("this file's module is multi-phase, so it never finds it (NULL) or fails (SystemError)"
+                      if multi else "it works only for single-phase modules, which isolated interpreters refuse")
+            ctx.report(call.node, f"`{call.name}` looks the module up in a table of single-phase modules: {effect}",
+                       severity=None if multi else Severity.NOTE)
+
+
+class GilStateInSubinterpreters(_IsolationRule):
+    code = "FT606"
+    slug = "gilstate-with-subinterpreters"
+    summary = "`PyGILState_Ensure` in a module that declares sub-interpreter support"
+    severity = Severity.WARNING
+    what = (
+        "Finds `PyGILState_Ensure` calls in a file whose module declares `Py_mod_multiple_interpreters` "
+        "support (`Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` or `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`). Without "
+        "that claim the module only runs in the main interpreter and the call is the right tool."
+    )
+    why = (
+        "`PyGILState_Ensure` on a thread without a thread state creates one for the main interpreter, "
+        "whichever interpreter registered the callback: a callback from a foreign thread then runs a "
+        "sub-interpreter's objects under the main interpreter (and, with a GIL per interpreter, without "
+        "holding their GIL)."
+    )
+    instead = (
+        "Record the interpreter when the callback is registered (`PyInterpreterState_Get()`, 3.9+; "
+        "pythoncapi_compat.h backports it) and attach to it on the foreign thread: `PyThreadState *ts = "
+        "PyThreadState_New(interp); PyEval_RestoreThread(ts);` … `PyThreadState_Clear(ts); "
+        "PyThreadState_DeleteCurrent();`. Or declare `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`."
+    )
+    suggestion = ("Save `PyInterpreterState_Get()` at registration and attach with `PyThreadState_New(interp)` + "
+                  "`PyEval_RestoreThread` on the foreign thread.")
+    references = (GILSTATE_DOCS, PEP_684)
+    bad = (
+        Example(_module(before=(
+            "static void on_event(void *arg) {\n"
+            "    PyGILState_STATE g = PyGILState_Ensure();  // <- FT606\n"
+            "    PyGILState_Release(g);\n"
+            "}\n")).replace(
+                "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},",
+                "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},  // <- FT602")),
+    )
+    good = (
+        Example(_module(slot="", before=(
+            "static void on_event(void *arg) {\n"
+            "    PyGILState_STATE g = PyGILState_Ensure();\n"
+            "    PyGILState_Release(g);\n"
+            "}\n")).replace("static PyModuleDef_Slot slots[] = {", "static PyModuleDef_Slot slots[] = {  // <- FT602"),
+            title="No claim: the module only runs where PyGILState means the right interpreter"),
+    )
+
+    def check(self, ctx: FileContext) -> None:
+        found = isolation(ctx)
+        if found is None or not found.gilstate_calls:
+            return
+        claimed = [m for m in found.modules if m.support.claimed]
+        if not claimed:
+            return
+        subject = claimed[0].subject
+        for call in found.gilstate_calls:
+            ctx.report(call.node,
+                       f"`PyGILState_Ensure` attaches this thread to the main interpreter, but module `{subject}` "
+                       "declares that sub-interpreters may load it", subject=subject)
