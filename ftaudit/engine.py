@@ -29,7 +29,6 @@ from ftaudit.discover import Discovery, FoundFile, PatternSet, discover, scan_bo
 from ftaudit.findings import Diagnostic, DiagnosticKind, Finding, Position, Severity
 from ftaudit.fingerprint import decode, line_fingerprints
 from ftaudit.neighbours import MAX_ROUNDS, NeighbourPool, search_names
-from ftaudit.readiness import ModuleDeclaration
 from ftaudit.registry import load_registry
 from ftaudit.result import ScanResult
 from ftaudit.rule import Rule
@@ -538,7 +537,8 @@ def scan(paths: Iterable[Path], settings: Settings, *, jobs: int | None = None,
                                  if r.skipped_reason and r.display in focus],
         cached=sum(1 for r in results if r.from_cache),
         fingerprints={path: r.fingerprints for path, r in by_path.items() if path in focus and r.fingerprints},
-        declarations=_declarations(results, project_rules, focus),
+        declarations=_listed(results, project_rules, focus, "declarations"),
+        claims=_listed(results, project_rules, focus, "claims"),
         digests={r.display: r.digest for r in results if r.digest and r.display in focus},
         roots=found.roots,
         hidden_by_switches=hidden,
@@ -575,19 +575,20 @@ def _read_neighbours(pool: NeighbourPool, results: list[FileResult], tasks: list
     return searched
 
 
-def _declarations(results: list[FileResult], project_rules: list[str],
-                  focus: set[str]) -> dict[str, tuple[ModuleDeclaration, ...]]:
-    """The modules each file declares GIL-free, from the summaries that list them (``DeclaresGilFree``)."""
-    out: dict[str, tuple[ModuleDeclaration, ...]] = {}
+def _listed(results: list[FileResult], project_rules: list[str], focus: set[str], attribute: str) -> dict:
+    """What each file's summaries list for the readiness table: the modules it declares GIL-free
+    (``declarations``, ``DeclaresGilFree``) or what its modules say about sub-interpreters (``claims``,
+    ``DeclaresSubinterpreterSupport``)."""
+    out: dict[str, tuple] = {}
     for result in results:
         if result.display not in focus:
             continue
         for code in project_rules:
             # The protocol's one attribute, read directly: isinstance() on a runtime Protocol costs
             # ~30 µs, paid per file and project rule.
-            declarations: Sequence[ModuleDeclaration] = getattr(result.summaries.get(code), "declarations", ())
-            if declarations:
-                out.setdefault(result.display, tuple(declarations))
+            listed: Sequence = getattr(result.summaries.get(code), attribute, ())
+            if listed:
+                out.setdefault(result.display, tuple(listed))
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftaudit.findings import Diagnostic, Finding
-from ftaudit.readiness import ModuleDeclaration, ModuleVerdict, Readiness, module_verdicts
+from ftaudit.readiness import ModuleClaim, ModuleDeclaration, ModuleVerdict, Readiness, module_verdicts
 
 if TYPE_CHECKING:
     from ftaudit.baseline import Outcome
@@ -35,6 +35,8 @@ class ScanResult:
     fingerprints: dict[str, dict[int, str]] = field(default_factory=dict)
     # path -> the modules that file declares GIL-free (the readiness verdicts' "declares GIL-free")
     declarations: dict[str, tuple[ModuleDeclaration, ...]] = field(default_factory=dict)
+    # path -> what that file's modules declare about sub-interpreters (the readiness table's second column)
+    claims: dict[str, tuple[ModuleClaim, ...]] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 of the bytes analysed
     roots: list[Path] = field(default_factory=list)  # the resolved scan boundary: nothing outside is written
     hidden_by_switches: int = 0  # findings in code only debug/test switches nobody defines would build
@@ -55,7 +57,8 @@ class ScanResult:
         from ftaudit.cmodel.module_defs import described_module
 
         roles: dict[str, Readiness] = {r.code: r.readiness for r in self.rules if r.readiness is not None}
-        return module_verdicts(self.findings, roles, self.declarations, described_module)
+        isolation = frozenset(r.code for r in self.rules if r.subinterpreters)
+        return module_verdicts(self.findings, roles, self.declarations, described_module, self.claims, isolation)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ class Rule:
     # What the rule's findings say about the readiness of the module they name (the HTML report's
     # per-module table, ``ftaudit.readiness``); None: nothing.
     readiness: ClassVar[Readiness | None] = None
+    # Whether the rule's findings (with the module as ``subject``) explain the module's sub-interpreter
+    # readiness (the table's second column); an error among them means the module's claim is contradicted.
+    subinterpreters: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = {**self.options, **(options or {})}

@@ -12,6 +12,8 @@ free-threaded build no sub-interpreter imports a single-phase module; a static t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ftaudit.analysis.isolation import (
     NOT_SUPPORTED_VALUE,
     OWN_GIL_VALUE,
@@ -25,8 +27,10 @@ from ftaudit.analysis.isolation import (
 from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.context import FileContext
 from ftaudit.findings import Severity
+from ftaudit.readiness import ModuleClaim, Subinterpreters
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
+from ftaudit.summaries import summary_type
 from ftaudit.target import Applies
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
@@ -80,10 +84,30 @@ def _where_loaded(module: ModuleSupport) -> str:
     return "several interpreters of the process can import it"
 
 
+# What the readiness table says of each kind of module, and how the module says it.
+_TABLE = {
+    Support.OWN_GIL: (Subinterpreters.OWN_GIL, f"`{SLOT}`: `{OWN_GIL_VALUE}`"),
+    Support.SHARED_GIL: (Subinterpreters.SHARED_GIL, f"`{SLOT}`: `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`"),
+    Support.DEFAULT: (Subinterpreters.SHARED_GIL, f"no `{SLOT}` slot (CPython's default: shared GIL only)"),
+    Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}`"),
+    Support.SINGLE_PHASE: (Subinterpreters.SINGLE_PHASE, "single-phase initialisation"),
+}
+
+
+@summary_type
+@dataclass(frozen=True)
+class SubinterpreterClaims:
+    """What a file's modules declare about sub-interpreters, for the readiness table
+    (``DeclaresSubinterpreterSupport``)."""
+
+    claims: tuple[ModuleClaim, ...]
+
+
 class _IsolationRule(Rule):
     languages = C_LANGUAGES
     applies_to = SINCE_312
     tags = ("subinterpreters", "isolation")
+    subinterpreters = True
 
 
 class SinglePhaseModule(_IsolationRule):
@@ -99,7 +123,7 @@ class SinglePhaseModule(_IsolationRule):
     why = (
         "Since 3.12 an interpreter created with the isolated configuration (`_interpreters.create()` in "
         "3.13, `concurrent.interpreters.create()` in 3.14) checks each extension and refuses a "
-        "single-phase one: `ImportError: module … does not support loading in subinterpreters`. On a "
+        "single-phase one with an `ImportError` (\"does not support loading in subinterpreters\"). On a "
         "free-threaded build every sub-interpreter does that check, so no sub-interpreter can import the "
         "module; on a build with the GIL only the legacy `Py_NewInterpreter()` still loads it, sharing its "
         "state with the main interpreter. A note while the project does not claim sub-interpreter support "
@@ -189,6 +213,16 @@ class MultipleInterpretersSlot(_IsolationRule):
                 title="Global state, and the module says it is not for sub-interpreters"),
     )
 
+    project_level = True  # only to hand the readiness table what each module declares (``summarize``)
+
+    def summarize(self, ctx: FileContext) -> SubinterpreterClaims | None:
+        found = isolation(ctx)
+        if found is None or not found.modules:
+            return None
+        return SubinterpreterClaims(tuple(
+            ModuleClaim(m.subject, _TABLE[m.support][0].value, _TABLE[m.support][1]) for m in found.modules
+            if ctx.compiled(m.anchor)))
+
     def check(self, ctx: FileContext) -> None:
         found = isolation(ctx)
         if found is None:
@@ -207,14 +241,15 @@ class MultipleInterpretersSlot(_IsolationRule):
         problems += [(g.variable.node, f"process-global `{g.variable.name}` (FT604)") for g in found.object_globals]
         problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups]
         problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls]
-        problems = [(node, what) for node, what in problems if ctx.compiled(node)]
+        problems = sorted(((node, what) for node, what in problems if ctx.compiled(node)),
+                          key=lambda problem: problem[0].start_byte)
         if not problems:
             return
         listed = ", ".join(what.split(" (")[0] for _, what in problems[:3])
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         ctx.report(module.anchor,
-                   f"{module_phrase(module.subject)} declares `{OWN_GIL_VALUE}` but shares Python objects "
-                   f"between interpreters: {listed}{more}", severity=Severity.ERROR, subject=module.subject,
+                   f"{module_phrase(module.subject)} declares `{OWN_GIL_VALUE}`, but its code is not isolated "
+                   f"from other interpreters: {listed}{more}", severity=Severity.ERROR, subject=module.subject,
                    help="Move the listed state into module state and use heap types, or declare "
                         "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
                    related=tuple(ctx.related(node, what) for node, what in problems))

@@ -165,16 +165,25 @@ def _is_object_pointer(variable: Variable) -> bool:
             and base.startswith("Py") and base.endswith("Object"))
 
 
+def _clears(write: Node) -> bool:
+    """`x = NULL` (teardown) or `Py_CLEAR(x)`: a write that stores no object."""
+    if write.type == "assignment_expression":
+        right = write.child_by_field_name("right")
+        return right is not None and text(right).strip("() ") in ("NULL", "0", "nullptr")
+    return write.type == "call_expression" and text(write).startswith("Py_CLEAR")
+
+
 def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
-    first: dict[int, ObjectGlobal] = {}
+    """Each written global Python object once, at the first write that stores one (else the first)."""
+    chosen: dict[int, ObjectGlobal] = {}
     for write in collect_writes(unit, target):
         variable = write.variable
-        if id(variable) in first or not is_shared_storage(variable) or is_exempt(variable):
+        if not is_shared_storage(variable) or is_exempt(variable) or not _is_object_pointer(variable):
             continue
-        if not _is_object_pointer(variable):
-            continue
-        first[id(variable)] = ObjectGlobal(variable, write.node, write.function)
-    return sorted(first.values(), key=lambda g: g.variable.line)
+        seen = chosen.get(id(variable))
+        if seen is None or (_clears(seen.write) and not _clears(write.node)):
+            chosen[id(variable)] = ObjectGlobal(variable, write.node, write.function)
+    return sorted(chosen.values(), key=lambda g: g.variable.line)
 
 
 @per_unit_keyed

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 from ftaudit import __version__
 from ftaudit.families import family, family_title
 from ftaudit.findings import Edit, Finding, Severity
-from ftaudit.readiness import Readiness
+from ftaudit.readiness import Readiness, Subinterpreters
 from ftaudit.report.json_report import finding_dict, rule_url
 from ftaudit.result import NO_RUN_INFO, RunInfo, ScanResult
 from ftaudit.ruledocs import plain_text
@@ -45,6 +45,14 @@ _READINESS = {
     Readiness.NEEDS_DECLARATION: ("needs declaration", "needs"),
     Readiness.RACY: ("declared but racy", "racy"),
     Readiness.REQUIRES_GIL: ("requires the GIL", "needs"),
+}
+# The sub-interpreter column: which interpreters of a process can load the module.
+_SUBINTERPRETERS = {
+    Subinterpreters.OWN_GIL: ("isolated, own GIL", "ok"),
+    Subinterpreters.SHARED_GIL: ("shared GIL only", "needs"),
+    Subinterpreters.MAIN_ONLY: ("main interpreter only", "needs"),
+    Subinterpreters.SINGLE_PHASE: ("single-phase: not in isolated", "needs"),
+    Subinterpreters.LEAKY: ("claims own GIL, shares objects", "racy"),
 }
 MANY_FINDINGS = 5_000  # past this, the report warns that it gets slow to browse
 HIGHLIGHT_LIMIT = 8_000  # characters in a snippet; longer ones are shown plain (Pygments can take seconds)
@@ -179,11 +187,19 @@ class FileView:
 class Verdict:
     module: str
     path: str
-    state: str  # "declares GIL-free", "needs declaration", "declared but racy", "requires the GIL"
+    state: str  # "declares GIL-free", "needs declaration", "declared but racy", "requires the GIL", "—"
     css: str
     detail: str
     anchor: str = ""
     described: bool = False  # ``module`` describes a module the sources do not name
+    sub_state: str = "—"  # sub-interpreters: "isolated (own GIL)", "shared GIL only", ...
+    sub_css: str = "none"
+    sub_detail: str = ""
+    sub_anchor: str = ""
+
+    @property
+    def sub_detail_parts(self) -> list[tuple[bool, str]]:
+        return code_parts(self.sub_detail)
 
     @property
     def detail_parts(self) -> list[tuple[bool, str]]:
@@ -242,12 +258,18 @@ def _diff(finding: Finding, lines: dict[int, str]) -> list[DiffLine]:
 
 
 def verdicts(result: ScanResult, anchors: dict[int, str]) -> list[Verdict]:
-    """The readiness table: the result's verdict per module, linked to the finding that decides it."""
+    """The readiness table: the result's verdicts per module (free-threaded, sub-interpreters), each linked
+    to the finding that decides it."""
     out = []
     for verdict in result.modules:
-        state, css = _READINESS[verdict.state]
+        state, css = _READINESS[verdict.state] if verdict.state is not None else ("—", "none")
         anchor = anchors.get(id(verdict.finding), "") if verdict.finding is not None else ""
-        out.append(Verdict(verdict.module, verdict.path, state, css, verdict.detail, anchor, verdict.described))
+        sub_state, sub_css = (_SUBINTERPRETERS[verdict.subinterpreters] if verdict.subinterpreters is not None
+                              else ("—", "none"))
+        sub_finding = verdict.subinterpreters_finding
+        out.append(Verdict(verdict.module, verdict.path, state, css, verdict.detail, anchor, verdict.described,
+                           sub_state, sub_css, verdict.subinterpreters_detail,
+                           anchors.get(id(sub_finding), "") if sub_finding is not None else ""))
     return out
 
 

@@ -1,0 +1,72 @@
+"""FT6xx on realistic modules: exact findings and severities, guards, targets and the readiness table."""
+
+from __future__ import annotations
+
+import json
+
+from support import REPO, run
+
+from ftaudit.findings import Finding, Position, Severity
+from ftaudit.readiness import ModuleClaim, Readiness, Subinterpreters, module_verdicts
+
+FIXTURES = REPO / "fixtures" / "ft6xx"
+
+
+def findings(*args: str) -> list[tuple[str, str, int, str]]:
+    result = run(["scan", ".", "--isolated", "--select", "FT6", "--output-format", "json", "--exit-zero", *args],
+                 FIXTURES)
+    assert result.exit_code == 0, result.output
+    return [(f["filename"], f["code"], f["location"]["row"], f["severity"]) for f in json.loads(result.stdout)]
+
+
+def test_every_kind_of_module() -> None:
+    assert findings("--target-version", "3.13t") == [
+        # Claims a GIL per interpreter: the GILState callback and the PyState lookup contradict it.
+        ("_claims.c", "FT606", 14, "warning"),
+        ("_claims.c", "FT605", 15, "warning"),   # multi-phase: PyState_FindModule never finds it
+        ("_claims.c", "FT602", 35, "error"),     # the claim, under #if PY_VERSION_HEX >= 0x030C0000
+        ("_future_slot.c", "FT602", 4, "note"),  # its slot is only compiled for 3.15
+        ("_legacy.c", "FT605", 14, "note"),      # single-phase: works, and ties it to single-phase
+        ("_legacy.c", "FT601", 42, "note"),      # the Python 2 branch (Py_InitModule3) is not compiled
+        # No slot: shared-GIL sub-interpreters load it, so its globals and static type are notes.
+        ("_shared.c", "FT604", 4, "note"),       # ParseError, set in the exec function (init-only counts)
+        ("_shared.c", "FT603", 11, "note"),      # ParserType; default_encoding (const char *) is no object
+        ("_shared.c", "FT604", 24, "note"),      # a function-static lazy cache
+        ("_shared.c", "FT602", 62, "note"),      # PyGILState_Ensure: no claim, so no FT606
+    ]
+
+
+def test_the_claim_decides_the_severity_and_the_messages_name_the_state() -> None:
+    result = run(["scan", "_claims.c", "--isolated", "--select", "FT602", "--target-version", "3.13t",
+                  "--output-format", "json", "--exit-zero"], FIXTURES)
+    [contradiction] = json.loads(result.stdout)
+    assert contradiction["message"] == (
+        "Module `_claims` declares `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED`, but its code is not isolated from "
+        "other interpreters: `PyGILState_Ensure`, `PyState_FindModule`")
+    assert [(r["location"]["row"], r["message"]) for r in contradiction["related"]] == [
+        (14, "`PyGILState_Ensure` (FT606)"), (15, "`PyState_FindModule` (FT605)")]
+
+
+def test_sub_interpreter_rules_need_a_target_that_has_them() -> None:
+    # Per-interpreter GILs, the isolated configuration and the slot arrived in 3.12.
+    assert findings("--target-version", "3.11") == []
+    assert [f[:3] for f in findings("--target-version", "3.12")][:2] == [("_claims.c", "FT606", 14),
+                                                                     ("_claims.c", "FT605", 15)]
+
+
+def test_readiness_puts_the_claim_beside_the_free_threaded_verdict() -> None:
+    where = Position(3, 1)
+
+    def finding(code: str, severity: Severity, message: str) -> Finding:
+        return Finding(code, "slug", message, severity, "m.c", where, where, subject="m")
+
+    claims = {"m.c": (ModuleClaim("m", "own-gil", "`Py_mod_multiple_interpreters`: own GIL"),),
+              "n.c": (ModuleClaim("n", "single-phase", "single-phase initialisation"),)}
+    rows = module_verdicts([finding("FT603", Severity.WARNING, "static type"),
+                            finding("FT602", Severity.ERROR, "claim contradicted")],
+                           {"FT101": Readiness.NEEDS_DECLARATION}, {}, lambda _: False, claims,
+                           frozenset({"FT602", "FT603"}))
+    assert [(r.module, r.state, r.subinterpreters, r.subinterpreters_detail) for r in rows] == [
+        ("m", None, Subinterpreters.LEAKY, "claim contradicted"),
+        ("n", None, Subinterpreters.SINGLE_PHASE, "declared with single-phase initialisation"),
+    ]
