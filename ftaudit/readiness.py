@@ -98,7 +98,8 @@ class ModuleVerdict:
 def module_verdicts(findings: Iterable[Finding], roles: Mapping[str, Readiness],
                     declarations: Mapping[str, Sequence[ModuleDeclaration]],
                     described: Callable[[str], bool], claims: Mapping[str, Sequence[ModuleClaim]] | None = None,
-                    subinterpreter_codes: frozenset[str] = frozenset()) -> list[ModuleVerdict]:
+                    subinterpreter_codes: Mapping[str, bool | Subinterpreters] | None = None,
+                    ) -> list[ModuleVerdict]:
     """Readiness per module, from the reported findings (``roles``: rule code -> what its findings say)
     and the GIL-free declarations of each file (no re-analysis). A racy declaration wins over anything
     else said about the module; otherwise the first finding does; a declaration with no finding about
@@ -122,18 +123,20 @@ def module_verdicts(findings: Iterable[Finding], roles: Mapping[str, Readiness],
                 out[key] = ModuleVerdict(declaration.module, path, Readiness.GIL_FREE,
                                          f"declared with {declaration.how}; no racy global state found in its "
                                          "extension", described=described(declaration.module))
-    for key, (state, detail, deciding) in _subinterpreter_states(findings, subinterpreter_codes, claims).items():
+    states = _subinterpreter_states(findings, subinterpreter_codes or {}, claims)
+    for key, (state, detail, deciding) in states.items():
         row = out.get(key) or ModuleVerdict(key[1], key[0], None, "", described=described(key[1]))
         out[key] = replace(row, subinterpreters=state, subinterpreters_detail=detail,
                            subinterpreters_finding=deciding)
     return sorted(out.values(), key=lambda v: (v.path, v.module))
 
 
-def _subinterpreter_states(findings: Iterable[Finding], codes: frozenset[str],
+def _subinterpreter_states(findings: Iterable[Finding], codes: Mapping[str, bool | Subinterpreters],
                            claims: Mapping[str, Sequence[ModuleClaim]],
                            ) -> dict[tuple[str, str], tuple[Subinterpreters, str, Finding | None]]:
-    """Per module: what its definition declares, explained by the first finding about it; an error
-    about the module (a per-interpreter GIL claim its code contradicts) makes it LEAKY."""
+    """Per module: what its definition declares, explained by the first finding about it. An error about
+    the module (a per-interpreter GIL claim its code contradicts) makes it LEAKY; a finding of a rule that
+    names a state (``codes[code]``: a claim that has no effect) puts it in that state."""
     about: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
         if finding.code in codes and finding.subject:
@@ -144,8 +147,13 @@ def _subinterpreter_states(findings: Iterable[Finding], codes: frozenset[str],
             key = (path, claim.module)
             said = about.get(key, [])
             contradiction = next((f for f in said if f.severity is Severity.ERROR), None)
+            overriding = next((f for f in said if isinstance(codes[f.code], Subinterpreters)), None)
             if contradiction is not None:
                 out[key] = (Subinterpreters.LEAKY, contradiction.message, contradiction)
+            elif overriding is not None:
+                state = codes[overriding.code]
+                assert isinstance(state, Subinterpreters)
+                out[key] = (state, overriding.message, overriding)
             elif said:
                 out[key] = (Subinterpreters(claim.support), said[0].message, said[0])
             else:

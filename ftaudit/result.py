@@ -57,7 +57,7 @@ class ScanResult:
         from ftaudit.cmodel.module_defs import described_module
 
         roles: dict[str, Readiness] = {r.code: r.readiness for r in self.rules if r.readiness is not None}
-        isolation = frozenset(r.code for r in self.rules if r.subinterpreters)
+        isolation = {r.code: r.subinterpreters for r in self.rules if r.subinterpreters}
         return module_verdicts(self.findings, roles, self.declarations, described_module, self.claims, isolation)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftaudit.findings import Severity
-from ftaudit.readiness import Readiness
+from ftaudit.readiness import Readiness, Subinterpreters
 from ftaudit.source import Language
 from ftaudit.target import EVERY_BUILD, Applies
 
@@ -109,7 +109,8 @@ class Rule:
     readiness: ClassVar[Readiness | None] = None
     # Whether the rule's findings (with the module as ``subject``) explain the module's sub-interpreter
     # readiness (the table's second column); an error among them means the module's claim is contradicted.
-    subinterpreters: ClassVar[bool] = False
+    # A ``Subinterpreters`` state instead: a finding of the rule puts its module in that state.
+    subinterpreters: ClassVar[bool | Subinterpreters] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = {**self.options, **(options or {})}

@@ -13,6 +13,8 @@ free-threaded build no sub-interpreter imports a single-phase module; a static t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import ClassVar
 
 from ftaudit.analysis.isolation import (
     NOT_SUPPORTED_VALUE,
@@ -25,13 +27,15 @@ from ftaudit.analysis.isolation import (
     analyse,
 )
 from ftaudit.cmodel.module_defs import module_phrase
-from ftaudit.context import FileContext
-from ftaudit.findings import Severity
+from ftaudit.context import FileContext, ProjectContext
+from ftaudit.findings import Position, Severity
 from ftaudit.readiness import ModuleClaim, Subinterpreters
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
 from ftaudit.summaries import summary_type
 from ftaudit.target import Applies
+
+from .binding_declarations import folder_of, governs
 
 C_LANGUAGES = frozenset({Language.C, Language.CPP})
 # Per-interpreter GILs, the isolated configuration and the slot arrived in 3.12.
@@ -89,7 +93,8 @@ _TABLE = {
     Support.OWN_GIL: (Subinterpreters.OWN_GIL, f"`{SLOT}`: `{OWN_GIL_VALUE}`"),
     Support.SHARED_GIL: (Subinterpreters.SHARED_GIL, f"`{SLOT}`: `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`"),
     Support.DEFAULT: (Subinterpreters.SHARED_GIL, f"no `{SLOT}` slot (CPython's default: shared GIL only)"),
-    Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}`"),
+    Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}` (pybind11 3.0 and "
+                                                       "nanobind by default)"),
     Support.SINGLE_PHASE: (Subinterpreters.SINGLE_PHASE, "single-phase initialisation"),
 }
 
@@ -107,7 +112,7 @@ class _IsolationRule(Rule):
     languages = C_LANGUAGES
     applies_to = SINCE_312
     tags = ("subinterpreters", "isolation")
-    subinterpreters = True
+    subinterpreters: ClassVar[bool | Subinterpreters] = True
 
 
 class SinglePhaseModule(_IsolationRule):
@@ -248,7 +253,7 @@ class MultipleInterpretersSlot(_IsolationRule):
         listed = ", ".join(what.split(" (")[0] for _, what in problems[:3])
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         ctx.report(module.anchor,
-                   f"{module_phrase(module.subject)} declares `{OWN_GIL_VALUE}`, but its code is not isolated "
+                   f"{module_phrase(module.subject)} declares `{module.spelled}`, but its code is not isolated "
                    f"from other interpreters: {listed}{more}", severity=Severity.ERROR, subject=module.subject,
                    help="Move the listed state into module state and use heap types, or declare "
                         "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
@@ -475,3 +480,151 @@ class GilStateInSubinterpreters(_IsolationRule):
             ctx.report(call.node,
                        f"`PyGILState_Ensure` attaches this thread to the main interpreter, but module `{subject}` "
                        "declares that sub-interpreters may load it", subject=subject)
+
+
+# -- FT607: Cython's sub-interpreter directive ------------------------------------------------------------
+CYTHON_DIRECTIVE = "subinterpreters_compatible"
+CYTHON_MODULE_STATE = "CYTHON_USE_MODULE_STATE"
+_CYTHON_CLAIMS = {"own_gil": Subinterpreters.OWN_GIL, "shared_gil": Subinterpreters.SHARED_GIL}
+
+
+@summary_type
+@dataclass(frozen=True)
+class PyxSubinterpreters:
+    """A `.pyx` module: its header's `subinterpreters_compatible` (None: not set), where, and whether the
+    file itself turns module-state mode on (`# distutils: define_macros=CYTHON_USE_MODULE_STATE=1`)."""
+
+    directive: str | None
+    line: int
+    width: int
+    module_state: bool
+    module: str
+
+    @property
+    def claims(self) -> tuple[ModuleClaim, ...]:
+        """For the readiness table: what the module's own header makes of it."""
+        # Without module state the claim has no effect: FT607 then says so, and its finding puts the module
+        # back to "main interpreter only" (``subinterpreters`` below).
+        claim = _CYTHON_CLAIMS.get(self.directive or "")
+        if claim is not None:
+            return (ModuleClaim(self.module, claim.value, f"`# cython: {CYTHON_DIRECTIVE}={self.directive}`"),)
+        return (ModuleClaim(self.module, Subinterpreters.MAIN_ONLY.value,
+                            "Cython's default: one interpreter per process"),)
+
+
+@summary_type
+@dataclass(frozen=True)
+class CythonSubinterpreterBuild:
+    """A build file's `subinterpreters_compatible` for the `.pyx` files below it, and whether it defines
+    `CYTHON_USE_MODULE_STATE`."""
+
+    directive: str | None
+    module_state: bool
+
+
+class CythonSubinterpreters(_IsolationRule):
+    code = "FT607"
+    slug = "cython-subinterpreters-without-module-state"
+    summary = "Cython `subinterpreters_compatible` set without module-state mode: it has no effect"
+    severity = Severity.WARNING
+    languages = frozenset({Language.CYTHON, Language.PYTHON, Language.TOML, Language.MESON, Language.CMAKE})
+    project_level = True
+    subinterpreters = Subinterpreters.MAIN_ONLY  # the directive is void: Cython's one-interpreter default
+    what = (
+        f"Finds `.pyx` modules whose `{CYTHON_DIRECTIVE}` directive (Cython 3.1+; in the `# cython:` header or "
+        "set by a build file of a folder above: `compiler_directives` in `setup.py`, meson `cython_args`, "
+        f"`pyproject.toml`) asks for `own_gil` or `shared_gil` while neither the module nor a build file defines "
+        f"`{CYTHON_MODULE_STATE}`."
+    )
+    why = (
+        f"Cython writes the `Py_mod_multiple_interpreters` slot only when the C code is compiled with "
+        f"`{CYTHON_MODULE_STATE}=1` (module-state mode, still marked experimental). Without it the directive "
+        "does nothing: the module keeps Cython's default check and refuses a second interpreter (\"Interpreter "
+        "change detected\"), and isolated interpreters refuse it because it declares no slot. By default "
+        "(no directive) a Cython module is for one interpreter per process, which is not reported. pybind11 3.0 "
+        "(`py::multiple_interpreters::per_interpreter_gil()`), nanobind (never) and PyO3 (refuses "
+        "sub-interpreters) decide in their own code; the readiness table shows what pybind11 and nanobind "
+        "modules declare."
+    )
+    instead = (
+        f"Define the macro for the module: `# distutils: define_macros={CYTHON_MODULE_STATE}=1` in the `.pyx`, "
+        f"`define_macros=[('{CYTHON_MODULE_STATE}', '1')]` on the `Extension`, or `-D{CYTHON_MODULE_STATE}=1` in "
+        "meson/CMake. Cython 3.1 or newer is needed for the directive."
+    )
+    suggestion = f"Define `{CYTHON_MODULE_STATE}=1` for the module, or the directive has no effect."
+    references = ("https://cython.readthedocs.io/en/latest/src/userguide/source_files_and_compilation.html",
+                  PEP_684)
+    bad = (
+        Example("# cython: subinterpreters_compatible=own_gil  <- FT607\n\ndef add(int a, int b):\n"
+                "    return a + b\n", path="fastmath.pyx",
+                files={"setup.py": "from setuptools import setup\nfrom Cython.Build import cythonize\n"
+                                   "setup(ext_modules=cythonize('fastmath.pyx'))\n"}),
+    )
+    good = (
+        Example("# cython: subinterpreters_compatible=own_gil\n"
+                "# distutils: define_macros=CYTHON_USE_MODULE_STATE=1\n\ndef add(int a, int b):\n    return a + b\n",
+                path="fastmath.pyx"),
+        Example("def add(int a, int b):\n    return a + b\n", path="pkg/fastmath.pyx",
+                files={"setup.py": "from setuptools import Extension, setup\nfrom Cython.Build import cythonize\n"
+                                   "ext = Extension('pkg.fastmath', ['pkg/fastmath.pyx'],\n"
+                                   "                define_macros=[('CYTHON_USE_MODULE_STATE', '1')])\n"
+                                   "setup(ext_modules=cythonize([ext], compiler_directives="
+                                   "{'subinterpreters_compatible': 'own_gil'}))\n"},
+                title="Both set for the project in setup.py"),
+    )
+
+    def summarize(self, ctx: FileContext) -> PyxSubinterpreters | CythonSubinterpreterBuild | None:
+        from ftaudit.cmodel.buildfiles import MesonInfo, SetupInfo, read_pyproject
+        from ftaudit.cmodel.cython import parse_cython
+
+        source = ctx.source
+        mentions = CYTHON_MODULE_STATE.encode() in source.data
+        if source.language is Language.CYTHON:
+            if source.path.suffix != ".pyx":
+                return None
+            module = parse_cython(source.text)
+            line = module.directive_lines.get(CYTHON_DIRECTIVE, 1)
+            ctx.keep_lines(line)
+            return PyxSubinterpreters(_directive_value(module.directive(CYTHON_DIRECTIVE)), line,
+                                      len(source.line_text(line)), mentions, source.path.stem)
+        if source.path.name == "setup.py" or (source.language is Language.PYTHON and b"cythonize" in source.data):
+            setup = ctx.build_model
+            value = setup.compiler_directives.get(CYTHON_DIRECTIVE) if isinstance(setup, SetupInfo) else None
+        elif source.path.name == "pyproject.toml":
+            value = read_pyproject(source.text).cython_directives.get(CYTHON_DIRECTIVE)
+        elif source.language is Language.MESON and isinstance(meson := ctx.build_model, MesonInfo):
+            value = meson.cython_directives.get(CYTHON_DIRECTIVE)
+        elif source.language is Language.CMAKE:
+            value = None
+        else:
+            return None
+        directive = _directive_value(value)
+        return CythonSubinterpreterBuild(directive, mentions) if directive or mentions else None
+
+    def check_project(self, project: ProjectContext) -> None:
+        builds = [(folder_of(path), s) for path, s in project.summaries.items()
+                  if isinstance(s, CythonSubinterpreterBuild)]
+        for path, summary in sorted(project.summaries.items()):
+            if not isinstance(summary, PyxSubinterpreters):
+                continue
+            governing = [s for folder, s in builds if governs(folder, path)]
+            directive = summary.directive or next((s.directive for s in governing if s.directive), None)
+            if directive not in _CYTHON_CLAIMS:
+                continue
+            if summary.module_state or any(s.module_state for s in governing):
+                continue
+            line = summary.line if summary.directive else 1
+            project.report(
+                path, Position(line, 1), Position(line, max(2, summary.width + 1)),
+                f"Cython module `{PurePosixPath(path).name}` asks for `{CYTHON_DIRECTIVE}={directive}`, but "
+                f"nothing defines `{CYTHON_MODULE_STATE}`: Cython then writes no `{SLOT}` slot and keeps its "
+                "one-interpreter check, so every sub-interpreter still refuses the module",
+                subject=summary.module)
+
+
+def _directive_value(value: object) -> str | None:
+    if value is None:
+        return None
+    words = str(value).split()  # `own_gil  # why`: a comment may follow the value
+    text = words[0].strip("'\"").lower() if words else ""
+    return text or None

@@ -19,7 +19,7 @@ from ftaudit.analysis.shared_state import collect_writes, is_exempt, is_shared_s
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
 from ftaudit.cmodel.functions import Call
-from ftaudit.cmodel.module_defs import ModuleDef, ModuleInit
+from ftaudit.cmodel.module_defs import BindingModule, ModuleDef, ModuleInit
 from ftaudit.cmodel.nodes import text
 from ftaudit.target import Target
 
@@ -62,6 +62,7 @@ class ModuleSupport:
     anchor: Node  # the slot entry when declared; the slot array or definition; the create call
     module_def: ModuleDef | None
     init: ModuleInit | None = None
+    spelled: str = ""  # how the module declares its support, for messages (`Py_MOD_…`, pybind11's option)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,10 +126,19 @@ def _modules(unit: CUnit, target: Target) -> list[ModuleSupport]:
         subject = unit.module_name(module_def).subject
         declared = _declared(module_def, target)
         if declared is not None:
-            found.append(ModuleSupport(subject, declared[0], declared[1], module_def))
+            spelled = {Support.OWN_GIL: OWN_GIL_VALUE, Support.SHARED_GIL: SHARED_GIL_VALUE,
+                       Support.NOT_SUPPORTED: NOT_SUPPORTED_VALUE}[declared[0]]
+            found.append(ModuleSupport(subject, declared[0], declared[1], module_def, spelled=spelled))
             continue
         holder = module_def.slots if module_def.slots is not None else module_def
         found.append(ModuleSupport(subject, Support.DEFAULT, holder.name_node or holder.node, module_def))
+    for binding in unit.binding_modules:
+        if binding.node is None:
+            continue
+        support = _binding_support(binding)
+        spelled = {Support.OWN_GIL: "py::multiple_interpreters::per_interpreter_gil()",
+                   Support.SHARED_GIL: "py::multiple_interpreters::shared_gil()"}.get(support, "")
+        found.append(ModuleSupport(binding.name, support, binding.node, None, spelled=spelled))
     for init in inits:
         if init.kind != "single" or init.create_call is None:
             continue
@@ -137,6 +147,20 @@ def _modules(unit: CUnit, target: Target) -> list[ModuleSupport]:
         subject = unit.module_name(init.module_def).subject if init.module_def is not None else init.module_name
         found.append(ModuleSupport(subject, Support.SINGLE_PHASE, init.create_call.node, init.module_def, init))
     return found
+
+
+def _binding_support(binding: BindingModule) -> Support:
+    """pybind11 3.0 takes `py::multiple_interpreters::per_interpreter_gil()` / `shared_gil()` /
+    `not_supported()` among the macro's arguments; without one it declares "not supported". nanobind
+    always declares "not supported" (2.8+; single-phase before)."""
+    if binding.kind == "pybind11":
+        for arg in binding.args:
+            spelled = arg.replace(" ", "")
+            if "multiple_interpreters::per_interpreter_gil" in spelled:
+                return Support.OWN_GIL
+            if "multiple_interpreters::shared_gil" in spelled:
+                return Support.SHARED_GIL
+    return Support.NOT_SUPPORTED
 
 
 def _static_types(unit: CUnit) -> list[tuple[Variable, Call]]:

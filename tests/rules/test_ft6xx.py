@@ -13,8 +13,10 @@ FIXTURES = REPO / "fixtures" / "ft6xx"
 
 
 def findings(*args: str) -> list[tuple[str, str, int, str]]:
-    result = run(["scan", ".", "--isolated", "--select", "FT6", "--output-format", "json", "--exit-zero", *args],
-                 FIXTURES)
+    """The FT6xx findings on the C modules of fixtures/ft6xx (bindings/ has its own test)."""
+    modules = sorted(p.name for p in FIXTURES.glob("*.c"))
+    result = run(["scan", *modules, "--isolated", "--select", "FT6", "--output-format", "json", "--exit-zero",
+                  *args], FIXTURES)
     assert result.exit_code == 0, result.output
     return [(f["filename"], f["code"], f["location"]["row"], f["severity"]) for f in json.loads(result.stdout)]
 
@@ -65,8 +67,46 @@ def test_readiness_puts_the_claim_beside_the_free_threaded_verdict() -> None:
     rows = module_verdicts([finding("FT603", Severity.WARNING, "static type"),
                             finding("FT602", Severity.ERROR, "claim contradicted")],
                            {"FT101": Readiness.NEEDS_DECLARATION}, {}, lambda _: False, claims,
-                           frozenset({"FT602", "FT603"}))
+                           {"FT602": True, "FT603": True})
     assert [(r.module, r.state, r.subinterpreters, r.subinterpreters_detail) for r in rows] == [
         ("m", None, Subinterpreters.LEAKY, "claim contradicted"),
         ("n", None, Subinterpreters.SINGLE_PHASE, "declared with single-phase initialisation"),
     ]
+
+
+def test_binding_generators_declare_in_their_own_code() -> None:
+    result = run(["scan", "bindings", "--isolated", "--select", "FT6", "--output-format", "json", "--exit-zero"],
+                 FIXTURES)
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in json.loads(result.stdout)] == [
+        # setup.py asks every module for own_gil, but no build file turns Cython's module state on;
+        # io.pyx says `no` for itself, and cython_state/ defines CYTHON_USE_MODULE_STATE.
+        ("bindings/cython_nostate/core.pyx", "FT607", 1),
+        # pybind11 3.0's per_interpreter_gil() option is a claim like the slot; nanobind never claims.
+        ("bindings/fastpb.cpp", "FT604", 3),
+        ("bindings/fastpb.cpp", "FT606", 4),
+        ("bindings/fastpb.cpp", "FT602", 5),
+    ]
+    [contradiction] = [f for f in json.loads(result.stdout) if f["code"] == "FT602"]
+    assert "declares `py::multiple_interpreters::per_interpreter_gil()`" in contradiction["message"]
+
+
+def test_html_readiness_table_has_a_sub_interpreters_column(tmp_path) -> None:
+    report = tmp_path / "report.html"
+    run(["scan", ".", "--isolated", "--target-version", "3.13t", "--html-output", str(report), "--exit-zero",
+         "-q"], FIXTURES)
+    html = report.read_text()
+    table = html[html.index('<table class="readiness">'):]
+    table = table[:table.index("</table>")]
+    assert '<th scope="col">Free-threaded</th><th scope="col">Sub-interpreters</th>' in table
+    rows = {}
+    for row in table.split("<tr>")[2:]:
+        cells = [c.split(">", 1)[1].split("</td>")[0] for c in row.split("<td")[1:5]]
+        rows[cells[1]] = cells[3]  # module, file, free-threaded, sub-interpreters
+    assert rows == {
+        "_claims.c": "claims own GIL, shares objects", "_future_slot.c": "shared GIL only",
+        "_legacy.c": "single-phase: not in isolated", "_shared.c": "shared GIL only",
+        "bindings/cython_nostate/core.pyx": "main interpreter only",
+        "bindings/cython_nostate/io.pyx": "main interpreter only",
+        "bindings/cython_state/core.pyx": "isolated, own GIL",
+        "bindings/fastnb.cpp": "main interpreter only", "bindings/fastpb.cpp": "claims own GIL, shares objects",
+    }
