@@ -24,7 +24,6 @@ from ftaudit.analysis.isolation import (
     Isolation,
     ModuleSupport,
     Support,
-    analyse,
 )
 from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.context import FileContext, ProjectContext
@@ -67,8 +66,7 @@ def _module(exec_body: str = "", slot: str = _OWN_GIL_SLOT, before: str = "") ->
 
 
 def isolation(ctx: FileContext) -> Isolation | None:
-    unit = ctx.c_unit
-    return analyse(unit, ctx.target) if unit is not None else None
+    return ctx.analyses.isolation
 
 
 def _shared_subject(found: Isolation) -> tuple[str, Severity] | None:

@@ -232,16 +232,17 @@ def test_action_reports_uploads_and_then_fails_the_job(tmp_path: Path, installed
     findings = json.loads(subprocess.run(
         [installed, "-m", "ftaudit", "scan", "src", "--target-version", "3.13t", "--output-format", "json"],
         cwd=workspace, capture_output=True, text=True, timeout=120).stdout)
-    assert {(f["code"], f["location"]["row"]) for f in findings} == {("FT201", 9), ("FT102", 23)}
-    assert scan == {"findings": "2", "exit-code": "1", "sarif-file": "ftaudit.sarif"}
+    # FT601: the module is single-phase, a note (sub-interpreters), which does not fail the job.
+    assert {(f["code"], f["location"]["row"]) for f in findings} == {("FT201", 9), ("FT102", 23), ("FT601", 23)}
+    assert scan == {"findings": "3", "exit-code": "1", "sarif-file": "ftaudit.sarif"}
     sarif = json.loads((workspace / "ftaudit.sarif").read_text())
     assert sarif["runs"][0]["automationDetails"]["id"] == "ftaudit/ext/"
-    assert sorted(r["ruleId"] for r in sarif["runs"][0]["results"]) == ["FT102", "FT201"]
+    assert sorted(r["ruleId"] for r in sarif["runs"][0]["results"]) == ["FT102", "FT201", "FT601"]
     # setup-python with the default version, then the upload of the file the scan wrote.
     assert runner.used == [("actions/setup-python@v5", {"python-version": "3.13"}),
                            ("github/codeql-action/upload-sarif@v4", {"sarif_file": "ftaudit.sarif"})]
     summary = runner.summary.read_text()
-    assert "2 findings." in summary
+    assert "3 findings." in summary
     assert "| FT201 | `unsynchronized-global-write` | warning | 1 |" in summary
 
 
@@ -249,15 +250,21 @@ def test_fail_on_findings_false_keeps_the_job_green(tmp_path: Path, installed: s
     runner = Runner(racy_project(tmp_path / "ws"), tmp_path, {"fail-on-findings": "false", "python-version": ""},
                     python=installed)
     assert runner.run() == 0
-    assert runner.outputs["scan"]["findings"] == "2"
+    assert runner.outputs["scan"]["findings"] == "3"
     assert [uses for uses, _ in runner.used] == ["github/codeql-action/upload-sarif@v4"]  # no setup-python
 
 
 def test_a_clean_project_passes_and_skips_the_last_step(tmp_path: Path, installed: str) -> None:
+    # Atomic counter, multi-phase init declaring both the GIL and sub-interpreter support (3.12+/3.13+).
     fixed = RACY_C.replace("static long calls = 0;", "static _Atomic long calls = 0;").replace(
-        "    return PyModule_Create(&module);",
-        "    PyObject *m = PyModule_Create(&module);\n"
-        "#ifdef Py_GIL_DISABLED\n    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);\n#endif\n    return m;")
+        'static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "counter", NULL, -1, methods};',
+        "static PyModuleDef_Slot slots[] = {\n"
+        "#if PY_VERSION_HEX >= 0x030C0000\n"
+        "    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},\n#endif\n"
+        "#if PY_VERSION_HEX >= 0x030D0000\n    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n#endif\n"
+        "    {0, NULL},\n};\n\n"
+        'static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "counter", NULL, 0, methods, slots};').replace(
+        "    return PyModule_Create(&module);", "    return PyModuleDef_Init(&module);")
     workspace = write_tree(tmp_path / "ws", {"src/counter.c": fixed})
     runner = Runner(workspace, tmp_path, {"target-version": "3.13t", "upload-sarif": "false"}, python=installed)
     assert runner.run() == 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ftaudit.analysis.capi_uses import Use
+    from ftaudit.analysis.isolation import Isolation
     from ftaudit.analysis.python_scopes import ScopeFacts
     from ftaudit.analysis.reachability import FileReach
     from ftaudit.analysis.shared_state import SharedState
@@ -49,6 +50,15 @@ class FileAnalyses:
 
         unit = self._ctx.c_unit
         return uses(unit, self._ctx.target) if unit is not None else []
+
+    @property
+    def isolation(self) -> Isolation | None:
+        """What the file's modules declare about sub-interpreters, and what in the file shares Python
+        objects between interpreters (C/C++)."""
+        from ftaudit.analysis.isolation import analyse
+
+        unit = self._ctx.c_unit
+        return analyse(unit, self._ctx.target) if unit is not None else None
 
     @property
     def python_scopes(self) -> ScopeFacts:

@@ -146,7 +146,7 @@ def test_octal_define_scan_gives_findings_not_internal_errors(tmp_path: Path) ->
     (tmp_path / "m.c").write_text(OCTAL)
     findings, errors = scan_folder(tmp_path)
     assert errors == []
-    assert findings == [("m.c", 7, "FT201"), ("m.c", 16, "FT102")]
+    assert findings == [("m.c", 7, "FT201"), ("m.c", 16, "FT102"), ("m.c", 16, "FT601")]
 
 
 # -- 4. a NUL byte in an include path -----------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_nul_byte_in_include_path_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "sub" / "a").write_text("#define MODE 0\n")
     findings, errors = scan_folder(tmp_path)
     assert errors == []
-    assert findings == [("m.c", 9, "FT201"), ("m.c", 18, "FT102")]
+    assert findings == [("m.c", 9, "FT201"), ("m.c", 18, "FT102"), ("m.c", 18, "FT601")]
 
 
 def test_quoted_include_names_no_file_can_have() -> None:
