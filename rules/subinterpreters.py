@@ -12,6 +12,7 @@ free-threaded build no sub-interpreter imports a single-phase module; a static t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
@@ -69,13 +70,14 @@ def isolation(ctx: FileContext) -> Isolation | None:
     return ctx.analyses.isolation
 
 
-def _shared_subject(found: Isolation) -> tuple[str, Severity] | None:
-    """The module several interpreters may load (the first one claiming its own GIL, else the first),
-    and the severity of what leaks from it: a warning when it claims its own GIL, a note otherwise."""
-    shared = found.shared
+def _charged(found: Isolation, function: str | None) -> tuple[str, Severity] | None:
+    """The module that state used by ``function`` leaks from, among those several interpreters may load (the
+    first one claiming its own GIL, else the first), and the severity: a warning when it claims its own
+    GIL, a note otherwise. None when no such module runs the function."""
+    shared = [m for m in found.owners(function) if m.support.several_interpreters]
     if not shared:
         return None
-    own = found.own_gil
+    own = [m for m in shared if m.support is Support.OWN_GIL]
     module = own[0] if own else shared[0]
     return module.subject, Severity.WARNING if own else Severity.NOTE
 
@@ -91,10 +93,19 @@ _TABLE = {
     Support.OWN_GIL: (Subinterpreters.OWN_GIL, f"`{SLOT}`: `{OWN_GIL_VALUE}`"),
     Support.SHARED_GIL: (Subinterpreters.SHARED_GIL, f"`{SLOT}`: `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`"),
     Support.DEFAULT: (Subinterpreters.SHARED_GIL, f"no `{SLOT}` slot (CPython's default: shared GIL only)"),
-    Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}` (pybind11 3.0 and "
-                                                       "nanobind by default)"),
+    Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}`"),
     Support.SINGLE_PHASE: (Subinterpreters.SINGLE_PHASE, "single-phase initialisation"),
 }
+
+
+def _claim(module: ModuleSupport) -> ModuleClaim:
+    state, how = _TABLE[module.support]
+    if module.module_def is None and module.support is not Support.SINGLE_PHASE:  # pybind11, nanobind
+        how = f"`{module.spelled}`" if module.spelled else "the binding generator's default (not supported)"
+    if module.support is Support.OWN_GIL:
+        # The analysis reads one file: state kept in the extension's other files is not seen.
+        how += " (shared objects looked for in this file only)"
+    return ModuleClaim(module.subject, state.value, how)
 
 
 @summary_type
@@ -222,9 +233,7 @@ class MultipleInterpretersSlot(_IsolationRule):
         found = isolation(ctx)
         if found is None or not found.modules:
             return None
-        return SubinterpreterClaims(tuple(
-            ModuleClaim(m.subject, _TABLE[m.support][0].value, _TABLE[m.support][1]) for m in found.modules
-            if ctx.compiled(m.anchor)))
+        return SubinterpreterClaims(tuple(_claim(m) for m in found.modules if ctx.compiled(m.anchor)))
 
     def check(self, ctx: FileContext) -> None:
         found = isolation(ctx)
@@ -240,10 +249,15 @@ class MultipleInterpretersSlot(_IsolationRule):
                 self._contradiction(ctx, found, module)
 
     def _contradiction(self, ctx: FileContext, found: Isolation, module: ModuleSupport) -> None:
-        problems = [(v.node, f"static type `{v.name}` (FT603)") for v, _ in found.static_types]
-        problems += [(g.variable.node, f"process-global `{g.variable.name}` (FT604)") for g in found.object_globals]
-        problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups]
-        problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls]
+        def mine(function: str | None) -> bool:
+            return any(owner is module for owner in found.owners(function))
+
+        problems = [(v.node, f"static type `{v.name}` (FT603)") for v, ready in found.static_types
+                    if mine(ready.function)]
+        problems += [(g.variable.node, f"process-global `{g.variable.name}` (FT604)") for g in found.object_globals
+                     if mine(g.function)]
+        problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups if mine(c.function)]
+        problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls if mine(c.function)]
         problems = sorted(((node, what) for node, what in problems if ctx.compiled(node)),
                           key=lambda problem: problem[0].start_byte)
         if not problems:
@@ -306,11 +320,13 @@ class StaticTypeInSharedModule(_IsolationRule):
 
     def check(self, ctx: FileContext) -> None:
         found = isolation(ctx)
-        shared = _shared_subject(found) if found is not None else None
-        if found is None or shared is None:
+        if found is None:
             return
-        subject, severity = shared
-        for variable, _ in found.static_types:
+        for variable, ready in found.static_types:
+            charged = _charged(found, ready.function)
+            if charged is None:
+                continue
+            subject, severity = charged
             ctx.report(variable.node,
                        f"Static type `{variable.name}` is one object for every interpreter that imports module "
                        f"`{subject}`: its dict, subclasses and reference count are shared between them",
@@ -357,17 +373,19 @@ class ProcessGlobalObject(_IsolationRule):
 
     def check(self, ctx: FileContext) -> None:
         found = isolation(ctx)
-        shared = _shared_subject(found) if found is not None else None
-        if found is None or shared is None:
+        if found is None:
             return
-        subject, severity = shared
         for entry in found.object_globals:
+            charged = _charged(found, entry.function)
+            if charged is None:
+                continue
+            subject, severity = charged
             variable = entry.variable
             kind = "static in `" + variable.function + "`" if variable.function else "global"
             ctx.report(variable.node,
                        f"Process-global `{variable.name}` ({kind}, written in `{entry.function}`) holds a Python "
-                       f"object for every interpreter that imports module `{subject}`: a second interpreter's "
-                       "import replaces it, and objects of one interpreter are used by another",
+                       f"object for every interpreter that imports module `{subject}`: what one interpreter "
+                       "stores there, another one replaces or uses",
                        severity=severity, subject=subject,
                        related=(ctx.related(entry.write, f"written here, in `{entry.function}`"),))
 
@@ -417,9 +435,10 @@ class ModuleStateLookup(_IsolationRule):
             return
         multi = found.multi_phase
         for call in found.state_lookups:
-            effect = ("this file's module is multi-phase, so it never finds it (NULL) or fails (SystemError)"
-                      if multi else "it works only for single-phase modules, which isolated interpreters refuse")
-            ctx.report(call.node, f"`{call.name}` looks the module up in a table of single-phase modules: {effect}",
+            effect = ("this file's module is multi-phase, so lookups find nothing (NULL) and registration fails "
+                      "(SystemError)" if multi else
+                      "it works only for single-phase modules, which isolated interpreters refuse")
+            ctx.report(call.node, f"`{call.name}` uses CPython's table of single-phase modules: {effect}",
                        severity=None if multi else Severity.NOTE)
 
 
@@ -430,8 +449,10 @@ class GilStateInSubinterpreters(_IsolationRule):
     severity = Severity.WARNING
     what = (
         "Finds `PyGILState_Ensure` calls in a file whose module declares `Py_mod_multiple_interpreters` "
-        "support (`Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` or `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`). Without "
-        "that claim the module only runs in the main interpreter and the call is the right tool."
+        "support (`Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` or `Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED`, or "
+        "pybind11 3.0's `py::multiple_interpreters` option). Without an explicit claim it stays silent: for "
+        "foreign threads `PyGILState_Ensure` is what the free-threading HOWTO recommends, and FT602 already "
+        "says that the module declares nothing."
     )
     why = (
         "`PyGILState_Ensure` on a thread without a thread state creates one for the main interpreter, "
@@ -470,11 +491,11 @@ class GilStateInSubinterpreters(_IsolationRule):
         found = isolation(ctx)
         if found is None or not found.gilstate_calls:
             return
-        claimed = [m for m in found.modules if m.support.claimed]
-        if not claimed:
-            return
-        subject = claimed[0].subject
         for call in found.gilstate_calls:
+            claimed = [m for m in found.owners(call.function) if m.support.claimed]
+            if not claimed:
+                continue
+            subject = claimed[0].subject
             ctx.report(call.node,
                        f"`PyGILState_Ensure` attaches this thread to the main interpreter, but module `{subject}` "
                        "declares that sub-interpreters may load it", subject=subject)
@@ -576,7 +597,7 @@ class CythonSubinterpreters(_IsolationRule):
         from ftaudit.cmodel.cython import parse_cython
 
         source = ctx.source
-        mentions = CYTHON_MODULE_STATE.encode() in source.data
+        mentions = _defines_module_state(source.text, source.language is Language.CYTHON)
         if source.language is Language.CYTHON:
             if source.path.suffix != ".pyx":
                 return None
@@ -618,6 +639,22 @@ class CythonSubinterpreters(_IsolationRule):
                 f"nothing defines `{CYTHON_MODULE_STATE}`: Cython then writes no `{SLOT}` slot and keeps its "
                 "one-interpreter check, so every sub-interpreter still refuses the module",
                 subject=summary.module)
+
+
+# `CYTHON_USE_MODULE_STATE` defined to something other than 0: `=1`, `', '1'`, `": 1` or no value at all.
+_MODULE_STATE_ON = re.compile(CYTHON_MODULE_STATE + r"""\b(?!['"]?\s*[,=:]\s*['"]?0\b)""")
+_DISTUTILS_LINE = re.compile(r"^#\s*distutils\s*:\s*define_macros\s*=(.*)$", re.MULTILINE)
+
+
+def _defines_module_state(text: str, pyx: bool) -> bool:
+    """Whether the file defines ``CYTHON_USE_MODULE_STATE`` (to anything but 0): in a `.pyx` its
+    `# distutils: define_macros=` header; in a build file, any spelling outside a `#` comment."""
+    if CYTHON_MODULE_STATE not in text:
+        return False
+    if pyx:
+        return any(_MODULE_STATE_ON.search(m.group(1)) for m in _DISTUTILS_LINE.finditer(text))
+    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    return bool(_MODULE_STATE_ON.search(code))
 
 
 def _directive_value(value: object) -> str | None:

@@ -10,15 +10,16 @@ objects per interpreter (module state, heap types: PEP 489/630/687). The FT6xx r
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from ftaudit.analysis.memo import per_unit_keyed
-from ftaudit.analysis.shared_state import collect_writes, is_exempt, is_shared_storage
+from ftaudit.analysis.shared_state import collect_writes, is_shared_storage
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
-from ftaudit.cmodel.functions import Call
+from ftaudit.cmodel.functions import Call, closure
 from ftaudit.cmodel.module_defs import BindingModule, ModuleDef, ModuleInit
 from ftaudit.cmodel.nodes import text
 from ftaudit.target import Target
@@ -32,7 +33,11 @@ SLOT_GUARD = "#if PY_VERSION_HEX >= 0x030C0000"
 STATE_LOOKUPS = frozenset({"PyState_FindModule", "PyState_AddModule", "PyState_RemoveModule"})
 GILSTATE_ENSURE = "PyGILState_Ensure"
 # Calls that make a static type live: readying it, or adding it to a module.
-TYPE_USES = frozenset({"PyType_Ready", "PyModule_AddType", "PyModule_AddObject", "PyModule_AddObjectRef"})
+TYPE_USES = frozenset({"PyType_Ready", "PyModule_AddType", "PyModule_AddObject", "PyModule_AddObjectRef",
+                       "PyStructSequence_InitType", "PyStructSequence_InitType2"})
+# C++ binding classes that own a Python object: a `static py::object` is a process-global object too.
+_BINDING_OBJECTS = re.compile(r"^(?:py|pybind11|nb|nanobind)::(?:object|module_?|handle|type|dict|list|tuple|"
+                              r"str|bytes|function|capsule|set|int_|float_|bool_|callable)\b")
 
 
 class Support(enum.Enum):
@@ -77,10 +82,21 @@ class ObjectGlobal:
 @dataclass
 class Isolation:
     modules: list[ModuleSupport] = field(default_factory=list)
+    # In a file with several modules: each module's functions (its slots, methods and what they call), so
+    # that state is charged to the module that uses it. Empty with one module: everything is its own.
+    functions_of: dict[int, frozenset[str]] = field(default_factory=dict)
     static_types: list[tuple[Variable, Call]] = field(default_factory=list)  # the type and its PyType_Ready
     object_globals: list[ObjectGlobal] = field(default_factory=list)
     state_lookups: list[Call] = field(default_factory=list)  # PyState_FindModule/AddModule/RemoveModule
     gilstate_calls: list[Call] = field(default_factory=list)  # PyGILState_Ensure
+
+    def owners(self, function: str | None) -> list[ModuleSupport]:
+        """The modules whose code runs ``function`` (every module when the file has one, or when no module's
+        code is known to reach it: a type's method, a callback)."""
+        if not self.functions_of or function is None:
+            return self.modules
+        found = [m for m in self.modules if function in self.functions_of.get(id(m), frozenset())]
+        return found or self.modules
 
     @property
     def shared(self) -> list[ModuleSupport]:
@@ -96,20 +112,36 @@ class Isolation:
         return any(m.support is not Support.SINGLE_PHASE for m in self.modules)
 
 
-def _declared(module_def: ModuleDef, target: Target) -> tuple[Support, Node] | None:
+_CAST = re.compile(r"\(\s*(?:const\s+)?(?:void|u?intptr_t|char|size_t)\s*\*?\s*\)")
+_VALUES = ((OWN_GIL_VALUE, Support.OWN_GIL), (NOT_SUPPORTED_VALUE, Support.NOT_SUPPORTED),
+           (SHARED_GIL_VALUE, Support.SHARED_GIL))
+# The slot's values are the pointers 0, 1 and 2 (Include/moduleobject.h).
+_NUMBERS = {"0": Support.NOT_SUPPORTED, "1": Support.SHARED_GIL, "2": Support.OWN_GIL}
+
+
+def _slot_value(unit: CUnit, spelled: str, depth: int = 0) -> Support:
+    """The slot's value as written: a CPython macro (behind casts: `(void *)(uintptr_t)Py_MOD_…`), a number,
+    or a macro of the project's that stands for one of those."""
+    value = _CAST.sub("", spelled).replace("(", "").replace(")", "").strip()
+    for name, support in _VALUES:
+        if name in value:
+            return support
+    if value in _NUMBERS:
+        return _NUMBERS[value]
+    macro = unit.macros.get(value)
+    if macro is not None and macro.params is None and depth < 4:
+        return _slot_value(unit, macro.body, depth + 1)
+    return Support.SHARED_GIL  # unknown: what CPython assumes without a declaration
+
+
+def _declared(unit: CUnit, module_def: ModuleDef, target: Target) -> tuple[Support, Node] | None:
     """The module's ``Py_mod_multiple_interpreters`` value compiled for ``target``, and its entry."""
     if module_def.slots is None:
         return None
     for entry in module_def.slots.find(SLOT):
         if entry.compiled(target) is Tri.NO:
             continue
-        value = entry.value.strip("() ")
-        support = {OWN_GIL_VALUE: Support.OWN_GIL, SHARED_GIL_VALUE: Support.SHARED_GIL,
-                   NOT_SUPPORTED_VALUE: Support.NOT_SUPPORTED}.get(value)
-        if support is None:  # a number or a macro of the project's: 2 is "own GIL", 0 "not supported"
-            support = {"2": Support.OWN_GIL, "1": Support.SHARED_GIL, "0": Support.NOT_SUPPORTED}.get(
-                value, Support.SHARED_GIL)
-        return support, entry.node
+        return _slot_value(unit, entry.value), entry.node
     return None
 
 
@@ -124,7 +156,7 @@ def _modules(unit: CUnit, target: Target) -> list[ModuleSupport]:
             continue
         seen.add(module_def.name)
         subject = unit.module_name(module_def).subject
-        declared = _declared(module_def, target)
+        declared = _declared(unit, module_def, target)
         if declared is not None:
             spelled = {Support.OWN_GIL: OWN_GIL_VALUE, Support.SHARED_GIL: SHARED_GIL_VALUE,
                        Support.NOT_SUPPORTED: NOT_SUPPORTED_VALUE}[declared[0]]
@@ -163,17 +195,17 @@ def _binding_support(binding: BindingModule) -> Support:
     return Support.NOT_SUPPORTED
 
 
-def _static_types(unit: CUnit) -> list[tuple[Variable, Call]]:
-    """File-scope ``PyTypeObject`` definitions (not pointers) that the file readies or adds to a module."""
+def _static_types(unit: CUnit, target: Target) -> list[tuple[Variable, Call]]:
+    """File-scope ``PyTypeObject`` definitions (not pointers) that code compiled for ``target`` readies or adds
+    to a module (a struct sequence's type has no initialiser: ``PyStructSequence_InitType2`` fills it)."""
     candidates = {v.name: v for v in unit.globals
                   if v.function is None and v.pointer_depth == 0 and not v.is_array and v.storage != "extern"
-                  and v.base_type.replace("struct ", "").strip() in ("PyTypeObject", "_typeobject")
-                  and v.initializer is not None}
+                  and v.base_type.replace("struct ", "").strip() in ("PyTypeObject", "_typeobject")}
     if not candidates:
         return []
     found: dict[str, tuple[Variable, Call]] = {}
     for call in unit.calls:
-        if call.name not in TYPE_USES:
+        if call.name not in TYPE_USES or unit.compiled(call.node, target) is Tri.NO:
             continue
         for arg in call.args:
             spelled = text(arg).replace(" ", "")
@@ -183,39 +215,88 @@ def _static_types(unit: CUnit) -> list[tuple[Variable, Call]]:
     return sorted(found.values(), key=lambda pair: pair[0].line)
 
 
-def _is_object_pointer(variable: Variable) -> bool:
+def _holds_object(variable: Variable) -> bool:
+    """A pointer to a Python object (``PyObject *``, ``PyTypeObject *``, ...) or a C++ binding object.
+    Thread-local and atomic storage count: an interpreter switch on the same thread sees the same slot."""
+    if variable.is_function_pointer or variable.deeply_const:
+        return False
     base = variable.base_type.replace("struct ", "").replace("const ", "").strip()
-    return (variable.pointer_depth >= 1 and not variable.is_function_pointer
-            and base.startswith("Py") and base.endswith("Object"))
+    if variable.pointer_depth >= 1:
+        return base.startswith("Py") and base.endswith("Object")
+    return bool(_BINDING_OBJECTS.match(base))
 
 
-def _clears(write: Node) -> bool:
-    """`x = NULL` (teardown) or `Py_CLEAR(x)`: a write that stores no object."""
+def _stores_nothing(write: Node) -> bool:
+    """`x = NULL`, `Py_CLEAR(x)`, `x = Py_None`: a write that stores no object another interpreter could own."""
     if write.type == "assignment_expression":
         right = write.child_by_field_name("right")
-        return right is not None and text(right).strip("() ") in ("NULL", "0", "nullptr")
+        spelled = text(right).replace(" ", "") if right is not None else ""
+        return spelled.strip("()") in ("NULL", "0", "nullptr", "Py_None", "Py_True", "Py_False") or \
+            spelled in ("Py_NewRef(Py_None)", "Py_NewRef(Py_True)", "Py_NewRef(Py_False)")
     return write.type == "call_expression" and text(write).startswith("Py_CLEAR")
 
 
 def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
-    """Each written global Python object once, at the first write that stores one (else the first)."""
+    """Each process-global Python object written by compiled code, once, at the first write that stores an
+    object (a variable that only ever holds NULL or an immortal constant is no state)."""
     chosen: dict[int, ObjectGlobal] = {}
-    for write in collect_writes(unit, target):
+    # Thread-local and atomic storage is no exemption here: only what can hold no object is left out.
+    for write in collect_writes(unit, target, exempt=lambda variable: not _holds_object(variable)):
         variable = write.variable
-        if not is_shared_storage(variable) or is_exempt(variable) or not _is_object_pointer(variable):
+        if id(variable) in chosen or not is_shared_storage(variable) or not _holds_object(variable):
             continue
-        seen = chosen.get(id(variable))
-        if seen is None or (_clears(seen.write) and not _clears(write.node)):
-            chosen[id(variable)] = ObjectGlobal(variable, write.node, write.function)
+        if _stores_nothing(write.node) or unit.compiled(write.node, target) is Tri.NO:
+            continue
+        chosen[id(variable)] = ObjectGlobal(variable, write.node, write.function)
+    # `static PyObject *m = PyImport_ImportModule("x");` in a C++ function: set once, on the first call.
+    for variable in unit.globals:
+        init = variable.initializer
+        if (variable.function is not None and variable.storage == "static" and init is not None
+                and id(variable) not in chosen and _holds_object(variable) and init.type == "call_expression"
+                and unit.compiled(init, target) is not Tri.NO):
+            chosen[id(variable)] = ObjectGlobal(variable, init, variable.function)
     return sorted(chosen.values(), key=lambda g: g.variable.line)
+
+
+def _functions_of(unit: CUnit, modules: list[ModuleSupport]) -> dict[int, frozenset[str]]:
+    """Each module's functions: those its definition, slot array and method table name, and their callees."""
+    holders: dict[int, list[tuple[int, int]]] = {}
+    for module in modules:
+        spans = []
+        definition = module.module_def
+        if definition is not None:
+            spans.append((definition.node.start_byte, definition.node.end_byte))
+            if definition.slots is not None:
+                spans.append((definition.slots.node.start_byte, definition.slots.node.end_byte))
+            for table in unit.globals:
+                if table.function is None and table.name == definition.methods_name:
+                    spans.append((table.declaration.start_byte, table.declaration.end_byte))
+        elif module.init is not None:
+            spans.append((module.init.function.node.start_byte, module.init.function.node.end_byte))
+        holders[id(module)] = spans
+    named: dict[int, set[str]] = {id(m): set() for m in modules}
+    for name, references in unit.references.items():
+        for reference in references:
+            for module in modules:
+                if any(start <= reference.offset < end for start, end in holders[id(module)]):
+                    named[id(module)].add(name)
+    for module in modules:
+        if module.init is not None:
+            named[id(module)].add(module.init.name)
+    callees = unit._graph[0]
+    return {key: frozenset(closure(roots, callees)) for key, roots in named.items()}
 
 
 @per_unit_keyed
 def analyse(unit: CUnit, target: Target) -> Isolation:
     """The file's modules and its obstacles to isolation (computed once per unit and target)."""
     result = Isolation(modules=_modules(unit, target))
-    result.static_types = _static_types(unit)
+    if len(result.modules) > 1:
+        result.functions_of = _functions_of(unit, result.modules)
+    result.static_types = _static_types(unit, target)
     result.object_globals = _object_globals(unit, target)
-    result.state_lookups = [c for c in unit.calls if c.name in STATE_LOOKUPS]
-    result.gilstate_calls = [c for c in unit.calls if c.name == GILSTATE_ENSURE]
+    calls = [c for c in unit.calls if (c.name in STATE_LOOKUPS or c.name == GILSTATE_ENSURE)
+             and unit.compiled(c.node, target) is not Tri.NO]
+    result.state_lookups = [c for c in calls if c.name in STATE_LOOKUPS]
+    result.gilstate_calls = [c for c in calls if c.name == GILSTATE_ENSURE]
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
@@ -177,9 +178,10 @@ def _address_operand(arg: Node) -> Node | None:
 
 
 class _Collector:
-    def __init__(self, unit: CUnit, target: Target) -> None:
+    def __init__(self, unit: CUnit, target: Target, exempt: Callable[[Variable], bool] = is_exempt) -> None:
         self.unit = unit
         self.target = target
+        self.exempt = exempt
         self.writes: list[GlobalWrite] = []
         self._assigned: dict[str, list[Node]] | None = None  # plain `name = …` assignments, by name
         self._alias_cache: dict[tuple[int, str], list[tuple[int, Variable | None, tuple[int, int] | None]]] = {}
@@ -188,7 +190,7 @@ class _Collector:
         if ident is None or not self.unit.names_storage(text(ident)):
             return None  # a local, a parameter or something declared elsewhere: never this file's shared storage
         variable = resolve(self.unit, ident, self.target)
-        if variable is None or not is_shared_storage(variable) or is_exempt(variable):
+        if variable is None or not is_shared_storage(variable) or self.exempt(variable):
             return None
         return variable
 
@@ -334,13 +336,14 @@ def _is_atomic(unit: CUnit, node: Node) -> bool:
     return node.start_byte in _atomic_calls(unit)
 
 
-def collect_writes(unit: CUnit, target: Target) -> list[GlobalWrite]:
-    """Every write to shared storage inside function bodies, racy or not, each write once.
+def collect_writes(unit: CUnit, target: Target, exempt: Callable[[Variable], bool] = is_exempt) -> list[GlobalWrite]:
+    """Every write to shared storage inside function bodies, racy or not, each write once; storage that
+    ``exempt`` accepts is left out (by default what cannot race: thread-local, atomic, locks, tables).
 
     The candidates come from the model's one query (assignments, updates, calls); each write is
     owned by its innermost enclosing function definition.
     """
-    collector = _Collector(unit, target)
+    collector = _Collector(unit, target, exempt)
     for kind, nodes in (("assignment", unit.assignments), ("increment", unit.updates)):
         for node in nodes:
             function = unit.function_at(node)
