@@ -236,16 +236,52 @@ def _stores_nothing(write: Node) -> bool:
     return write.type == "call_expression" and text(write).startswith("Py_CLEAR")
 
 
+# Tests that code runs in the main interpreter: `PyInterpreterState_Get() == PyInterpreterState_Main()`.
+MAIN_INTERPRETER_TESTS = ("PyInterpreterState_Main", "_Py_IsMainInterpreter")
+
+
+def _main_interpreter_tests(unit: CUnit) -> tuple[str, ...]:
+    """The names whose mention in a condition tests for the main interpreter: CPython's, and the file's
+    helpers that wrap them (syslog's `is_main_interpreter()`)."""
+    helpers = [f.name for f in unit.function_list
+               if f.body is not None and any(name in text(f.body) for name in MAIN_INTERPRETER_TESTS)
+               and len(text(f.body)) < 400]
+    return (*MAIN_INTERPRETER_TESTS, *helpers)
+
+
+def _main_interpreter_only(unit: CUnit, write: Node, tests: tuple[str, ...]) -> bool:
+    """The write follows an `if (<not the main interpreter>) { … return …; }` in its function: only the main
+    interpreter ever stores there (syslog's `openlog()`), so no import of another replaces it."""
+    function = unit.function_at(write)
+    if function is None or function.body is None:
+        return False
+    for statement in function.body.named_children:
+        if statement.start_byte >= write.start_byte:
+            return False
+        if statement.type != "if_statement":
+            continue
+        condition = statement.child_by_field_name("condition")
+        consequence = statement.child_by_field_name("consequence")
+        if condition is None or consequence is None or not any(t in text(condition) for t in tests):
+            continue
+        if "return" in text(consequence):
+            return True
+    return False
+
+
 def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
     """Each process-global Python object written by compiled code, once, at the first write that stores an
     object (a variable that only ever holds NULL or an immortal constant is no state)."""
     chosen: dict[int, ObjectGlobal] = {}
+    tests = _main_interpreter_tests(unit) if any(t.encode() in unit.source for t in MAIN_INTERPRETER_TESTS) else ()
     # Thread-local and atomic storage is no exemption here: only what can hold no object is left out.
     for write in collect_writes(unit, target, exempt=lambda variable: not _holds_object(variable)):
         variable = write.variable
         if id(variable) in chosen or not is_shared_storage(variable) or not _holds_object(variable):
             continue
         if _stores_nothing(write.node) or unit.compiled(write.node, target) is Tri.NO:
+            continue
+        if tests and _main_interpreter_only(unit, write.node, tests):
             continue
         chosen[id(variable)] = ObjectGlobal(variable, write.node, write.function)
     # `static PyObject *m = PyImport_ImportModule("x");` in a C++ function: set once, on the first call.

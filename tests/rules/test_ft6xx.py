@@ -31,6 +31,7 @@ def test_every_kind_of_module() -> None:
         ("_future_slot.c", "FT602", 4, "note"),  # its slot is only compiled for 3.15
         ("_legacy.c", "FT605", 14, "note"),      # single-phase: works, and ties it to single-phase
         ("_legacy.c", "FT601", 42, "note"),      # the Python 2 branch (Py_InitModule3) is not compiled
+        # _main_only.c: log_ident is written only after `if (!is_main_interpreter()) return`: no finding.
         # Two modules: legacy_cache and LegacyType are the "not supported" module's (cast slot value);
         # sentinel holds Py_None (immortal), old_python_only is set only for < 3.12; a thread-local
         # object is still one slot for every interpreter on the thread.
@@ -111,6 +112,7 @@ def test_html_readiness_table_has_a_sub_interpreters_column(tmp_path) -> None:
     assert rows == {
         "_claims.c _claims": "claims own GIL, shares objects", "_future_slot.c _future_slot": "shared GIL only",
         "_legacy.c _legacy": "single-phase: not in isolated", "_shared.c _shared": "shared GIL only",
+        "_main_only.c _main_only": "isolated, own GIL",
         "_many.c _many_clean": "claims own GIL, shares objects", "_many.c _many_legacy": "main interpreter only",
         "bindings/cython_nostate/core.pyx core": "main interpreter only",
         "bindings/cython_nostate/io.pyx io": "main interpreter only",
