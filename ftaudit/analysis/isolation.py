@@ -329,8 +329,11 @@ def analyse(unit: CUnit, target: Target) -> Isolation:
     result = Isolation(modules=_modules(unit, target))
     if len(result.modules) > 1:
         result.functions_of = _functions_of(unit, result.modules)
-    result.static_types = _static_types(unit, target)
-    result.object_globals = _object_globals(unit, target)
+    # Static types and global objects matter only where several interpreters may load a module (most files
+    # define none): the write collection is not paid for the others.
+    if result.shared:
+        result.static_types = _static_types(unit, target)
+        result.object_globals = _object_globals(unit, target)
     calls = [c for c in unit.calls if (c.name in STATE_LOOKUPS or c.name == GILSTATE_ENSURE)
              and unit.compiled(c.node, target) is not Tri.NO]
     result.state_lookups = [c for c in calls if c.name in STATE_LOOKUPS]
