@@ -292,10 +292,11 @@ class StaticTypeInSharedModule(_IsolationRule):
     )
     instead = (
         "Create the type as a heap type in the exec function: `PyType_FromModuleAndSpec(module, &spec, "
-        "NULL)` (3.9+; `PyType_FromMetaclass` 3.12+ for a metaclass), store it in module state, and find it "
-        "with `PyType_GetModuleByDef` (3.11+) or `PyType_GetModuleState` (3.10+). Heap types need "
-        "`Py_TPFLAGS_HAVE_GC`-aware `tp_traverse` visiting their type; `Py_TPFLAGS_IMMUTABLETYPE` (3.10) keeps "
-        "the old immutability. Or declare `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`."
+        "NULL)` (3.9+; `PyType_FromMetaclass` 3.12+ for a metaclass), add it with `PyModule_AddType` (3.9+, "
+        "backported by pythoncapi_compat.h), store it in module state, and find it with `PyType_GetModuleByDef` "
+        "(3.11+, no backport) or `PyType_GetModuleState` (3.10+). A heap type's instances must visit their type "
+        "in `tp_traverse` (`Py_VISIT(Py_TYPE(self))`); `Py_TPFLAGS_IMMUTABLETYPE` (3.10) keeps the old "
+        "immutability. Or declare `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`."
     )
     suggestion = ("Make it a heap type (`PyType_FromModuleAndSpec`, 3.9+) kept in module state, or declare "
                   "`Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`.")
