@@ -254,7 +254,7 @@ class MultipleInterpretersSlot(_IsolationRule):
 
         problems = [(v.node, f"static type `{v.name}` (FT603)") for v, ready in found.static_types
                     if mine(ready.function)]
-        problems += [(g.variable.node, f"process-global `{g.variable.name}` (FT604)") for g in found.object_globals
+        problems += [(g.anchor, f"process-global `{g.name}` (FT604)") for g in found.object_globals
                      if mine(g.function)]
         problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups if mine(c.function)]
         problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls if mine(c.function)]
@@ -381,10 +381,8 @@ class ProcessGlobalObject(_IsolationRule):
             if charged is None:
                 continue
             subject, severity = charged
-            variable = entry.variable
-            kind = "static in `" + variable.function + "`" if variable.function else "global"
-            ctx.report(variable.node,
-                       f"Process-global `{variable.name}` ({kind}, written in `{entry.function}`) holds a Python "
+            ctx.report(entry.anchor,
+                       f"Process-global `{entry.name}` ({entry.kind}, written in `{entry.function}`) holds a Python "
                        f"object for every interpreter that imports module `{subject}`: what one interpreter "
                        "stores there, another one replaces or uses",
                        severity=severity, subject=subject,

@@ -22,6 +22,7 @@ from ftaudit.cmodel.declarations import Variable
 from ftaudit.cmodel.functions import Call, closure
 from ftaudit.cmodel.module_defs import BindingModule, ModuleDef, ModuleInit
 from ftaudit.cmodel.nodes import text
+from ftaudit.cmodel.preprocess import project_macros
 from ftaudit.target import Target
 
 SLOT = "Py_mod_multiple_interpreters"
@@ -72,11 +73,24 @@ class ModuleSupport:
 
 @dataclass(frozen=True, eq=False)
 class ObjectGlobal:
-    """Process-global storage of a Python object, and its first write (init and teardown included)."""
+    """Process-global storage of a Python object, and its first write (init and teardown included).
+    ``variable`` is None for a global the file writes but a header declares (python-zstd's `ZstdError`)."""
 
-    variable: Variable
+    name: str
+    variable: Variable | None
     write: Node
     function: str
+
+    @property
+    def anchor(self) -> Node:
+        """Where to report: the declaration, or the write when a header declares the variable."""
+        return self.variable.node if self.variable is not None else self.write
+
+    @property
+    def kind(self) -> str:
+        if self.variable is None:
+            return "declared in a header"
+        return f"static in `{self.variable.function}`" if self.variable.function else "global"
 
 
 @dataclass
@@ -283,15 +297,57 @@ def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
             continue
         if tests and _main_interpreter_only(unit, write.node, tests):
             continue
-        chosen[id(variable)] = ObjectGlobal(variable, write.node, write.function)
+        chosen[id(variable)] = ObjectGlobal(variable.name, variable, write.node, write.function)
     # `static PyObject *m = PyImport_ImportModule("x");` in a C++ function: set once, on the first call.
     for variable in unit.globals:
         init = variable.initializer
         if (variable.function is not None and variable.storage == "static" and init is not None
                 and id(variable) not in chosen and _holds_object(variable) and init.type == "call_expression"
                 and unit.compiled(init, target) is not Tri.NO):
-            chosen[id(variable)] = ObjectGlobal(variable, init, variable.function)
-    return sorted(chosen.values(), key=lambda g: g.variable.line)
+            chosen[id(variable)] = ObjectGlobal(variable.name, variable, init, variable.function)
+    found = list(chosen.values())
+    seen = {g.name for g in found}
+    for elsewhere in _header_globals(unit, target):
+        if elsewhere.name not in seen:
+            seen.add(elsewhere.name)
+            found.append(elsewhere)
+    return sorted(found, key=lambda g: g.anchor.start_byte)
+
+
+# Calls that return a new Python object: what a global declared elsewhere is being given.
+_CREATES = re.compile(r"^(?:PyErr_NewException(?:WithDoc)?|PyImport_Import\w*|PyObject_GetAttr\w*|"
+                      r"PyUnicode_(?:InternFromString|FromString)|PyDict_New|PyList_New|PyTuple_New|"
+                      r"PyType_From\w+|PyCapsule_Import|PyLong_From\w+|PyBytes_FromString)$")
+
+
+def _header_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
+    """`Name = PyErr_NewException(…)` in a function, where `Name` is declared nowhere in the file (neither a
+    local, a parameter nor a file-scope variable): a global from one of the project's headers, holding
+    the object the call returns."""
+    found = []
+    for node in unit.assignments:
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier" or right.type != "call_expression":
+            continue
+        callee = right.child_by_field_name("function")
+        if callee is None or not _CREATES.match(text(callee)):
+            continue
+        function = unit.function_at(node)
+        if function is None or unit.type_of(left) is not None or unit.compiled(node, target) is Tri.NO:
+            continue
+        name = text(left)
+        if name in unit.macros:
+            continue
+        found.append(ObjectGlobal(name, None, node, function.name))
+    if found:
+        # A header's `#define ZstdError (state->error)` is no variable: names the project's headers define
+        # as macros are left out.
+        defined = project_macros(unit.raw.directives, unit.path, unit.read_header, target, relevant=_ANY_BODY)
+        found = [g for g in found if g.name not in defined]
+    return found
+
+
+_ANY_BODY = re.compile(r"\S")
 
 
 def _functions_of(unit: CUnit, modules: list[ModuleSupport]) -> dict[int, frozenset[str]]:

@@ -119,4 +119,19 @@ def test_html_readiness_table_has_a_sub_interpreters_column(tmp_path) -> None:
         "bindings/cython_state/core.pyx core": "isolated, own GIL",
         "bindings/fastnb.cpp fastnb": "main interpreter only",
         "bindings/fastpb.cpp fastpb": "claims own GIL, shares objects",
+        "headers/_errors.c _errors": "claims own GIL, shares objects",
     }
+
+
+def test_globals_a_project_header_declares() -> None:
+    result = run(["scan", "headers", "--isolated", "--select", "FT6", "--target-version", "3.13t",
+                  "--output-format", "json", "--exit-zero"], FIXTURES)
+    found = [(f["code"], f["location"]["row"], f["message"].split(")")[0]) for f in json.loads(result.stdout)]
+    assert found == [
+        ("FT604", 4, "Process-global `errors_module` (global, written in `errors_exec`"),
+        # ProtocolError is declared in _errors_state.h; TimeoutError is a macro there (module state).
+        ("FT604", 17, "Process-global `ProtocolError` (declared in a header, written in `errors_exec`"),
+        ("FT602", 27, "Module `_errors` declares `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED`, but its code is not "
+                      "isolated from other interpreters: process-global `errors_module`, process-global "
+                      "`ProtocolError`"),
+    ]
