@@ -323,8 +323,10 @@ _CREATES = re.compile(r"^(?:PyErr_NewException(?:WithDoc)?|PyImport_Import\w*|Py
 def _header_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
     """`Name = PyErr_NewException(…)` in a function, where `Name` is declared nowhere in the file (neither a
     local, a parameter nor a file-scope variable): a global from one of the project's headers, holding
-    the object the call returns."""
-    found = []
+    the object the call returns. C only: in C++ such a name may be a data member of the method's class."""
+    found: list[ObjectGlobal] = []
+    if unit.language != "c":
+        return found
     for node in unit.assignments:
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         if left is None or right is None or left.type != "identifier" or right.type != "call_expression":
