@@ -117,6 +117,26 @@ class SubinterpreterClaims:
     claims: tuple[ModuleClaim, ...]
 
 
+@summary_type
+@dataclass(frozen=True)
+class PendingModule:
+    """A single-phase module of a file, reported by the project pass."""
+
+    subject: str
+    start: Position
+    end: Position
+
+
+@summary_type
+@dataclass(frozen=True)
+class SinglePhaseModules:
+    """A file's single-phase modules, and the first module of the file that declares sub-interpreter
+    support (None: none does)."""
+
+    reports: tuple[PendingModule, ...]
+    claimed: str | None
+
+
 class _IsolationRule(Rule):
     languages = C_LANGUAGES
     applies_to = SINCE_312
@@ -140,8 +160,9 @@ class SinglePhaseModule(_IsolationRule):
         "single-phase one with an `ImportError` (\"does not support loading in subinterpreters\"). On a "
         "free-threaded build every sub-interpreter does that check, so no sub-interpreter can import the "
         "module; on a build with the GIL only the legacy `Py_NewInterpreter()` still loads it, sharing its "
-        "state with the main interpreter. A note while the project does not claim sub-interpreter support "
-        "anywhere in the file; a warning when another module of the file does."
+        "state with the main interpreter. A note while no module of the project declares sub-interpreter "
+        "support (a `Py_mod_multiple_interpreters` slot, pybind11's option); a warning, naming that module, "
+        "once one does."
     )
     instead = (
         "Convert to multi-phase initialisation (3.5+): `PyInit_*` returns `PyModuleDef_Init(&def)`, the "
@@ -162,21 +183,40 @@ class SinglePhaseModule(_IsolationRule):
     )
     good = (Example(_module(slot=_NOT_SUPPORTED_SLOT)),)
 
-    def check(self, ctx: FileContext) -> None:
+    # Project-level for its severity: a note, unless some module of the project declares sub-interpreter
+    # support (then this one is the odd one out: a warning naming that module).
+    project_level = True
+
+    def summarize(self, ctx: FileContext) -> SinglePhaseModules | None:
         found = isolation(ctx)
-        if found is None:
-            return
-        claimed = [m for m in found.modules if m.support.claimed]
+        if found is None or not found.modules:
+            return None
+        reports = []
         for module in found.modules:
-            if module.support is not Support.SINGLE_PHASE:
+            if module.support is Support.SINGLE_PHASE and ctx.compiled(module.anchor):
+                start, end = ctx.span(module.anchor)
+                ctx.keep_lines(start.line, end.line)
+                reports.append(PendingModule(module.subject, start, end))
+        claimed = next((m.subject for m in found.modules if m.support.claimed and ctx.compiled(m.anchor)), None)
+        return SinglePhaseModules(tuple(reports), claimed) if reports or claimed else None
+
+    def check_project(self, project: ProjectContext) -> None:
+        claims = sorted((path, s.claimed) for path, s in project.summaries.items()
+                        if isinstance(s, SinglePhaseModules) and s.claimed)
+        for path, summary in sorted(project.summaries.items()):
+            if not isinstance(summary, SinglePhaseModules):
                 continue
-            severity = Severity.WARNING if claimed else None
-            also = (f"; module `{claimed[0].subject}` of this file does declare sub-interpreter support"
-                    if claimed else "")
-            ctx.report(module.anchor,
-                       f"{module_phrase(module.subject)} uses single-phase initialisation: interpreters "
-                       f"created with the isolated configuration (every sub-interpreter of a free-threaded "
-                       f"build) refuse to import it{also}", severity=severity, subject=module.subject)
+            for module in summary.reports:
+                also, severity = "", None
+                if claims:
+                    where, subject = claims[0]
+                    also = (f"; module `{subject}` ({'this file' if where == path else where}) declares "
+                            "sub-interpreter support")
+                    severity = Severity.WARNING
+                project.report(path, module.start, module.end,
+                               f"{module_phrase(module.subject)} uses single-phase initialisation: interpreters "
+                               "created with the isolated configuration (every sub-interpreter of a free-threaded "
+                               f"build) refuse to import it{also}", severity=severity, subject=module.subject)
 
 
 class MultipleInterpretersSlot(_IsolationRule):
