@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
+from ftaudit.analysis.extension_state import BUILD_LANGUAGES, ExtensionState, LinkedSources, build_summary
 from ftaudit.analysis.isolation import (
     NOT_SUPPORTED_VALUE,
     OWN_GIL_VALUE,
@@ -28,7 +29,7 @@ from ftaudit.analysis.isolation import (
 )
 from ftaudit.cmodel.module_defs import module_phrase
 from ftaudit.context import FileContext, ProjectContext
-from ftaudit.findings import Position, Severity
+from ftaudit.findings import Position, RelatedLocation, Severity
 from ftaudit.readiness import ModuleClaim, Subinterpreters
 from ftaudit.rule import Example, Rule
 from ftaudit.source import Language
@@ -98,13 +99,33 @@ _TABLE = {
 }
 
 
+def _obstacles(ctx: FileContext, found: Isolation, module: ModuleSupport | None) -> tuple[Obstacle, ...]:
+    """What in the file shares objects between interpreters: charged to ``module`` (in a file with several
+    modules, what its code uses), or everything (``module`` None: a file without modules)."""
+    def mine(function: str | None) -> bool:
+        return module is None or any(owner is module for owner in found.owners(function))
+
+    problems = [(v.node, f"static type `{v.name}` (FT603)") for v, ready in found.static_types if mine(ready.function)]
+    problems += [(g.anchor, f"process-global `{g.name}` (FT604)") for g in found.object_globals if mine(g.function)]
+    problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups if mine(c.function)]
+    problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls if mine(c.function)]
+    out = []
+    for node, what in sorted(problems, key=lambda problem: problem[0].start_byte):
+        if ctx.compiled(node):
+            start, end = ctx.span(node)
+            ctx.keep_lines(start.line, end.line)
+            out.append(Obstacle(what, start, end))
+    return tuple(out)
+
+
 def _claim(module: ModuleSupport) -> ModuleClaim:
     state, how = _TABLE[module.support]
     if module.module_def is None and module.support is not Support.SINGLE_PHASE:  # pybind11, nanobind
         how = f"`{module.spelled}`" if module.spelled else "the binding generator's default (not supported)"
     if module.support is Support.OWN_GIL:
-        # The analysis reads one file: state kept in the extension's other files is not seen.
-        how += " (shared objects looked for in this file only)"
+        # State is looked for in the module's file and the files the build links with it: without a build
+        # file that lists the sources, in this file only.
+        how += " (shared objects looked for in the files its build links together)"
     return ModuleClaim(module.subject, state.value, how)
 
 
@@ -112,9 +133,40 @@ def _claim(module: ModuleSupport) -> ModuleClaim:
 @dataclass(frozen=True)
 class SubinterpreterClaims:
     """What a file's modules declare about sub-interpreters, for the readiness table
-    (``DeclaresSubinterpreterSupport``)."""
+    (``DeclaresSubinterpreterSupport``), and each per-interpreter GIL claim with what in this file
+    contradicts it (the project pass adds what the extension's other files hold)."""
 
     claims: tuple[ModuleClaim, ...]
+    own_gil: tuple[OwnGilClaim, ...] = ()
+
+
+@summary_type
+@dataclass(frozen=True)
+class Obstacle:
+    """Something that shares Python objects between interpreters, for a related location."""
+
+    what: str  # "static type `T` (FT603)"
+    start: Position
+    end: Position
+
+
+@summary_type
+@dataclass(frozen=True)
+class OwnGilClaim:
+    subject: str
+    spelled: str
+    start: Position
+    end: Position
+    obstacles: tuple[Obstacle, ...]
+
+
+@summary_type
+@dataclass(frozen=True)
+class HelperObstacles:
+    """A C file that defines no module: what in it would contradict a per-interpreter GIL claim of the
+    module it is linked into (build files say which)."""
+
+    obstacles: tuple[Obstacle, ...]
 
 
 @summary_type
@@ -228,9 +280,11 @@ class MultipleInterpretersSlot(_IsolationRule):
     reads_generated = True
     what = (
         "Reports two things about a multi-phase module's `Py_mod_multiple_interpreters` slot. (1) The slot "
-        "is missing (a note). (2) The module declares `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` while the same "
-        "file holds what FT603-FT606 find: static types, process-global Python objects, `PyState_*` "
-        "lookups or `PyGILState_Ensure` (an error, with each of them as a related location)."
+        "is missing (a note). (2) The module declares `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED` (or pybind11's "
+        "`per_interpreter_gil()`) while its file, or a file the build links into the same extension "
+        "(`setup.py`, meson or CMake source lists), holds what FT603-FT606 find: static types, process-global "
+        "Python objects, `PyState_*` lookups or `PyGILState_Ensure` (an error, with each of them as a related "
+        "location)."
     )
     why = (
         "Without the slot CPython treats the module as supporting only sub-interpreters that share the main "
@@ -267,13 +321,50 @@ class MultipleInterpretersSlot(_IsolationRule):
                 title="Global state, and the module says it is not for sub-interpreters"),
     )
 
-    project_level = True  # only to hand the readiness table what each module declares (``summarize``)
+    # Project-level: a claim is contradicted by any file linked into the same extension (setup.py, meson,
+    # CMake source lists), as FT108 does for racy state; the summaries also feed the readiness table.
+    project_level = True
+    languages = C_LANGUAGES | BUILD_LANGUAGES
 
-    def summarize(self, ctx: FileContext) -> SubinterpreterClaims | None:
+    def summarize(self, ctx: FileContext) -> SubinterpreterClaims | HelperObstacles | LinkedSources | None:
+        if ctx.source.language not in C_LANGUAGES:
+            return build_summary(ctx)
         found = isolation(ctx)
-        if found is None or not found.modules:
+        if found is None:
             return None
-        return SubinterpreterClaims(tuple(_claim(m) for m in found.modules if ctx.compiled(m.anchor)))
+        if not found.modules:
+            obstacles = _obstacles(ctx, found, None)
+            return HelperObstacles(obstacles) if obstacles else None
+        own = []
+        for module in found.modules:
+            if module.support is Support.OWN_GIL and ctx.compiled(module.anchor):
+                start, end = ctx.span(module.anchor)
+                ctx.keep_lines(start.line, end.line)
+                own.append(OwnGilClaim(module.subject, module.spelled, start, end, _obstacles(ctx, found, module)))
+        return SubinterpreterClaims(tuple(_claim(m) for m in found.modules if ctx.compiled(m.anchor)), tuple(own))
+
+    def check_project(self, project: ProjectContext) -> None:
+        state = ExtensionState(project)
+        helpers = {path: s for path, s in project.summaries.items() if isinstance(s, HelperObstacles)}
+        for path, summary in sorted(project.summaries.items()):
+            if not isinstance(summary, SubinterpreterClaims):
+                continue
+            linked = sorted(state.linked(path) - {path})
+            for claim in summary.own_gil:
+                problems = [(path, o) for o in claim.obstacles]
+                problems += [(other, o) for other in linked if other in helpers for o in helpers[other].obstacles]
+                if not problems:
+                    continue
+                listed = ", ".join(o.what.split(" (")[0] + ("" if where == path else f" ({where})")
+                                   for where, o in problems[:3])
+                more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+                project.report(
+                    path, claim.start, claim.end,
+                    f"{module_phrase(claim.subject)} declares `{claim.spelled}`, but its code is not isolated from "
+                    f"other interpreters: {listed}{more}", severity=Severity.ERROR, subject=claim.subject,
+                    help="Move the listed state into module state and use heap types, or declare "
+                         "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
+                    related=tuple(RelatedLocation(where, o.start, o.end, o.what) for where, o in problems))
 
     def check(self, ctx: FileContext) -> None:
         found = isolation(ctx)
@@ -285,31 +376,7 @@ class MultipleInterpretersSlot(_IsolationRule):
                            f"{module_phrase(module.subject)} does not declare `{SLOT}`: CPython assumes it "
                            "supports only sub-interpreters sharing the main GIL, so isolated interpreters (their "
                            "own GIL) refuse to import it", subject=module.subject)
-            elif module.support is Support.OWN_GIL:
-                self._contradiction(ctx, found, module)
 
-    def _contradiction(self, ctx: FileContext, found: Isolation, module: ModuleSupport) -> None:
-        def mine(function: str | None) -> bool:
-            return any(owner is module for owner in found.owners(function))
-
-        problems = [(v.node, f"static type `{v.name}` (FT603)") for v, ready in found.static_types
-                    if mine(ready.function)]
-        problems += [(g.anchor, f"process-global `{g.name}` (FT604)") for g in found.object_globals
-                     if mine(g.function)]
-        problems += [(c.node, f"`{c.name}` (FT605)") for c in found.state_lookups if mine(c.function)]
-        problems += [(c.node, f"`{c.name}` (FT606)") for c in found.gilstate_calls if mine(c.function)]
-        problems = sorted(((node, what) for node, what in problems if ctx.compiled(node)),
-                          key=lambda problem: problem[0].start_byte)
-        if not problems:
-            return
-        listed = ", ".join(what.split(" (")[0] for _, what in problems[:3])
-        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-        ctx.report(module.anchor,
-                   f"{module_phrase(module.subject)} declares `{module.spelled}`, but its code is not isolated "
-                   f"from other interpreters: {listed}{more}", severity=Severity.ERROR, subject=module.subject,
-                   help="Move the listed state into module state and use heap types, or declare "
-                        "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
-                   related=tuple(ctx.related(node, what) for node, what in problems))
 
 
 class StaticTypeInSharedModule(_IsolationRule):

@@ -387,9 +387,9 @@ def analyse(unit: CUnit, target: Target) -> Isolation:
     result = Isolation(modules=_modules(unit, target))
     if len(result.modules) > 1:
         result.functions_of = _functions_of(unit, result.modules)
-    # Static types and global objects matter only where several interpreters may load a module (most files
-    # define none): the write collection is not paid for the others.
-    if result.shared:
+    # Static types and global objects matter only where several interpreters may load a module: in a file
+    # that defines only single-phase or "not supported" modules, the write collection is not paid for.
+    if result.shared or not result.modules:  # a file without modules may be linked into such a module
         result.static_types = _static_types(unit, target)
         result.object_globals = _object_globals(unit, target)
     calls = [c for c in unit.calls if (c.name in STATE_LOOKUPS or c.name == GILSTATE_ENSURE)

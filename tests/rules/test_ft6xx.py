@@ -122,6 +122,8 @@ def test_html_readiness_table_has_a_sub_interpreters_column(tmp_path) -> None:
         "bindings/fastnb.cpp fastnb": "main interpreter only",
         "bindings/fastpb.cpp fastpb": "claims own GIL, shares objects",
         "headers/_errors.c _errors": "claims own GIL, shares objects",
+        "linked/src/core.c _core": "claims own GIL, shares objects",
+        "linked/src/tool.c _tool": "main interpreter only",
     }
 
 
@@ -152,3 +154,19 @@ def test_a_single_phase_module_is_a_note_until_the_project_claims_support(tmp_pa
     [warning] = json.loads(both.stdout)
     assert warning["severity"] == "warning"
     assert warning["message"].endswith("; module `_claims` (_claims.c) declares sub-interpreter support")
+
+
+def test_a_claim_is_contradicted_by_the_files_linked_into_the_same_extension() -> None:
+    # setup.py links src/cache.c into linked._core; src/tool.c is linked._tool, an extension of its own.
+    result = run(["scan", "linked", "--isolated", "--select", "FT6", "--target-version", "3.13t",
+                  "--output-format", "json", "--exit-zero"], FIXTURES)
+    [contradiction] = json.loads(result.stdout)
+    assert (contradiction["filename"], contradiction["code"], contradiction["location"]["row"]) == (
+        "linked/src/core.c", "FT602", 20)
+    assert contradiction["message"].endswith(": process-global `json_module` (linked/src/cache.c)")
+    assert [(r["filename"], r["location"]["row"], r["message"]) for r in contradiction["related"]] == [
+        ("linked/src/cache.c", 4, "process-global `json_module` (FT604)")]
+    # Given only core.c, as pre-commit passes it, the linked helper is read as context: the same finding.
+    alone = run(["scan", "linked/src/core.c", "--isolated", "--select", "FT6", "--target-version", "3.13t",
+                 "--output-format", "json", "--exit-zero"], FIXTURES, env={"PRE_COMMIT": "1"})
+    assert [(f["code"], f["location"]["row"]) for f in json.loads(alone.stdout)] == [("FT602", 20)]
