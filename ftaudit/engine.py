@@ -645,7 +645,9 @@ def _drop_unbuilt(findings: list[Finding], results: list[FileResult], tasks: lis
     return kept, notes
 
 
-_SOURCE_NAME = re.compile(r"[\w.+-]+\.(?:c|cc|cpp|cxx|c\+\+|m|mm)\b")
+# Anchored at a name's start: unanchored, a 240 KB run of word characters was tried from each of its
+# positions (quadratic; a fuzzed meson.build took minutes).
+_SOURCE_NAME = re.compile(r"(?<![\w.+-])[\w.+-]+\.(?:c|cc|cpp|cxx|c\+\+|m|mm)\b")
 
 
 def _build_texts(files: list[FoundFile]) -> list[tuple[Path, str]]:
