@@ -21,6 +21,7 @@ from ftaudit.analysis.extension_state import BUILD_LANGUAGES, ExtensionState, Li
 from ftaudit.analysis.isolation import (
     NOT_SUPPORTED_VALUE,
     OWN_GIL_VALUE,
+    SHARED_GIL_VALUE,
     SLOT,
     SLOT_GUARD,
     Isolation,
@@ -97,6 +98,11 @@ _TABLE = {
     Support.NOT_SUPPORTED: (Subinterpreters.MAIN_ONLY, f"`{SLOT}`: `{NOT_SUPPORTED_VALUE}`"),
     Support.SINGLE_PHASE: (Subinterpreters.SINGLE_PHASE, "single-phase initialisation"),
 }
+
+
+def _shared_spelling(own: str) -> str:
+    """The shared-GIL declaration in the same vocabulary as the own-GIL one (the slot value, or pybind11's)."""
+    return "py::multiple_interpreters::shared_gil()" if own.startswith("py::") else SHARED_GIL_VALUE
 
 
 def _obstacles(ctx: FileContext, found: Isolation, module: ModuleSupport | None) -> tuple[Obstacle, ...]:
@@ -212,9 +218,8 @@ class SinglePhaseModule(_IsolationRule):
         "single-phase one with an `ImportError` (\"does not support loading in subinterpreters\"). On a "
         "free-threaded build every sub-interpreter does that check, so no sub-interpreter can import the "
         "module; on a build with the GIL only the legacy `Py_NewInterpreter()` still loads it, sharing its "
-        "state with the main interpreter. A note while no module of the project declares sub-interpreter "
-        "support (a `Py_mod_multiple_interpreters` slot, pybind11's option); a warning, naming that module, "
-        "once one does."
+        "state with the main interpreter. A note, unless another module of the same extension (its file, or a "
+        "file the build links with it) declares sub-interpreter support: then a warning naming that module."
     )
     instead = (
         "Convert to multi-phase initialisation (3.5+): `PyInit_*` returns `PyModuleDef_Init(&def)`, the "
@@ -235,11 +240,15 @@ class SinglePhaseModule(_IsolationRule):
     )
     good = (Example(_module(slot=_NOT_SUPPORTED_SLOT)),)
 
-    # Project-level for its severity: a note, unless some module of the project declares sub-interpreter
-    # support (then this one is the odd one out: a warning naming that module).
+    # Project-level for its severity: a note, unless another module of the same extension (its file, or the
+    # files the build links with it) declares sub-interpreter support: then a warning naming that module.
+    # The same answer for a focused scan (pre-commit reads the linked sources as context) and a full one.
     project_level = True
+    languages = C_LANGUAGES | BUILD_LANGUAGES
 
-    def summarize(self, ctx: FileContext) -> SinglePhaseModules | None:
+    def summarize(self, ctx: FileContext) -> SinglePhaseModules | LinkedSources | None:
+        if ctx.source.language not in C_LANGUAGES:
+            return build_summary(ctx)
         found = isolation(ctx)
         if found is None or not found.modules:
             return None
@@ -253,11 +262,13 @@ class SinglePhaseModule(_IsolationRule):
         return SinglePhaseModules(tuple(reports), claimed) if reports or claimed else None
 
     def check_project(self, project: ProjectContext) -> None:
-        claims = sorted((path, s.claimed) for path, s in project.summaries.items()
-                        if isinstance(s, SinglePhaseModules) and s.claimed)
+        state = ExtensionState(project)
+        claimed = {path: s.claimed for path, s in project.summaries.items()
+                   if isinstance(s, SinglePhaseModules) and s.claimed}
         for path, summary in sorted(project.summaries.items()):
             if not isinstance(summary, SinglePhaseModules):
                 continue
+            claims = [(other, claimed[other]) for other in sorted(state.linked(path)) if other in claimed]
             for module in summary.reports:
                 also, severity = "", None
                 if claims:
@@ -363,7 +374,7 @@ class MultipleInterpretersSlot(_IsolationRule):
                     f"{module_phrase(claim.subject)} declares `{claim.spelled}`, but its code is not isolated from "
                     f"other interpreters: {listed}{more}", severity=Severity.ERROR, subject=claim.subject,
                     help="Move the listed state into module state and use heap types, or declare "
-                         "`Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED` (shared GIL only) until then.",
+                         f"`{_shared_spelling(claim.spelled)}` (shared GIL only) until then.",
                     related=tuple(RelatedLocation(where, o.start, o.end, o.what) for where, o in problems))
 
     def check(self, ctx: FileContext) -> None:
@@ -747,8 +758,9 @@ class CythonSubinterpreters(_IsolationRule):
                 subject=summary.module)
 
 
-# `CYTHON_USE_MODULE_STATE` defined to something other than 0: `=1`, `', '1'`, `": 1` or no value at all.
-_MODULE_STATE_ON = re.compile(CYTHON_MODULE_STATE + r"""\b(?!['"]?\s*[,=:]\s*['"]?0\b)""")
+# `CYTHON_USE_MODULE_STATE` defined to something other than 0: `=1`, `', '1'`, `": 1` or no value at all
+# (`-UCYTHON_USE_MODULE_STATE` undefines it).
+_MODULE_STATE_ON = re.compile(r"(?<!-U)" + CYTHON_MODULE_STATE + r"""\b(?!['"]?\s*[,=:]\s*['"]?0\b)""")
 _DISTUTILS_LINE = re.compile(r"^#\s*distutils\s*:\s*define_macros\s*=(.*)$", re.MULTILINE)
 
 

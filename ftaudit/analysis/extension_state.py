@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -103,12 +102,41 @@ def racy_globals(ctx: FileContext) -> tuple[tuple[RacyGlobal, ...], ReachSummary
     return tuple(entries), state.reach.summary if state.reach else None
 
 
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """`glob.glob`'s matching as a regex: `*` and `?` stay within one folder, `**/` is any number of
+    folders (none included), as `glob("src/**/*.c", recursive=True)` means."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            close = pattern.index("]", i + 2)
+            body = pattern[i + 1:close]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = close + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
 def _expand(group: set[str], paths: Mapping[str, object]) -> set[str]:
     """An extension's sources with `glob("src/*.c")` patterns matched against the scanned files."""
-    patterns = [p for p in group if _GLOB.search(p)]
+    patterns = [_glob_regex(p) for p in group if _GLOB.search(p)]
     if not patterns:
         return group
-    return (group - set(patterns)) | {path for path in paths for p in patterns if fnmatchcase(path, p)}
+    literal = {p for p in group if not _GLOB.search(p)}
+    return literal | {path for path in paths for p in patterns if p.match(path)}
 
 
 class ExtensionState:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tree_sitter import Node
 
@@ -20,9 +21,9 @@ from ftaudit.analysis.shared_state import collect_writes, is_shared_storage
 from ftaudit.cmodel import CUnit, Tri
 from ftaudit.cmodel.declarations import Variable
 from ftaudit.cmodel.functions import Call, closure
+from ftaudit.cmodel.includes import find_header, quoted_include
 from ftaudit.cmodel.module_defs import BindingModule, ModuleDef, ModuleInit
 from ftaudit.cmodel.nodes import text
-from ftaudit.cmodel.preprocess import project_macros
 from ftaudit.target import Target
 
 SLOT = "Py_mod_multiple_interpreters"
@@ -254,40 +255,81 @@ def _stores_nothing(write: Node) -> bool:
 MAIN_INTERPRETER_TESTS = ("PyInterpreterState_Main", "_Py_IsMainInterpreter")
 
 
-def _main_interpreter_tests(unit: CUnit) -> tuple[str, ...]:
-    """The names whose mention in a condition tests for the main interpreter: CPython's, and the file's
-    helpers that wrap them (syslog's `is_main_interpreter()`)."""
-    helpers = [f.name for f in unit.function_list
-               if f.body is not None and any(name in text(f.body) for name in MAIN_INTERPRETER_TESTS)
-               and len(text(f.body)) < 400]
-    return (*MAIN_INTERPRETER_TESTS, *helpers)
+def _main_interpreter_helpers(unit: CUnit) -> frozenset[str]:
+    """The file's functions whose whole body is `return <main-interpreter test>;` (syslog's
+    `is_main_interpreter()`)."""
+    found = set()
+    for function in unit.function_list:
+        body = function.body
+        statements = body.named_children if body is not None else []
+        if len(statements) == 1 and statements[0].type == "return_statement" and _tests_main(statements[0], ()):
+            found.add(function.name)
+    return frozenset(found)
 
 
-def _main_interpreter_only(unit: CUnit, write: Node, tests: tuple[str, ...]) -> bool:
-    """The write follows an `if (<not the main interpreter>) { … return …; }` in its function: only the main
-    interpreter ever stores there (syslog's `openlog()`), so no import of another replaces it."""
-    function = unit.function_at(write)
-    if function is None or function.body is None:
-        return False
-    for statement in function.body.named_children:
-        if statement.start_byte >= write.start_byte:
+def _tests_main(node: Node, helpers: frozenset[str] | tuple[()]) -> bool:
+    spelled = text(node)
+    return any(name in spelled for name in MAIN_INTERPRETER_TESTS) or any(f"{h}(" in spelled for h in helpers)
+
+
+def _not_main(condition: Node, helpers: frozenset[str]) -> bool:
+    """The condition is true exactly in the other interpreters: `!is_main()`, `x != PyInterpreterState_Main()`,
+    `!_Py_IsMainInterpreter(interp)`, `is_main() == 0`."""
+    node = condition
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    if node.type == "unary_expression" and text(node).lstrip().startswith("!"):
+        operand = node.child_by_field_name("argument")
+        return operand is not None and operand.type == "call_expression" and _tests_main(operand, helpers)
+    if node.type == "binary_expression":
+        operator = node.child_by_field_name("operator")
+        spelled = text(operator) if operator is not None else ""
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None:
             return False
-        if statement.type != "if_statement":
-            continue
-        condition = statement.child_by_field_name("condition")
-        consequence = statement.child_by_field_name("consequence")
-        if condition is None or consequence is None or not any(t in text(condition) for t in tests):
-            continue
-        if "return" in text(consequence):
-            return True
+        if spelled == "!=":
+            return _tests_main(left, helpers) or _tests_main(right, helpers)
+        if spelled == "==":
+            call, zero = (left, right) if text(right).strip() in ("0", "false") else (right, left)
+            return text(zero).strip() in ("0", "false") and call.type == "call_expression" and _tests_main(
+                call, helpers)
     return False
+
+
+def _leaves(consequence: Node) -> bool:
+    """The branch ends in a `return` of its own (not one in a nested block or a comment)."""
+    if consequence.type == "return_statement":
+        return True
+    statements = [c for c in consequence.named_children if c.type != "comment"]
+    return consequence.type == "compound_statement" and bool(statements) and statements[-1].type == "return_statement"
+
+
+def _main_only_starts(unit: CUnit, helpers: frozenset[str]) -> dict[int, int]:
+    """Function start -> the offset after which only the main interpreter runs the function: the end of
+    its first top-level `if (<not the main interpreter>) { … return …; }` (syslog's `openlog()`)."""
+    starts = {}
+    for function in unit.function_list:
+        if function.body is None or not _tests_main(function.body, helpers):
+            continue
+        for statement in function.body.named_children:
+            if statement.type != "if_statement" or statement.child_by_field_name("alternative") is not None:
+                continue
+            condition = statement.child_by_field_name("condition")
+            consequence = statement.child_by_field_name("consequence")
+            if condition is not None and consequence is not None and _not_main(condition, helpers) \
+                    and _leaves(consequence):
+                starts[function.node.start_byte] = statement.end_byte
+                break
+    return starts
 
 
 def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
     """Each process-global Python object written by compiled code, once, at the first write that stores an
     object (a variable that only ever holds NULL or an immortal constant is no state)."""
     chosen: dict[int, ObjectGlobal] = {}
-    tests = _main_interpreter_tests(unit) if any(t.encode() in unit.source for t in MAIN_INTERPRETER_TESTS) else ()
+    main_only: dict[int, int] = {}
+    if any(name.encode() in unit.source for name in MAIN_INTERPRETER_TESTS):
+        main_only = _main_only_starts(unit, _main_interpreter_helpers(unit))
     # Thread-local and atomic storage is no exemption here: only what can hold no object is left out.
     for write in collect_writes(unit, target, exempt=lambda variable: not _holds_object(variable)):
         variable = write.variable
@@ -295,8 +337,11 @@ def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
             continue
         if _stores_nothing(write.node) or unit.compiled(write.node, target) is Tri.NO:
             continue
-        if tests and _main_interpreter_only(unit, write.node, tests):
-            continue
+        if main_only:
+            function = unit.function_at(write.node)
+            after = main_only.get(function.node.start_byte) if function is not None else None
+            if after is not None and write.node.start_byte >= after:
+                continue  # only the main interpreter gets here: no other import replaces the object
         chosen[id(variable)] = ObjectGlobal(variable.name, variable, write.node, write.function)
     # `static PyObject *m = PyImport_ImportModule("x");` in a C++ function: set once, on the first call.
     for variable in unit.globals:
@@ -342,14 +387,40 @@ def _header_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
             continue
         found.append(ObjectGlobal(name, None, node, function.name))
     if found:
-        # A header's `#define ZstdError (state->error)` is no variable: names the project's headers define
-        # as macros are left out.
-        defined = project_macros(unit.raw.directives, unit.path, unit.read_header, target, relevant=_ANY_BODY)
-        found = [g for g in found if g.name not in defined]
+        declared = _declared_in_headers(unit, {g.name for g in found})
+        found = [g for g in found if g.name in declared]
     return found
 
 
-_ANY_BODY = re.compile(r"\S")
+def _declared_in_headers(unit: CUnit, names: set[str], depth: int = 3) -> set[str]:
+    """Which of ``names`` the file's project headers (quoted includes, found as the C model finds them)
+    declare as a Python-object pointer: `static PyObject *ZstdError;`. Only that counts as evidence: a
+    header's macro (`#define ZstdError (state->error)`), or a header the model cannot find (an include
+    directory of the build), proves nothing."""
+    if unit.read_header is None:
+        return set()
+    pattern = re.compile(r"\bPy\w*Object\s*\*\s*(?:const\s+)?(" + "|".join(map(re.escape, sorted(names)))
+                         + r")\s*[;=,\[]")
+    found: set[str] = set()
+    todo = [(Path(unit.path).parent, unit.raw.directives, 0)]
+    seen: set[Path] = set()
+    while todo and found != names:
+        folder, directives, level = todo.pop()
+        for directive in directives:
+            name = quoted_include(directive) if directive.kind == "include" else None
+            located = find_header(folder, name, unit.read_header) if name else None
+            if located is None or located[0] in seen:
+                continue
+            where, (included, _) = located
+            seen.add(where)
+            data = unit.read_header(where)
+            if data is not None:
+                found.update(m.group(1) for m in pattern.finditer(data.decode("utf-8", "replace")))
+            if level + 1 < depth:
+                todo.append((where.parent, included, level + 1))
+    return found
+
+
 
 
 def _functions_of(unit: CUnit, modules: list[ModuleSupport]) -> dict[int, frozenset[str]]:

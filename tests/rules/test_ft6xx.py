@@ -30,9 +30,7 @@ def test_every_kind_of_module() -> None:
         ("_claims.c", "FT602", 35, "error"),     # the claim, under #if PY_VERSION_HEX >= 0x030C0000
         ("_future_slot.c", "FT602", 4, "note"),  # its slot is only compiled for 3.15
         ("_legacy.c", "FT605", 14, "note"),      # single-phase: works, and ties it to single-phase
-        # The Python 2 branch (Py_InitModule3) is not compiled; a warning, not a note: _claims.c shows
-        # that the project declares sub-interpreter support.
-        ("_legacy.c", "FT601", 42, "warning"),
+        ("_legacy.c", "FT601", 42, "note"),      # the Python 2 branch (Py_InitModule3) is not compiled
         # _main_only.c: log_ident is written only after `if (!is_main_interpreter()) return`: no finding.
         # Two modules: legacy_cache and LegacyType are the "not supported" module's (cast slot value);
         # sentinel holds Py_None (immortal), old_python_only is set only for < 3.12; a thread-local
@@ -141,19 +139,26 @@ def test_globals_a_project_header_declares() -> None:
     ]
 
 
-def test_a_single_phase_module_is_a_note_until_the_project_claims_support(tmp_path) -> None:
-    legacy = (FIXTURES / "_legacy.c").read_text()
-    write_tree(tmp_path, {"_legacy.c": legacy})
+def test_a_single_phase_module_is_a_note_until_its_extension_claims_support(tmp_path) -> None:
+    files = {"_legacy.c": (FIXTURES / "_legacy.c").read_text(), "_claims.c": (FIXTURES / "_claims.c").read_text()}
+    separate = "from setuptools import Extension, setup\nsetup(ext_modules=[Extension('a._legacy', ['_legacy.c']),\n" \
+               "                         Extension('a._claims', ['_claims.c'])])\n"
+    write_tree(tmp_path, {**files, "setup.py": separate})
     alone = run(["scan", ".", "--isolated", "--select", "FT601", "--output-format", "json", "--exit-zero"], tmp_path)
     [note] = json.loads(alone.stdout)
     assert (note["severity"], note["message"]) == ("note", (
         "Module `_legacy` uses single-phase initialisation: interpreters created with the isolated configuration "
         "(every sub-interpreter of a free-threaded build) refuse to import it"))
-    write_tree(tmp_path, {"_claims.c": (FIXTURES / "_claims.c").read_text()})
-    both = run(["scan", ".", "--isolated", "--select", "FT601", "--output-format", "json", "--exit-zero"], tmp_path)
-    [warning] = json.loads(both.stdout)
-    assert warning["severity"] == "warning"
-    assert warning["message"].endswith("; module `_claims` (_claims.c) declares sub-interpreter support")
+    # Linked into one extension with a module that declares support: a warning naming it, in a full scan
+    # and in a focused one (pre-commit reads the linked sources as context).
+    write_tree(tmp_path, {"setup.py": "from setuptools import Extension, setup\n"
+                                      "setup(ext_modules=[Extension('a._both', ['_legacy.c', '_claims.c'])])\n"})
+    for args, env in ((["."], None), (["_legacy.c"], {"PRE_COMMIT": "1"})):
+        both = run(["scan", *args, "--isolated", "--select", "FT601", "--output-format", "json", "--exit-zero"],
+                   tmp_path, env=env)
+        [warning] = json.loads(both.stdout)
+        assert warning["severity"] == "warning", args
+        assert warning["message"].endswith("; module `_claims` (_claims.c) declares sub-interpreter support")
 
 
 def test_a_claim_is_contradicted_by_the_files_linked_into_the_same_extension() -> None:
