@@ -330,8 +330,11 @@ def _object_globals(unit: CUnit, target: Target) -> list[ObjectGlobal]:
     main_only: dict[int, int] = {}
     if any(name.encode() in unit.source for name in MAIN_INTERPRETER_TESTS):
         main_only = _main_only_starts(unit, _main_interpreter_helpers(unit))
-    # Thread-local and atomic storage is no exemption here: only what can hold no object is left out.
-    for write in collect_writes(unit, target, exempt=lambda variable: not _holds_object(variable)):
+    # Thread-local and atomic storage is no exemption here: only what can hold no object is left out. A file
+    # declaring no such storage (most helpers, `_json.c`) is not walked for writes at all.
+    holders = any(is_shared_storage(v) and _holds_object(v) for v in unit.globals)
+    writes = collect_writes(unit, target, exempt=lambda variable: not _holds_object(variable)) if holders else []
+    for write in writes:
         variable = write.variable
         if id(variable) in chosen or not is_shared_storage(variable) or not _holds_object(variable):
             continue
