@@ -509,11 +509,12 @@ SUBINTERPRETERS = sorted((FIXTURES / "subinterpreters").glob("si_*.c"))
 SUBINTERPRETER_IMPORT = """
 import json, sys, _interpreters
 folder, name = sys.argv[1], sys.argv[2]
+run = getattr(_interpreters, "exec", None) or _interpreters.run_string  # `exec` since 3.13
 outcome = {}
 for config in ("isolated", "legacy"):
     interp = _interpreters.create(config)
     try:
-        failure = _interpreters.run_string(interp, f"import sys; sys.path.insert(0, {folder!r}); import {name}")
+        failure = run(interp, f"import sys; sys.path.insert(0, {folder!r}); import {name}")
     finally:
         _interpreters.destroy(interp)
     outcome[config] = None if failure is None else f"{failure.type.__name__}: {failure.msg}"
@@ -530,7 +531,8 @@ module = __import__(name)
 mine = module.get_registry()
 mine["owner"] = "main"
 sub = _interpreters.create()
-failure = _interpreters.run_string(sub, f"import sys; sys.path.insert(0, {folder!r}); import {name} as m\\n"
+run = getattr(_interpreters, "exec", None) or _interpreters.run_string
+failure = run(sub, f"import sys; sys.path.insert(0, {folder!r}); import {name} as m\\n"
                                         "m.get_registry()['owner'] = 'sub'\\n"
                                         "class FromSub(m.Base): pass\\n")
 print(json.dumps({"error": None if failure is None else failure.msg,
