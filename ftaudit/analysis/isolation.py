@@ -119,10 +119,6 @@ class Isolation:
         return [m for m in self.modules if m.support.several_interpreters]
 
     @property
-    def own_gil(self) -> list[ModuleSupport]:
-        return [m for m in self.modules if m.support is Support.OWN_GIL]
-
-    @property
     def multi_phase(self) -> bool:
         return any(m.support is not Support.SINGLE_PHASE for m in self.modules)
 
@@ -130,6 +126,7 @@ class Isolation:
 _CAST = re.compile(r"\(\s*(?:const\s+)?(?:void|u?intptr_t|char|size_t)\s*\*?\s*\)")
 _VALUES = ((OWN_GIL_VALUE, Support.OWN_GIL), (NOT_SUPPORTED_VALUE, Support.NOT_SUPPORTED),
            (SHARED_GIL_VALUE, Support.SHARED_GIL))
+_SPELLED = {support: name for name, support in _VALUES}
 # The slot's values are the pointers 0, 1 and 2 (Include/moduleobject.h).
 _NUMBERS = {"0": Support.NOT_SUPPORTED, "1": Support.SHARED_GIL, "2": Support.OWN_GIL}
 
@@ -173,9 +170,7 @@ def _modules(unit: CUnit, target: Target) -> list[ModuleSupport]:
         subject = unit.module_name(module_def).subject
         declared = _declared(unit, module_def, target)
         if declared is not None:
-            spelled = {Support.OWN_GIL: OWN_GIL_VALUE, Support.SHARED_GIL: SHARED_GIL_VALUE,
-                       Support.NOT_SUPPORTED: NOT_SUPPORTED_VALUE}[declared[0]]
-            found.append(ModuleSupport(subject, declared[0], declared[1], module_def, spelled=spelled))
+            found.append(ModuleSupport(subject, declared[0], declared[1], module_def, spelled=_SPELLED[declared[0]]))
             continue
         holder = module_def.slots if module_def.slots is not None else module_def
         found.append(ModuleSupport(subject, Support.DEFAULT, holder.name_node or holder.node, module_def))
@@ -422,8 +417,6 @@ def _declared_in_headers(unit: CUnit, names: set[str], depth: int = 3) -> set[st
             if level + 1 < depth:
                 todo.append((where.parent, included, level + 1))
     return found
-
-
 
 
 def _functions_of(unit: CUnit, modules: list[ModuleSupport]) -> dict[int, frozenset[str]]:
